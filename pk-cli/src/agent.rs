@@ -1,0 +1,86 @@
+//! How each agent preset is started, and how it takes its initial prompt.
+
+use crate::plan::{Agent, AgentPreset, Track};
+
+/// The argv that starts a track's agent, with the prompt handed over the way that agent takes
+/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead.
+pub fn argv(track: &Track, shell: &str) -> Vec<String> {
+    let prompt = track.prompt.clone();
+    match &track.agent {
+        Agent::Command(argv) => argv.clone(),
+        Agent::Preset(preset) => preset_argv(*preset, prompt, shell),
+    }
+}
+
+/// The argv of a preset.
+pub fn preset_argv(preset: AgentPreset, prompt: Option<String>, shell: &str) -> Vec<String> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let mut argv = match preset {
+        // Interactive CLIs take the first message as a positional argument.
+        AgentPreset::Claude => s(&["claude"]),
+        AgentPreset::Codex => s(&["codex"]),
+        AgentPreset::ClaudeHeadless => {
+            let mut v = s(&["claude", "-p"]);
+            v.extend(prompt.clone());
+            v.extend(s(&["--output-format", "stream-json", "--verbose"]));
+            return v;
+        }
+        AgentPreset::CodexExec => s(&["codex", "exec", "--json"]),
+        AgentPreset::Gemini => {
+            let mut v = s(&["gemini", "--output-format", "stream-json"]);
+            v.push("-p".into());
+            v.push(prompt.unwrap_or_default());
+            return v;
+        }
+        // A shell has no prompt argument: `pk agent-run` prints the prompt above it.
+        AgentPreset::Shell => return vec![shell.to_string()],
+    };
+    argv.extend(prompt);
+    argv
+}
+
+/// A short label of what runs, for the pane header and `pk status`.
+pub fn label(agent: &Agent) -> String {
+    match agent {
+        Agent::Preset(p) => p.name().to_string(),
+        Agent::Command(argv) => argv.first().cloned().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_go_where_each_agent_takes_them() {
+        let p = || Some("fix it".to_string());
+        assert_eq!(
+            preset_argv(AgentPreset::Claude, p(), "sh"),
+            ["claude", "fix it"]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::ClaudeHeadless, p(), "sh"),
+            [
+                "claude",
+                "-p",
+                "fix it",
+                "--output-format",
+                "stream-json",
+                "--verbose"
+            ]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::CodexExec, p(), "sh"),
+            ["codex", "exec", "--json", "fix it"]
+        );
+        assert_eq!(preset_argv(AgentPreset::Codex, None, "sh"), ["codex"]);
+        assert_eq!(
+            preset_argv(AgentPreset::Gemini, p(), "sh"),
+            ["gemini", "--output-format", "stream-json", "-p", "fix it"]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::Shell, p(), "/bin/zsh"),
+            ["/bin/zsh"]
+        );
+    }
+}

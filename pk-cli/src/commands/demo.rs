@@ -1,0 +1,188 @@
+//! `pk demo`: a throwaway repository, a sample plan and three replaying fake agents, so a
+//! newcomer sees the whole thing in seconds with no AI CLI or account. `pk down` in the demo
+//! repository removes everything it made.
+
+use crate::Ctx;
+use crate::error::{Context, Error, Result};
+use crate::output::Style;
+use crate::workspace::Workspace;
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The file that marks a folder as made by `pk demo` (and so safe for `pk down` to remove).
+const MARKER: &str = ".pk-demo";
+
+/// Try pk on a throwaway repository with three fake agents (no AI account needed).
+///
+/// Makes a small git repository in a new temporary folder, writes a plan with three tracks
+/// whose agents replay recorded sessions, and runs `pk up`. `pk down` in that repository
+/// removes everything the demo made.
+///
+/// Examples:
+///   pk demo
+///   pk demo --detach --dir /tmp/pk-demo
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DemoArgs {
+    /// Where to make the demo (must not exist) [default: a new folder under $TMPDIR].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Do not attach to the session.
+    #[arg(long, short)]
+    pub detach: bool,
+}
+
+/// Runs `pk demo`.
+pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
+    let root = match &args.dir {
+        Some(dir) => {
+            if dir.exists() {
+                return Err(Error::usage(format!("{} already exists", dir.display()))
+                    .hint("pick a folder that does not exist yet"));
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+            crate::git::canonical(dir)
+        }
+        None => {
+            let base = std::env::temp_dir();
+            let dir = (0..1000)
+                .map(|i| base.join(format!("pk-demo-{}-{i}", std::process::id())))
+                .find(|d| std::fs::create_dir(d).is_ok())
+                .ok_or_else(|| Error::failure("failed to create a demo folder"))?;
+            crate::git::canonical(&dir)
+        }
+    };
+    std::fs::write(
+        root.join(MARKER),
+        "made by pk demo; `pk down` in shop/ removes this folder\n",
+    )
+    .context("failed to write the demo marker")?;
+    let repo = root.join("shop");
+    make_repo(&repo, &root)?;
+
+    let demo_ctx = Ctx {
+        cwd: repo.clone(),
+        ..ctx.clone()
+    };
+    let ws = Workspace::open(&demo_ctx, None)?;
+    let mut up = super::up::up(&demo_ctx, &ws)?;
+    up.state.demo_root = Some(root.clone());
+    up.state.save(&ws.state_dir)?;
+    let socket = ctx
+        .socket
+        .as_ref()
+        .map(|s| format!(" --socket {s}"))
+        .unwrap_or_default();
+    ctx.out.step(&format!(
+        "\n{} the demo runs in {}\n  watch it:     pk{socket} status   (in {})\n  tear it down: cd {} && pk{socket} down   (removes {})",
+        ctx.out.paint(Style::Green, "ok:"),
+        ctx.out.paint(Style::Bold, &ws.plan.session.name),
+        repo.display(),
+        repo.display(),
+        root.display()
+    ));
+    if !args.detach && std::io::stdin().is_terminal() {
+        super::up::attach(&up.tmux, &ws.plan.session.name)?;
+    }
+    Ok(())
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<()> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=pk demo",
+            "-c",
+            "user.email=demo@pk.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .context("failed to run git")?;
+    if !out.status.success() {
+        return Err(Error::failure(format!("`git {}` failed", args.join(" ")))
+            .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(())
+}
+
+fn make_repo(repo: &Path, root: &Path) -> Result<()> {
+    let files: [(&str, &str); 5] = [
+        (
+            "README.md",
+            "# shop\n\nA tiny web shop used by `pk demo`.\n",
+        ),
+        (
+            "src/api.rs",
+            "pub fn login(user: &str) -> bool {\n    !user.is_empty()\n}\n",
+        ),
+        ("web/app.ts", "export const title = \"shop\";\n"),
+        ("docs/index.md", "# Docs\n"),
+        (".gitignore", "/target\n.env\n"),
+    ];
+    for (path, text) in files {
+        let p = repo.join(path);
+        std::fs::create_dir_all(p.parent().expect("has a parent"))
+            .with_context(|| format!("failed to create {}", p.display()))?;
+        std::fs::write(&p, text).with_context(|| format!("failed to write {}", p.display()))?;
+    }
+    std::fs::write(repo.join(".env"), "SECRET=demo\n").context("failed to write .env")?;
+    let exe = std::env::current_exe().context("failed to find the pk executable")?;
+    let exe = exe.to_string_lossy();
+    let transcripts = root.join("transcripts");
+    let track = |name: &str, fixture: &str, prompt: &str| {
+        let out = transcripts.join(format!("{name}.ndjson"));
+        format!(
+            "[[track]]\nname = \"{name}\"\nprompt = \"{prompt}\"\ncommand = [{exe:?}, \"replay\", \"{fixture}\", \"--out\", {out:?}, \"--delay\", \"2\"]\ntranscript = {{ path = {out:?}, format = \"claude-stream\" }}\nports = [\"web\"]\ncopy = [\".env\"]\n\n",
+            out = out.to_string_lossy(),
+        )
+    };
+    let mut plan = String::from(
+        "# A demo plan made by `pk demo`: three fake agents replay recorded sessions.\n\n[session]\nname = \"pk-demo\"\n\n[ports]\nbase = 4700\nper_track = 10\n\n[env]\nAPP_URL = \"http://localhost:{port}\"\n\n",
+    );
+    plan.push_str(&track(
+        "api",
+        "claude-stream-success",
+        "Add rate limiting to /login.",
+    ));
+    plan.push_str(&track(
+        "web",
+        "claude-stream-waiting-permission",
+        "Show the cart count in the header.",
+    ));
+    plan.push_str(&track(
+        "docs",
+        "claude-stream-error-max-turns",
+        "Document the login API.",
+    ));
+    std::fs::write(repo.join(crate::plan::PLAN_FILE), plan)
+        .context("failed to write the demo plan")?;
+    git(repo, &["init", "-q", "-b", "main"])?;
+    git(repo, &["add", "-A"])?;
+    git(repo, &["commit", "-q", "-m", "shop: first commit"])?;
+    Ok(())
+}
+
+/// Removes the demo folder `root`, only if it carries the demo marker.
+pub fn remove_demo(ctx: &Ctx, root: &Path) -> Result<()> {
+    if !root.join(MARKER).is_file() {
+        ctx.out.warn(&format!(
+            "{} has no {MARKER} marker; not removing it",
+            root.display()
+        ));
+        return Ok(());
+    }
+    std::fs::remove_dir_all(root)
+        .with_context(|| format!("failed to remove {}", root.display()))?;
+    ctx.out
+        .step(&format!("removed the demo folder {}", root.display()));
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! `pk down`: end the session and remove exactly the worktrees pk's state says it created,
+//! refusing (exit 3) when that would lose uncommitted or untracked work, unless `--force` — and
+//! even then the work is first saved on a ref of its own.
+
+use crate::cli::PlanArg;
+use crate::error::{Context, Error, Result};
+use crate::git::{Dirt, Git};
+use crate::lock::SessionLock;
+use crate::output::Style;
+use crate::state::State;
+use crate::workspace::Workspace;
+use crate::{Ctx, ports};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Tear the session down: stop its tmux session and remove the worktrees pk created.
+///
+/// Refuses (exit 3), listing every changed and untracked file, when a worktree holds work
+/// that is not committed, unless --force; with --force that work is first saved as a commit on
+/// `refs/pk/saved/<track>/<time>` and pk prints the command that brings it back. Branches are
+/// kept; --delete-branches deletes those merged into their base and lists the others.
+///
+/// Examples:
+///   pk down
+///   pk down --delete-branches
+///   pk down --force            # save uncommitted work on a ref, then remove
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub plan: PlanArg,
+    /// Remove worktrees with uncommitted or untracked files (saved on a ref first).
+    #[arg(long)]
+    pub force: bool,
+    /// Also delete the branches pk created that are merged into their base.
+    #[arg(long)]
+    pub delete_branches: bool,
+}
+
+/// Runs `pk down`.
+pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
+    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let _lock = SessionLock::acquire(ws.git.common_dir(), &ws.plan.session.name)?;
+    let Some(mut state) = ws.state()? else {
+        ctx.out.step(&format!(
+            "nothing to tear down: pk has not set up session `{}` here",
+            ws.plan.session.name
+        ));
+        return Ok(());
+    };
+    let tmux = ws.tmux(ctx, Some(&state));
+    let git = &ws.git;
+
+    // Look before touching anything: a refusal changes nothing, the session keeps running.
+    let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
+    for rec in state.tracks.iter().filter(|r| r.worktree_created) {
+        if is_worktree(&rec.worktree) {
+            let dirt = users_dirt(git, &state.repo_root, rec)?;
+            if !dirt.is_clean() {
+                dirty.push((rec.name.clone(), rec.worktree.clone(), dirt));
+            }
+        }
+    }
+    if !dirty.is_empty() && !args.force {
+        return Err(refusal(&dirty));
+    }
+
+    if tmux.has_session(&state.session) {
+        tmux.kill_session(&state.session)?;
+        ctx.out.step(&format!(
+            "  {} tmux session {}",
+            ctx.out.paint(Style::Red, "-"),
+            state.session
+        ));
+    }
+
+    for i in 0..state.tracks.len() {
+        let rec = state.tracks[i].clone();
+        if !rec.worktree_created {
+            continue;
+        }
+        if is_worktree(&rec.worktree) {
+            if let Some((_, _, dirt)) = dirty.iter().find(|(n, _, _)| *n == rec.name) {
+                let saved = save_work(git, &rec.name, &rec.worktree)?;
+                ctx.out.step(&format!(
+                    "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
+                    ctx.out.paint(Style::Yellow, "!"),
+                    dirt.count(),
+                    rec.name,
+                    sh(git.root()),
+                    sh(&rec.worktree),
+                    crate::shell::quote(&rec.branch),
+                    sh(&rec.worktree),
+                ));
+                git.remove_worktree_saved(&rec.worktree)?;
+            } else {
+                remove_own_copies(&state.repo_root, &rec)?;
+                git.remove_worktree(&rec.worktree)?;
+            }
+        } else {
+            // Deleted by hand: drop git's record of it, and only ours.
+            super::up::remove_stale_metadata(git, &rec.worktree)?;
+        }
+        ctx.out.step(&format!(
+            "  {} worktree {} ({})",
+            ctx.out.paint(Style::Red, "-"),
+            rec.name,
+            rec.worktree.display()
+        ));
+        state.tracks[i].worktree_created = false;
+        state.save(&ws.state_dir)?;
+    }
+
+    if args.delete_branches {
+        delete_branches(ctx, git, &state)?;
+    }
+    if let Some(dir) = &state.worktrees_dir {
+        // Only if empty: anything else in it is not pk's.
+        let _ = std::fs::remove_dir(dir);
+    }
+    ports::release(&ws.state_dir, None)?;
+    std::fs::remove_dir_all(&ws.state_dir)
+        .with_context(|| format!("failed to remove {}", ws.state_dir.display()))?;
+    ctx.out.step(&format!(
+        "session {} is down",
+        ctx.out.paint(Style::Bold, &state.session)
+    ));
+    if let Some(root) = &state.demo_root {
+        super::demo::remove_demo(ctx, root)?;
+    }
+    Ok(())
+}
+
+fn sh(path: &Path) -> String {
+    crate::shell::quote(&path.to_string_lossy())
+}
+
+fn is_worktree(path: &Path) -> bool {
+    path.join(".git").exists()
+}
+
+/// The worktree's changed and untracked files, less the untracked copies pk made itself that
+/// are still identical to their source in the main checkout.
+fn users_dirt(git: &Git, root: &Path, rec: &crate::state::TrackRecord) -> Result<Dirt> {
+    let mut dirt = git.dirt(&rec.worktree)?;
+    dirt.untracked
+        .retain(|f| !is_own_copy(root, &rec.worktree, &rec.copied, Path::new(f)));
+    Ok(dirt)
+}
+
+fn is_own_copy(root: &Path, worktree: &Path, copied: &[PathBuf], file: &Path) -> bool {
+    copied.iter().any(|c| c == file)
+        && match (
+            std::fs::read(root.join(file)),
+            std::fs::read(worktree.join(file)),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// Deletes pk's own unchanged copies so that `git worktree remove` (without `--force`) sees a
+/// clean worktree. Called only once the worktree was found clean but for them.
+fn remove_own_copies(root: &Path, rec: &crate::state::TrackRecord) -> Result<()> {
+    for file in &rec.copied {
+        if is_own_copy(root, &rec.worktree, &rec.copied, file) {
+            let path = rec.worktree.join(file);
+            std::fs::remove_file(&path)
+                .with_context(|| format!("failed to remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn refusal(dirty: &[(String, PathBuf, Dirt)]) -> Error {
+    let mut msg = format!(
+        "refusing to remove {} worktree(s) with work that is not committed:",
+        dirty.len()
+    );
+    for (name, path, dirt) in dirty {
+        msg.push_str(&format!("\n  {name} ({})", path.display()));
+        for f in &dirt.changed {
+            msg.push_str(&format!("\n    changed:   {f}"));
+        }
+        for f in &dirt.untracked {
+            msg.push_str(&format!("\n    untracked: {f}"));
+        }
+    }
+    Error::refused(msg)
+        .hint("commit or stash that work, then run `pk down` again")
+        .hint("or `pk down --force`: the work is saved on a ref under refs/pk/saved/ first")
+}
+
+/// Saves every changed and untracked (not ignored) file of a worktree as a commit on
+/// `refs/pk/saved/<track>/<unix time>`, without touching its index or files. Returns the ref.
+fn save_work(git: &Git, track: &str, worktree: &Path) -> Result<String> {
+    let index = tempfile_path(worktree);
+    let run = |args: &[&str]| -> Result<String> {
+        let mut cmd = git.command_in(worktree);
+        cmd.env("GIT_INDEX_FILE", &index).args(args);
+        if !has_identity(git, worktree) {
+            cmd.env("GIT_AUTHOR_NAME", "pk")
+                .env("GIT_AUTHOR_EMAIL", "pk@localhost")
+                .env("GIT_COMMITTER_NAME", "pk")
+                .env("GIT_COMMITTER_EMAIL", "pk@localhost");
+        }
+        let out = cmd.output().context("failed to run git")?;
+        if !out.status.success() {
+            return Err(Error::failure(format!(
+                "`git {}` failed in {}",
+                args.join(" "),
+                worktree.display()
+            ))
+            .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let result = (|| {
+        run(&["read-tree", "HEAD"])?;
+        run(&["add", "-A", "--", "."])?;
+        let tree = run(&["write-tree"])?;
+        let message = format!("pk: work of track {track} saved by pk down --force");
+        let commit = run(&["commit-tree", &tree, "-p", "HEAD", "-m", &message])?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let name = format!("refs/pk/saved/{track}/{secs}");
+        run(&["update-ref", &name, &commit])?;
+        Ok(name)
+    })();
+    let _ = std::fs::remove_file(&index);
+    result.map_err(|e: Error| {
+        e.wrap(format!(
+            "failed to save the work of track `{track}`; nothing was removed"
+        ))
+    })
+}
+
+fn tempfile_path(worktree: &Path) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "pk-save-{}-{}.index",
+        std::process::id(),
+        worktree.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
+fn has_identity(git: &Git, dir: &Path) -> bool {
+    let mut cmd = git.command_in(dir);
+    cmd.args(["var", "GIT_COMMITTER_IDENT"]);
+    cmd.output().is_ok_and(|o| o.status.success())
+}
+
+fn delete_branches(ctx: &Ctx, git: &Git, state: &State) -> Result<()> {
+    let mut kept = Vec::new();
+    for rec in state.tracks.iter().filter(|r| r.branch_created) {
+        if !git.branch_exists(&rec.branch) {
+            continue;
+        }
+        if git.is_merged(&rec.branch, &rec.base)? {
+            git.delete_branch(&rec.branch)?;
+            ctx.out.step(&format!(
+                "  {} branch {} (merged into {})",
+                ctx.out.paint(Style::Red, "-"),
+                rec.branch,
+                rec.base
+            ));
+        } else {
+            kept.push(format!("{} (not merged into {})", rec.branch, rec.base));
+        }
+    }
+    if !kept.is_empty() {
+        ctx.out
+            .step("kept branches with commits that are not in their base:");
+        for k in kept {
+            ctx.out.step(&format!("  {k}"));
+        }
+    }
+    Ok(())
+}

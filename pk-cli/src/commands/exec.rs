@@ -1,0 +1,69 @@
+//! `pk exec TRACK -- CMD…`: run a command in a track's worktree with the track's environment.
+
+use crate::Ctx;
+use crate::cli::PlanOpt;
+use crate::error::{Context, Error, Result};
+use crate::workspace::Workspace;
+use clap::Args;
+use std::process::Command;
+
+/// Run a command in a track's worktree with the track's environment (PK_PORT, PK_TRACK, the
+/// plan's env…). Exits with the command's exit code.
+///
+/// Examples:
+///   pk exec api -- cargo test
+///   pk exec web -- sh -c 'npm run dev -- --port "$PK_PORT"'
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExecArgs {
+    /// The track.
+    pub track: String,
+    #[command(flatten)]
+    pub plan: PlanOpt,
+    /// The command and its arguments (not run through a shell).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Runs `pk exec`.
+pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<u8> {
+    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let state = ws.state()?;
+    let rec = state
+        .as_ref()
+        .and_then(|s| s.track(&args.track))
+        .ok_or_else(|| {
+            let known: Vec<_> = ws.plan.tracks.iter().map(|t| t.name.as_str()).collect();
+            if known.contains(&args.track.as_str()) {
+                Error::usage(format!("track `{}` is not up", args.track)).hint("run `pk up` first")
+            } else {
+                Error::usage(format!("no track `{}` in the plan", args.track))
+                    .hint(format!("tracks: {}", known.join(", ")))
+            }
+        })?;
+    if !rec.worktree.is_dir() {
+        return Err(Error::failure(format!(
+            "the worktree of `{}` ({}) is gone",
+            rec.name,
+            rec.worktree.display()
+        ))
+        .hint("run `pk up` to make it again"));
+    }
+    let status = Command::new(&args.command[0])
+        .args(&args.command[1..])
+        .current_dir(&rec.worktree)
+        .envs(rec.launch.env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .with_context(|| format!("failed to run `{}`", args.command[0]))?;
+    Ok(exit_code(status))
+}
+
+/// The exit code a shell would report: the child's code, or 128 + the signal that ended it.
+pub fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128u8.saturating_add(sig as u8),
+        _ => 1,
+    }
+}

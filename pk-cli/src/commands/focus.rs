@@ -1,0 +1,58 @@
+//! `pk focus TRACK`: jump to a track's agent pane.
+
+use crate::Ctx;
+use crate::cli::PlanOpt;
+use crate::error::{Error, Result};
+use crate::tmux::Cmd;
+use crate::workspace::Workspace;
+use clap::Args;
+use std::io::IsTerminal;
+
+/// Jump to a track's agent pane: selects its window and pane, then switches (inside tmux) or
+/// attaches (outside) when stdin is a terminal.
+///
+/// Examples:
+///   pk focus api
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct FocusArgs {
+    /// The track.
+    pub track: String,
+    #[command(flatten)]
+    pub plan: PlanOpt,
+    /// Only select the pane; do not attach or switch the client.
+    #[arg(long, short)]
+    pub detach: bool,
+}
+
+/// Runs `pk focus`.
+pub fn run(ctx: &Ctx, args: &FocusArgs) -> Result<()> {
+    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let state = ws.state()?;
+    let tmux = ws.tmux(ctx, state.as_ref());
+    let session = &ws.plan.session.name;
+    if state.is_none() || !tmux.has_session(session) {
+        return Err(
+            Error::usage(format!("session `{session}` is not up")).hint("run `pk up` first")
+        );
+    }
+    let pane = tmux
+        .panes(session)?
+        .into_iter()
+        .find(|p| p.track == args.track)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "track `{}` has no pane in session `{session}`",
+                args.track
+            ))
+            .hint("run `pk up` to add it")
+        })?;
+    tmux.run(vec![
+        Cmd::new("select-window").opt("-t", &pane.id),
+        Cmd::new("select-pane").opt("-t", &pane.id),
+    ])?;
+    if !args.detach && std::io::stdin().is_terminal() {
+        super::up::attach(&tmux, session)?;
+    }
+    Ok(())
+}

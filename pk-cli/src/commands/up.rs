@@ -1,0 +1,571 @@
+//! `pk up`: create what is missing (branches, worktrees, ports, env, the tmux session), then
+//! attach. Idempotent: a second run creates nothing and leaves running agents alone; a track
+//! added to the plan is added alone; a track removed from the plan is reported, not deleted.
+
+use crate::cli::PlanArg;
+use crate::error::{Context, Error, Result};
+use crate::layout::{self, AgentPane, EditorPane};
+use crate::lock::SessionLock;
+use crate::output::Style;
+use crate::plan::{self, Multiplexer, Plan, Track};
+use crate::ports;
+use crate::state::{Launch, State, TrackRecord};
+use crate::tmux::{Cmd, Tmux};
+use crate::workspace::Workspace;
+use crate::{Ctx, env_vars};
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Start the plan: a worktree, branch, ports and environment per track, and one tmux session
+/// with the agents stacked on the left and an editor on the right.
+///
+/// Runs again safely: what exists is kept, running agents are left alone, tracks added to the
+/// plan are added. Attaches to the session unless --detach or stdin is not a terminal.
+///
+/// Examples:
+///   pk up                      # ./parallel.toml (or the nearest one above)
+///   pk up plans/sprint.toml --detach
+///   pk --socket scratch up     # on a private tmux server
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub plan: PlanArg,
+    /// Do not attach to the session.
+    #[arg(long, short)]
+    pub detach: bool,
+}
+
+/// Runs `pk up`.
+pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
+    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let session = up(ctx, &ws)?;
+    if !args.detach && std::io::stdin().is_terminal() {
+        attach(&session.tmux, &ws.plan.session.name)?;
+    }
+    Ok(())
+}
+
+/// What `up` leaves behind for the caller.
+pub struct Up {
+    /// The server the session runs on.
+    pub tmux: Tmux,
+    /// The recorded state.
+    pub state: State,
+}
+
+/// Does everything but attaching (also used by `pk demo`).
+pub fn up(ctx: &Ctx, ws: &Workspace) -> Result<Up> {
+    let plan = &ws.plan;
+    if plan.session.multiplexer == Multiplexer::Zellij {
+        return Err(Error::failure("zellij sessions are not built yet")
+            .hint("set `multiplexer = \"tmux\"` in [session] for now"));
+    }
+    Tmux::require_version()?;
+    let _lock = SessionLock::acquire(ws.git.common_dir(), &plan.session.name)?;
+
+    let mut state = match ws.state()? {
+        Some(s) => s,
+        None => State::new(
+            &plan.session.name,
+            &plan.path,
+            &plan.repo_root,
+            ctx.socket.as_deref(),
+        ),
+    };
+    if let (Some(given), Some(recorded)) = (&ctx.socket, &state.socket)
+        && given != recorded
+        && !state.tracks.is_empty()
+    {
+        return Err(Error::usage(format!(
+            "session `{}` runs on tmux socket `{recorded}`, not `{given}`",
+            plan.session.name
+        ))
+        .hint(format!(
+            "run `pk --socket {recorded} up`, or `pk down` first"
+        )));
+    }
+    let tmux = ws.tmux(ctx, Some(&state));
+
+    for rec in &state.tracks {
+        if !plan.tracks.iter().any(|t| t.name == rec.name) {
+            ctx.out.warn(&format!(
+                "track `{}` is no longer in the plan: its worktree {} and pane are kept (`pk down` removes them)",
+                rec.name,
+                rec.worktree.display()
+            ));
+        }
+    }
+
+    let made = prepare_tracks(ctx, ws, &mut state)?;
+    let panes_made = build_panes(ctx, ws, &tmux, &mut state)?;
+    state.save(&ws.state_dir)?;
+    summarize(ctx, plan, &state, &made, panes_made);
+    Ok(Up { tmux, state })
+}
+
+/// Branches, worktrees, ports and launch specs for every track of the plan. Returns the names
+/// of the tracks whose worktree was made by this run.
+fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<String>> {
+    let plan = &ws.plan;
+    let git = &ws.git;
+    let worktrees = git.worktrees()?;
+
+    // Which tracks need a worktree, checked before anything is changed.
+    let mut to_add: Vec<&Track> = Vec::new();
+    for track in &plan.tracks {
+        let registered = worktrees
+            .iter()
+            .find(|w| crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree));
+        let ours = state
+            .track(&track.name)
+            .is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
+        match registered {
+            Some(w) if !w.prunable => {
+                if !ours && state.track(&track.name).is_none() {
+                    return Err(Error::refused(format!(
+                        "{} is already a git worktree that pk did not create",
+                        track.worktree.display()
+                    ))
+                    .hint(
+                        "remove it with `git worktree remove`, or change `worktrees` in the plan",
+                    ));
+                }
+                continue;
+            }
+            Some(_) if ours => {
+                // The folder was deleted by hand: forget the stale metadata and make it again.
+                ctx.out.warn(&format!(
+                    "the worktree of track `{}` ({}) was deleted; making it again from branch `{}`",
+                    track.name,
+                    track.worktree.display(),
+                    track.branch
+                ));
+                remove_stale_metadata(git, &track.worktree)?;
+            }
+            Some(_) => {
+                return Err(Error::refused(format!(
+                    "git still has a worktree registered at {} (its folder is gone)",
+                    track.worktree.display()
+                ))
+                .hint("run `git worktree prune`, then `pk up` again"));
+            }
+            None => {}
+        }
+        if track.worktree.exists() {
+            return Err(Error::refused(format!(
+                "{} already exists and pk did not create it",
+                track.worktree.display()
+            ))
+            .hint("move it away, or change `worktrees` in the plan"));
+        }
+        if let Some(w) = worktrees
+            .iter()
+            .find(|w| w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)))
+        {
+            return Err(Error::refused(format!(
+                "branch `{}` of track `{}` is checked out in {}",
+                track.branch,
+                track.name,
+                w.path.display()
+            ))
+            .hint("switch that checkout to another branch, or change `branch` in the plan"));
+        }
+        to_add.push(track);
+    }
+
+    // Ports: blocks already recorded stay; new tracks get new ones.
+    let requests: Vec<ports::Request<'_>> = plan
+        .tracks
+        .iter()
+        .map(|t| ports::Request {
+            track: &t.name,
+            base: plan.ports.base,
+            len: plan.ports.per_track,
+            keep: state
+                .track(&t.name)
+                .filter(|r| r.port_count == plan.ports.per_track)
+                .map(|r| r.port_block),
+        })
+        .collect();
+    let blocks = ports::allocate(&ws.state_dir, &requests)?;
+
+    if state.worktrees_dir.is_none() && !plan.session.worktrees.exists() {
+        state.worktrees_dir = Some(plan.session.worktrees.clone());
+    }
+    let shell = std::env::var("SHELL").unwrap_or_else(|_| "sh".to_string());
+    for (track, block) in plan.tracks.iter().zip(blocks) {
+        let adding = to_add.iter().any(|t| t.name == track.name);
+        let branch_created = match state.track(&track.name) {
+            Some(r) if r.branch == track.branch => r.branch_created,
+            _ => adding && !ws.git.branch_exists(&track.branch),
+        };
+        let record = TrackRecord {
+            name: track.name.clone(),
+            branch: track.branch.clone(),
+            base: track.base.clone(),
+            branch_created,
+            worktree: track.worktree.clone(),
+            worktree_created: adding
+                || state.track(&track.name).is_some_and(|r| r.worktree_created),
+            port_block: block,
+            port_count: plan.ports.per_track,
+            ports: named_ports(track, block),
+            copied: state
+                .track(&track.name)
+                .map(|r| r.copied.clone())
+                .unwrap_or_default(),
+            pane: state.track(&track.name).and_then(|r| r.pane.clone()),
+            launch: Launch::default(),
+        };
+        let launch = launch_spec(plan, track, &record, &shell);
+        let record = TrackRecord { launch, ..record };
+        match state.track_mut(&track.name) {
+            Some(r) => *r = record,
+            None => state.tracks.push(record),
+        }
+    }
+    // Recorded before anything is made: after a crash, `pk down` knows what may exist.
+    state.save(&ws.state_dir)?;
+
+    if to_add.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(&plan.session.worktrees)
+        .with_context(|| format!("failed to create {}", plan.session.worktrees.display()))?;
+    for track in &to_add {
+        let rec = state.track(&track.name).expect("recorded above");
+        if !git.branch_exists(&track.branch) {
+            git.create_branch(&track.branch, &track.base)?;
+        }
+        ctx.out.step(&format!(
+            "  {} worktree {} on branch {}{}",
+            ctx.out.paint(Style::Green, "+"),
+            ctx.out.paint(Style::Bold, &track.name),
+            track.branch,
+            if rec.branch_created {
+                format!(" (new, from {})", track.base)
+            } else {
+                " (existing)".to_string()
+            }
+        ));
+        git.add_worktree_metadata(&track.worktree, &track.branch)?;
+    }
+    let paths: Vec<PathBuf> = to_add.iter().map(|t| t.worktree.clone()).collect();
+    for (track, result) in to_add.iter().zip(git.checkout_worktrees(&paths)) {
+        result.map_err(|e| {
+            e.wrap(format!(
+                "failed to check out the worktree of `{}`",
+                track.name
+            ))
+        })?;
+    }
+    for track in &to_add {
+        let copied = copy_files(ctx, plan, track)?;
+        if let Some(rec) = state.track_mut(&track.name) {
+            rec.copied = copied;
+        }
+    }
+    Ok(to_add.iter().map(|t| t.name.clone()).collect())
+}
+
+/// `PK_PORT_<NAME>` ports of a track: consecutive from the block's start.
+fn named_ports(track: &Track, block: u16) -> Vec<(String, u16)> {
+    track
+        .port_names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.clone(), block + i as u16))
+        .collect()
+}
+
+/// The environment and commands of a track's pane (design §4).
+pub fn launch_spec(plan: &Plan, track: &Track, rec: &TrackRecord, shell: &str) -> Launch {
+    let mut env = vec![
+        (env_vars::PK_TRACK.to_string(), track.name.clone()),
+        (env_vars::PK_BRANCH.to_string(), track.branch.clone()),
+        (
+            env_vars::PK_WORKTREE.to_string(),
+            track.worktree.to_string_lossy().into_owned(),
+        ),
+        (env_vars::PK_SESSION.to_string(), plan.session.name.clone()),
+        (
+            env_vars::PK_ROOT.to_string(),
+            plan.repo_root.to_string_lossy().into_owned(),
+        ),
+        (env_vars::PK_PORT.to_string(), rec.port().to_string()),
+    ];
+    for (name, port) in &rec.ports {
+        env.push((env_vars::port_var(name), port.to_string()));
+    }
+    if let Some(prompt) = &track.prompt {
+        env.push((env_vars::PK_PROMPT.to_string(), prompt.clone()));
+    }
+    let vars = plan::TemplateVars {
+        track: &track.name,
+        port: rec.port(),
+        branch: &track.branch,
+    };
+    for (k, v) in plan.env.iter().chain(&track.env) {
+        env.push((k.clone(), plan::expand_template(v, vars)));
+    }
+    Launch {
+        env,
+        setup: track.setup.clone(),
+        argv: crate::agent::argv(track, shell),
+        agent: crate::agent::label(&track.agent),
+    }
+}
+
+/// Copies the track's `copy` files from the main checkout (never over a file already there).
+/// Returns the files copied, relative to the worktree.
+fn copy_files(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<PathBuf>> {
+    let mut copied = Vec::new();
+    for rel in &track.copy {
+        let from = plan.repo_root.join(rel);
+        let to = track.worktree.join(rel);
+        if !from.exists() {
+            ctx.out.warn(&format!(
+                "track `{}`: `{}` is not in the main checkout, not copied",
+                track.name,
+                rel.display()
+            ));
+            continue;
+        }
+        copy_tree(&from, &to, rel, &mut copied)
+            .with_context(|| format!("failed to copy {} into {}", from.display(), to.display()))?;
+    }
+    Ok(copied)
+}
+
+fn copy_tree(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            copy_tree(&entry.path(), &to.join(&name), &rel.join(&name), copied)?;
+        }
+        Ok(())
+    } else if to.exists() {
+        Ok(())
+    } else {
+        copied.push(rel.to_path_buf());
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
+        } else {
+            std::fs::copy(from, to).map(drop)
+        }
+    }
+}
+
+/// Drops git's record of our worktree at `path` whose folder is gone: only the admin folder
+/// whose `gitdir` points there, never another worktree's (unlike `git worktree prune`).
+pub fn remove_stale_metadata(git: &crate::git::Git, path: &Path) -> Result<()> {
+    let admin = git.common_dir().join("worktrees");
+    let Ok(entries) = std::fs::read_dir(&admin) else {
+        return Ok(());
+    };
+    let want = path.join(".git");
+    for entry in entries.flatten() {
+        let gitdir = std::fs::read_to_string(entry.path().join("gitdir")).unwrap_or_default();
+        if Path::new(gitdir.trim()) == want {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("failed to remove {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The argv of a track's agent pane: pk itself, which sets the environment and folder, runs
+/// `setup`, then starts the agent.
+pub fn agent_argv(state_dir: &Path, track: &str) -> Result<Vec<String>> {
+    let exe = std::env::current_exe().context("failed to find the pk executable")?;
+    Ok(vec![
+        exe.to_string_lossy().into_owned(),
+        "agent-run".into(),
+        "--state-dir".into(),
+        state_dir.to_string_lossy().into_owned(),
+        track.to_string(),
+    ])
+}
+
+/// The editor pane: the user's editor command (a shell string they wrote) on the worktrees
+/// folder, passed as `$1` so the path is never parsed by the shell.
+pub fn editor_pane(plan: &Plan) -> EditorPane {
+    let dir = plan.session.worktrees.to_string_lossy().into_owned();
+    EditorPane {
+        cwd: plan.session.worktrees.clone(),
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            format!("{} \"$1\"", plan.session.editor),
+            "pk-editor".into(),
+            dir,
+        ],
+    }
+}
+
+fn agent_pane(ws: &Workspace, track: &Track, rec: &TrackRecord) -> Result<AgentPane> {
+    Ok(AgentPane {
+        track: track.name.clone(),
+        branch: track.branch.clone(),
+        port: rec.port(),
+        cwd: track.worktree.clone(),
+        argv: agent_argv(&ws.state_dir, &track.name)?,
+    })
+}
+
+/// Makes the session, or the panes of tracks that have none. Returns how many panes it made.
+fn build_panes(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &mut State) -> Result<usize> {
+    let plan = &ws.plan;
+    let session = &plan.session.name;
+    let editor = editor_pane(plan);
+    let mut made = 0;
+    if !tmux.has_session(session) {
+        let agents = plan
+            .tracks
+            .iter()
+            .map(|t| agent_pane(ws, t, state.track(&t.name).expect("recorded")))
+            .collect::<Result<Vec<_>>>()?;
+        ctx.out.step(&format!(
+            "  {} tmux session {} ({} agents)",
+            ctx.out.paint(Style::Green, "+"),
+            ctx.out.paint(Style::Bold, session),
+            agents.len()
+        ));
+        tmux.run(layout::new_session(session, &agents, &editor))
+            .map_err(|e| e.wrap(format!("failed to create tmux session `{session}`")))?;
+        made = agents.len();
+    } else {
+        let panes = tmux.panes(session)?;
+        for track in &plan.tracks {
+            if panes.iter().any(|p| p.track == track.name) {
+                continue;
+            }
+            let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
+            add_pane(tmux, session, &agent, &editor)?;
+            ctx.out.step(&format!(
+                "  {} pane for {}",
+                ctx.out.paint(Style::Green, "+"),
+                ctx.out.paint(Style::Bold, &track.name)
+            ));
+            made += 1;
+        }
+    }
+    // Record pane ids (stable, unlike indexes) for status, focus and the watcher.
+    for pane in tmux.panes(session)? {
+        if let Some(rec) = state.track_mut(&pane.track) {
+            rec.pane = Some(pane.id.clone());
+        }
+    }
+    Ok(made)
+}
+
+/// Puts one more agent where there is room: under the last agent of the first window with
+/// fewer than [`layout::AGENTS_PER_WINDOW`], else in a new window of the same shape.
+fn add_pane(tmux: &Tmux, session: &str, agent: &AgentPane, editor: &EditorPane) -> Result<()> {
+    let panes = tmux.panes(session)?;
+    for index in 0.. {
+        let window = layout::window_name(index);
+        let agents: Vec<_> = panes
+            .iter()
+            .filter(|p| p.window == window && p.role == "agent")
+            .collect();
+        if agents.is_empty() && !panes.iter().any(|p| p.window == window) {
+            return tmux
+                .run(layout::new_window(
+                    session,
+                    index,
+                    std::slice::from_ref(agent),
+                    editor,
+                ))
+                .map(drop);
+        }
+        if agents.len() < layout::AGENTS_PER_WINDOW {
+            let below = agents
+                .last()
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| layout::window_target(session, &window));
+            tmux.run(layout::add_agent(session, &window, &below, agent))?;
+            // Even the column again.
+            let after = tmux.panes(session)?;
+            let ids: Vec<String> = after
+                .iter()
+                .filter(|p| p.window == window && p.role == "agent")
+                .map(|p| p.id.clone())
+                .collect();
+            let height: u32 = after
+                .iter()
+                .filter(|p| p.window == window && p.role == "agent")
+                .map(|p| p.height + 1)
+                .sum::<u32>()
+                .saturating_sub(1);
+            tmux.run(layout::even_heights(&ids, height))?;
+            return Ok(());
+        }
+    }
+    unreachable!("the loop returns once it finds a window with room or a free name")
+}
+
+fn summarize(ctx: &Ctx, plan: &Plan, state: &State, made: &[String], panes_made: usize) {
+    if made.is_empty() && panes_made == 0 {
+        ctx.out.step(&format!(
+            "session {} is up to date: {} tracks, nothing to create",
+            ctx.out.paint(Style::Bold, &plan.session.name),
+            plan.tracks.len()
+        ));
+        return;
+    }
+    ctx.out.step(&format!(
+        "session {} is up: {} tracks",
+        ctx.out.paint(Style::Bold, &plan.session.name),
+        plan.tracks.len()
+    ));
+    for track in &plan.tracks {
+        let Some(rec) = state.track(&track.name) else {
+            continue;
+        };
+        let ports = if rec.ports.is_empty() {
+            format!("port {}", rec.port())
+        } else {
+            rec.ports
+                .iter()
+                .map(|(n, p)| format!("{n}={p}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        ctx.out.step(&format!(
+            "  {:<12} {:<24} {}  {}",
+            track.name,
+            track.branch,
+            rec.worktree.display(),
+            ports
+        ));
+    }
+}
+
+/// Attaches the terminal to the session, or switches the client when already inside that
+/// tmux server.
+pub fn attach(tmux: &Tmux, session: &str) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let inside = std::env::var("TMUX")
+        .ok()
+        .and_then(|v| v.split(',').next().map(str::to_owned));
+    let target = crate::tmux::exact(session);
+    if inside.is_some() && inside == tmux.socket_path() {
+        return tmux
+            .run(vec![Cmd::new("switch-client").opt("-t", target)])
+            .map(drop);
+    }
+    let mut cmd = tmux.command(vec![Cmd::new("attach-session").opt("-t", target)]);
+    // Attaching from inside another tmux server nests on purpose: that is what was asked.
+    cmd.env_remove("TMUX").stdin(std::process::Stdio::inherit());
+    let err = cmd.exec();
+    Err(Error::failure("failed to attach to the tmux session").wrap_cause(err.to_string()))
+}

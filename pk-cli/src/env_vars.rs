@@ -1,0 +1,29 @@
+//! Every environment variable pk sets for a track (design §4), in one place.
+
+/// The track's name.
+pub const PK_TRACK: &str = "PK_TRACK";
+/// The track's branch.
+pub const PK_BRANCH: &str = "PK_BRANCH";
+/// The track's worktree (absolute).
+pub const PK_WORKTREE: &str = "PK_WORKTREE";
+/// The session's name.
+pub const PK_SESSION: &str = "PK_SESSION";
+/// The main checkout (absolute).
+pub const PK_ROOT: &str = "PK_ROOT";
+/// The track's first port.
+pub const PK_PORT: &str = "PK_PORT";
+/// Prefix of the named ports: `PK_PORT_WEB` for a port named `web`.
+pub const PK_PORT_PREFIX: &str = "PK_PORT_";
+/// The track's initial prompt, for custom commands that want it.
+pub const PK_PROMPT: &str = "PK_PROMPT";
+/// Where pk expects the track's transcript (for custom commands and the replay agent).
+pub const PK_TRANSCRIPT: &str = "PK_TRANSCRIPT";
+/// The file of hook events of the track.
+pub const PK_EVENTS: &str = "PK_EVENTS";
+/// Selects a private tmux server, like `--socket`.
+pub const PK_TMUX_SOCKET: &str = "PK_TMUX_SOCKET";
+
+/// The variable of a named port: `web` → `PK_PORT_WEB`.
+pub fn port_var(name: &str) -> String {
+    format!("{PK_PORT_PREFIX}{}", name.to_ascii_uppercase())
+}

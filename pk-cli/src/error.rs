@@ -1,0 +1,169 @@
+//! One error type at the CLI boundary, with the exit codes of the design (§3).
+//!
+//! Modules return this `Error` (or their own error converted into it with [`Context`]). The
+//! message is a lowercase fragment ("failed to create worktree …"); `causes` keep the chain and
+//! `hints` tell the user what to do next.
+
+use std::fmt;
+
+/// Exit codes, as documented in the README and the design.
+pub mod exit {
+    /// Success.
+    pub const SUCCESS: u8 = 0;
+    /// Failure while acting (git, tmux, the file system said no).
+    pub const FAILURE: u8 = 1;
+    /// Invalid plan or usage.
+    pub const USAGE: u8 = 2;
+    /// Refused to protect work: dirty worktree, unmerged branch, lock held.
+    pub const REFUSED: u8 = 3;
+}
+
+/// Why a command stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Failure while acting: exit 1.
+    Failure,
+    /// Invalid plan or usage: exit 2.
+    Usage,
+    /// Refused to protect work: exit 3.
+    Refused,
+}
+
+impl ErrorKind {
+    /// The process exit code for this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Failure => exit::FAILURE,
+            ErrorKind::Usage => exit::USAGE,
+            ErrorKind::Refused => exit::REFUSED,
+        }
+    }
+}
+
+/// The error every command returns.
+#[derive(Debug)]
+pub struct Error {
+    /// What kind of stop this is (decides the exit code).
+    pub kind: ErrorKind,
+    /// The main message. May span several lines (plan diagnostics carry their own snippet).
+    pub message: String,
+    /// Lower-level reasons, outermost first.
+    pub causes: Vec<String>,
+    /// What the user can do about it.
+    pub hints: Vec<String>,
+}
+
+/// Shorthand for results of pk operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A failure while acting (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failure, message)
+    }
+
+    /// Bad input (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// A refusal that protects the user's work (exit 3).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Refused, message)
+    }
+
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            causes: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// Adds a hint shown under the message.
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// Adds a lower-level reason under the message.
+    #[must_use]
+    pub fn wrap_cause(mut self, cause: impl Into<String>) -> Self {
+        self.causes.push(cause.into());
+        self
+    }
+
+    /// Wraps this error in a higher-level message; the old message becomes a cause.
+    #[must_use]
+    pub fn wrap(mut self, message: impl Into<String>) -> Self {
+        let inner = std::mem::replace(&mut self.message, message.into());
+        self.causes.insert(0, inner);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        for cause in &self.causes {
+            write!(f, "\n  caused by: {cause}")?;
+        }
+        for hint in &self.hints {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Adds a message to any error on its way up, keeping the original as a cause.
+pub trait Context<T> {
+    /// On error, return a failure (exit 1) saying `message`, caused by the original error.
+    fn context(self, message: impl Into<String>) -> Result<T>;
+    /// Like [`Context::context`], with a message built only on error.
+    fn with_context<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T>;
+}
+
+impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, message: impl Into<String>) -> Result<T> {
+        self.map_err(|e| {
+            let mut err = Error::failure(message);
+            err.causes.push(e.to_string());
+            err
+        })
+    }
+
+    fn with_context<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T> {
+        self.map_err(|e| {
+            let mut err = Error::failure(message());
+            err.causes.push(e.to_string());
+            err
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_causes_then_hints() {
+        let err: Result<()> = Err::<(), _>("disk full").context("failed to write state");
+        let err = err.unwrap_err().hint("free some space");
+        assert_eq!(
+            err.to_string(),
+            "failed to write state\n  caused by: disk full\n  hint: free some space"
+        );
+        assert_eq!(err.kind.exit_code(), exit::FAILURE);
+    }
+
+    #[test]
+    fn wrap_keeps_the_kind() {
+        let err = Error::refused("worktree is dirty").wrap("failed to tear down");
+        assert_eq!(err.kind, ErrorKind::Refused);
+        assert_eq!(err.causes, vec!["worktree is dirty".to_string()]);
+    }
+}

@@ -1,0 +1,330 @@
+//! The tmux layout of a plan, as data: agents stacked in a left column, one pane per track, and
+//! an editor on the right, full height. Past [`AGENTS_PER_WINDOW`] tracks the agents continue on
+//! further windows of the same shape rather than becoming slivers.
+//!
+//! Pure: the functions here only build [`Cmd`] lists (snapshot-tested below); `pk up` runs them,
+//! the whole new session in one tmux call.
+
+use crate::tmux::{Cmd, exact};
+use std::path::PathBuf;
+
+/// At most this many agents share a window.
+pub const AGENTS_PER_WINDOW: usize = 4;
+
+/// Width of the agents' column, in percent of the window.
+pub const AGENTS_WIDTH_PERCENT: u32 = 60;
+
+/// Size of a detached session before a client attaches (tmux scales the layout on attach).
+pub const DETACHED_SIZE: (u32, u32) = (200, 50);
+
+/// One agent pane to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPane {
+    /// Track name (`@pk_track`).
+    pub track: String,
+    /// Branch, shown in the pane border.
+    pub branch: String,
+    /// First port, shown in the pane border.
+    pub port: u16,
+    /// The pane's folder: the track's worktree.
+    pub cwd: PathBuf,
+    /// What the pane runs (`pk agent-run …`).
+    pub argv: Vec<String>,
+}
+
+/// The editor pane of every window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditorPane {
+    /// Its folder: the worktrees folder.
+    pub cwd: PathBuf,
+    /// What it runs.
+    pub argv: Vec<String>,
+}
+
+/// The name of the `index`-th (0-based) agents window.
+pub fn window_name(index: usize) -> String {
+    if index == 0 {
+        "agents".to_string()
+    } else {
+        format!("agents-{}", index + 1)
+    }
+}
+
+/// The window target `=session:=window`: exact names, never prefixes or patterns.
+pub fn window_target(session: &str, window: &str) -> String {
+    format!("{}:={window}", exact(session))
+}
+
+/// What the pane border shows: the track, branch and port from pane options, so an agent that
+/// retitles its pane cannot hide them; `[exited N]` once the agent's process ends.
+pub const PANE_BORDER_FORMAT: &str = " #{?#{@pk_track},#[bold]#{@pk_track}#[nobold] #{@pk_branch} :#{@pk_port},#{?#{@pk_role},#{@pk_role},#{pane_title}}}#{?pane_dead, #[reverse] exited #{pane_dead_status} #[noreverse],} ";
+
+fn label(target: &str, agent: &AgentPane) -> Vec<Cmd> {
+    vec![
+        Cmd::new("set-option")
+            .flag("-p")
+            .opt("-t", target)
+            .arg("@pk_track")
+            .arg(&agent.track),
+        Cmd::new("set-option")
+            .flag("-p")
+            .opt("-t", target)
+            .arg("@pk_branch")
+            .arg(&agent.branch),
+        Cmd::new("set-option")
+            .flag("-p")
+            .opt("-t", target)
+            .arg("@pk_port")
+            .arg(agent.port.to_string()),
+        Cmd::new("set-option")
+            .flag("-p")
+            .opt("-t", target)
+            .arg("@pk_role")
+            .arg("agent"),
+    ]
+}
+
+fn window_options(target: &str) -> Vec<Cmd> {
+    [
+        ("pane-border-status", "top"),
+        ("pane-border-format", PANE_BORDER_FORMAT),
+        ("remain-on-exit", "on"),
+    ]
+    .into_iter()
+    .map(|(k, v)| {
+        Cmd::new("set-option")
+            .flag("-w")
+            .opt("-t", target)
+            .arg(k)
+            .arg(v)
+    })
+    .collect()
+}
+
+/// The percentage of the target pane that a new pane below it takes so that, once `total`
+/// agents are stacked by splitting the last one each time, all have the same height. Splitting
+/// the `k`-th (0-based) pane: the new pane takes `(total-k-1)/(total-k)` of it.
+pub fn split_percent(k: usize, total: usize) -> u32 {
+    let rest = (total - k) as u32;
+    (100 * (rest - 1)).div_ceil(rest)
+}
+
+/// The commands that fill one window whose first agent pane already exists and is the active
+/// pane: the other agents below it, then the editor on the right, focus back on the first agent.
+fn fill_window(target: &str, agents: &[AgentPane], editor: &EditorPane) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    cmds.extend(window_options(target));
+    cmds.extend(label(target, &agents[0]));
+    for (k, agent) in agents.iter().enumerate().skip(1) {
+        // The previous agent is the active pane: split it.
+        cmds.push(
+            Cmd::new("split-window")
+                .flag("-v")
+                .opt("-l", format!("{}%", split_percent(k - 1, agents.len())))
+                .opt("-t", target)
+                .opt("-c", agent.cwd.to_string_lossy())
+                .args(&agent.argv),
+        );
+        cmds.extend(label(target, agent));
+    }
+    cmds.push(
+        Cmd::new("split-window")
+            .flag("-h")
+            .flag("-f")
+            .opt("-l", format!("{}%", 100 - AGENTS_WIDTH_PERCENT))
+            .opt("-t", target)
+            .opt("-c", editor.cwd.to_string_lossy())
+            .args(&editor.argv),
+    );
+    cmds.push(
+        Cmd::new("set-option")
+            .flag("-p")
+            .opt("-t", target)
+            .arg("@pk_role")
+            .arg("editor"),
+    );
+    cmds.push(Cmd::new("select-pane").opt("-t", format!("{target}.{{top-left}}")));
+    cmds
+}
+
+/// A new session with every agent: one tmux call.
+pub fn new_session(session: &str, agents: &[AgentPane], editor: &EditorPane) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    for (i, chunk) in agents.chunks(AGENTS_PER_WINDOW).enumerate() {
+        cmds.extend(new_window(session, i, chunk, editor));
+    }
+    cmds.push(Cmd::new("select-window").opt("-t", window_target(session, &window_name(0))));
+    cmds
+}
+
+/// The `index`-th agents window (the session's first window when `index` is 0 and the session
+/// does not exist yet) with `agents` in it.
+pub fn new_window(
+    session: &str,
+    index: usize,
+    agents: &[AgentPane],
+    editor: &EditorPane,
+) -> Vec<Cmd> {
+    let name = window_name(index);
+    let target = window_target(session, &name);
+    let first = &agents[0];
+    let mut cmds = Vec::new();
+    if index == 0 {
+        let (w, h) = DETACHED_SIZE;
+        cmds.push(
+            Cmd::new("new-session")
+                .flag("-d")
+                .opt("-s", session)
+                .opt("-n", &name)
+                .opt("-x", w.to_string())
+                .opt("-y", h.to_string())
+                .opt("-c", first.cwd.to_string_lossy())
+                .args(&first.argv),
+        );
+        cmds.extend(session_options(session));
+    } else {
+        cmds.push(
+            Cmd::new("new-window")
+                .flag("-d")
+                .opt("-t", format!("{}:", exact(session)))
+                .opt("-n", &name)
+                .opt("-c", first.cwd.to_string_lossy())
+                .args(&first.argv),
+        );
+    }
+    cmds.extend(fill_window(&target, agents, editor));
+    cmds
+}
+
+/// Session-wide options: what the status line says until `pk watch` takes it over.
+fn session_options(session: &str) -> Vec<Cmd> {
+    // `set-option -t` takes a pane target: `=shop:` names the session, `=shop` alone does not.
+    let target = format!("{}:", exact(session));
+    vec![
+        Cmd::new("set-option")
+            .opt("-t", &target)
+            .arg("status-left")
+            .arg(format!("[pk {session}] ")),
+        Cmd::new("set-option")
+            .opt("-t", &target)
+            .arg("status-left-length")
+            .arg("40"),
+    ]
+}
+
+/// One more agent below `below` (a pane id) in an existing window.
+pub fn add_agent(session: &str, window: &str, below: &str, agent: &AgentPane) -> Vec<Cmd> {
+    let target = window_target(session, window);
+    let mut cmds = vec![
+        Cmd::new("split-window")
+            .flag("-v")
+            .opt("-t", below)
+            .opt("-c", agent.cwd.to_string_lossy())
+            .args(&agent.argv),
+    ];
+    cmds.extend(label(&target, agent));
+    cmds
+}
+
+/// Gives the agent panes `ids` of one window the same height again (after adding one).
+pub fn even_heights(ids: &[String], window_height: u32) -> Vec<Cmd> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    // n panes share the height minus the n-1 separator rows (one border line each).
+    let n = ids.len() as u32;
+    let each = (window_height.saturating_sub(n - 1) / n).max(1);
+    ids.iter()
+        .take(ids.len() - 1)
+        .map(|id| {
+            Cmd::new("resize-pane")
+                .opt("-t", id)
+                .opt("-y", each.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(name: &str, port: u16) -> AgentPane {
+        AgentPane {
+            track: name.into(),
+            branch: format!("pk/{name}"),
+            port,
+            cwd: PathBuf::from(format!("/r.pk/{name}")),
+            argv: vec!["/bin/pk".into(), "agent-run".into(), name.into()],
+        }
+    }
+
+    fn editor() -> EditorPane {
+        EditorPane {
+            cwd: PathBuf::from("/r.pk"),
+            argv: vec!["vi".into(), "/r.pk".into()],
+        }
+    }
+
+    fn render(cmds: &[Cmd]) -> String {
+        cmds.iter()
+            .map(|c| c.argv().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn splits_give_equal_heights() {
+        assert_eq!(split_percent(0, 2), 50);
+        assert_eq!(split_percent(0, 3), 67);
+        assert_eq!(split_percent(1, 3), 50);
+        assert_eq!(split_percent(0, 4), 75);
+        assert_eq!(split_percent(2, 4), 50);
+    }
+
+    #[test]
+    fn three_agents_one_window() {
+        let cmds = new_session(
+            "shop",
+            &[agent("a", 4100), agent("b", 4110), agent("c", 4120)],
+            &editor(),
+        );
+        let text = render(&cmds);
+        let splits: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("split-window"))
+            .collect();
+        assert_eq!(
+            splits,
+            [
+                "split-window -v -l 67% -t =shop:=agents -c /r.pk/b /bin/pk agent-run b",
+                "split-window -v -l 50% -t =shop:=agents -c /r.pk/c /bin/pk agent-run c",
+                "split-window -h -f -l 40% -t =shop:=agents -c /r.pk vi /r.pk",
+            ]
+        );
+        assert!(text.starts_with(
+            "new-session -d -s shop -n agents -x 200 -y 50 -c /r.pk/a /bin/pk agent-run a"
+        ));
+        assert!(!text.contains("new-window"));
+    }
+
+    #[test]
+    fn nine_agents_take_three_windows_of_the_same_shape() {
+        let agents: Vec<_> = (0..9)
+            .map(|i| agent(&format!("t{i}"), 4100 + i * 10))
+            .collect();
+        let text = render(&new_session("shop", &agents, &editor()));
+        assert_eq!(text.matches("new-window").count(), 2);
+        assert!(text.contains("new-window -d -t =shop: -n agents-2 -c /r.pk/t4"));
+        assert!(text.contains("new-window -d -t =shop: -n agents-3 -c /r.pk/t8"));
+        // Every window gets an editor on the right.
+        assert_eq!(text.matches("split-window -h -f").count(), 3);
+        assert!(text.ends_with("select-window -t =shop:=agents"));
+    }
+
+    #[test]
+    fn even_heights_leave_the_last_pane_the_rest() {
+        let ids = vec!["%1".to_string(), "%2".into(), "%3".into()];
+        let text = render(&even_heights(&ids, 50));
+        assert_eq!(text, "resize-pane -t %1 -y 16\nresize-pane -t %2 -y 16");
+    }
+}

@@ -1,0 +1,77 @@
+//! `pk`: run a small team of AI coding agents in parallel on one repository.
+//!
+//! The binary is a thin `main.rs` over [`run`]; each subcommand lives in its own module under
+//! [`commands`]. External programs each have one typed wrapper ([`git`], [`tmux`]); the plan is
+//! read strictly ([`plan`]) and everything pk creates is recorded in [`state`].
+
+pub mod agent;
+pub mod cli;
+pub mod commands;
+pub mod env_vars;
+pub mod error;
+pub mod git;
+pub mod layout;
+pub mod lock;
+pub mod output;
+pub mod plan;
+pub mod ports;
+pub mod shell;
+pub mod state;
+pub mod tmux;
+pub mod workspace;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+pub use error::{Error, Result};
+
+/// What every command gets: the global options and the world it runs in.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// `--socket`: a private tmux server.
+    pub socket: Option<String>,
+    /// `-v`: print the commands pk runs.
+    pub verbose: bool,
+    /// The folder pk was started in.
+    pub cwd: std::path::PathBuf,
+    /// Styled output for people.
+    pub out: output::Output,
+}
+
+impl Ctx {
+    fn from_args(global: &cli::GlobalArgs) -> Result<Ctx> {
+        use error::Context;
+        let cwd = std::env::current_dir().context("failed to read the current folder")?;
+        Ok(Ctx {
+            socket: global.socket.clone().filter(|s| !s.is_empty()),
+            verbose: global.verbose > 0,
+            cwd,
+            out: output::Output::from_env(),
+        })
+    }
+}
+
+/// Parses the arguments, runs the command and turns the outcome into an exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                error::exit::USAGE
+            } else {
+                error::exit::SUCCESS
+            });
+        }
+    };
+    let result = Ctx::from_args(&cli.global).and_then(|ctx| commands::dispatch(&ctx, cli.command));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            output::Output::from_env().error(&err);
+            ExitCode::from(err.kind.exit_code())
+        }
+    }
+}

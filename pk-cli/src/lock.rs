@@ -1,0 +1,92 @@
+//! One pk at a time per session: an exclusive `flock` on `.git/pk/<session>.lock`, holding the
+//! holder's pid so the refusal can name it. The kernel drops the lock when the holder dies, so a
+//! crashed pk never leaves a stale lock behind.
+
+use crate::error::{Context, Error, Result};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct SessionLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl SessionLock {
+    /// Takes the lock of `session`, or refuses (exit 3) naming the process that holds it.
+    pub fn acquire(common_dir: &Path, session: &str) -> Result<SessionLock> {
+        let dir = common_dir.join("pk");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let path = dir.join(format!("{session}.lock"));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("failed to open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another pk process".to_string()
+                } else {
+                    format!("another pk process (pid {holder})")
+                };
+                return Err(
+                    Error::refused(format!("{who} is working on session `{session}`"))
+                        .hint("wait for it to finish, then run this again")
+                        .hint(format!("lock file: {}", path.display())),
+                );
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::failure(format!("failed to lock {}", path.display()))
+                    .wrap_cause(e.to_string()));
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop))
+            .and_then(|()| write!(file, "{}", std::process::id()))
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        Ok(SessionLock { file, path })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_refused_with_the_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SessionLock::acquire(dir.path(), "shop").unwrap();
+        let err = SessionLock::acquire(dir.path(), "shop").unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Refused);
+        assert!(
+            err.message.contains(&std::process::id().to_string()),
+            "{}",
+            err.message
+        );
+        drop(first);
+        SessionLock::acquire(dir.path(), "shop").unwrap();
+        SessionLock::acquire(dir.path(), "other").unwrap();
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    pk_cli::run(std::env::args_os())
+}

@@ -1,0 +1,276 @@
+//! Plan diagnostics: where in `parallel.toml` something is wrong, rendered like rustc and uv:
+//!
+//! ```text
+//! error: track name `Api` is invalid
+//!   --> parallel.toml:12:8
+//!    |
+//! 12 | name = "Api"
+//!    |        ^^^^^
+//!    = hint: use lowercase letters, digits and `-`, …
+//! ```
+//!
+//! Lines and columns are 1-based; columns count characters, not bytes. A span over several lines
+//! is underlined on its first line. Rendering is a pure function of the diagnostics.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Where a diagnostic points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Number of characters to underline (at least 1), on this line only.
+    pub len: usize,
+    /// The text of the line (without its line break).
+    pub source_line: String,
+}
+
+impl Location {
+    /// The location of the byte range `span` of `source`. Out-of-range spans are clamped.
+    pub fn from_span(source: &str, span: Range<usize>) -> Location {
+        let start = floor_boundary(source, span.start.min(source.len()));
+        let end = floor_boundary(source, span.end.clamp(start, source.len()));
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let source_line = source[line_start..line_end].trim_end_matches('\r');
+        let column = source[line_start..start].chars().count() + 1;
+        let len = source[start..end.min(line_end)].chars().count().max(1);
+        Location {
+            line: source[..start].matches('\n').count() + 1,
+            column,
+            len,
+            source_line: source_line.to_string(),
+        }
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// One problem in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where, when the problem has a place in the file.
+    pub location: Option<Location>,
+    /// What is wrong (a lowercase fragment).
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// A problem at `span` of `source`.
+    pub fn at(source: &str, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            location: Some(Location::from_span(source, span)),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A problem of the file as a whole (it cannot be read, …).
+    pub fn whole_file(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            location: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds the hint.
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Why a plan could not be loaded: one or more diagnostics about one file. Converts into a
+/// usage error (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    /// The plan file, as it was given to `load`.
+    pub path: PathBuf,
+    /// The problems, in the order of the file (at least one).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl PlanError {
+    /// An error with these diagnostics.
+    pub fn new(path: &Path, diagnostics: Vec<Diagnostic>) -> PlanError {
+        PlanError {
+            path: path.to_path_buf(),
+            diagnostics,
+        }
+    }
+
+    /// The full rendering (see [`render`]).
+    pub fn render(&self) -> String {
+        render(&self.path, &self.diagnostics)
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl From<PlanError> for crate::error::Error {
+    fn from(err: PlanError) -> Self {
+        crate::error::Error::usage(err.render())
+    }
+}
+
+/// Renders diagnostics about the file at `path`, separated by blank lines, without a trailing
+/// line break. Control characters of the file are shown as `�` so a plan cannot drive the
+/// terminal; tabs are kept so that the caret line stays aligned.
+pub fn render(path: &Path, diagnostics: &[Diagnostic]) -> String {
+    let blocks: Vec<String> = diagnostics.iter().map(|d| render_one(path, d)).collect();
+    blocks.join("\n\n")
+}
+
+fn render_one(path: &Path, diag: &Diagnostic) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("error: {}\n", diag.message);
+    let width = diag
+        .location
+        .as_ref()
+        .map_or(1, |l| l.line.to_string().len());
+    let pad = " ".repeat(width);
+    // Writing to a String cannot fail.
+    match &diag.location {
+        Some(loc) => {
+            let line: String = loc
+                .source_line
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\t' {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let indent: String = line
+                .chars()
+                .take(loc.column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let gap = if line.is_empty() { "" } else { " " };
+            let carets = "^".repeat(loc.len);
+            let (n, col) = (loc.line, loc.column);
+            let _ = writeln!(out, "{pad}--> {}:{n}:{col}", path.display());
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{n} |{gap}{line}");
+            let _ = write!(out, "{pad} | {indent}{carets}");
+        }
+        None => {
+            let _ = write!(out, "{pad}--> {}", path.display());
+        }
+    }
+    if let Some(hint) = &diag.hint {
+        let _ = write!(out, "\n{pad} = hint: {hint}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "[session]\nname = \"x\"\n\n[[track]]\nname = \"Api\"\n";
+
+    fn span_of(src: &str, needle: &str) -> Range<usize> {
+        let i = src.find(needle).unwrap();
+        i..i + needle.len()
+    }
+
+    #[test]
+    fn locates_lines_and_character_columns() {
+        let loc = Location::from_span(SRC, span_of(SRC, "\"Api\""));
+        assert_eq!((loc.line, loc.column, loc.len), (5, 8, 5));
+        assert_eq!(loc.source_line, "name = \"Api\"");
+
+        let src = "name = \"été\" # ünïcode\nx";
+        let loc = Location::from_span(src, span_of(src, "# ü"));
+        assert_eq!((loc.line, loc.column, loc.len), (1, 14, 3));
+    }
+
+    #[test]
+    fn multi_line_spans_underline_the_first_line() {
+        let src = "a = [\n  1,\n]\n";
+        let loc = Location::from_span(src, 4..src.len() - 1);
+        assert_eq!((loc.line, loc.column, loc.len), (1, 5, 1));
+    }
+
+    #[test]
+    fn empty_and_end_of_file_spans_get_one_caret() {
+        let loc = Location::from_span(SRC, SRC.len()..SRC.len());
+        assert_eq!((loc.line, loc.column, loc.len), (6, 1, 1));
+        assert_eq!(loc.source_line, "");
+        let loc = Location::from_span("abc", 10..20);
+        assert_eq!((loc.line, loc.column, loc.len), (1, 4, 1));
+    }
+
+    #[test]
+    fn renders_like_rustc() {
+        let mut src = String::from("#\n").repeat(7);
+        src.push_str("[[track]]\nname = \"x\"\n\n[[track]]\nname = \"Api\"\n");
+        let diag = Diagnostic::at(
+            &src,
+            span_of(&src, "\"Api\""),
+            "track name `Api` is invalid",
+        )
+        .hint("use lowercase letters");
+        let text = render(Path::new("dir/parallel.toml"), &[diag]);
+        assert_eq!(
+            text,
+            "error: track name `Api` is invalid\n  --> dir/parallel.toml:12:8\n   |\n\
+             12 | name = \"Api\"\n   |        ^^^^^\n   = hint: use lowercase letters"
+        );
+    }
+
+    #[test]
+    fn renders_several_and_whole_file_diagnostics() {
+        let a = Diagnostic::at(SRC, span_of(SRC, "\"x\""), "first");
+        let b = Diagnostic::whole_file("cannot read").hint("check it");
+        let text = render(Path::new("p.toml"), &[a, b]);
+        assert_eq!(
+            text,
+            "error: first\n --> p.toml:2:8\n  |\n2 | name = \"x\"\n  |        ^^^\n\n\
+             error: cannot read\n --> p.toml\n  = hint: check it"
+        );
+    }
+
+    #[test]
+    fn keeps_tabs_aligned_and_hides_control_characters() {
+        let src = "\tname = \"a\u{1b}b\"";
+        let diag = Diagnostic::at(src, span_of(src, "\"a"), "bad");
+        let text = render(Path::new("p"), &[diag]);
+        assert!(
+            text.contains("1 | \tname = \"a\u{fffd}b\"\n  | \t       ^^"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn converts_to_a_usage_error() {
+        let err = PlanError::new(Path::new("p"), vec![Diagnostic::whole_file("gone")]);
+        let err: crate::error::Error = err.into();
+        assert_eq!(err.kind, crate::error::ErrorKind::Usage);
+        assert_eq!(err.message, "error: gone\n --> p");
+    }
+}

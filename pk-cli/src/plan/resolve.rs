@@ -1,0 +1,501 @@
+//! From the raw file to a [`Plan`]: find the file, read it, fill in every default and check
+//! every value, collecting all the independent problems (a TOML syntax error stops at that
+//! one). Nothing is written: the only side effects are reads (the plan, prompt files, git refs).
+
+mod check;
+mod track;
+
+#[cfg(test)]
+mod tests;
+
+use super::diag::Diagnostic;
+use super::raw::{self, EnvTable, RawPlan, RawPorts, RawSession, Str};
+use super::{AgentPreset, LayoutPreset, Multiplexer, PLAN_FILE, Plan, PlanError, Ports, Session};
+use crate::error::Error;
+use crate::git::Git;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Defaults of the plan (design §2).
+const DEFAULT_WORKTREES: &str = "../{repo}.pk";
+const DEFAULT_BRANCH: &str = "pk/{track}";
+const DEFAULT_PORT_BASE: i64 = 4100;
+const DEFAULT_PER_TRACK: i64 = 10;
+const DEFAULT_IDLE_AFTER: i64 = 600;
+const LAYOUT_PRESETS: [&str; 1] = ["agents-left"];
+
+/// The plan to use: `explicit` (which must exist), else `parallel.toml` in `cwd` or its nearest
+/// parent folder. A relative `explicit` path is taken relative to `cwd`.
+pub fn find_plan(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, Error> {
+    if let Some(path) = explicit {
+        let path = cwd.join(path);
+        return match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(path),
+            Ok(_) => Err(Error::usage(format!(
+                "plan {} is not a file",
+                path.display()
+            ))),
+            Err(e) => Err(
+                Error::usage(format!("plan {} cannot be read", path.display()))
+                    .wrap_cause(e.to_string()),
+            ),
+        };
+    }
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(PLAN_FILE);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::usage(format!(
+        "no {PLAN_FILE} in {} or any parent folder",
+        cwd.display()
+    ))
+    .hint("run `pk demo` to try pk, or write a parallel.toml (see examples/ in pk's repository)"))
+}
+
+/// Reads, parses and resolves the plan at `path` for the repository of `git`. `env` reads
+/// environment variables (`$VISUAL`, `$EDITOR`), so tests can inject them.
+pub fn load(
+    path: &Path,
+    git: &Git,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanError> {
+    let fail = |d: Diagnostic| PlanError::new(path, vec![d]);
+    let source = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            fail(Diagnostic::whole_file("the plan is not UTF-8 text").hint("save it as UTF-8"))
+        })?,
+        Err(e) => {
+            return Err(fail(Diagnostic::whole_file(format!(
+                "failed to read the plan: {e}"
+            ))));
+        }
+    };
+    let raw = raw::parse(&source).map_err(|e| fail(syntax_diagnostic(&source, &e)))?;
+    let abs_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut r = Resolver {
+        src: &source,
+        diags: Vec::new(),
+        git,
+        env,
+        plan_dir: abs_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        exists: HashMap::new(),
+    };
+    let plan = r.plan(raw, abs_path);
+    if r.diags.is_empty() {
+        Ok(plan)
+    } else {
+        let mut diags = r.diags;
+        diags.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+        Err(PlanError::new(path, diags))
+    }
+}
+
+/// A TOML or schema error from the `toml` crate, in pk's words where it helps.
+fn syntax_diagnostic(src: &str, err: &toml::de::Error) -> Diagnostic {
+    let message = err.message().trim_end();
+    let (message, hint) = match message.strip_prefix("unknown field ") {
+        Some(rest) => match rest.split_once(", expected ") {
+            Some((key, expected)) => {
+                let known = expected.split('`').skip(1).step_by(2);
+                let typo = check::did_you_mean(key.trim_matches('`'), known);
+                let hint = match typo {
+                    Some(similar) => format!("did you mean `{similar}`? (expected {expected})"),
+                    None => format!("expected {expected}"),
+                };
+                (format!("unknown key {key}"), Some(hint))
+            }
+            None => (format!("unknown key {rest}"), None),
+        },
+        None => (
+            message
+                .replace("expected i64", "expected an integer")
+                .replace("expected a sequence", "expected an array"),
+            None,
+        ),
+    };
+    let diag = match err.span() {
+        Some(span) => Diagnostic::at(src, span, message),
+        None => Diagnostic::whole_file(message),
+    };
+    match hint {
+        Some(hint) => diag.hint(hint),
+        None => diag,
+    }
+}
+
+/// A value for a message: control characters escaped (a plan cannot drive the terminal), long
+/// values cut, backticks replaced so the quoting of the message stays readable.
+fn shown(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.chars().take(60) {
+        match c {
+            '`' => out.push('\''),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    if value.chars().count() > 60 {
+        out.push('…');
+    }
+    out
+}
+
+struct Resolver<'a> {
+    src: &'a str,
+    diags: Vec<Diagnostic>,
+    git: &'a Git,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    plan_dir: PathBuf,
+    exists: HashMap<String, bool>,
+}
+
+impl Resolver<'_> {
+    fn at(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(self.src, span, message)
+    }
+
+    fn report(&mut self, diag: Diagnostic) {
+        self.diags.push(diag);
+    }
+
+    /// The span of the placeholder at byte `offset` of a string value, when the value is
+    /// written plainly between quotes (no escapes); else the whole value.
+    fn inner_span(&self, value: &Str, offset: usize) -> Range<usize> {
+        let span = value.span();
+        let text = value.get_ref();
+        let len = text[offset..].find('}').map_or(1, |i| i + 1);
+        let body = span.start + 1;
+        let plain = matches!(self.src.get(span.start..body), Some("\"" | "'"))
+            && self.src.get(body..body + text.len()) == Some(text.as_str());
+        if plain {
+            body + offset..body + offset + len
+        } else {
+            span
+        }
+    }
+
+    fn commit_exists(&mut self, name: &str) -> bool {
+        if let Some(&known) = self.exists.get(name) {
+            return known;
+        }
+        let exists = self.git.commit_exists(name);
+        self.exists.insert(name.to_string(), exists);
+        exists
+    }
+
+    /// Checks that `base` names a commit; reports at its span otherwise.
+    fn check_base(&mut self, base: &Str) {
+        let name = base.get_ref();
+        if name.is_empty() {
+            self.report(self.at(base.span(), "`base` is empty"));
+        } else if name.starts_with('-') || !self.commit_exists(name) {
+            let diag = self.at(
+                base.span(),
+                format!("base `{}` does not exist in the repository", shown(name)),
+            );
+            self.report(diag.hint("create it or change `base`"));
+        }
+    }
+
+    fn plan(&mut self, raw: RawPlan, path: PathBuf) -> Plan {
+        let repo_root = self.git.root().to_path_buf();
+        let tracks_len = raw.track.as_ref().map_or(0, |t| t.get_ref().len());
+        let session = self.session(raw.session.as_ref(), &repo_root);
+        let ports = self.ports(raw.ports.as_ref(), tracks_len);
+        let env = self.env_table(raw.env.as_ref());
+        let tracks = match &raw.track {
+            Some(tracks) if !tracks.get_ref().is_empty() => {
+                self.tracks(tracks.get_ref(), &session, ports, &repo_root)
+            }
+            other => {
+                let span = other
+                    .as_ref()
+                    .map_or(self.src.len()..self.src.len(), Spanned::span);
+                let diag = self.at(span, "the plan has no tracks");
+                self.report(diag.hint(
+                    "add at least one `[[track]]` with a `name` and a `prompt` (see the examples)",
+                ));
+                Vec::new()
+            }
+        };
+        Plan {
+            path,
+            repo_root,
+            session,
+            ports,
+            env,
+            tracks,
+        }
+    }
+
+    fn session(&mut self, raw: Option<&Spanned<RawSession>>, repo_root: &Path) -> Session {
+        let s = raw.map(Spanned::get_ref);
+        let field = |f: fn(&RawSession) -> &Option<Str>| s.and_then(|s| f(s).as_ref());
+        let repo_name = repo_root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repo".to_string());
+
+        let name = match field(|s| &s.name) {
+            Some(name) => {
+                if let Err(why) = check::session_name(name.get_ref()) {
+                    let msg = format!("session name `{}` {why}", shown(name.get_ref()));
+                    let diag = self.at(name.span(), msg).hint(check::SESSION_NAME_RULE);
+                    self.report(diag);
+                }
+                name.get_ref().clone()
+            }
+            None => check::sanitize_session_name(&repo_name),
+        };
+
+        let base = match field(|s| &s.base) {
+            Some(base) => {
+                self.check_base(base);
+                base.get_ref().clone()
+            }
+            None => match self.git.current_branch() {
+                Some(branch) => branch,
+                None => {
+                    let msg = "the repository has no current branch (detached HEAD, or no \
+                               commit yet), so `base` has no default";
+                    let diag = match raw {
+                        Some(session) => self.at(session.span(), msg),
+                        None => Diagnostic::whole_file(msg),
+                    };
+                    self.report(diag.hint(
+                        "set `base` in [session] (for example base = \"main\"), or check out a branch",
+                    ));
+                    String::new()
+                }
+            },
+        };
+
+        let multiplexer = match field(|s| &s.multiplexer) {
+            None => Multiplexer::Tmux,
+            Some(m) => match m.get_ref().as_str() {
+                "tmux" => Multiplexer::Tmux,
+                "zellij" => Multiplexer::Zellij,
+                other => {
+                    let msg = format!("unknown multiplexer `{}`", shown(other));
+                    let diag = self.at(m.span(), msg).hint("use \"tmux\" or \"zellij\"");
+                    self.report(diag);
+                    Multiplexer::Tmux
+                }
+            },
+        };
+
+        if let Some(layout) = field(|s| &s.layout) {
+            let value = layout.get_ref();
+            let presets = LAYOUT_PRESETS.map(|p| format!("\"{p}\"")).join(", ");
+            if value.contains('/') || value.ends_with(".kdl") || value.ends_with(".toml") {
+                let diag = self.at(layout.span(), "layout files are not supported yet");
+                self.report(diag.hint(format!("use a preset: {presets}")));
+            } else if !LAYOUT_PRESETS.contains(&value.as_str()) {
+                let diag = self.at(layout.span(), format!("unknown layout `{}`", shown(value)));
+                self.report(diag.hint(format!("available presets: {presets}")));
+            }
+        }
+
+        let editor = match field(|s| &s.editor) {
+            Some(editor) => {
+                if editor.get_ref().trim().is_empty() {
+                    let diag = self.at(editor.span(), "`editor` is empty");
+                    self.report(diag.hint(
+                        "name an editor command, or remove the key to use $VISUAL, $EDITOR or vi",
+                    ));
+                }
+                editor.get_ref().clone()
+            }
+            None => ["VISUAL", "EDITOR"]
+                .iter()
+                .filter_map(|var| (self.env)(var))
+                .find(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "vi".to_string()),
+        };
+
+        let agent = match field(|s| &s.agent) {
+            Some(agent) => self.preset(agent),
+            None => AgentPreset::Claude,
+        };
+
+        let worktrees = self.worktrees(field(|s| &s.worktrees), repo_root, &repo_name, &name);
+
+        let branch_template = match field(|s| &s.branch) {
+            Some(template) => {
+                self.check_branch_template(template);
+                template.get_ref().clone()
+            }
+            None => DEFAULT_BRANCH.to_string(),
+        };
+
+        let idle_after = s.and_then(|s| s.idle_after.as_ref());
+        let idle_after_secs = match idle_after {
+            Some(v) if *v.get_ref() < 1 => {
+                let diag = self.at(v.span(), "`idle_after` must be at least 1 (seconds)");
+                self.report(diag);
+                DEFAULT_IDLE_AFTER
+            }
+            Some(v) => *v.get_ref(),
+            None => DEFAULT_IDLE_AFTER,
+        };
+
+        Session {
+            name,
+            base,
+            multiplexer,
+            layout: LayoutPreset::AgentsLeft,
+            editor,
+            agent,
+            worktrees,
+            branch_template,
+            idle_after_secs: idle_after_secs.unsigned_abs(),
+        }
+    }
+
+    /// An agent preset name; reports and falls back to `claude` when unknown.
+    fn preset(&mut self, agent: &Str) -> AgentPreset {
+        AgentPreset::from_name(agent.get_ref()).unwrap_or_else(|| {
+            let names: Vec<&str> = AgentPreset::ALL.iter().map(|(n, _)| *n).collect();
+            let msg = format!("unknown agent `{}`", shown(agent.get_ref()));
+            let diag = self.at(agent.span(), msg).hint(format!(
+                "use one of {}, or `command = [...]` in a track for any other program",
+                names.join(", ")
+            ));
+            self.report(diag);
+            AgentPreset::Claude
+        })
+    }
+
+    fn worktrees(
+        &mut self,
+        raw: Option<&Str>,
+        repo_root: &Path,
+        repo_name: &str,
+        session: &str,
+    ) -> PathBuf {
+        let template = raw.map_or(DEFAULT_WORKTREES, |t| t.get_ref().as_str());
+        let span = raw.map(Spanned::span);
+        if let Err((at, why)) = check::placeholders(template, &["repo", "session"]) {
+            if let Some(value) = raw {
+                let diag = self.at(self.inner_span(value, at), format!("`worktrees` {why}"));
+                self.report(diag.hint("the placeholders are `{repo}` and `{session}`"));
+            }
+            return repo_root.join("..");
+        }
+        if template.trim().is_empty() {
+            if let Some(span) = span {
+                self.report(self.at(span, "`worktrees` is empty"));
+            }
+            return repo_root.join("..");
+        }
+        let expanded = template
+            .replace("{repo}", repo_name)
+            .replace("{session}", session);
+        let folder = check::normalize(&repo_root.join(expanded));
+        let inside = folder.starts_with(repo_root)
+            || folder
+                .canonicalize()
+                .is_ok_and(|real| real.starts_with(repo_root));
+        if inside && let Some(span) = span {
+            let msg = format!(
+                "the worktrees folder {} is inside the main checkout",
+                folder.display()
+            );
+            let diag = self
+                .at(span, msg)
+                .hint("use a folder outside the repository, such as the default \"../{repo}.pk\"");
+            self.report(diag);
+        }
+        folder
+    }
+
+    fn check_branch_template(&mut self, template: &Str) {
+        let value = template.get_ref();
+        if let Err((at, why)) = check::placeholders(value, &["track"]) {
+            let diag = self.at(self.inner_span(template, at), format!("`branch` {why}"));
+            self.report(diag.hint("the only placeholder is `{track}`"));
+        } else if !value.contains("{track}") {
+            let diag = self.at(template.span(), "`branch` does not contain `{track}`");
+            self.report(
+                diag.hint(
+                    "every track needs its own branch: use a template such as \"pk/{track}\"",
+                ),
+            );
+        } else if let Err(why) = check::branch_name(&value.replace("{track}", "track")) {
+            let msg = format!("`branch` template gives invalid branch names: it {why}");
+            let diag = self.at(template.span(), msg);
+            self.report(diag.hint("branch names follow `git check-ref-format --branch`"));
+        }
+    }
+
+    fn ports(&mut self, raw: Option<&Spanned<RawPorts>>, tracks: usize) -> Ports {
+        let p = raw.map(Spanned::get_ref);
+        let base_raw = p.and_then(|p| p.base.as_ref());
+        let per_raw = p.and_then(|p| p.per_track.as_ref());
+        let mut base = base_raw.map_or(DEFAULT_PORT_BASE, |b| *b.get_ref());
+        let mut per_track = per_raw.map_or(DEFAULT_PER_TRACK, |b| *b.get_ref());
+        if let Some(b) = base_raw
+            && !(1024..=65535).contains(&base)
+        {
+            let diag = self.at(b.span(), format!("port base {base} is out of range"));
+            self.report(diag.hint("use a port from 1024 to 65535 (ports below 1024 need root)"));
+            base = DEFAULT_PORT_BASE;
+        }
+        if let Some(n) = per_raw
+            && !(1..=65535).contains(&per_track)
+        {
+            let msg = format!("`per_track` must be from 1 to 65535, not {per_track}");
+            let diag = self.at(n.span(), msg);
+            self.report(diag.hint("each track needs a block of at least 1 port"));
+            per_track = DEFAULT_PER_TRACK;
+        } else if base + per_track - 1 > 65535 {
+            let span = per_raw.or(base_raw).map_or(0..0, Spanned::span);
+            let msg = format!("a block of {per_track} ports from {base} goes past 65535");
+            self.report(self.at(span, msg).hint("lower `base` or `per_track`"));
+        } else if tracks > 0
+            && base + per_track * i64::try_from(tracks).unwrap_or(i64::MAX / 65536) - 1 > 65535
+        {
+            let span = base_raw.or(per_raw).map_or(0..0, Spanned::span);
+            let msg = format!("{tracks} tracks of {per_track} ports from {base} go past 65535");
+            self.report(self.at(span, msg).hint("lower `base` or `per_track`"));
+        }
+        Ports {
+            base: u16::try_from(base).unwrap_or(4100),
+            per_track: u16::try_from(per_track).unwrap_or(10),
+        }
+    }
+
+    /// An `[env]` or track `env` table: names checked, placeholders of values checked.
+    fn env_table(&mut self, table: Option<&Spanned<EnvTable>>) -> Vec<(String, String)> {
+        let Some(table) = table else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, value) in &table.get_ref().0 {
+            if let Err(why) = check::env_key(key.get_ref()) {
+                let msg = format!("environment variable `{}` {why}", shown(key.get_ref()));
+                let hint = if key.get_ref().starts_with("PK_") {
+                    "pick another name; PK_TRACK, PK_PORT, PK_BRANCH, … are set for every track"
+                } else {
+                    "use letters, digits and `_`, not starting with a digit"
+                };
+                self.report(self.at(key.span(), msg).hint(hint));
+            }
+            if let Err((at, why)) = check::placeholders(value.get_ref(), &super::ENV_PLACEHOLDERS) {
+                let msg = format!("value of `{}` {why}", shown(key.get_ref()));
+                let hint = format!(
+                    "the placeholders are {}; write `{{{{` and `}}}}` for literal braces",
+                    check::list_placeholders(&super::ENV_PLACEHOLDERS)
+                );
+                let diag = self.at(self.inner_span(value, at), msg).hint(hint);
+                self.report(diag);
+            }
+            out.push((key.get_ref().clone(), value.get_ref().clone()));
+        }
+        out
+    }
+}

@@ -1,0 +1,264 @@
+//! Port blocks: each track owns `per_track` consecutive ports that no other track has, on this
+//! machine, across every pk session, and that were free when handed out.
+//!
+//! Blocks are recorded in a machine-wide registry (`$XDG_STATE_HOME/pk/ports.json`, default
+//! `~/.local/state/pk/ports.json`, under a lock) so that two repositories' plans with the same
+//! `[ports] base` never collide, even while one session's dev servers are not running. A block
+//! stays with its track across `pk up` runs and is released by `pk down`. Entries whose session
+//! state is gone (a repository deleted by hand) are reclaimed.
+
+use crate::error::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::OpenOptions;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::path::{Path, PathBuf};
+
+/// One block in the registry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Block {
+    /// First port.
+    pub start: u16,
+    /// Number of ports.
+    pub len: u16,
+    /// The session's state folder (`.git/pk/<session>`), to reclaim blocks of vanished sessions.
+    pub state_dir: PathBuf,
+    /// The track.
+    pub track: String,
+}
+
+impl Block {
+    fn end(&self) -> u32 {
+        u32::from(self.start) + u32::from(self.len)
+    }
+
+    fn overlaps(&self, start: u16, len: u16) -> bool {
+        u32::from(start) < self.end() && u32::from(self.start) < u32::from(start) + u32::from(len)
+    }
+}
+
+/// The machine-wide registry file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Registry {
+    blocks: Vec<Block>,
+}
+
+/// Where the registry lives.
+pub fn registry_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir).join("pk");
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    home.join(".local/state/pk")
+}
+
+/// A request for one track's block.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The track.
+    pub track: &'a str,
+    /// First port pk may hand out.
+    pub base: u16,
+    /// Block size.
+    pub len: u16,
+    /// The block the session's state already records for this track: kept as it is, so a
+    /// track's ports never change across `pk up` runs (its dev server may be using them now).
+    pub keep: Option<u16>,
+}
+
+/// True when nothing listens on `port` (IPv4, any address or loopback).
+pub fn is_free(port: u16) -> bool {
+    [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST]
+        .iter()
+        .all(|ip| TcpListener::bind(SocketAddrV4::new(*ip, port)).is_ok())
+}
+
+/// Picks the first block at or after `base`, aligned on `len`, that overlaps no taken block and
+/// whose ports are all free. Pure but for the `free` probe, so it can be tested.
+pub fn pick(
+    base: u16,
+    len: u16,
+    taken: &[Block],
+    free: &mut dyn FnMut(u16) -> bool,
+) -> Option<u16> {
+    let mut start = u32::from(base);
+    while start + u32::from(len) - 1 <= u32::from(u16::MAX) {
+        let s = start as u16;
+        if let Some(b) = taken.iter().find(|b| b.overlaps(s, len)) {
+            // Jump past the block in the way, keeping the alignment on `len` from `base`.
+            let past = b.end().max(start + 1);
+            let steps = (past - u32::from(base)).div_ceil(u32::from(len));
+            start = u32::from(base) + steps * u32::from(len);
+            continue;
+        }
+        if (0..len).all(|i| free(s + i)) {
+            return Some(s);
+        }
+        start += u32::from(len);
+    }
+    None
+}
+
+/// Opens the registry under its lock, lets `f` change it, writes it back.
+fn with_registry<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
+    let dir = registry_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let lock_path = dir.join("ports.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("failed to open {}", lock_path.display()))?;
+    // Held for a few milliseconds by any pk; blocking is right here.
+    lock.lock()
+        .with_context(|| format!("failed to lock {}", lock_path.display()))?;
+    let path = dir.join("ports.json");
+    let mut registry: Registry = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
+        Err(_) => Registry::default(),
+    };
+    let out = f(&mut registry)?;
+    let text =
+        serde_json::to_string_pretty(&registry).context("failed to encode the port registry")?;
+    crate::state::write_atomically(&path, text.as_bytes())?;
+    Ok(out)
+}
+
+/// Hands out a block for each request of the session in `state_dir`, keeping blocks the registry
+/// already holds for these tracks. Returns the first port of each block, in request order.
+pub fn allocate(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
+    with_registry(|reg| {
+        reg.blocks
+            .retain(|b| b.state_dir == state_dir || b.state_dir.exists());
+        let mut out = Vec::with_capacity(requests.len());
+        for req in requests {
+            if let Some(start) = req.keep {
+                reg.blocks
+                    .retain(|b| !(b.state_dir == state_dir && b.track == req.track));
+                reg.blocks.push(Block {
+                    start,
+                    len: req.len,
+                    state_dir: state_dir.to_path_buf(),
+                    track: req.track.to_string(),
+                });
+                out.push(start);
+                continue;
+            }
+            if let Some(b) = reg
+                .blocks
+                .iter()
+                .find(|b| b.state_dir == state_dir && b.track == req.track && b.len == req.len)
+            {
+                out.push(b.start);
+                continue;
+            }
+            reg.blocks
+                .retain(|b| !(b.state_dir == state_dir && b.track == req.track));
+            let start = pick(req.base, req.len, &reg.blocks, &mut is_free).ok_or_else(|| {
+                Error::failure(format!(
+                    "no block of {} free ports at or above {} for track `{}`",
+                    req.len, req.base, req.track
+                ))
+                .hint("free some ports, or change `[ports] base` in the plan")
+            })?;
+            reg.blocks.push(Block {
+                start,
+                len: req.len,
+                state_dir: state_dir.to_path_buf(),
+                track: req.track.to_string(),
+            });
+            out.push(start);
+        }
+        Ok(out)
+    })
+}
+
+/// The blocks pk would hand out now, without recording them (`pk check`, `pk layout`).
+pub fn preview(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
+    let path = registry_dir().join("ports.json");
+    let mut taken: Vec<Block> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Registry>(&t).ok())
+        .unwrap_or_default()
+        .blocks;
+    taken.retain(|b| b.state_dir == state_dir || b.state_dir.exists());
+    let mut out = Vec::new();
+    for req in requests {
+        if let Some(start) = req.keep {
+            out.push(start);
+            continue;
+        }
+        let start = match taken
+            .iter()
+            .find(|b| b.state_dir == state_dir && b.track == req.track && b.len == req.len)
+        {
+            Some(b) => b.start,
+            None => {
+                let start = pick(req.base, req.len, &taken, &mut is_free).ok_or_else(|| {
+                    Error::failure(format!(
+                        "no block of {} free ports at or above {} for track `{}`",
+                        req.len, req.base, req.track
+                    ))
+                })?;
+                taken.push(Block {
+                    start,
+                    len: req.len,
+                    state_dir: state_dir.to_path_buf(),
+                    track: req.track.to_string(),
+                });
+                start
+            }
+        };
+        out.push(start);
+    }
+    Ok(out)
+}
+
+/// Gives back the blocks of `tracks` (all of the session's when `None`).
+pub fn release(state_dir: &Path, tracks: Option<&[String]>) -> Result<()> {
+    with_registry(|reg| {
+        reg.blocks
+            .retain(|b| !(b.state_dir == state_dir && tracks.is_none_or(|t| t.contains(&b.track))));
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(start: u16, len: u16) -> Block {
+        Block {
+            start,
+            len,
+            state_dir: PathBuf::from("/x"),
+            track: "t".into(),
+        }
+    }
+
+    #[test]
+    fn picks_aligned_blocks_past_taken_ones() {
+        let taken = [block(4100, 10), block(4115, 3)];
+        assert_eq!(pick(4100, 10, &taken, &mut |_| true), Some(4120));
+        assert_eq!(pick(4100, 10, &[], &mut |_| true), Some(4100));
+    }
+
+    #[test]
+    fn skips_blocks_with_a_busy_port() {
+        assert_eq!(pick(4100, 10, &[], &mut |p| p != 4105), Some(4110));
+    }
+
+    #[test]
+    fn gives_up_at_the_top_of_the_range() {
+        assert_eq!(pick(65530, 10, &[], &mut |_| true), None);
+        assert_eq!(pick(65526, 10, &[], &mut |_| true), Some(65526));
+    }
+
+    #[test]
+    fn a_bound_port_is_not_free() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(!is_free(port));
+        drop(listener);
+    }
+}

@@ -1,0 +1,211 @@
+//! What pk created, recorded under the repository's git directory
+//! (`.git/pk/<session>/state.json`), so that `pk up` can continue and `pk down` removes exactly
+//! that and nothing else.
+//!
+//! Every change is written atomically (a temporary file renamed over the old one) *before* the
+//! step it describes runs: after a crash at any point the record names everything that may exist,
+//! and `pk down` checks each thing against reality before it touches it.
+
+use crate::error::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version of the state file format.
+const VERSION: u32 = 1;
+
+/// Where a session's state lives: `<git common dir>/pk/<session>/`.
+pub fn session_dir(common_dir: &Path, session: &str) -> PathBuf {
+    common_dir.join("pk").join(session)
+}
+
+/// The state of one session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    /// Format version.
+    pub version: u32,
+    /// Session name.
+    pub session: String,
+    /// The plan file the session was started from.
+    pub plan: PathBuf,
+    /// The main checkout.
+    pub repo_root: PathBuf,
+    /// `tmux` or `zellij`.
+    pub multiplexer: String,
+    /// The private tmux server (`--socket`) the session runs on, if any.
+    pub socket: Option<String>,
+    /// pk created the folder that holds the worktrees (so it removes it when empty).
+    pub worktrees_dir: Option<PathBuf>,
+    /// pk created the demo repository this session runs in (`pk demo`): `pk down` removes it.
+    #[serde(default)]
+    pub demo_root: Option<PathBuf>,
+    /// One record per track pk set up, in the order they were added.
+    pub tracks: Vec<TrackRecord>,
+}
+
+/// What pk made for one track.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrackRecord {
+    /// Track name.
+    pub name: String,
+    /// Branch name.
+    pub branch: String,
+    /// Ref the branch started from (for `--delete-branches`: merged into this).
+    pub base: String,
+    /// pk created the branch (it did not exist before).
+    pub branch_created: bool,
+    /// Absolute worktree path.
+    pub worktree: PathBuf,
+    /// pk registered (or was about to register) a worktree at `worktree`.
+    pub worktree_created: bool,
+    /// First port of the track's block.
+    pub port_block: u16,
+    /// Size of the block.
+    pub port_count: u16,
+    /// Named ports, in plan order (`PK_PORT_<NAME>`). Empty when the track names none.
+    pub ports: Vec<(String, u16)>,
+    /// Files pk copied in from the main checkout (`copy`), relative to the worktree. Untracked
+    /// copies still identical to their source are pk's, not the user's work.
+    #[serde(default)]
+    pub copied: Vec<PathBuf>,
+    /// tmux pane id (`%12`) of the agent pane, once made.
+    pub pane: Option<String>,
+    /// How the agent pane starts the agent.
+    pub launch: Launch,
+}
+
+/// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Launch {
+    /// Environment, in order (design §4: `PK_*`, then `[env]`, then the track's `env`).
+    pub env: Vec<(String, String)>,
+    /// Shell commands run before the agent.
+    pub setup: Vec<String>,
+    /// The agent's argv (not a shell string).
+    pub argv: Vec<String>,
+    /// A short label of the agent, for the pane header (`claude`, `command`).
+    pub agent: String,
+}
+
+impl TrackRecord {
+    /// The track's first port (`PK_PORT`).
+    pub fn port(&self) -> u16 {
+        self.ports.first().map_or(self.port_block, |(_, p)| *p)
+    }
+}
+
+impl State {
+    /// A fresh record for a session.
+    pub fn new(session: &str, plan: &Path, repo_root: &Path, socket: Option<&str>) -> State {
+        State {
+            version: VERSION,
+            session: session.to_string(),
+            plan: plan.to_path_buf(),
+            repo_root: repo_root.to_path_buf(),
+            multiplexer: "tmux".to_string(),
+            socket: socket.map(str::to_owned),
+            worktrees_dir: None,
+            demo_root: None,
+            tracks: Vec::new(),
+        }
+    }
+
+    /// The record of a track.
+    pub fn track(&self, name: &str) -> Option<&TrackRecord> {
+        self.tracks.iter().find(|t| t.name == name)
+    }
+
+    /// The record of a track, to change it.
+    pub fn track_mut(&mut self, name: &str) -> Option<&mut TrackRecord> {
+        self.tracks.iter_mut().find(|t| t.name == name)
+    }
+
+    /// Reads the state in `dir`, if there is one.
+    pub fn load(dir: &Path) -> Result<Option<State>> {
+        let path = dir.join("state.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::failure(format!("failed to read {}", path.display()))
+                    .wrap_cause(e.to_string()));
+            }
+        };
+        let state: State = serde_json::from_str(&text)
+            .with_context(|| format!("failed to read pk's state in {}", path.display()))
+            .map_err(|e| {
+                e.hint("the file is damaged; move it aside and check `git worktree list` by hand")
+            })?;
+        if state.version != VERSION {
+            return Err(Error::failure(format!(
+                "{} was written by another version of pk (format {}, this pk reads {VERSION})",
+                path.display(),
+                state.version
+            )));
+        }
+        Ok(Some(state))
+    }
+
+    /// Writes the state into `dir` atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).context("failed to encode pk's state")?;
+        write_atomically(&dir.join("state.json"), text.as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see either the old or the new contents, never a
+/// part: a temporary file in the same folder, renamed over the target. (No fsync: this guards
+/// against pk being killed, not against power loss, and keeps `pk up` fast.)
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::failure(format!("{} has no parent folder", path.display())))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("failed to write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_writes_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::new("shop", Path::new("/r/parallel.toml"), Path::new("/r"), None);
+        state.tracks.push(TrackRecord {
+            name: "api".into(),
+            branch: "pk/api".into(),
+            base: "main".into(),
+            branch_created: true,
+            worktree: "/r.pk/api".into(),
+            worktree_created: true,
+            port_block: 4100,
+            port_count: 10,
+            ports: vec![("web".into(), 4100)],
+            copied: vec![".env".into()],
+            pane: Some("%3".into()),
+            launch: Launch::default(),
+        });
+        state.save(dir.path()).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), Some(state));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn missing_state_is_none_and_damaged_state_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), None);
+        std::fs::write(dir.path().join("state.json"), "{not json").unwrap();
+        let err = State::load(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+}

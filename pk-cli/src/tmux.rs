@@ -1,0 +1,346 @@
+//! The one wrapper around tmux. Every call goes to the server pk chose (`-L <socket>` when a
+//! private one is configured) and is an argument list, never a shell string.
+//!
+//! Commands are built with `tmux_interface`'s generic `TmuxCommand` and joined with its `Tmux`
+//! (several commands, one process). Its typed builders are not used: in 0.4.0
+//! `SplitWindow::size(Percentage)` emits the `-p` flag that tmux 3.4 rejects ("size missing"),
+//! and `SplitWindow`/`NewWindow` take a single `-e` (notes/apis.md §3.3).
+
+use crate::error::{Context, Error, Result};
+use std::borrow::Cow;
+use std::process::{Command, Stdio};
+use tmux_interface::TmuxCommand;
+
+/// The oldest tmux pk supports: `new-session -e`, `split-window -l N%`, pane options.
+pub const MIN_VERSION: (u32, u32) = (3, 2);
+
+/// One tmux command (`split-window -v …`), as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    args: Vec<String>,
+}
+
+impl Cmd {
+    /// A command by its full name (`new-session`).
+    pub fn new(name: &str) -> Cmd {
+        Cmd {
+            args: vec![name.to_string()],
+        }
+    }
+
+    /// Adds a flag (`-d`).
+    #[must_use]
+    pub fn flag(mut self, flag: &str) -> Cmd {
+        self.args.push(flag.to_string());
+        self
+    }
+
+    /// Adds an option with its value (`-t`, `shop:agents`).
+    #[must_use]
+    pub fn opt(mut self, flag: &str, value: impl AsRef<str>) -> Cmd {
+        self.args.push(flag.to_string());
+        self.args.push(escape(value.as_ref()));
+        self
+    }
+
+    /// Adds a positional argument (an option value, a pane's argv).
+    #[must_use]
+    pub fn arg(mut self, value: impl AsRef<str>) -> Cmd {
+        self.args.push(escape(value.as_ref()));
+        self
+    }
+
+    /// Adds several positional arguments.
+    #[must_use]
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, values: I) -> Cmd {
+        for v in values {
+            self.args.push(escape(v.as_ref()));
+        }
+        self
+    }
+
+    /// The argument list, as tmux receives it.
+    pub fn argv(&self) -> &[String] {
+        &self.args
+    }
+
+    fn into_tmux_command(self) -> TmuxCommand<'static> {
+        let mut args = self.args.into_iter();
+        let mut cmd = TmuxCommand::new();
+        cmd.name(Cow::Owned(args.next().unwrap_or_default()));
+        for a in args {
+            cmd.push_param(Cow::Owned(a));
+        }
+        cmd
+    }
+}
+
+/// tmux splits its command line at arguments that end in `;`; a literal one is written `\;`.
+/// Without this a value such as a branch name ending in `;` would start a new tmux command.
+fn escape(value: &str) -> String {
+    match value.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => value.to_string(),
+    }
+}
+
+/// A tmux server.
+#[derive(Debug, Clone)]
+pub struct Tmux {
+    socket: Option<String>,
+    verbose: bool,
+}
+
+/// One pane, as `list-panes` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pane {
+    /// `%12`.
+    pub id: String,
+    /// The window's name.
+    pub window: String,
+    /// The `@pk_track` pane option (empty for panes that are not agents).
+    pub track: String,
+    /// The `@pk_role` pane option (`agent`, `editor`).
+    pub role: String,
+    /// The pane's process has exited (kept by `remain-on-exit`).
+    pub dead: bool,
+    /// Exit status of a dead pane.
+    pub dead_status: Option<i32>,
+    /// PID of the pane's process.
+    pub pid: Option<u32>,
+    /// Height in rows.
+    pub height: u32,
+    /// The pane's current folder.
+    pub path: String,
+}
+
+/// Field separator of [`PANE_FORMAT`]: printable ASCII, because a tmux client without a UTF-8
+/// locale prints control characters such as a tab as `_`. Only the last field (a path) could
+/// contain it, and `splitn` keeps that one whole.
+const SEP: &str = "|~|";
+
+const PANE_FORMAT: &str = "#{pane_id}|~|#{window_name}|~|#{@pk_track}|~|#{@pk_role}|~|#{pane_dead}|~|#{pane_dead_status}|~|#{pane_pid}|~|#{pane_height}|~|#{pane_current_path}";
+
+/// Parses `list-panes -F PANE_FORMAT` output.
+pub fn parse_panes(text: &str) -> Vec<Pane> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.splitn(9, SEP).collect();
+            if f.len() < 9 || !f[0].starts_with('%') {
+                return None;
+            }
+            Some(Pane {
+                id: f[0].to_string(),
+                window: f[1].to_string(),
+                track: f[2].to_string(),
+                role: f[3].to_string(),
+                dead: f[4] == "1",
+                dead_status: f[5].parse().ok(),
+                pid: f[6].parse().ok(),
+                height: f[7].parse().unwrap_or(0),
+                path: f[8].to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Parses `tmux -V` (`tmux 3.3a`, `tmux next-3.5`, `tmux 3.4-rc`).
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.trim().rsplit(' ').next()?;
+    let v = v.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()
+        .unwrap_or("0")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().unwrap_or(0)))
+}
+
+impl Tmux {
+    /// The server on `socket` (`tmux -L`), or the default one.
+    pub fn new(socket: Option<&str>, verbose: bool) -> Tmux {
+        Tmux {
+            socket: socket.map(str::to_owned),
+            verbose,
+        }
+    }
+
+    /// The private socket name, if any.
+    pub fn socket(&self) -> Option<&str> {
+        self.socket.as_deref()
+    }
+
+    /// The process that runs `cmds` on this server in one tmux invocation.
+    pub fn command(&self, cmds: Vec<Cmd>) -> Command {
+        let mut tmux = tmux_interface::Tmux::new();
+        if let Some(socket) = &self.socket {
+            tmux = tmux.socket_name(Cow::Owned(socket.clone()));
+        }
+        for c in cmds {
+            tmux = tmux.add_command(c.into_tmux_command());
+        }
+        let mut cmd = Command::from(tmux);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `cmds` in one tmux invocation and returns its standard output.
+    pub fn run(&self, cmds: Vec<Cmd>) -> Result<String> {
+        let mut cmd = self.command(cmds);
+        let shown = crate::shell::render(&cmd);
+        if self.verbose {
+            eprintln!("pk: running {shown}");
+        }
+        let out = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .context("failed to run tmux (is it installed and on PATH?)")?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(Error::failure(format!("`{shown}` failed")).wrap_cause(
+                if stderr.is_empty() {
+                    format!("exit status {}", out.status)
+                } else {
+                    stderr
+                },
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The installed tmux's version, or an error saying how to get it.
+    pub fn version() -> Result<(u32, u32)> {
+        let out = Command::new("tmux")
+            .arg("-V")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                Error::failure("tmux is not installed")
+                    .wrap_cause(e.to_string())
+                    .hint("install tmux 3.2 or newer (apt install tmux, brew install tmux)")
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        parse_version(&text).ok_or_else(|| {
+            Error::failure(format!(
+                "cannot read the tmux version from `{}`",
+                text.trim()
+            ))
+        })
+    }
+
+    /// Fails unless tmux is at least [`MIN_VERSION`].
+    pub fn require_version() -> Result<(u32, u32)> {
+        let v = Tmux::version()?;
+        if v < MIN_VERSION {
+            return Err(Error::failure(format!(
+                "tmux {}.{} is too old: pk needs {}.{} or newer",
+                v.0, v.1, MIN_VERSION.0, MIN_VERSION.1
+            ))
+            .hint("upgrade tmux"));
+        }
+        Ok(v)
+    }
+
+    /// True when the session exists on this server.
+    pub fn has_session(&self, session: &str) -> bool {
+        self.run(vec![Cmd::new("has-session").opt("-t", exact(session))])
+            .is_ok()
+    }
+
+    /// Every pane of the session.
+    pub fn panes(&self, session: &str) -> Result<Vec<Pane>> {
+        let out = self.run(vec![
+            Cmd::new("list-panes")
+                .flag("-s")
+                .opt("-t", exact(session))
+                .opt("-F", PANE_FORMAT),
+        ])?;
+        Ok(parse_panes(&out))
+    }
+
+    /// Ends the session and every process in it.
+    pub fn kill_session(&self, session: &str) -> Result<()> {
+        self.run(vec![Cmd::new("kill-session").opt("-t", exact(session))])
+            .map(drop)
+    }
+
+    /// The path of this server's socket (to tell whether pk runs inside it).
+    pub fn socket_path(&self) -> Option<String> {
+        self.run(vec![
+            Cmd::new("display-message").flag("-p").arg("#{socket_path}"),
+        ])
+        .ok()
+        .map(|s| s.trim().to_string())
+    }
+}
+
+/// A session target that matches the name exactly (`=shop`), never a prefix or pattern.
+pub fn exact(session: &str) -> String {
+    format!("={session}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_semicolons_are_escaped() {
+        let c = Cmd::new("set-option").opt("-t", "s").arg("@x").arg("evil;");
+        assert_eq!(c.argv(), ["set-option", "-t", "s", "@x", "evil\\;"]);
+        assert_eq!(escape("a;b"), "a;b");
+    }
+
+    #[test]
+    fn joins_commands_with_separators_and_the_socket() {
+        let t = Tmux::new(Some("pk-test"), false);
+        let cmd = t.command(vec![
+            Cmd::new("has-session").opt("-t", "=s"),
+            Cmd::new("kill-session").opt("-t", "=s"),
+        ]);
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-L",
+                "pk-test",
+                "has-session",
+                "-t",
+                "=s",
+                ";",
+                "kill-session",
+                "-t",
+                "=s"
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(parse_version("tmux 3.3a\n"), Some((3, 3)));
+        assert_eq!(parse_version("tmux 3.4"), Some((3, 4)));
+        assert_eq!(parse_version("tmux next-3.6"), Some((3, 6)));
+        assert_eq!(parse_version("tmux 2.9a"), Some((2, 9)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn parses_pane_lists() {
+        let text = "%0|~|agents|~|api|~|agent|~|0|~||~|123|~|16|~|/r.pk/api\n%3|~|agents|~||~|editor|~|1|~|2|~|124|~|50|~|/r.pk|~|x\nnoise\n";
+        let panes = parse_panes(text);
+        assert_eq!(panes.len(), 2);
+        assert_eq!(panes[0].track, "api");
+        assert!(!panes[0].dead);
+        assert_eq!(panes[0].dead_status, None);
+        assert_eq!(panes[1].role, "editor");
+        assert!(panes[1].dead);
+        assert_eq!(panes[1].dead_status, Some(2));
+        assert_eq!(panes[1].path, "/r.pk|~|x");
+    }
+}

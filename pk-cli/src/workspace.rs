@@ -1,0 +1,53 @@
+//! Opening the world a command acts on: the plan file, its repository, the plan itself and the
+//! folder of the session's state.
+
+use crate::Ctx;
+use crate::error::Result;
+use crate::git::Git;
+use crate::plan::{self, Plan};
+use crate::state::{self, State};
+use std::path::{Path, PathBuf};
+
+/// A loaded plan with its repository.
+#[derive(Debug)]
+pub struct Workspace {
+    /// The repository.
+    pub git: Git,
+    /// The validated plan.
+    pub plan: Plan,
+    /// `.git/pk/<session>/`.
+    pub state_dir: PathBuf,
+}
+
+impl Workspace {
+    /// Finds and loads the plan (`explicit`, or `parallel.toml` here or above).
+    pub fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<Workspace> {
+        let path = plan::find_plan(explicit, &ctx.cwd)?;
+        let path = crate::git::canonical(&path);
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let mut git = Git::discover(dir)?;
+        git.set_verbose(ctx.verbose);
+        let env = |k: &str| std::env::var(k).ok();
+        let plan = plan::load(&path, &git, &env)?;
+        let state_dir = state::session_dir(git.common_dir(), &plan.session.name);
+        Ok(Workspace {
+            git,
+            plan,
+            state_dir,
+        })
+    }
+
+    /// The session's recorded state, if pk has set it up.
+    pub fn state(&self) -> Result<Option<State>> {
+        State::load(&self.state_dir)
+    }
+
+    /// The tmux server of this session: `--socket` when given, else the one `pk up` used.
+    pub fn tmux(&self, ctx: &Ctx, state: Option<&State>) -> crate::tmux::Tmux {
+        let socket = ctx
+            .socket
+            .clone()
+            .or_else(|| state.and_then(|s| s.socket.clone()));
+        crate::tmux::Tmux::new(socket.as_deref(), ctx.verbose)
+    }
+}

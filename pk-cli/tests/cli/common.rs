@@ -1,0 +1,237 @@
+//! A hermetic world for end-to-end tests: a temporary git repository with its own git config,
+//! a private tmux server (`--socket`, `TMUX` unset, its own `TMUX_TMPDIR`), its own HOME and
+//! port registry. Never the user's tmux server, git config or home.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's world.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub repo: PathBuf,
+    pub socket: String,
+}
+
+/// True when tmux is there; when it is not, the test is skipped with a message, except under
+/// CI (or `PK_REQUIRE_TMUX=1`), where a missing tmux is a failure.
+pub fn tmux_available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let required =
+            std::env::var_os("CI").is_some() || std::env::var_os("PK_REQUIRE_TMUX").is_some();
+        assert!(
+            !required,
+            "tmux is required (CI or PK_REQUIRE_TMUX is set) but not installed"
+        );
+        eprintln!("skipped: tmux is not installed");
+    }
+    ok
+}
+
+impl TestEnv {
+    /// A repository with one commit on `main`.
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new().prefix("pk-t").tempdir().unwrap();
+        for sub in ["home", "state", "tmux", "out"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("gitconfig"),
+            "[user]\n\tname = pk test\n\temail = test@pk.invalid\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n",
+        )
+        .unwrap();
+        let repo = dir.path().join("shop");
+        std::fs::create_dir_all(repo.join("src")).unwrap();
+        std::fs::write(repo.join("README.md"), "# shop\n").unwrap();
+        std::fs::write(repo.join("src/lib.rs"), "pub fn f() {}\n").unwrap();
+        std::fs::write(repo.join(".gitignore"), ".env\n").unwrap();
+        let env = TestEnv {
+            repo: repo.clone(),
+            socket: format!(
+                "pk-test-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst)
+            ),
+            dir,
+        };
+        env.git(&["init", "-q", "-b", "main"]);
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-q", "-m", "first"]);
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where fake agents write what they see (outside every worktree).
+    pub fn out(&self) -> PathBuf {
+        self.root().join("out")
+    }
+
+    fn apply_env(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root().join("home"))
+            .env("XDG_STATE_HOME", self.root().join("state"))
+            .env("TMUX_TMPDIR", self.root().join("tmux"))
+            .env("GIT_CONFIG_GLOBAL", self.root().join("gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("EDITOR", "cat")
+            .env("SHELL", "/bin/sh")
+            .env("TERM", "xterm-256color")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+    }
+
+    /// `git -C <repo> args`, asserting success; returns stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.repo, args)
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir).args(args);
+        self.apply_env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The `pk` command, in the repository, on the private socket.
+    pub fn pk_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pk"));
+        self.apply_env(&mut cmd);
+        cmd.current_dir(&self.repo)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args);
+        cmd
+    }
+
+    /// Runs pk and returns what it did.
+    pub fn pk(&self, args: &[&str]) -> Run {
+        Run::from(self.pk_cmd(args).output().unwrap())
+    }
+
+    /// Runs pk, asserting exit 0.
+    pub fn pk_ok(&self, args: &[&str]) -> Run {
+        let run = self.pk(args);
+        assert_eq!(run.code, 0, "pk {args:?} failed:\n{run}");
+        run
+    }
+
+    /// `tmux -L <socket> args` on the test's private server.
+    pub fn tmux(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("tmux");
+        self.apply_env(&mut cmd);
+        cmd.arg("-L").arg(&self.socket).args(args);
+        Run::from(cmd.output().unwrap())
+    }
+
+    pub fn write_plan(&self, text: &str) {
+        std::fs::write(self.repo.join("parallel.toml"), text).unwrap();
+    }
+
+    /// The default worktrees folder.
+    pub fn worktrees(&self) -> PathBuf {
+        self.root().join("shop.pk")
+    }
+
+    /// Paths of `git worktree list`, main checkout first.
+    pub fn worktree_list(&self) -> Vec<PathBuf> {
+        self.git(&["worktree", "list", "--porcelain"])
+            .lines()
+            .filter_map(|l| l.strip_prefix("worktree "))
+            .map(PathBuf::from)
+            .collect()
+    }
+
+    /// `pk status --json`, parsed.
+    pub fn status_json(&self) -> serde_json::Value {
+        let run = self.pk_ok(&["status", "--json"]);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{run}"))
+    }
+
+    /// A fake agent command that records, from inside its pane, its environment and folder
+    /// into `out/<track>.env` and `out/<track>.pwd`, then stays alive.
+    pub fn recording_agent(&self) -> String {
+        r#"command = ["sh", "-c", "env > \"$OUT/$PK_TRACK.env.tmp\" && mv \"$OUT/$PK_TRACK.env.tmp\" \"$OUT/$PK_TRACK.env\"; pwd -P > \"$OUT/$PK_TRACK.pwd\"; exec sleep 600"]"#
+            .to_string()
+    }
+
+    /// Waits until `f` is true (polling), or fails after `secs`.
+    pub fn wait_for(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The environment a track's pane recorded.
+    pub fn pane_env(&self, track: &str) -> Vec<(String, String)> {
+        let path = self.out().join(format!("{track}.env"));
+        self.wait_for(&format!("{} to exist", path.display()), 20, || {
+            path.exists()
+        });
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// What one command did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Looks a variable up in a recorded environment.
+pub fn var<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}

@@ -1,0 +1,154 @@
+//! `pk down` end to end: refuses to lose work, removes exactly what pk made.
+
+use crate::common::{TestEnv, tmux_available};
+
+fn plan(env: &TestEnv) -> String {
+    format!(
+        "[ports]\nbase = 18100\n[env]\nOUT = \"{}\"\n[[track]]\nname = \"a\"\n{agent}\n[[track]]\nname = \"b\"\n{agent}\n",
+        env.out().display(),
+        agent = env.recording_agent()
+    )
+}
+
+#[test]
+fn down_refuses_a_dirty_worktree_and_removes_nothing() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_plan(&plan(&env));
+    env.pk_ok(&["up", "--detach"]);
+    let a = env.worktrees().join("a");
+    std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
+    std::fs::write(a.join("README.md"), "# changed\n").unwrap();
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("untracked: notes.txt"), "{run}");
+    assert!(run.stderr.contains("changed:   README.md"), "{run}");
+    assert!(run.stderr.contains(&a.display().to_string()), "{run}");
+    // Nothing changed: worktrees, files and the session are all there.
+    assert_eq!(env.worktree_list().len(), 3);
+    assert_eq!(
+        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
+        "my work\n"
+    );
+    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(env.repo.join(".git/pk/shop/state.json").exists());
+}
+
+#[test]
+fn down_force_saves_the_work_on_a_ref_then_removes() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_plan(&plan(&env));
+    env.pk_ok(&["up", "--detach"]);
+    let a = env.worktrees().join("a");
+    std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(run.stderr.contains("bring them back with"), "{run}");
+    assert_eq!(
+        env.worktree_list().len(),
+        1,
+        "only the main checkout is left"
+    );
+    assert!(
+        !env.worktrees().exists(),
+        "the worktrees folder pk made is gone"
+    );
+    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.repo.join(".git/pk/shop").exists());
+    // The saved work is reachable.
+    let refs = env.git(&["for-each-ref", "--format=%(refname)", "refs/pk/saved/"]);
+    let saved = refs.lines().next().expect("a saved ref");
+    assert!(saved.starts_with("refs/pk/saved/a/"), "{refs}");
+    assert_eq!(
+        env.git(&["show", &format!("{saved}:notes.txt")]),
+        "my work\n"
+    );
+    // Branches stay.
+    assert!(env.git(&["branch", "--list", "pk/a"]).contains("pk/a"));
+
+    // The printed command brings the work back.
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("git -C"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(&line)
+        .env("GIT_CONFIG_GLOBAL", env.root().join("gitconfig"));
+    assert!(sh.status().unwrap().success(), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
+        "my work\n"
+    );
+}
+
+#[test]
+fn down_delete_branches_deletes_merged_and_keeps_unmerged() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.git(&["branch", "mine"]);
+    env.write_plan(&plan(&env));
+    env.pk_ok(&["up", "--detach"]);
+    let a = env.worktrees().join("a");
+    std::fs::write(a.join("feature.txt"), "done\n").unwrap();
+    env.git_in(&a, &["add", "feature.txt"]);
+    env.git_in(&a, &["commit", "-q", "-m", "feature"]);
+
+    let run = env.pk_ok(&["down", "--delete-branches"]);
+    assert!(
+        run.stdout.contains("pk/a") || run.stderr.contains("pk/a (not merged into main)"),
+        "{run}"
+    );
+    let branches = env.git(&["branch", "--list", "--format=%(refname:short)"]);
+    assert!(
+        branches.lines().any(|b| b == "pk/a"),
+        "unmerged branch kept: {branches}"
+    );
+    assert!(
+        !branches.lines().any(|b| b == "pk/b"),
+        "merged branch deleted: {branches}"
+    );
+    assert!(
+        branches.lines().any(|b| b == "mine"),
+        "a branch pk did not make is untouched"
+    );
+    assert_eq!(env.worktree_list().len(), 1);
+}
+
+#[test]
+fn down_removes_only_what_pk_made() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // The user's own worktree beside pk's, and a file of theirs in the worktrees folder.
+    std::fs::create_dir_all(env.worktrees()).unwrap();
+    std::fs::write(env.worktrees().join("keep.txt"), "mine\n").unwrap();
+    let own = env.root().join("own");
+    env.git(&["worktree", "add", "-q", "-b", "own", own.to_str().unwrap()]);
+    env.write_plan(&plan(&env));
+    env.pk_ok(&["up", "--detach"]);
+    assert_eq!(env.worktree_list().len(), 4);
+    env.pk_ok(&["down"]);
+    let left = env.worktree_list();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(own.is_dir());
+    assert_eq!(
+        std::fs::read_to_string(env.worktrees().join("keep.txt")).unwrap(),
+        "mine\n"
+    );
+    // A second down has nothing to do.
+    let again = env.pk_ok(&["down"]);
+    assert!(again.stderr.contains("nothing to tear down"), "{again}");
+}

@@ -1,0 +1,351 @@
+//! Token and cost accounting shared by the parsers.
+//!
+//! Three traps this exists for (formats notes §1.4, §2.4, §4):
+//! - Claude writes one API response as several lines repeating the same usage, the early copies
+//!   with partial output counts: usage is keyed by `(message.id, requestId)` and the largest
+//!   copy kept;
+//! - Codex reports thread-cumulative totals: only the increase since the previous total counts;
+//! - Claude headless reports its own running total for the process (`result.total_cost_usd`):
+//!   that figure replaces what pk computed, and usage seen after it adds on top until the next
+//!   report. A report smaller than the previous one means a new process started (the same
+//!   transcript can hold several runs), so the previous run's figure is kept.
+//!
+//! Token sums are integers per model, priced when asked, so the figures do not depend on how
+//! the input was chunked or in which order equal keys were replaced.
+
+use crate::prices;
+use crate::status::Tokens;
+use std::collections::{BTreeMap, HashMap};
+
+/// One usage record: additive token counters, plus how many of the cache writes were one-hour
+/// writes (Claude prices those differently).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub tokens: Tokens,
+    pub write_1h: u64,
+}
+
+impl Usage {
+    fn total(&self) -> u64 {
+        self.tokens.total()
+    }
+
+    fn plus(&self, o: &Usage) -> Usage {
+        Usage {
+            tokens: self.tokens.plus(&o.tokens),
+            write_1h: self.write_1h.saturating_add(o.write_1h),
+        }
+    }
+
+    /// `self - o`, or `None` when some counter went down (not an increase of the same total).
+    fn minus(&self, o: &Usage) -> Option<Usage> {
+        let (a, b) = (&self.tokens, &o.tokens);
+        Some(Usage {
+            tokens: Tokens {
+                input: a.input.checked_sub(b.input)?,
+                output: a.output.checked_sub(b.output)?,
+                cache_read: a.cache_read.checked_sub(b.cache_read)?,
+                cache_write: a.cache_write.checked_sub(b.cache_write)?,
+            },
+            write_1h: self.write_1h.checked_sub(o.write_1h)?,
+        })
+    }
+}
+
+/// Tokens and cost as a whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Figures {
+    pub tokens: Tokens,
+    pub cost: f64,
+}
+
+impl Figures {
+    fn plus(&self, o: &Figures) -> Figures {
+        Figures {
+            tokens: self.tokens.plus(&o.tokens),
+            cost: self.cost + o.cost,
+        }
+    }
+
+    fn less_than(&self, o: &Figures) -> bool {
+        let (a, b) = (&self.tokens, &o.tokens);
+        self.cost < o.cost
+            || a.input < b.input
+            || a.output < b.output
+            || a.cache_read < b.cache_read
+            || a.cache_write < b.cache_write
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    model: String,
+    usage: Usage,
+    sidechain: bool,
+    epoch: u32,
+}
+
+/// What [`Ledger::add_dedup`] did with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// First record with this key.
+    New,
+    /// A better copy of a known key replaced the previous one.
+    Replaced,
+    /// A copy no better than the known one, or already covered by a report.
+    Ignored,
+}
+
+/// The accounts of one source.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ledger {
+    /// Prices usage whose model the source does not name.
+    fallback_model: String,
+    /// Figures of earlier processes.
+    carried: Figures,
+    /// Whether `carried` holds priced (not reported) figures.
+    carried_priced: bool,
+    /// The current process's last reported running total.
+    reported: Option<Figures>,
+    /// Usage not covered by a report, per model ("" when unknown).
+    live: BTreeMap<String, Usage>,
+    seen: HashMap<String, Entry>,
+    /// Incremented by each report: entries of older epochs are covered by it.
+    epoch: u32,
+    cumulative: HashMap<String, Usage>,
+}
+
+impl Ledger {
+    pub fn new(fallback_model: &str) -> Self {
+        Ledger {
+            fallback_model: fallback_model.to_string(),
+            ..Ledger::default()
+        }
+    }
+
+    /// Adds a record that has no duplicates.
+    pub fn add(&mut self, model: &str, u: Usage) {
+        let slot = self.live.entry(model.to_string()).or_default();
+        *slot = slot.plus(&u);
+    }
+
+    fn remove(&mut self, model: &str, u: &Usage) {
+        if let Some(slot) = self.live.get_mut(model) {
+            *slot = slot.minus(u).unwrap_or_default();
+        }
+    }
+
+    /// Adds a record that may repeat under `key`; keeps the non-sidechain copy over a sidechain
+    /// one, else the copy with the most tokens (later copies of a Claude response carry the
+    /// final output count).
+    pub fn add_dedup(&mut self, key: String, model: &str, u: Usage, sidechain: bool) -> Added {
+        match self.seen.get(&key) {
+            None => {
+                self.add(model, u);
+                let epoch = self.epoch;
+                let model = model.to_string();
+                self.seen.insert(
+                    key,
+                    Entry {
+                        model,
+                        usage: u,
+                        sidechain,
+                        epoch,
+                    },
+                );
+                Added::New
+            }
+            Some(e) if e.epoch != self.epoch => Added::Ignored,
+            Some(e) => {
+                let better = (e.sidechain && !sidechain)
+                    || (e.sidechain == sidechain && u.total() > e.usage.total());
+                if !better {
+                    return Added::Ignored;
+                }
+                let old = e.clone();
+                self.remove(&old.model, &old.usage);
+                self.add(model, u);
+                self.seen.insert(
+                    key,
+                    Entry {
+                        model: model.to_string(),
+                        usage: u,
+                        sidechain,
+                        epoch: self.epoch,
+                    },
+                );
+                Added::Replaced
+            }
+        }
+    }
+
+    /// Adds the increase of a cumulative total kept under `stream` (a Codex thread). A total
+    /// that went down starts a new count. Returns whether anything was added.
+    pub fn add_cumulative(&mut self, stream: &str, model: &str, total: Usage) -> bool {
+        let delta = match self.cumulative.get(stream) {
+            Some(prev) => total.minus(prev).unwrap_or(total),
+            None => total,
+        };
+        self.cumulative.insert(stream.to_string(), total);
+        if delta == Usage::default() {
+            return false;
+        }
+        self.add(model, delta);
+        true
+    }
+
+    /// Records the agent's own running total for its process.
+    pub fn report(&mut self, f: Figures) {
+        if let Some(prev) = self.reported
+            && f.less_than(&prev)
+        {
+            self.carried = self.carried.plus(&prev);
+        }
+        self.reported = Some(f);
+        self.live.clear();
+        self.epoch += 1;
+    }
+
+    /// A new agent process starts writing to the same source: what was counted so far stays,
+    /// and its next report starts from zero.
+    pub fn new_process(&mut self) {
+        let (tokens, cost, reported) = self.totals();
+        if tokens == Tokens::default() && cost == 0.0 {
+            return;
+        }
+        self.carried = Figures { tokens, cost };
+        self.carried_priced |= !reported;
+        self.reported = None;
+        self.live.clear();
+        self.epoch += 1;
+    }
+
+    /// Tokens, cost, and whether the cost is exactly the agent's own figure.
+    pub fn totals(&self) -> (Tokens, f64, bool) {
+        let mut f = self.carried.plus(&self.reported.unwrap_or_default());
+        for (model, u) in &self.live {
+            let model = if model.is_empty() {
+                &self.fallback_model
+            } else {
+                model
+            };
+            let cost = prices::cost_at(prices::price_for(model), &u.tokens, u.write_1h);
+            f = f.plus(&Figures {
+                tokens: u.tokens,
+                cost,
+            });
+        }
+        let reported = self.reported.is_some()
+            && !self.carried_priced
+            && self.live.values().all(|u| *u == Usage::default());
+        (f.tokens, f.cost, reported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(input: u64, output: u64) -> Usage {
+        Usage {
+            tokens: Tokens {
+                input,
+                output,
+                ..Tokens::default()
+            },
+            write_1h: 0,
+        }
+    }
+
+    #[test]
+    fn dedup_keeps_the_largest_copy() {
+        let mut l = Ledger::new("claude-sonnet-4-5");
+        assert_eq!(
+            l.add_dedup("m1".into(), "claude-sonnet-4-5", u(3, 9), false),
+            Added::New
+        );
+        assert_eq!(
+            l.add_dedup("m1".into(), "claude-sonnet-4-5", u(3, 187), false),
+            Added::Replaced
+        );
+        assert_eq!(
+            l.add_dedup("m1".into(), "claude-sonnet-4-5", u(3, 9), false),
+            Added::Ignored
+        );
+        assert_eq!(l.totals().0.output, 187);
+        // A main-chain copy wins over a sidechain copy even if smaller.
+        l.add_dedup("m2".into(), "claude-sonnet-4-5", u(0, 50), true);
+        assert_eq!(
+            l.add_dedup("m2".into(), "claude-sonnet-4-5", u(0, 40), false),
+            Added::Replaced
+        );
+        assert_eq!(l.totals().0.output, 227);
+    }
+
+    #[test]
+    fn cumulative_totals_count_increases_only() {
+        let mut l = Ledger::new("gpt-5");
+        assert!(l.add_cumulative("t", "", u(100, 10)));
+        assert!(!l.add_cumulative("t", "", u(100, 10)));
+        assert!(l.add_cumulative("t", "", u(150, 30)));
+        assert_eq!(l.totals().0, u(150, 30).tokens);
+        // Another thread counts separately.
+        l.add_cumulative("t2", "", u(5, 5));
+        assert_eq!(l.totals().0, u(155, 35).tokens);
+        // A total that went down is a new count.
+        l.add_cumulative("t", "", u(7, 1));
+        assert_eq!(l.totals().0, u(162, 36).tokens);
+    }
+
+    #[test]
+    fn reports_replace_and_later_usage_adds() {
+        let mut l = Ledger::new("claude-sonnet-4-5");
+        l.add_dedup("m1".into(), "claude-sonnet-4-5", u(10, 10), false);
+        let rep = Figures {
+            tokens: u(10, 10).tokens,
+            cost: 1.0,
+        };
+        l.report(rep);
+        assert_eq!(l.totals(), (u(10, 10).tokens, 1.0, true));
+        // A copy of an already reported message changes nothing.
+        l.add_dedup("m1".into(), "claude-sonnet-4-5", u(10, 99), false);
+        assert_eq!(l.totals(), (u(10, 10).tokens, 1.0, true));
+        // The next turn adds on top until its report.
+        l.add_dedup("m2".into(), "claude-sonnet-4-5", u(0, 1_000_000), false);
+        let (t, c, r) = l.totals();
+        assert_eq!((t.output, c, r), (1_000_010, 16.0, false));
+        l.report(Figures {
+            tokens: u(20, 30).tokens,
+            cost: 2.0,
+        });
+        assert_eq!(l.totals(), (u(20, 30).tokens, 2.0, true));
+        // A smaller report: another process; the previous one's figures are kept.
+        l.report(Figures {
+            tokens: u(1, 1).tokens,
+            cost: 0.5,
+        });
+        assert_eq!(l.totals(), (u(21, 31).tokens, 2.5, true));
+    }
+
+    #[test]
+    fn new_process_carries_the_totals() {
+        let mut l = Ledger::new("claude-sonnet-4-5");
+        l.report(Figures {
+            tokens: u(1, 1).tokens,
+            cost: 3.0,
+        });
+        l.new_process();
+        l.report(Figures {
+            tokens: u(2, 2).tokens,
+            cost: 4.0,
+        });
+        assert_eq!(l.totals(), (u(3, 3).tokens, 7.0, true));
+    }
+
+    #[test]
+    fn unknown_models_use_the_fallback_price() {
+        let mut l = Ledger::new("gpt-5-codex");
+        l.add("", u(1_000_000, 0));
+        assert_eq!(l.totals().1, 1.25);
+    }
+}

@@ -1,0 +1,37 @@
+//! Track states, transcript parsing and status rendering shared by the `pk` binary and its
+//! zellij plugin.
+//!
+//! This crate must build for `wasm32-wasip1`: no threads, no sockets, no processes, no file
+//! watching, no clock. The native `pk watch` reads bytes and the time itself and feeds them
+//! here; the plugin only renders what it is handed.
+//!
+//! The pieces, in the order the watcher uses them:
+//! - [`FileCursor`] decides which bytes of a transcript to read (appended, or all again after a
+//!   truncation or replacement);
+//! - a [`Tracker`] per file turns those bytes into a [`TrackStatus`] ([`Format`] says how);
+//! - [`combine`], [`apply_exit`] and [`apply_idle`] merge a hook-event stream with a transcript
+//!   and add what only the watcher knows (the pane died, time passed);
+//! - [`render`] draws the one-line status bar for tmux or the zellij plugin.
+//!
+//! Everything that came from a transcript and is handed out as text went through
+//! [`sanitize::clean`] first.
+
+#![deny(missing_docs)]
+
+mod ledger;
+mod parse;
+pub mod prices;
+pub mod reader;
+pub mod render;
+pub mod sanitize;
+mod state;
+mod status;
+mod time;
+mod tracker;
+
+pub use parse::Format;
+pub use reader::{FileChange, FileCursor, LineBuffer};
+pub use state::TrackState;
+pub use status::{Tokens, TrackStatus, apply_exit, apply_idle, combine, total_cost};
+pub use time::Timestamp;
+pub use tracker::Tracker;

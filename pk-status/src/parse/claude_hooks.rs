@@ -1,0 +1,178 @@
+//! `claude-hooks`: one Claude Code hook payload per line, exactly the JSON Claude writes to a
+//! hook's standard input (formats notes §3). pk's hook command appends them to the track's
+//! event file; it may add a `timestamp` (RFC 3339 or unix milliseconds), which is then used
+//! as the event's time instead of the time the line was read.
+//!
+//! States: `done` on `SessionStart` (the agent is ready for an instruction; not after a
+//! compaction), `Stop`, `SessionEnd` and `Notification(idle_prompt)`; `working` on
+//! `UserPromptSubmit`, `PreToolUse`, `PostToolUse`, `PostToolUseFailure`, `PostToolBatch`,
+//! `SubagentStart`/`Stop`, `PermissionDenied`, `ElicitationResult`; `waiting` on
+//! `PermissionRequest`, `Notification(permission_prompt | elicitation_dialog)` and
+//! `Elicitation`; `error` on `StopFailure`. There is no "answered" event: the next tool or
+//! stop event ends the wait. Hooks carry no tokens: those come from the transcript, merged with
+//! [`crate::combine`]. The payload's `transcript_path` is kept for the watcher
+//! ([`crate::Tracker::transcript_path`]): it follows `/clear` to the new session file.
+
+use super::claude::SUBAGENT;
+use super::{Ctx, text};
+use crate::state::TrackState;
+use serde_json::Value;
+
+pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
+    if let Some(cwd) = text(v, "cwd") {
+        ctx.set_cwd(cwd);
+    }
+    if let Some(path) = text(v, "transcript_path").filter(|p| !p.is_empty()) {
+        ctx.transcript_path = Some(path.to_string());
+    }
+    let sub = v.get("agent_id").is_some_and(|a| !a.is_null());
+    let prefix = if sub { SUBAGENT } else { "" };
+    let tool = |ctx: &mut Ctx| {
+        let name = text(v, "tool_name").unwrap_or("tool");
+        ctx.set_tool(prefix, name, v.get("tool_input"));
+    };
+    match text(v, "hook_event_name").unwrap_or_default() {
+        "SessionStart" => {
+            if let Some(m) = model_name(v) {
+                ctx.set_model(m);
+            }
+            if text(v, "source") == Some("compact") {
+                ctx.touch(at);
+            } else {
+                ctx.set_state(TrackState::Done, at);
+            }
+        }
+        "UserPromptSubmit" | "PostToolUse" | "PostToolUseFailure" | "PostToolBatch"
+        | "SubagentStart" | "SubagentStop" | "PermissionDenied" | "ElicitationResult" => {
+            ctx.set_state(TrackState::Working, at)
+        }
+        "PreToolUse" => {
+            tool(ctx);
+            ctx.set_state(TrackState::Working, at);
+        }
+        "PermissionRequest" => {
+            tool(ctx);
+            ctx.set_state(TrackState::Waiting, at);
+        }
+        "Elicitation" => ctx.set_state(TrackState::Waiting, at),
+        "Notification" => match text(v, "notification_type") {
+            Some("permission_prompt" | "elicitation_dialog") => {
+                ctx.set_state(TrackState::Waiting, at)
+            }
+            // The prompt has been idle a minute; a pending permission dialog still wins.
+            Some("idle_prompt") if ctx.status.state != TrackState::Waiting => {
+                ctx.set_state(TrackState::Done, at)
+            }
+            _ => ctx.touch(at),
+        },
+        "Stop" if !sub => ctx.set_state(TrackState::Done, at),
+        "StopFailure" => {
+            let error = text(v, "error")
+                .or_else(|| text(v, "message"))
+                .unwrap_or("the turn failed");
+            ctx.set_error(error);
+            ctx.set_state(TrackState::Error, at);
+        }
+        "SessionEnd" => ctx.set_state(TrackState::Done, at),
+        "" => {}
+        _ => ctx.touch(at),
+    }
+}
+
+/// `model` is a string in some payloads and `{id, display_name}` in others.
+fn model_name(v: &Value) -> Option<&str> {
+    match v.get("model")? {
+        Value::String(s) => Some(s),
+        m => text(m, "id"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Format, TrackState, Tracker};
+
+    fn hook(event: &str, extra: &str) -> String {
+        format!(
+            r#"{{"session_id":"s","transcript_path":"/h/.claude/projects/-w/s.jsonl","cwd":"/w","hook_event_name":"{event}"{extra}}}"#
+        )
+    }
+
+    fn run(lines: &[String]) -> Tracker {
+        let mut t = Tracker::new(Format::ClaudeHooks);
+        for (i, l) in lines.iter().enumerate() {
+            t.feed_line(l, 1_000 * i as i64);
+        }
+        t
+    }
+
+    #[test]
+    fn a_turn_with_a_permission_prompt() {
+        let mut lines = vec![hook(
+            "SessionStart",
+            r#","source":"startup","model":"claude-opus-4-5""#,
+        )];
+        let t = run(&lines);
+        assert_eq!(t.status().state, TrackState::Done);
+        assert_eq!(t.status().model.as_deref(), Some("claude-opus-4-5"));
+        assert_eq!(t.transcript_path(), Some("/h/.claude/projects/-w/s.jsonl"));
+        lines.push(hook("UserPromptSubmit", r#","prompt":"bump axios""#));
+        assert_eq!(run(&lines).status().state, TrackState::Working);
+        let input = r#","tool_name":"Bash","tool_input":{"command":"npm install axios@^1"}"#;
+        lines.push(hook("PreToolUse", input));
+        lines.push(hook("PermissionRequest", input));
+        let t = run(&lines);
+        assert_eq!(t.status().state, TrackState::Waiting);
+        assert_eq!(
+            t.status().last_tool.as_deref(),
+            Some("Bash npm install axios@^1")
+        );
+        assert_eq!(t.status().state_at, Some(crate::Timestamp(3_000)));
+        lines.push(hook(
+            "Notification",
+            r#","notification_type":"idle_prompt""#,
+        ));
+        assert_eq!(run(&lines).status().state, TrackState::Waiting);
+        lines.push(hook("PostToolUse", input));
+        assert_eq!(run(&lines).status().state, TrackState::Working);
+        lines.push(hook("Stop", r#","stop_hook_active":false"#));
+        assert_eq!(run(&lines).status().state, TrackState::Done);
+        lines.push(hook("StopFailure", r#","error":"rate_limit""#));
+        let t = run(&lines);
+        assert_eq!(t.status().state, TrackState::Error);
+        assert_eq!(t.status().last_error.as_deref(), Some("rate_limit"));
+        assert_eq!(t.status().tokens.total(), 0);
+    }
+
+    #[test]
+    fn notifications_and_subagents() {
+        let t = run(&[hook(
+            "Notification",
+            r#","notification_type":"permission_prompt","message":"Claude needs your permission to use Bash""#,
+        )]);
+        assert_eq!(t.status().state, TrackState::Waiting);
+        let t = run(&[hook(
+            "Notification",
+            r#","notification_type":"auth_success""#,
+        )]);
+        assert_eq!(t.status().state, TrackState::Starting);
+        let t = run(&[
+            hook("UserPromptSubmit", ""),
+            hook("Stop", r#","agent_id":"a1""#),
+        ]);
+        assert_eq!(t.status().state, TrackState::Working);
+        let t = run(&[hook(
+            "PreToolUse",
+            r#","agent_id":"a1","tool_name":"Grep","tool_input":{"pattern":"TODO"}"#,
+        )]);
+        assert_eq!(t.status().last_tool.as_deref(), Some("Agent › Grep TODO"));
+    }
+
+    #[test]
+    fn a_timestamp_added_by_pk_wins_over_now() {
+        let t = run(&[hook("Stop", r#","timestamp":"2026-03-02T09:14:05.102Z""#)]);
+        assert_eq!(
+            t.status().state_at,
+            Some(crate::Timestamp(1_772_442_845_102))
+        );
+    }
+}

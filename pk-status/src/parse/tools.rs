@@ -1,0 +1,241 @@
+//! Short descriptions of tool calls for `last_tool`: the tool's name and the one argument that
+//! says what it acts on (`Edit src/api.rs`, `Bash cargo test`, `Grep fn settle_batch`).
+
+use crate::sanitize::clean;
+use serde_json::Value;
+
+/// Input keys that name a tool call's target, most telling first. Covers Claude Code's tools
+/// (Bash, Read, Edit, Write, Grep, Glob, WebFetch, WebSearch, Task/Agent, Skill), Gemini's
+/// (`run_shell_command`, `read_file`, `search_file_content`, …) and Codex's `shell`.
+const TARGET_KEYS: [&str; 12] = [
+    "command",
+    "file_path",
+    "notebook_path",
+    "absolute_path",
+    "pattern",
+    "query",
+    "url",
+    "path",
+    "description",
+    "prompt",
+    "skill",
+    "subject",
+];
+
+/// Keys whose value is a file path, shown relative to the agent's folder.
+const PATH_KEYS: [&str; 4] = ["file_path", "notebook_path", "absolute_path", "path"];
+
+/// Characters of an argument looked at; the description is truncated much shorter anyway, and
+/// a `Write` tool's content or a long prompt must not be copied whole.
+const HEAD: usize = 512;
+
+/// `name target`, cleaned (not truncated).
+pub(crate) fn describe(name: &str, input: Option<&Value>, cwd: Option<&str>) -> String {
+    let name = clean(head(name));
+    match input.and_then(|i| target(i, cwd)) {
+        Some(t) if name.is_empty() => t,
+        Some(t) => format!("{name} {t}"),
+        None => name,
+    }
+}
+
+fn target(input: &Value, cwd: Option<&str>) -> Option<String> {
+    // Codex passes its arguments as a JSON string.
+    if let Value::String(s) = input {
+        let parsed: Value = serde_json::from_str(s).ok()?;
+        return if parsed.is_object() {
+            target(&parsed, cwd)
+        } else {
+            None
+        };
+    }
+    for key in TARGET_KEYS {
+        let text = match (key, input.get(key)) {
+            ("command", Some(Value::String(s))) => unwrap_shell(head(s)),
+            ("command", Some(Value::Array(argv))) => command_from_argv(argv),
+            (_, Some(Value::String(s))) => head(s).to_string(),
+            _ => continue,
+        };
+        let text = if PATH_KEYS.contains(&key) {
+            relative(&text, cwd).to_string()
+        } else {
+            text
+        };
+        let text = clean(&text);
+        if !text.is_empty() {
+            return Some(text);
+        }
+    }
+    None
+}
+
+/// The first `HEAD` characters of `s`.
+fn head(s: &str) -> &str {
+    match s.char_indices().nth(HEAD) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// `path` relative to `cwd` when inside it.
+pub(crate) fn relative<'a>(path: &'a str, cwd: Option<&str>) -> &'a str {
+    match cwd {
+        Some(cwd) if !cwd.is_empty() => path
+            .strip_prefix(cwd)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or(path),
+        _ => path,
+    }
+}
+
+/// Shells that agents wrap commands in (`bash -lc '…'`); the wrapper says nothing.
+fn is_shell(s: &str) -> bool {
+    let base = s.rsplit('/').next().unwrap_or(s);
+    matches!(base, "bash" | "sh" | "zsh" | "dash")
+}
+
+fn command_from_argv(argv: &[Value]) -> String {
+    let args: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
+    match args.as_slice() {
+        [shell, "-c" | "-lc", script, ..] if is_shell(shell) => head(script).to_string(),
+        _ => head(&args.join(" ")).to_string(),
+    }
+}
+
+/// `bash -lc 'cargo test'` → `cargo test`.
+fn unwrap_shell(cmd: &str) -> String {
+    let mut parts = cmd.splitn(3, ' ');
+    let (Some(shell), Some(opt), Some(script)) = (parts.next(), parts.next(), parts.next()) else {
+        return cmd.to_string();
+    };
+    if !is_shell(shell) || !matches!(opt, "-c" | "-lc") {
+        return cmd.to_string();
+    }
+    let script = script.trim();
+    if script.len() >= 2 && script.starts_with('\'') && script.ends_with('\'') {
+        script[1..script.len() - 1].replace("'\\''", "'")
+    } else if script.len() >= 2 && script.starts_with('"') && script.ends_with('"') {
+        script[1..script.len() - 1].to_string()
+    } else {
+        script.to_string()
+    }
+}
+
+/// The files an `apply_patch` input touches.
+pub(crate) fn patch_files(patch: &str) -> Vec<&str> {
+    patch
+        .lines()
+        .filter_map(|l| {
+            ["*** Update File: ", "*** Add File: ", "*** Delete File: "]
+                .iter()
+                .find_map(|p| l.strip_prefix(p))
+        })
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// `first/path.rs`, or `first/path.rs +2` when more files follow.
+pub(crate) fn files_summary(paths: &[&str], cwd: Option<&str>) -> Option<String> {
+    let first = relative(paths.first()?, cwd);
+    Some(match paths.len() {
+        1 => first.to_string(),
+        n => format!("{first} +{}", n - 1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn describes_claude_tools() {
+        let cwd = Some("/home/dev/src/ledger-svc");
+        let d = |name, input: Value| describe(name, Some(&input), cwd);
+        assert_eq!(
+            d(
+                "Edit",
+                json!({"file_path": "/home/dev/src/ledger-svc/src/money.rs", "old_string": "x"})
+            ),
+            "Edit src/money.rs"
+        );
+        assert_eq!(
+            d("Read", json!({"file_path": "/etc/hosts"})),
+            "Read /etc/hosts"
+        );
+        assert_eq!(
+            d(
+                "Bash",
+                json!({"command": "cargo test\n  -q", "description": "x"})
+            ),
+            "Bash cargo test -q"
+        );
+        assert_eq!(
+            d("Grep", json!({"pattern": "fn settle", "path": "/x"})),
+            "Grep fn settle"
+        );
+        assert_eq!(
+            d(
+                "Task",
+                json!({"description": "Find callers", "prompt": "…"})
+            ),
+            "Task Find callers"
+        );
+        assert_eq!(d("TodoWrite", json!({"todos": []})), "TodoWrite");
+        assert_eq!(describe("Bash", None, None), "Bash");
+        assert_eq!(
+            d("Bash", json!({"command": "\u{1b}]0;x\u{7}ls\u{202e}"})),
+            "Bash ls"
+        );
+    }
+
+    #[test]
+    fn describes_codex_and_gemini_tools() {
+        let args =
+            json!("{\"command\":[\"bash\",\"-lc\",\"rg -n max_retries src\"],\"workdir\":\"/w\"}");
+        assert_eq!(
+            describe("shell", Some(&args), None),
+            "shell rg -n max_retries src"
+        );
+        assert_eq!(
+            describe("shell", Some(&json!({"command": ["ls", "-la"]})), None),
+            "shell ls -la"
+        );
+        assert_eq!(describe("shell", Some(&json!("not json")), None), "shell");
+        assert_eq!(
+            describe(
+                "search_file_content",
+                Some(&json!({"pattern": "TODO", "path": "src"})),
+                None
+            ),
+            "search_file_content TODO"
+        );
+    }
+
+    #[test]
+    fn unwraps_shell_wrappers() {
+        assert_eq!(unwrap_shell("bash -lc 'cargo test -q'"), "cargo test -q");
+        assert_eq!(unwrap_shell("/bin/sh -c \"make\""), "make");
+        assert_eq!(unwrap_shell("bash -lc 'echo '\\''hi'\\'''"), "echo 'hi'");
+        assert_eq!(unwrap_shell("bash -lc ls"), "ls");
+        assert_eq!(unwrap_shell("cargo test"), "cargo test");
+        assert_eq!(unwrap_shell("bash -lc '"), "'");
+    }
+
+    #[test]
+    fn summarizes_patches() {
+        let patch = "*** Begin Patch\n*** Update File: src/client.rs\n@@\n*** Add File: b.rs\n*** End Patch\n";
+        let files = patch_files(patch);
+        assert_eq!(files, vec!["src/client.rs", "b.rs"]);
+        assert_eq!(
+            files_summary(&files, None).as_deref(),
+            Some("src/client.rs +1")
+        );
+        assert_eq!(files_summary(&[], None), None);
+        assert_eq!(relative("/a/b/c", Some("/a/b")), "c");
+        assert_eq!(relative("/a/bc", Some("/a/b")), "/a/bc");
+        assert_eq!(relative("/a/b/", Some("/a/b")), "/a/b/");
+    }
+}

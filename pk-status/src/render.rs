@@ -1,0 +1,437 @@
+//! The one-line status bar, shared by tmux (a format string pk pushes into the session) and
+//! the zellij plugin (styled segments it colours itself).
+//!
+//! Each track shows a state mark, its name, the state in words and its cost, then the total:
+//!
+//! ```text
+//! ● api working $0.42 │ ? web waiting $0.10 │ ✓ docs done $0.03 │ Σ $0.55
+//! ```
+//!
+//! Waiting tracks are drawn in reverse video (black on yellow): they are the ones that need
+//! the human. When the width is short, detail goes first (state words, costs, separators,
+//! name length, the total) and tracks last, least urgent first (exited, done, idle, starting,
+//! working, error, waiting), replaced by `+N`.
+
+use crate::sanitize::clean;
+use crate::state::TrackState;
+use crate::status::{TrackStatus, total_cost};
+
+/// How a segment should look; the zellij plugin maps these to its colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Style {
+    /// Ordinary text (track names).
+    Text,
+    /// Secondary text: separators, state words, costs.
+    Dim,
+    /// A state mark, coloured by state.
+    Mark(TrackState),
+    /// Everything of a waiting track: must stand out.
+    Alert,
+    /// The total cost.
+    Total,
+}
+
+/// A piece of the status line with its style. The text is clean (no control characters) and
+/// not escaped for any target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// What to print.
+    pub text: String,
+    /// How to print it.
+    pub style: Style,
+}
+
+/// The mark shown for a state.
+pub fn mark(state: TrackState) -> &'static str {
+    match state {
+        TrackState::Starting => "…",
+        TrackState::Working => "●",
+        TrackState::Waiting => "?",
+        TrackState::Done => "✓",
+        TrackState::Error => "✗",
+        TrackState::Idle => "z",
+        TrackState::Exited => "■",
+    }
+}
+
+/// `$0.42`; whole dollars from $100 on.
+pub fn format_cost(usd: f64) -> String {
+    let usd = if usd.is_finite() && usd > 0.0 {
+        usd
+    } else {
+        0.0
+    };
+    if usd >= 100.0 {
+        format!("${usd:.0}")
+    } else {
+        format!("${usd:.2}")
+    }
+}
+
+/// The status line for `tracks` (name, status), fitted into `width` terminal columns.
+pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
+    if width == 0 {
+        return Vec::new();
+    }
+    let total = total_cost(tracks.iter().map(|(_, s)| *s));
+    let show_total = tracks.iter().any(|(_, s)| s.has_cost());
+    let mut shown: Vec<usize> = (0..tracks.len()).collect();
+    let ladder = [
+        Detail::FULL,
+        Detail {
+            words: false,
+            ..Detail::FULL
+        },
+        Detail {
+            words: false,
+            costs: false,
+            ..Detail::FULL
+        },
+        Detail::COMPACT,
+        Detail {
+            name_max: 8,
+            ..Detail::COMPACT
+        },
+        Detail {
+            name_max: 5,
+            ..Detail::COMPACT
+        },
+        Detail {
+            name_max: 3,
+            ..Detail::COMPACT
+        },
+        Detail {
+            name_max: 1,
+            ..Detail::COMPACT
+        },
+    ];
+    for d in ladder {
+        let line = layout(tracks, &shown, d, show_total.then_some(total));
+        if line_width(&line) <= width {
+            return line;
+        }
+    }
+    let tiny = Detail {
+        name_max: 1,
+        ..Detail::COMPACT
+    };
+    // Without the total, then without the least urgent tracks.
+    let mut order = shown.clone();
+    order.sort_by_key(|&i| (urgency(tracks[i].1.state), std::cmp::Reverse(i)));
+    let mut line = layout(tracks, &shown, tiny, None);
+    // The most urgent track always stays, cut if need be.
+    for drop in order.into_iter().take(tracks.len().saturating_sub(1)) {
+        if line_width(&line) <= width {
+            return line;
+        }
+        shown.retain(|&i| i != drop);
+        line = layout(tracks, &shown, tiny, None);
+        let hidden = tracks.len() - shown.len();
+        let gap = if shown.is_empty() { "" } else { " " };
+        line.push(seg(format!("{gap}+{hidden}"), Style::Dim));
+    }
+    cut(line, width)
+}
+
+/// The status line as a tmux format string, fitted into `width` columns. Every `#` of the
+/// content is doubled so tmux never reads names or text as formats or styles.
+pub fn tmux(tracks: &[(&str, &TrackStatus)], width: usize) -> String {
+    let mut out = String::new();
+    let mut current = Style::Text;
+    for s in segments(tracks, width) {
+        if s.style != current {
+            out.push_str("#[default]");
+            if let Some(style) = tmux_style(s.style) {
+                out.push_str("#[");
+                out.push_str(style);
+                out.push(']');
+            }
+            current = s.style;
+        }
+        out.push_str(&s.text.replace('#', "##"));
+    }
+    if current != Style::Text {
+        out.push_str("#[default]");
+    }
+    out
+}
+
+/// The segments' text without styles.
+pub fn plain(segments: &[Segment]) -> String {
+    segments.iter().map(|s| s.text.as_str()).collect()
+}
+
+/// Approximate terminal width of `s`: wide East Asian characters and emoji count 2, combining
+/// marks and zero-width characters 0, everything else 1. Enough to fit a status line; exact
+/// widths would need the Unicode tables of a dependency.
+pub fn width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+fn char_width(c: char) -> usize {
+    match c as u32 {
+        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F | 0x20D0..=0x20FF => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+fn tmux_style(style: Style) -> Option<&'static str> {
+    Some(match style {
+        Style::Text => return None,
+        Style::Dim => "fg=colour244",
+        Style::Alert | Style::Mark(TrackState::Waiting) => "fg=black,bg=yellow,bold",
+        Style::Mark(TrackState::Working) => "fg=cyan",
+        Style::Mark(TrackState::Done) => "fg=green",
+        Style::Mark(TrackState::Error) => "fg=red,bold",
+        Style::Mark(TrackState::Starting | TrackState::Idle | TrackState::Exited) => "fg=colour244",
+        Style::Total => "bold",
+    })
+}
+
+/// How much to show per track.
+#[derive(Debug, Clone, Copy)]
+struct Detail {
+    words: bool,
+    costs: bool,
+    /// ` │ ` between tracks and a space after the mark; else a single space and none.
+    wide: bool,
+    name_max: usize,
+}
+
+impl Detail {
+    const FULL: Detail = Detail {
+        words: true,
+        costs: true,
+        wide: true,
+        name_max: usize::MAX,
+    };
+    const COMPACT: Detail = Detail {
+        words: false,
+        costs: false,
+        wide: false,
+        name_max: usize::MAX,
+    };
+}
+
+/// Lower is dropped first.
+fn urgency(state: TrackState) -> u8 {
+    match state {
+        TrackState::Exited => 0,
+        TrackState::Done => 1,
+        TrackState::Idle => 2,
+        TrackState::Starting => 3,
+        TrackState::Working => 4,
+        TrackState::Error => 5,
+        TrackState::Waiting => 6,
+    }
+}
+
+fn seg(text: impl Into<String>, style: Style) -> Segment {
+    Segment {
+        text: text.into(),
+        style,
+    }
+}
+
+fn layout(
+    tracks: &[(&str, &TrackStatus)],
+    shown: &[usize],
+    d: Detail,
+    total: Option<f64>,
+) -> Vec<Segment> {
+    let sep = if d.wide { " │ " } else { " " };
+    let mut out = Vec::new();
+    for (n, &i) in shown.iter().enumerate() {
+        let (name, status) = tracks[i];
+        if n > 0 {
+            out.push(seg(sep, Style::Dim));
+        }
+        let waiting = status.state == TrackState::Waiting;
+        let pick = |normal| if waiting { Style::Alert } else { normal };
+        let name: String = clean(name).chars().take(d.name_max).collect();
+        let gap = if d.wide { " " } else { "" };
+        out.push(seg(mark(status.state), pick(Style::Mark(status.state))));
+        out.push(seg(format!("{gap}{name}"), pick(Style::Text)));
+        if d.words {
+            out.push(seg(format!(" {}", status.state), pick(Style::Dim)));
+        }
+        if d.costs && status.has_cost() {
+            out.push(seg(
+                format!(" {}", format_cost(status.cost_usd)),
+                pick(Style::Dim),
+            ));
+        }
+    }
+    if let Some(total) = total {
+        if !out.is_empty() {
+            out.push(seg(sep, Style::Dim));
+        }
+        out.push(seg(
+            format!("Σ{}{}", if d.wide { " " } else { "" }, format_cost(total)),
+            Style::Total,
+        ));
+    }
+    out
+}
+
+fn line_width(line: &[Segment]) -> usize {
+    line.iter().map(|s| width(&s.text)).sum()
+}
+
+/// Cuts the line to `max` columns, ending with "…".
+fn cut(line: Vec<Segment>, max: usize) -> Vec<Segment> {
+    if line_width(&line) <= max {
+        return line;
+    }
+    let mut out = Vec::new();
+    let mut used = 0;
+    for s in line {
+        let w = width(&s.text);
+        if used + w < max {
+            used += w;
+            out.push(s);
+            continue;
+        }
+        let mut text = String::new();
+        for c in s.text.chars() {
+            if used + char_width(c) + 1 > max {
+                break;
+            }
+            used += char_width(c);
+            text.push(c);
+        }
+        text.push('…');
+        out.push(seg(text, s.style));
+        break;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Tokens;
+
+    fn st(state: TrackState, cost: f64) -> TrackStatus {
+        TrackStatus {
+            state,
+            cost_usd: cost,
+            tokens: Tokens {
+                output: (cost * 1000.0) as u64,
+                ..Tokens::default()
+            },
+            ..TrackStatus::default()
+        }
+    }
+
+    fn line(tracks: &[(&str, &TrackStatus)], w: usize) -> String {
+        plain(&segments(tracks, w))
+    }
+
+    #[test]
+    fn full_line() {
+        let (a, b, c) = (
+            st(TrackState::Working, 0.42),
+            st(TrackState::Waiting, 0.1),
+            st(TrackState::Done, 0.03),
+        );
+        let tracks = [("api", &a), ("web", &b), ("docs", &c)];
+        assert_eq!(
+            line(&tracks, 200),
+            "● api working $0.42 │ ? web waiting $0.10 │ ✓ docs done $0.03 │ Σ $0.55"
+        );
+        let segs = segments(&tracks, 200);
+        assert!(
+            segs.iter()
+                .filter(|s| s.text.contains("web"))
+                .all(|s| s.style == Style::Alert)
+        );
+        assert_eq!(segs[0].style, Style::Mark(TrackState::Working));
+    }
+
+    #[test]
+    fn detail_goes_before_tracks() {
+        let (a, b, c) = (
+            st(TrackState::Done, 1.0),
+            st(TrackState::Waiting, 2.0),
+            st(TrackState::Working, 123.4),
+        );
+        let tracks = [("alpha", &a), ("bravo", &b), ("charlie", &c)];
+        let mut last = usize::MAX;
+        for w in (0..=80).rev() {
+            let l = line(&tracks, w);
+            assert!(width(&l) <= w, "{w}: {l:?}");
+            assert!(width(&l) <= last);
+            last = width(&l);
+        }
+        assert_eq!(
+            line(&tracks, 75),
+            "✓ alpha $1.00 │ ? bravo $2.00 │ ● charlie $123 │ Σ $126"
+        );
+        assert_eq!(line(&tracks, 54), "✓ alpha │ ? bravo │ ● charlie │ Σ $126");
+        assert_eq!(line(&tracks, 37), "✓alpha ?bravo ●charlie Σ$126");
+        assert_eq!(line(&tracks, 27), "✓alpha ?bravo ●charl Σ$126");
+        assert_eq!(line(&tracks, 19), "✓a ?b ●c Σ$126");
+        assert_eq!(line(&tracks, 13), "✓a ?b ●c");
+        // Then tracks go, the done one first, the waiting one never.
+        assert_eq!(line(&tracks, 8), "✓a ?b ●c");
+        assert_eq!(line(&tracks, 7), "?b +2");
+        assert_eq!(line(&tracks, 4), "?b …");
+        assert_eq!(line(&tracks, 1), "…");
+        assert_eq!(line(&tracks, 0), "");
+    }
+
+    #[test]
+    fn tmux_escapes_content() {
+        let a = st(TrackState::Error, 0.0);
+        let out = tmux(&[("x#[fg=red]#(rm -rf ~)", &a)], 100);
+        assert!(out.contains("x##[fg=red]##(rm -rf ~)"), "{out}");
+        assert!(
+            out.starts_with("#[default]#[fg=red,bold]✗#[default]"),
+            "{out}"
+        );
+        assert!(out.ends_with("#[default]"));
+        // Control characters in names never reach tmux.
+        let out = tmux(&[("a\u{1b}]0;t\u{7}b\n", &a)], 100);
+        assert!(
+            out.contains("ab") && !out.contains('\u{1b}') && !out.contains('\n'),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn no_cost_no_total() {
+        let s = st(TrackState::Idle, 0.0);
+        assert_eq!(line(&[("sh", &s)], 80), "z sh idle");
+        assert_eq!(line(&[], 80), "");
+    }
+
+    #[test]
+    fn costs_format() {
+        assert_eq!(format_cost(0.0), "$0.00");
+        assert_eq!(format_cost(0.004), "$0.00");
+        assert_eq!(format_cost(12.345), "$12.35");
+        assert_eq!(format_cost(1234.5), "$1234");
+        assert_eq!(format_cost(f64::NAN), "$0.00");
+        assert_eq!(format_cost(-1.0), "$0.00");
+    }
+
+    #[test]
+    fn widths() {
+        assert_eq!(width("abc"), 3);
+        assert_eq!(width("日本"), 4);
+        assert_eq!(width("e\u{301}"), 1);
+        assert_eq!(width("✓●…"), 3);
+    }
+}

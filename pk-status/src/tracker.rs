@@ -1,0 +1,178 @@
+//! One [`Tracker`] per transcript or event file: bytes in, [`TrackStatus`] out.
+
+use crate::parse::{Ctx, Format, Parser};
+use crate::reader::LineBuffer;
+use crate::status::TrackStatus;
+
+/// Follows one transcript or event file of one track.
+///
+/// Feed it the file's bytes as they are appended, in chunks of any size; it parses each
+/// complete line and keeps the status up to date. Records that carry their own time date the
+/// activity; the others are dated with the `now_ms` given to [`Tracker::feed`]. The result does
+/// not depend on how the bytes were chunked.
+///
+/// ```
+/// use pk_status::{Format, TrackState, Tracker};
+/// let mut t = Tracker::new(Format::CodexExec);
+/// t.feed(b"{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n{\"type\":\"turn.com", 1_000);
+/// assert_eq!(t.status().state, TrackState::Working);
+/// t.feed(b"pleted\",\"usage\":{\"input_tokens\":10,\"output_tokens\":2}}\n", 2_000);
+/// assert_eq!(t.status().state, TrackState::Done);
+/// assert_eq!(t.status().tokens.output, 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    format: Format,
+    model_hint: Option<String>,
+    lines: LineBuffer,
+    parser: Parser,
+    ctx: Ctx,
+    skipped: u64,
+}
+
+impl Tracker {
+    /// A tracker for a file in `format`, with the default line limit
+    /// ([`LineBuffer::DEFAULT_MAX_LINE`]).
+    pub fn new(format: Format) -> Self {
+        Tracker {
+            format,
+            model_hint: None,
+            lines: LineBuffer::default(),
+            parser: Parser::new(format),
+            ctx: Ctx::new(format, None),
+            skipped: 0,
+        }
+    }
+
+    /// Names the model the agent was started with (e.g. from its `--model` flag), for formats
+    /// whose transcript does not (`codex-exec`): it is shown as the model until the transcript
+    /// names one, and prices usage of unnamed models. Resets the tracker.
+    pub fn with_model(mut self, model: &str) -> Self {
+        self.model_hint = Some(model.to_string());
+        self.reset();
+        self
+    }
+
+    /// Changes the longest line kept (longer lines are skipped). Resets the tracker.
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.lines = LineBuffer::new(max_line);
+        self.reset();
+        self
+    }
+
+    /// The format this tracker reads.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Feeds bytes appended to the file, read at `now_ms` (unix milliseconds).
+    pub fn feed(&mut self, bytes: &[u8], now_ms: i64) {
+        let Tracker {
+            lines,
+            parser,
+            ctx,
+            skipped,
+            ..
+        } = self;
+        lines.feed_each(bytes, |line| {
+            if !parser.line(ctx, line, now_ms) {
+                *skipped += 1;
+            }
+        });
+    }
+
+    /// Feeds one complete line (without its newline), for callers that already split lines.
+    pub fn feed_line(&mut self, line: &str, now_ms: i64) {
+        if !self.parser.line(&mut self.ctx, line, now_ms) {
+            self.skipped += 1;
+        }
+    }
+
+    /// Parses the last line even though it has no newline yet. Call it only once the writer
+    /// has exited (a producer may omit the final newline only then); a truncated line is
+    /// skipped like any bad line.
+    pub fn finish(&mut self, now_ms: i64) {
+        if let Some(tail) = self.lines.finish() {
+            self.feed_line(&tail, now_ms);
+        }
+    }
+
+    /// The status so far.
+    pub fn status(&self) -> &TrackStatus {
+        &self.ctx.status
+    }
+
+    /// Forgets everything, for a file that is read again from its start (truncated or
+    /// replaced, see [`crate::FileCursor::observe`]).
+    pub fn reset(&mut self) {
+        self.lines.reset();
+        self.parser = Parser::new(self.format);
+        self.ctx = Ctx::new(self.format, self.model_hint.as_deref());
+        self.skipped = 0;
+    }
+
+    /// The transcript file named by the latest Claude hook payload (`claude-hooks` only): where
+    /// the interactive session writes its transcript, including after `/clear`. A raw path, for
+    /// opening, never for display.
+    pub fn transcript_path(&self) -> Option<&str> {
+        self.ctx.transcript_path.as_deref()
+    }
+
+    /// Lines skipped as not records of the format (not JSON, torn, or over the line limit).
+    /// Records of unknown types are not counted: skipping them is normal.
+    pub fn skipped_lines(&self) -> u64 {
+        self.skipped + self.lines.dropped_lines()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::TrackState;
+
+    #[test]
+    fn reset_starts_over_but_keeps_the_hint() {
+        let mut t = Tracker::new(Format::CodexExec).with_model("gpt-5-mini");
+        t.feed(
+            b"{\"type\":\"turn.completed\",\"usage\":{\"output_tokens\":1000000}}\n",
+            0,
+        );
+        assert_eq!(t.status().cost_usd, 2.0);
+        t.feed(b"{\"type\":\"turn.sta", 0);
+        t.reset();
+        assert_eq!(t.status().state, TrackState::Starting);
+        assert_eq!(t.status().model.as_deref(), Some("gpt-5-mini"));
+        t.feed(b"rted\"}\n", 0);
+        assert_eq!(t.status().state, TrackState::Starting);
+        assert_eq!(t.skipped_lines(), 1);
+    }
+
+    #[test]
+    fn finish_parses_a_complete_tail() {
+        let mut t = Tracker::new(Format::GeminiStream);
+        t.feed(b"{\"type\":\"result\",\"status\":\"success\"}", 0);
+        assert_eq!(t.status().state, TrackState::Starting);
+        t.finish(0);
+        assert_eq!(t.status().state, TrackState::Done);
+    }
+
+    #[test]
+    fn non_json_lines_are_skipped_and_counted() {
+        let mut t = Tracker::new(Format::ClaudeStream);
+        t.feed(b"[SandboxDebug] hello\n\n\0\0\0\n[1,2]\n{\"type\":\n", 5);
+        assert_eq!(t.skipped_lines(), 3);
+        assert_eq!(t.status().last_activity, None);
+        // NUL padding before a record does not lose the record.
+        t.feed(b"\0\0{\"type\":\"system\",\"subtype\":\"init\"}\n", 5);
+        assert_eq!(t.status().state, TrackState::Working);
+    }
+
+    #[test]
+    fn lines_format_is_activity_only() {
+        let mut t = Tracker::new(Format::Lines);
+        t.feed(b"compiling...\n", 42);
+        assert_eq!(t.status().state, TrackState::Working);
+        assert_eq!(t.status().last_activity, Some(crate::Timestamp(42)));
+        assert_eq!(t.status().tokens.total(), 0);
+    }
+}
