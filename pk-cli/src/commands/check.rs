@@ -8,8 +8,10 @@ use crate::tmux::Tmux;
 use crate::workspace::Workspace;
 use clap::Args;
 
-/// Validate the plan and the machine (git, tmux 3.2 or newer, free ports) without changing
-/// anything. Exits 2 on an invalid plan, 1 when the machine lacks something.
+/// Validate the plan and the machine without changing anything.
+///
+/// Checks git, tmux 3.2 or newer and free ports. Exits 2 on an invalid plan, 1 when the
+/// machine lacks something.
 ///
 /// Examples:
 ///   pk check

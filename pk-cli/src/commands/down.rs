@@ -13,7 +13,7 @@ use crate::{Ctx, ports};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-/// Tear the session down: stop its tmux session and remove the worktrees pk created.
+/// Tear the session down and remove the worktrees pk created, never losing work.
 ///
 /// Refuses (exit 3), listing every changed and untracked file, when a worktree holds work
 /// that is not committed, unless --force; with --force that work is first saved as a commit on

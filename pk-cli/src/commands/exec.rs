@@ -7,8 +7,10 @@ use crate::workspace::Workspace;
 use clap::Args;
 use std::process::Command;
 
-/// Run a command in a track's worktree with the track's environment (PK_PORT, PK_TRACK, the
-/// plan's env…). Exits with the command's exit code.
+/// Run a command in a track's worktree with the track's environment.
+///
+/// The environment is the one the track's pane has (PK_PORT, PK_TRACK, the plan's env…).
+/// Exits with the command's exit code.
 ///
 /// Examples:
 ///   pk exec api -- cargo test

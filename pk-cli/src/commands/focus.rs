@@ -8,8 +8,10 @@ use crate::workspace::Workspace;
 use clap::Args;
 use std::io::IsTerminal;
 
-/// Jump to a track's agent pane: selects its window and pane, then switches (inside tmux) or
-/// attaches (outside) when stdin is a terminal.
+/// Jump to a track's agent pane.
+///
+/// Selects its window and pane, then switches the client (inside tmux) or attaches (outside)
+/// when stdin is a terminal.
 ///
 /// Examples:
 ///   pk focus api

@@ -9,7 +9,9 @@ use crate::shell::quote;
 use crate::workspace::Workspace;
 use clap::Args;
 
-/// Print the tmux commands pk would run to build the plan's layout, one per line.
+/// Print the layout pk would build for the plan, to read or share.
+///
+/// For tmux: the tmux commands pk would run, one per line.
 ///
 /// Examples:
 ///   pk layout

@@ -115,7 +115,8 @@ pub fn run(args: &ReplayArgs) -> Result<u8> {
 
 /// A one-line rendering of a transcript record, or `None` for records not worth showing.
 fn describe(v: &Value) -> Option<String> {
-    let short = |s: &str| pk_status_clean(s, 100);
+    // Transcript text is written by a model: cleaned of escape sequences before it is shown.
+    let short = |s: &str| pk_status::sanitize::truncate(&pk_status::sanitize::clean(s), 100);
     match v["type"].as_str()? {
         "system" if v["subtype"] == "init" => Some(format!(
             "● session started ({})",
@@ -168,21 +169,4 @@ fn tool_target(input: &Value) -> String {
         .find_map(|k| input[*k].as_str())
         .unwrap_or("")
         .to_string()
-}
-
-/// Text from a transcript is written by a model: strip control characters and escape
-/// sequences before it reaches a terminal, and keep it on one line.
-fn pk_status_clean(s: &str, max: usize) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    if cleaned.chars().count() > max {
-        let mut t: String = cleaned.chars().take(max - 1).collect();
-        t.push('…');
-        t
-    } else {
-        cleaned
-    }
 }

@@ -13,8 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Show every track: state, branch, worktree, ports, whether its agent pane is alive, and how
-/// many files it changed.
+/// Show every track: state, branch, ports, changed files.
+///
+/// Also shows the worktree and whether the agent's pane is alive.
 ///
 /// Examples:
 ///   pk status

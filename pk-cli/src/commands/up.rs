@@ -17,9 +17,10 @@ use clap::Args;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Start the plan: a worktree, branch, ports and environment per track, and one tmux session
-/// with the agents stacked on the left and an editor on the right.
+/// Start the plan: worktrees, branches, ports, env and one tmux session.
 ///
+/// Each track gets a worktree, a branch, a block of ports and its environment; the session
+/// stacks the agents on the left with an editor on the right.
 /// Runs again safely: what exists is kept, running agents are left alone, tracks added to the
 /// plan are added. Attaches to the session unless --detach or stdin is not a terminal.
 ///
