@@ -39,17 +39,18 @@ pub struct DownArgs {
 
 /// Runs `pk down`.
 pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
-    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
-    let _lock = SessionLock::acquire(ws.git.common_dir(), &ws.plan.session.name)?;
-    let Some(mut state) = ws.state()? else {
+    let target = Target::open(ctx, args.plan.plan.as_deref())?;
+    let _lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
+    let Some(mut state) = State::load(&target.state_dir)? else {
         ctx.out.step(&format!(
             "nothing to tear down: pk has not set up session `{}` here",
-            ws.plan.session.name
+            target.session
         ));
         return Ok(());
     };
-    let tmux = ws.tmux(ctx, Some(&state));
-    let git = &ws.git;
+    let socket = ctx.socket.clone().or_else(|| state.socket.clone());
+    let tmux = crate::tmux::Tmux::new(socket.as_deref(), ctx.verbose);
+    let git = &target.git;
 
     // Look before touching anything: a refusal changes nothing, the session keeps running.
     let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
@@ -108,7 +109,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             rec.worktree.display()
         ));
         state.tracks[i].worktree_created = false;
-        state.save(&ws.state_dir)?;
+        state.save(&target.state_dir)?;
     }
 
     if args.delete_branches {
@@ -118,9 +119,9 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         // Only if empty: anything else in it is not pk's.
         let _ = std::fs::remove_dir(dir);
     }
-    ports::release(&ws.state_dir, None)?;
-    std::fs::remove_dir_all(&ws.state_dir)
-        .with_context(|| format!("failed to remove {}", ws.state_dir.display()))?;
+    ports::release(&target.state_dir, None)?;
+    std::fs::remove_dir_all(&target.state_dir)
+        .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
     ctx.out.step(&format!(
         "session {} is down",
         ctx.out.paint(Style::Bold, &state.session)
@@ -129,6 +130,60 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         super::demo::remove_demo(ctx, root)?;
     }
     Ok(())
+}
+
+/// The session to tear down. Taken from the plan; when the plan no longer loads (edited into
+/// an invalid state, say), from pk's state that records this plan file, so a broken plan never
+/// keeps a user from tearing down what pk made.
+struct Target {
+    git: Git,
+    session: String,
+    state_dir: PathBuf,
+}
+
+impl Target {
+    fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<Target> {
+        let plan_err = match Workspace::open(ctx, explicit) {
+            Ok(ws) => {
+                return Ok(Target {
+                    session: ws.plan.session.name.clone(),
+                    state_dir: ws.state_dir,
+                    git: ws.git,
+                });
+            }
+            Err(e) => e,
+        };
+        let Ok(path) = crate::plan::find_plan(explicit, &ctx.cwd) else {
+            return Err(plan_err);
+        };
+        let path = crate::git::canonical(&path);
+        let Ok(git) = Git::discover(path.parent().unwrap_or(Path::new("/"))) else {
+            return Err(plan_err);
+        };
+        let mut found = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(git.common_dir().join("pk")) {
+            for entry in entries.flatten() {
+                if let Ok(Some(state)) = State::load(&entry.path())
+                    && crate::git::canonical(&state.plan) == path
+                {
+                    found.push((state.session, entry.path()));
+                }
+            }
+        }
+        match found.as_slice() {
+            [(session, dir)] => {
+                ctx.out.warn(&format!(
+                    "the plan does not load; tearing down session `{session}` from pk's record of it"
+                ));
+                Ok(Target {
+                    session: session.clone(),
+                    state_dir: dir.clone(),
+                    git,
+                })
+            }
+            _ => Err(plan_err),
+        }
+    }
 }
 
 fn sh(path: &Path) -> String {

@@ -152,3 +152,19 @@ fn down_removes_only_what_pk_made() {
     let again = env.pk_ok(&["down"]);
     assert!(again.stderr.contains("nothing to tear down"), "{again}");
 }
+
+#[test]
+fn down_works_from_pks_record_when_the_plan_no_longer_loads() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_plan(&plan(&env));
+    env.pk_ok(&["up", "--detach"]);
+    env.write_plan(&format!("{}\nbogus = 1\n", plan(&env)));
+    assert_eq!(env.pk(&["status"]).code, 2, "the plan is invalid");
+    let run = env.pk_ok(&["down"]);
+    assert!(run.stderr.contains("the plan does not load"), "{run}");
+    assert_eq!(env.worktree_list().len(), 1);
+    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+}
