@@ -127,88 +127,49 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
 /// Hands out a block for each request of the session in `state_dir`, keeping blocks the registry
 /// already holds for these tracks. Returns the first port of each block, in request order.
 pub fn allocate(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
-    with_registry(|reg| {
-        reg.blocks
-            .retain(|b| b.state_dir == state_dir || b.state_dir.exists());
-        let mut out = Vec::with_capacity(requests.len());
-        for req in requests {
-            if let Some(start) = req.keep {
-                reg.blocks
-                    .retain(|b| !(b.state_dir == state_dir && b.track == req.track));
-                reg.blocks.push(Block {
-                    start,
-                    len: req.len,
-                    state_dir: state_dir.to_path_buf(),
-                    track: req.track.to_string(),
-                });
-                out.push(start);
-                continue;
-            }
-            if let Some(b) = reg
-                .blocks
-                .iter()
-                .find(|b| b.state_dir == state_dir && b.track == req.track && b.len == req.len)
-            {
-                out.push(b.start);
-                continue;
-            }
-            reg.blocks
-                .retain(|b| !(b.state_dir == state_dir && b.track == req.track));
-            let start = pick(req.base, req.len, &reg.blocks, &mut is_free).ok_or_else(|| {
-                Error::failure(format!(
-                    "no block of {} free ports at or above {} for track `{}`",
-                    req.len, req.base, req.track
-                ))
-                .hint("free some ports, or change `[ports] base` in the plan")
-            })?;
-            reg.blocks.push(Block {
-                start,
-                len: req.len,
-                state_dir: state_dir.to_path_buf(),
-                track: req.track.to_string(),
-            });
-            out.push(start);
-        }
-        Ok(out)
-    })
+    with_registry(|reg| assign(reg, state_dir, requests))
 }
 
 /// The blocks pk would hand out now, without recording them (`pk check`, `pk layout`).
 pub fn preview(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
     let path = registry_dir().join("ports.json");
-    let mut taken: Vec<Block> = std::fs::read_to_string(&path)
+    let mut reg: Registry = std::fs::read_to_string(&path)
         .ok()
-        .and_then(|t| serde_json::from_str::<Registry>(&t).ok())
-        .unwrap_or_default()
-        .blocks;
-    taken.retain(|b| b.state_dir == state_dir || b.state_dir.exists());
-    let mut out = Vec::new();
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    assign(&mut reg, state_dir, requests)
+}
+
+/// The allocation itself, on a registry in memory.
+fn assign(reg: &mut Registry, state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
+    // Blocks of sessions whose state is gone (a repository deleted by hand) are free again.
+    reg.blocks
+        .retain(|b| b.state_dir == state_dir || b.state_dir.exists());
+    let mut out = Vec::with_capacity(requests.len());
     for req in requests {
-        if let Some(start) = req.keep {
-            out.push(start);
-            continue;
-        }
-        let start = match taken
+        let held = reg
+            .blocks
             .iter()
             .find(|b| b.state_dir == state_dir && b.track == req.track && b.len == req.len)
-        {
-            Some(b) => b.start,
-            None => {
-                let start = pick(req.base, req.len, &taken, &mut is_free).ok_or_else(|| {
-                    Error::failure(format!(
-                        "no block of {} free ports at or above {} for track `{}`",
-                        req.len, req.base, req.track
-                    ))
-                })?;
-                taken.push(Block {
-                    start,
-                    len: req.len,
-                    state_dir: state_dir.to_path_buf(),
-                    track: req.track.to_string(),
-                });
-                start
-            }
+            .map(|b| b.start);
+        let start = match req.keep.or(held) {
+            Some(start) => start,
+            None => pick(req.base, req.len, &reg.blocks, &mut is_free).ok_or_else(|| {
+                Error::failure(format!(
+                    "no block of {} free ports at or above {} for track `{}`",
+                    req.len, req.base, req.track
+                ))
+                .hint("free some ports, or change `[ports] base` in the plan")
+            })?,
         };
+        reg.blocks
+            .retain(|b| !(b.state_dir == state_dir && b.track == req.track));
+        reg.blocks.push(Block {
+            start,
+            len: req.len,
+            state_dir: state_dir.to_path_buf(),
+            track: req.track.to_string(),
+        });
         out.push(start);
     }
     Ok(out)
@@ -252,6 +213,37 @@ mod tests {
     fn gives_up_at_the_top_of_the_range() {
         assert_eq!(pick(65530, 10, &[], &mut |_| true), None);
         assert_eq!(pick(65526, 10, &[], &mut |_| true), Some(65526));
+    }
+
+    #[test]
+    fn sessions_never_share_blocks_and_tracks_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::create_dir_all(&one).unwrap();
+        std::fs::create_dir_all(&two).unwrap();
+        let req = |track, keep| Request {
+            track,
+            base: 20100,
+            len: 10,
+            keep,
+        };
+        let mut reg = Registry::default();
+        let a = assign(&mut reg, &one, &[req("api", None), req("web", None)]).unwrap();
+        let b = assign(&mut reg, &two, &[req("api", None)]).unwrap();
+        assert!(a[1] >= a[0] + 10 && b[0] >= a[1] + 10, "{a:?} {b:?}");
+        // Asked again, the same blocks; a recorded block is kept as it is.
+        assert_eq!(
+            assign(&mut reg, &one, &[req("api", None), req("web", None)]).unwrap(),
+            a
+        );
+        assert_eq!(
+            assign(&mut reg, &two, &[req("api", Some(30000))]).unwrap(),
+            [30000]
+        );
+        // A session whose state folder is gone gives its blocks back.
+        std::fs::remove_dir_all(&one).unwrap();
+        let c = assign(&mut reg, &two, &[req("api", None), req("new", None)]).unwrap();
+        assert_eq!(c[1], a[0], "{c:?}");
     }
 
     #[test]
