@@ -1,23 +1,38 @@
 //! How each agent preset is started, and how it takes its initial prompt.
 
 use crate::plan::{Agent, AgentPreset, Track};
+use std::path::Path;
 
 /// The argv that starts a track's agent, with the prompt handed over the way that agent takes
-/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead.
-pub fn argv(track: &Track, shell: &str) -> Vec<String> {
+/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead. `claude_settings`
+/// is the settings file that installs pk's hooks into interactive Claude.
+pub fn argv(track: &Track, shell: &str, claude_settings: Option<&Path>) -> Vec<String> {
     let prompt = track.prompt.clone();
     match &track.agent {
         Agent::Command(argv) => argv.clone(),
-        Agent::Preset(preset) => preset_argv(*preset, prompt, shell),
+        Agent::Preset(preset) => preset_argv(*preset, prompt, shell, claude_settings),
     }
 }
 
 /// The argv of a preset.
-pub fn preset_argv(preset: AgentPreset, prompt: Option<String>, shell: &str) -> Vec<String> {
+pub fn preset_argv(
+    preset: AgentPreset,
+    prompt: Option<String>,
+    shell: &str,
+    claude_settings: Option<&Path>,
+) -> Vec<String> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let mut argv = match preset {
-        // Interactive CLIs take the first message as a positional argument.
-        AgentPreset::Claude => s(&["claude"]),
+        // Interactive CLIs take the first message as a positional argument. `--settings` adds
+        // pk's hooks to the user's own settings for this session only.
+        AgentPreset::Claude => {
+            let mut v = s(&["claude"]);
+            if let Some(settings) = claude_settings {
+                v.push("--settings".into());
+                v.push(settings.to_string_lossy().into_owned());
+            }
+            v
+        }
         AgentPreset::Codex => s(&["codex"]),
         AgentPreset::ClaudeHeadless => {
             let mut v = s(&["claude", "-p"]);
@@ -55,11 +70,11 @@ mod tests {
     fn prompts_go_where_each_agent_takes_them() {
         let p = || Some("fix it".to_string());
         assert_eq!(
-            preset_argv(AgentPreset::Claude, p(), "sh"),
+            preset_argv(AgentPreset::Claude, p(), "sh", None),
             ["claude", "fix it"]
         );
         assert_eq!(
-            preset_argv(AgentPreset::ClaudeHeadless, p(), "sh"),
+            preset_argv(AgentPreset::ClaudeHeadless, p(), "sh", None),
             [
                 "claude",
                 "-p",
@@ -70,17 +85,31 @@ mod tests {
             ]
         );
         assert_eq!(
-            preset_argv(AgentPreset::CodexExec, p(), "sh"),
+            preset_argv(AgentPreset::CodexExec, p(), "sh", None),
             ["codex", "exec", "--json", "fix it"]
         );
-        assert_eq!(preset_argv(AgentPreset::Codex, None, "sh"), ["codex"]);
+        assert_eq!(preset_argv(AgentPreset::Codex, None, "sh", None), ["codex"]);
         assert_eq!(
-            preset_argv(AgentPreset::Gemini, p(), "sh"),
+            preset_argv(AgentPreset::Gemini, p(), "sh", None),
             ["gemini", "--output-format", "stream-json", "-p", "fix it"]
         );
         assert_eq!(
-            preset_argv(AgentPreset::Shell, p(), "/bin/zsh"),
+            preset_argv(AgentPreset::Shell, p(), "/bin/zsh", None),
             ["/bin/zsh"]
+        );
+        assert_eq!(
+            preset_argv(
+                AgentPreset::Claude,
+                p(),
+                "sh",
+                Some(Path::new("/r/.git/pk/s/tracks/a/claude-settings.json"))
+            ),
+            [
+                "claude",
+                "--settings",
+                "/r/.git/pk/s/tracks/a/claude-settings.json",
+                "fix it"
+            ]
         );
     }
 }

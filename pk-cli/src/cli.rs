@@ -41,6 +41,7 @@ pub enum Command {
     Exec(crate::commands::exec::ExecArgs),
     Focus(crate::commands::focus::FocusArgs),
     Layout(crate::commands::layout::LayoutArgs),
+    Watch(crate::commands::watch::WatchArgs),
     Demo(crate::commands::demo::DemoArgs),
     Completions(crate::commands::completions::CompletionsArgs),
     Man(crate::commands::completions::ManArgs),
@@ -48,6 +49,8 @@ pub enum Command {
     AgentRun(crate::commands::agent_run::AgentRunArgs),
     #[command(hide = true)]
     Replay(crate::commands::replay::ReplayArgs),
+    #[command(hide = true)]
+    Hook(crate::commands::hook::HookArgs),
 }
 
 /// The plan argument shared by the commands that act on a whole plan.

@@ -196,6 +196,11 @@ pub fn new_window(
     cmds
 }
 
+/// The left of the status line. Session names are `[A-Za-z0-9_-]+`: nothing to escape.
+pub fn status_left(session: &str) -> String {
+    format!("[pk {session}] ")
+}
+
 /// Session-wide options: what the status line says until `pk watch` takes it over.
 fn session_options(session: &str) -> Vec<Cmd> {
     // `set-option -t` takes a pane target: `=shop:` names the session, `=shop` alone does not.
@@ -204,11 +209,59 @@ fn session_options(session: &str) -> Vec<Cmd> {
         Cmd::new("set-option")
             .opt("-t", &target)
             .arg("status-left")
-            .arg(format!("[pk {session}] ")),
+            .arg(status_left(session)),
         Cmd::new("set-option")
             .opt("-t", &target)
             .arg("status-left-length")
             .arg("40"),
+    ]
+}
+
+/// What `pk watch` pushes: the rendered tracks (a tmux format whose text is escaped, see
+/// `pk_status::render::tmux`) on the right of the status line, `width` columns wide. tmux
+/// redraws the status line of every client as soon as the option changes.
+pub fn status_right(session: &str, line: &str, width: usize) -> Vec<Cmd> {
+    let target = format!("{}:", exact(session));
+    vec![
+        Cmd::new("set-option")
+            .opt("-t", &target)
+            .arg("status-right-length")
+            .arg(width.to_string()),
+        Cmd::new("set-option")
+            .opt("-t", &target)
+            .arg("status-right")
+            .arg(line),
+    ]
+}
+
+/// The window of the status watcher (`pk watch`). tmux has no hidden windows; a window of its
+/// own (rather than `run-shell -b`) lets `pk up` see whether the watcher still runs, keeps its
+/// last words when it dies, and lets a user look at its log.
+pub const WATCH_WINDOW: &str = "pk-watch";
+
+/// `@pk_role` of the watcher's pane.
+pub const WATCH_ROLE: &str = "watch";
+
+/// The watcher's window, made in the background after the others.
+pub fn watch_window(session: &str, cwd: &std::path::Path, argv: &[String]) -> Vec<Cmd> {
+    let target = window_target(session, WATCH_WINDOW);
+    vec![
+        Cmd::new("new-window")
+            .flag("-d")
+            .opt("-t", format!("{}:", exact(session)))
+            .opt("-n", WATCH_WINDOW)
+            .opt("-c", cwd.to_string_lossy())
+            .args(argv),
+        Cmd::new("set-option")
+            .flag("-p")
+            .opt("-t", &target)
+            .arg("@pk_role")
+            .arg(WATCH_ROLE),
+        Cmd::new("set-option")
+            .flag("-w")
+            .opt("-t", &target)
+            .arg("remain-on-exit")
+            .arg("on"),
     ]
 }
 
@@ -319,6 +372,18 @@ mod tests {
         // Every window gets an editor on the right.
         assert_eq!(text.matches("split-window -h -f").count(), 3);
         assert!(text.ends_with("select-window -t =shop:=agents"));
+    }
+
+    #[test]
+    fn watcher_window_is_marked_and_kept_when_it_dies() {
+        let argv = vec!["/bin/pk".to_string(), "watch".into()];
+        let text = render(&watch_window("shop", std::path::Path::new("/r"), &argv));
+        assert_eq!(
+            text,
+            "new-window -d -t =shop: -n pk-watch -c /r /bin/pk watch\n\
+             set-option -p -t =shop:=pk-watch @pk_role watch\n\
+             set-option -w -t =shop:=pk-watch remain-on-exit on"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! The binary is a thin `main.rs` over [`run`]; each subcommand lives in its own module under
 //! [`commands`]. External programs each have one typed wrapper ([`git`], [`tmux`]); the plan is
-//! read strictly ([`plan`]) and everything pk creates is recorded in [`state`].
+//! read strictly ([`plan`]) and everything pk creates is recorded in [`state`]. Live status:
+//! [`transcript`] says where each track's transcript is, [`hooks`] gets Claude's hook events
+//! into a file, [`live`] reads both as they grow and `pk watch` pushes the result into tmux.
 
 pub mod agent;
 pub mod cli;
@@ -10,7 +12,9 @@ pub mod commands;
 pub mod env_vars;
 pub mod error;
 pub mod git;
+pub mod hooks;
 pub mod layout;
+pub mod live;
 pub mod lock;
 pub mod output;
 pub mod plan;
@@ -18,6 +22,7 @@ pub mod ports;
 pub mod shell;
 pub mod state;
 pub mod tmux;
+pub mod transcript;
 pub mod workspace;
 
 use clap::Parser;

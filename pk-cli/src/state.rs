@@ -38,8 +38,16 @@ pub struct State {
     /// pk created the demo repository this session runs in (`pk demo`): `pk down` removes it.
     #[serde(default)]
     pub demo_root: Option<PathBuf>,
+    /// After this many seconds without activity a working track is shown `idle` (the plan's
+    /// `idle_after`, for the watcher, which reads no plan).
+    #[serde(default = "default_idle_after")]
+    pub idle_after_secs: u64,
     /// One record per track pk set up, in the order they were added.
     pub tracks: Vec<TrackRecord>,
+}
+
+fn default_idle_after() -> u64 {
+    600
 }
 
 /// What pk made for one track.
@@ -71,6 +79,17 @@ pub struct TrackRecord {
     pub pane: Option<String>,
     /// How the agent pane starts the agent.
     pub launch: Launch,
+    /// Where the agent's transcript is, or how to find it (design §6); none for a shell or a
+    /// custom command without `transcript`.
+    #[serde(default)]
+    pub transcript: Option<crate::transcript::Source>,
+    /// The track's hook event file (`claude-hooks`), under the session's state folder.
+    #[serde(default)]
+    pub events: Option<PathBuf>,
+    /// When pk last started the agent's pane (unix milliseconds): session files older than
+    /// that belong to an earlier agent.
+    #[serde(default)]
+    pub agent_started_ms: Option<i64>,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -84,6 +103,19 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// A short label of the agent, for the pane header (`claude`, `command`).
     pub agent: String,
+    /// For a headless agent: where `pk agent-run` keeps its standard output (the raw event
+    /// stream) while showing it readably.
+    #[serde(default)]
+    pub tee: Option<Tee>,
+}
+
+/// A headless agent's stream, kept as its transcript.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tee {
+    /// The transcript file (appended to).
+    pub path: PathBuf,
+    /// The stream's format, to show it readably.
+    pub format: pk_status::Format,
 }
 
 impl TrackRecord {
@@ -105,6 +137,7 @@ impl State {
             socket: socket.map(str::to_owned),
             worktrees_dir: None,
             demo_root: None,
+            idle_after_secs: default_idle_after(),
             tracks: Vec::new(),
         }
     }
@@ -190,6 +223,11 @@ mod tests {
             copied: vec![".env".into()],
             pane: Some("%3".into()),
             launch: Launch::default(),
+            transcript: Some(crate::transcript::Source::ClaudeProject {
+                dir: "/h/.claude/projects/-r-pk-api".into(),
+            }),
+            events: Some("/r/.git/pk/shop/tracks/api/events.ndjson".into()),
+            agent_started_ms: Some(1),
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));
@@ -198,6 +236,26 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn states_written_before_live_status_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v =
+            serde_json::to_value(State::new("s", Path::new("/p"), Path::new("/r"), None)).unwrap();
+        v.as_object_mut().unwrap().remove("idle_after_secs");
+        v["tracks"] = serde_json::json!([{
+            "name": "api", "branch": "pk/api", "base": "main", "branch_created": true,
+            "worktree": "/w", "worktree_created": true, "port_block": 4100, "port_count": 10,
+            "ports": [], "pane": null,
+            "launch": {"env": [], "setup": [], "argv": ["sh"], "agent": "shell"}
+        }]);
+        std::fs::write(dir.path().join("state.json"), v.to_string()).unwrap();
+        let state = State::load(dir.path()).unwrap().unwrap();
+        assert_eq!(state.idle_after_secs, 600);
+        let rec = &state.tracks[0];
+        assert_eq!((rec.transcript.as_ref(), rec.events.as_ref()), (None, None));
+        assert_eq!(rec.launch.tee, None);
     }
 
     #[test]

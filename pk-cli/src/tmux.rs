@@ -144,6 +144,32 @@ pub fn parse_panes(text: &str) -> Vec<Pane> {
         .collect()
 }
 
+/// A client attached to a session, as `list-clients` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// Its name (the terminal, `/dev/pts/3`), for `-c`.
+    pub name: String,
+    /// Its width in columns.
+    pub width: u32,
+}
+
+/// Prefix of the client lines in [`Tmux::snapshot`]'s output (pane lines start with `%`).
+const CLIENT_PREFIX: &str = "client|~|";
+
+/// Parses the client lines of [`Tmux::snapshot`]'s output.
+pub fn parse_clients(text: &str) -> Vec<Client> {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(CLIENT_PREFIX)?;
+            let (width, name) = rest.split_once(SEP)?;
+            Some(Client {
+                name: name.to_string(),
+                width: width.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
 /// Parses `tmux -V` (`tmux 3.3a`, `tmux next-3.5`, `tmux 3.4-rc`).
 pub fn parse_version(text: &str) -> Option<(u32, u32)> {
     let v = text.trim().rsplit(' ').next()?;
@@ -262,6 +288,22 @@ impl Tmux {
         Ok(parse_panes(&out))
     }
 
+    /// Every pane of the session and the clients attached to it, in one tmux call (the watcher
+    /// asks every few seconds).
+    pub fn snapshot(&self, session: &str) -> Result<(Vec<Pane>, Vec<Client>)> {
+        let out = self.run(vec![
+            Cmd::new("list-panes")
+                .flag("-s")
+                .opt("-t", exact(session))
+                .opt("-F", PANE_FORMAT),
+            Cmd::new("list-clients").opt("-t", exact(session)).opt(
+                "-F",
+                format!("{CLIENT_PREFIX}#{{client_width}}{SEP}#{{client_name}}"),
+            ),
+        ])?;
+        Ok((parse_panes(&out), parse_clients(&out)))
+    }
+
     /// Ends the session and every process in it.
     pub fn kill_session(&self, session: &str) -> Result<()> {
         self.run(vec![Cmd::new("kill-session").opt("-t", exact(session))])
@@ -328,6 +370,19 @@ mod tests {
         assert_eq!(parse_version("tmux next-3.6"), Some((3, 6)));
         assert_eq!(parse_version("tmux 2.9a"), Some((2, 9)));
         assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn parses_clients_among_panes() {
+        let text = "%0|~|agents|~|api|~|agent|~|0|~||~|1|~|16|~|/w\nclient|~|200|~|/dev/pts/3\nclient|~|x|~|/dev/pts/4\n";
+        assert_eq!(
+            parse_clients(text),
+            [Client {
+                name: "/dev/pts/3".into(),
+                width: 200
+            }]
+        );
+        assert_eq!(parse_panes(text).len(), 1);
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! `pk agent-run` (hidden): what every agent pane runs. It sets the track's environment and
 //! folder (zellij layouts cannot set a pane's environment, and tmux's `-e` is per call), runs
-//! `setup` visibly, then replaces itself with the agent.
+//! `setup` visibly, then replaces itself with the agent. A headless agent prints a stream of
+//! JSON events rather than text for people: pk then stays between the agent and the pane,
+//! keeps the raw stream as the track's transcript and shows a readable line per event.
 
 use crate::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::state::State;
 use clap::Args;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// Start a track's agent in this terminal (used by the panes pk makes).
 #[derive(Debug, Args)]
@@ -63,10 +66,15 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     let Some((program, rest)) = launch.argv.split_first() else {
         return Err(Error::failure("the track has no command to run"));
     };
-    let err = Command::new(program)
-        .args(rest)
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .exec();
+    let mut cmd = Command::new(program);
+    cmd.args(rest).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    let err = match &launch.tee {
+        Some(tee) => match tee_stream(&mut cmd, tee) {
+            Ok(code) => return Ok(code),
+            Err(e) => e,
+        },
+        None => cmd.exec(),
+    };
     let hint = if err.kind() == std::io::ErrorKind::NotFound {
         format!("is `{program}` installed and on PATH?")
     } else {
@@ -74,4 +82,37 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     };
     eprintln!("pk: failed to start `{program}`: {err}\n  hint: {hint}");
     Ok(127)
+}
+
+/// Runs a headless agent with its standard output appended, line by line as it comes, to the
+/// transcript, and shown readably. Returns the agent's exit code; an error only when it could
+/// not be started.
+fn tee_stream(cmd: &mut Command, tee: &crate::state::Tee) -> std::io::Result<u8> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&tee.path)?;
+    let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match out.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        // The raw bytes, written whole: the watcher reads them as they arrive.
+        if let Err(e) = file.write_all(&line) {
+            eprintln!(
+                "pk: failed to keep the transcript in {}: {e}",
+                tee.path.display()
+            );
+        }
+        let text = String::from_utf8_lossy(&line);
+        if let Some(shown) = super::replay::show_line(text.trim_end()) {
+            println!("{shown}");
+        }
+    }
+    let status = child.wait()?;
+    Ok(super::exec::exit_code(status))
 }

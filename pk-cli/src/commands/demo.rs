@@ -1,6 +1,7 @@
 //! `pk demo`: a throwaway repository, a sample plan and three replaying fake agents, so a
-//! newcomer sees the whole thing in seconds with no AI CLI or account. `pk down` in the demo
-//! repository removes everything it made.
+//! newcomer sees the whole thing in seconds with no AI CLI or account: the status bar shows
+//! them working, then `api` done, `web` waiting for a permission until Enter is pressed in its
+//! pane, and `docs` failed. `pk down` in the demo repository removes everything it made.
 
 use crate::Ctx;
 use crate::error::{Context, Error, Result};
@@ -77,7 +78,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         .map(|s| format!(" --socket {s}"))
         .unwrap_or_default();
     ctx.out.step(&format!(
-        "\n{} the demo runs in {}\n  watch it:     pk{socket} status   (in {})\n  tear it down: cd {} && pk{socket} down   (removes {})",
+        "\n{} the demo runs in {}\n  the status bar shows three fake agents: api finishes, web waits for your\n  permission (press Enter in its pane), docs fails\n  watch it:     pk{socket} status   (in {})\n  tear it down: cd {} && pk{socket} down   (removes {})",
         ctx.out.paint(Style::Green, "ok:"),
         ctx.out.paint(Style::Bold, &ws.plan.session.name),
         repo.display(),

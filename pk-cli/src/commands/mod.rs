@@ -7,10 +7,12 @@ pub mod demo;
 pub mod down;
 pub mod exec;
 pub mod focus;
+pub mod hook;
 pub mod layout;
 pub mod replay;
 pub mod status;
 pub mod up;
+pub mod watch;
 
 use crate::Ctx;
 use crate::cli::Command;
@@ -26,10 +28,12 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Exec(args) => exec::run(ctx, &args),
         Command::Focus(args) => focus::run(ctx, &args).map(|()| 0),
         Command::Layout(args) => layout::run(ctx, &args).map(|()| 0),
+        Command::Watch(args) => watch::run(ctx, &args).map(|()| 0),
         Command::Demo(args) => demo::run(ctx, &args).map(|()| 0),
         Command::Completions(args) => completions::run(&args).map(|()| 0),
         Command::Man(args) => completions::man(&args).map(|()| 0),
         Command::AgentRun(args) => agent_run::run(ctx, &args),
         Command::Replay(args) => replay::run(&args),
+        Command::Hook(args) => Ok(hook::run(&args)),
     }
 }

@@ -1,12 +1,16 @@
 //! `pk replay` (hidden): a fake agent for the demo and the tests. It replays a fixture
 //! transcript into a file over time, as a real agent would write it, and shows a readable
-//! rendering in its pane. A permission request makes it wait until a key is pressed in the pane.
+//! rendering in its pane. Asked to (`--events`, or `$PK_EVENTS` in a pk pane), it also writes
+//! the hook events an interactive Claude would: `UserPromptSubmit` at the start, `PreToolUse`
+//! per tool call, `PermissionRequest` when the fixture ends blocked on a permission (then it
+//! waits for Enter in its pane, answers, and finishes), and `Stop` or `StopFailure` at the end.
 
 use crate::error::{Context, Error, Result};
+use crate::hooks;
 use clap::Args;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The fixtures built into pk, by name.
@@ -37,6 +41,9 @@ pub struct ReplayArgs {
     /// Where to write the transcript [default: $PK_TRANSCRIPT].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write Claude-style hook events to this file [default: $PK_EVENTS].
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
     /// Seconds between two lines.
     #[arg(long, default_value_t = 1.0)]
     pub delay: f64,
@@ -66,38 +73,23 @@ pub fn run(args: &ReplayArgs) -> Result<u8> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&out)
         .with_context(|| format!("failed to open {}", out.display()))?;
-    let delay = Duration::from_secs_f64(args.delay.max(0.0));
-    let mut failed = false;
+    let events = args
+        .events
+        .clone()
+        .or_else(|| std::env::var_os(crate::env_vars::PK_EVENTS).map(PathBuf::from))
+        .map(Hooks::new);
+    let mut agent = Agent {
+        file,
+        events,
+        delay: Duration::from_secs_f64(args.delay.max(0.0)),
+    };
     println!("replaying {} into {}", args.fixture, out.display());
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        std::thread::sleep(delay);
-        writeln!(file, "{line}").context("failed to write the transcript")?;
-        let value: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-        if let Some(shown) = describe(&value) {
-            println!("{shown}");
-        }
-        failed |= value["is_error"] == Value::Bool(true) || value["type"] == "turn.failed";
-        if value["type"] == "control_request" {
-            println!("  ? allow this tool? press Enter to allow");
-            let mut answer = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut answer);
-            let result = serde_json::json!({
-                "type": "result", "subtype": "success", "is_error": false,
-                "result": "Done after permission.", "num_turns": 2,
-                "total_cost_usd": 0.0123,
-                "usage": {"input_tokens": 1200, "output_tokens": 300,
-                          "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
-            });
-            std::thread::sleep(delay);
-            writeln!(file, "{result}").context("failed to write the transcript")?;
-            println!("  permission granted; done.");
-        }
-    }
+    let failed = agent.replay(&text)?;
     if args.exit {
         return Ok(u8::from(failed));
     }
@@ -113,8 +105,176 @@ pub fn run(args: &ReplayArgs) -> Result<u8> {
     Ok(u8::from(failed))
 }
 
-/// A one-line rendering of a transcript record, or `None` for records not worth showing.
-fn describe(v: &Value) -> Option<String> {
+/// The fake agent: its transcript and, when asked, its hook events.
+struct Agent {
+    file: std::fs::File,
+    events: Option<Hooks>,
+    delay: Duration,
+}
+
+impl Agent {
+    /// Replays `text` line by line; returns true when the run failed.
+    fn replay(&mut self, text: &str) -> Result<bool> {
+        self.hook(
+            "UserPromptSubmit",
+            json!({"prompt": std::env::var(crate::env_vars::PK_PROMPT).unwrap_or_default()}),
+        );
+        let mut failed = false;
+        let mut open_request: Option<Value> = None;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            std::thread::sleep(self.delay);
+            let value: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+            for (name, input) in tool_calls(&value) {
+                self.hook(
+                    "PreToolUse",
+                    json!({"tool_name": name, "tool_input": input}),
+                );
+            }
+            if value["type"] == "control_request" {
+                let req = &value["request"];
+                // The hook fires as the dialog is about to show: before the transcript says so.
+                self.hook(
+                    "PermissionRequest",
+                    json!({"tool_name": req["tool_name"], "tool_input": req["input"]}),
+                );
+                open_request = Some(value.clone());
+            }
+            self.write(line)?;
+            if let Some(shown) = describe(&value) {
+                println!("{shown}");
+            }
+            failed |= value["is_error"] == Value::Bool(true) || value["type"] == "turn.failed";
+            if value["type"] == "result" {
+                open_request = None;
+            }
+        }
+        if let Some(request) = open_request {
+            self.grant(&request)?;
+        }
+        if failed {
+            self.hook("StopFailure", json!({"error": "the replayed run failed"}));
+        } else {
+            self.hook("Stop", json!({"stop_hook_active": false}));
+        }
+        Ok(failed)
+    }
+
+    /// The run ended blocked on a permission: waits for Enter in the pane, then answers the
+    /// request in the transcript and finishes the run.
+    fn grant(&mut self, request: &Value) -> Result<()> {
+        println!("  ? allow this tool? press Enter to allow");
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        let req = &request["request"];
+        self.hook(
+            "PostToolUse",
+            json!({"tool_name": req["tool_name"], "tool_input": req["input"],
+                   "tool_response": {"stdout": "ok"}}),
+        );
+        let response = json!({
+            "type": "control_response",
+            "response": {"subtype": "success", "request_id": request["request_id"],
+                         "response": {"behavior": "allow"}}
+        });
+        self.write(&response.to_string())?;
+        println!("  permission granted");
+        std::thread::sleep(self.delay);
+        let result = json!({
+            "type": "result", "subtype": "success", "is_error": false,
+            "result": "Done after permission.", "num_turns": 2,
+            "total_cost_usd": 0.0456,
+            "usage": {"input_tokens": 1200, "output_tokens": 2000,
+                      "cache_read_input_tokens": 8000, "cache_creation_input_tokens": 1000}
+        });
+        self.write(&result.to_string())?;
+        if let Some(shown) = describe(&result) {
+            println!("{shown}");
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, line: &str) -> Result<()> {
+        writeln!(self.file, "{line}").context("failed to write the transcript")
+    }
+
+    fn hook(&self, event: &str, fields: Value) {
+        if let Some(h) = &self.events {
+            h.write(event, fields);
+        }
+    }
+}
+
+/// Where the fake agent's hook events go, with what every payload carries.
+struct Hooks {
+    path: PathBuf,
+    session_id: String,
+    cwd: String,
+}
+
+impl Hooks {
+    fn new(path: PathBuf) -> Hooks {
+        Hooks {
+            path,
+            session_id: format!("replay-{}", std::process::id()),
+            cwd: std::env::current_dir()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Appends one event. A failure is reported, not fatal: the replay is what matters.
+    fn write(&self, event: &str, fields: Value) {
+        let mut payload = json!({
+            "session_id": self.session_id,
+            "cwd": self.cwd,
+            "hook_event_name": event,
+        });
+        if let (Some(p), Value::Object(extra)) = (payload.as_object_mut(), fields) {
+            p.extend(extra);
+        }
+        if let Err(e) = hooks::append_value(Path::new(&self.path), &payload, crate::live::now_ms())
+        {
+            eprintln!("pk replay: {e}");
+        }
+    }
+}
+
+/// The tool calls a record makes: Claude `tool_use` blocks, Codex commands.
+fn tool_calls(v: &Value) -> Vec<(String, Value)> {
+    match v["type"].as_str() {
+        Some("assistant") => v["message"]["content"]
+            .as_array()
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter(|b| b["type"] == "tool_use")
+                    .filter_map(|b| Some((b["name"].as_str()?.to_string(), b["input"].clone())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Some("item.started") if v["item"]["type"] == "command_execution" => {
+            vec![("Bash".to_string(), json!({"command": v["item"]["command"]}))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A readable line for one line of an agent's output stream: the record described when it is
+/// JSON ([`describe`]), the text itself (cleaned) when it is not, nothing for blank lines and
+/// records not worth showing.
+pub fn show_line(line: &str) -> Option<String> {
+    if line.trim().is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<Value>(line) {
+        Ok(v) if v.is_object() => describe(&v),
+        _ => Some(pk_status::sanitize::clean(line)),
+    }
+}
+
+/// A one-line rendering of a transcript record (Claude stream, Codex exec, Gemini stream), or
+/// `None` for records not worth showing.
+pub fn describe(v: &Value) -> Option<String> {
     // Transcript text is written by a model: cleaned of escape sequences before it is shown.
     let short = |s: &str| pk_status::sanitize::truncate(&pk_status::sanitize::clean(s), 100);
     match v["type"].as_str()? {
@@ -139,6 +299,26 @@ fn describe(v: &Value) -> Option<String> {
                 .collect();
             (!parts.is_empty()).then(|| parts.join("\n"))
         }
+        "init" => Some(format!(
+            "● session started ({})",
+            short(v["model"].as_str().unwrap_or("model?"))
+        )),
+        "message" if v["role"] == "assistant" => {
+            Some(format!("  {}", short(v["content"].as_str()?)))
+        }
+        "tool_use" => Some(format!(
+            "  → {} {}",
+            short(v["tool_name"].as_str()?),
+            short(&tool_target(&v["parameters"]))
+        )),
+        "error" => Some(format!(
+            "  ! {}",
+            short(v["message"].as_str().unwrap_or("error"))
+        )),
+        "result" if v["status"].is_string() => Some(format!(
+            "■ {}",
+            short(v["status"].as_str().unwrap_or("done"))
+        )),
         "result" => Some(format!(
             "■ {} — ${:.4}",
             short(v["subtype"].as_str().unwrap_or("done")),
@@ -169,4 +349,53 @@ fn tool_target(input: &Value) -> String {
         .find_map(|k| input[*k].as_str())
         .unwrap_or("")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_lines_are_shown_readably() {
+        assert_eq!(
+            show_line(r#"{"type":"system","subtype":"init","model":"claude-x"}"#).as_deref(),
+            Some("● session started (claude-x)")
+        );
+        assert_eq!(
+            show_line(
+                r#"{"type":"tool_use","tool_name":"read_file","parameters":{"path":"src/a.rs"}}"#
+            )
+            .as_deref(),
+            Some("  → read_file src/a.rs")
+        );
+        assert_eq!(
+            show_line(r#"{"type":"result","status":"success","stats":{}}"#).as_deref(),
+            Some("■ success")
+        );
+        assert_eq!(show_line(r#"{"type":"rate_limit_event"}"#), None);
+        assert_eq!(show_line("   "), None);
+        // Not JSON: the text itself, without its escape sequences.
+        assert_eq!(
+            show_line("warning: \x1b[31mslow\x1b[0m").as_deref(),
+            Some("warning: slow")
+        );
+    }
+
+    #[test]
+    fn tool_calls_become_pre_tool_use_events() {
+        let claude: Value = serde_json::from_str(
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"x"},{"type":"tool_use","name":"Edit","input":{"file_path":"a.rs"}}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tool_calls(&claude),
+            vec![("Edit".to_string(), json!({"file_path": "a.rs"}))]
+        );
+        let codex: Value = serde_json::from_str(
+            r#"{"type":"item.started","item":{"type":"command_execution","command":"cargo test"}}"#,
+        )
+        .unwrap();
+        assert_eq!(tool_calls(&codex)[0].1["command"], "cargo test");
+        assert!(tool_calls(&json!({"type": "user"})).is_empty());
+    }
 }

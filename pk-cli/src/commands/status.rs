@@ -1,21 +1,28 @@
 //! `pk status`: a table of the tracks (or `--json`, design §3).
+//!
+//! What each agent does comes from the status watcher's `status.json` when the watcher runs
+//! (it has read every transcript as it grew: fast at any size); otherwise each track's files
+//! are read once here with the same code ([`crate::live`]).
 
 use crate::Ctx;
 use crate::cli::PlanArg;
 use crate::error::Result;
+use crate::live::{self, StatusFile, TrackFeed};
 use crate::plan::Plan;
 use crate::state::State;
 use crate::tmux::Pane;
 use crate::workspace::Workspace;
 use clap::Args;
-use pk_status::TrackState;
+use pk_status::sanitize::clean;
+use pk_status::{TrackState, TrackStatus};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Show every track: state, branch, ports, changed files.
+/// Show what every agent does and has cost, with its branch, ports and changes.
 ///
-/// Also shows the worktree and whether the agent's pane is alive.
+/// The state is what the agent does: starting, working, waiting (for you), done, error, idle
+/// or exited. `--json` also gives tokens, the transcript read and the worktree.
 ///
 /// Examples:
 ///   pk status
@@ -60,10 +67,14 @@ pub struct TrackJson {
     pub last_activity: Option<String>,
     /// Last tool with a short target, or null.
     pub last_tool: Option<String>,
+    /// The last error the agent reported, or null.
+    pub last_error: Option<String>,
+    /// The model, when the transcript names it.
+    pub model: Option<String>,
     /// Cost in USD.
     pub cost_usd: f64,
     /// Token counts.
-    pub tokens: Tokens,
+    pub tokens: pk_status::Tokens,
     /// The transcript pk reads, or null.
     pub transcript: Option<PathBuf>,
     /// The agent pane id, or null when there is none.
@@ -74,19 +85,6 @@ pub struct TrackJson {
     pub exit_code: Option<i32>,
     /// Number of changed and untracked files in the worktree.
     pub changed_files: usize,
-}
-
-/// Token counts.
-#[derive(Debug, Serialize, Default)]
-pub struct Tokens {
-    /// Input tokens.
-    pub input: u64,
-    /// Output tokens.
-    pub output: u64,
-    /// Cache reads.
-    pub cache_read: u64,
-    /// Cache writes.
-    pub cache_write: u64,
 }
 
 /// Runs `pk status`.
@@ -131,34 +129,72 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
     });
+    // The watcher's view when it runs; else the files, read once.
+    let watcher_runs = panes
+        .iter()
+        .any(|p| p.role == crate::layout::WATCH_ROLE && !p.dead);
+    let file = if watcher_runs {
+        StatusFile::load(&ws.state_dir)
+    } else {
+        None
+    };
+    let now = live::now_ms();
+    let idle_ms =
+        i64::try_from(plan.session.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let tracks = plan
         .tracks
         .iter()
         .zip(changed)
         .map(|(t, changed_files)| {
             let rec = state.and_then(|s| s.track(&t.name));
-            let pane = panes.iter().find(|p| p.track == t.name);
+            let pane = panes
+                .iter()
+                .find(|p| p.track == t.name && p.role == "agent");
             let alive = pane.is_some_and(|p| !p.dead);
             let ports = match rec {
                 Some(r) if !r.ports.is_empty() => r.ports.iter().cloned().collect(),
                 Some(r) => BTreeMap::from([("port".to_string(), r.port())]),
                 None => BTreeMap::new(),
             };
+            let entry = file
+                .as_ref()
+                .and_then(|f| f.tracks.iter().find(|e| e.name == t.name));
+            let (status, transcript) = match (entry, rec) {
+                (Some(e), _) => (e.status.clone(), e.transcript.clone()),
+                (None, Some(rec)) => {
+                    let mut feed = TrackFeed::new(rec, &ws.state_dir);
+                    feed.refresh(now);
+                    let transcript = feed.transcript().map(|f| f.path().to_path_buf());
+                    (feed.status(), transcript)
+                }
+                (None, None) => (TrackStatus::default(), None),
+            };
+            let status = if alive {
+                pk_status::apply_idle(&status, now, idle_ms)
+            } else {
+                // Also when the watcher has not seen the exit yet.
+                let code = pane.and_then(|p| p.dead_status);
+                let at = status.state_at.map_or(now, |t| t.millis());
+                pk_status::apply_exit(&status, code, at)
+            };
+            let transcript = transcript.or_else(|| {
+                rec.and_then(|r| r.transcript.as_ref())
+                    .and_then(|s| s.fixed_path())
+                    .map(|p| p.to_path_buf())
+            });
             TrackJson {
                 name: t.name.clone(),
                 branch: t.branch.clone(),
                 worktree: t.worktree.clone(),
                 ports,
-                state: if alive {
-                    TrackState::Starting
-                } else {
-                    TrackState::Exited
-                },
-                last_activity: None,
-                last_tool: None,
-                cost_usd: 0.0,
-                tokens: Tokens::default(),
-                transcript: t.transcript.as_ref().map(|tr| t.worktree.join(&tr.path)),
+                state: status.state,
+                last_activity: status.last_activity.map(|t| t.to_rfc3339()),
+                last_tool: status.last_tool.as_deref().map(clean),
+                last_error: status.last_error.as_deref().map(clean),
+                model: status.model.as_deref().map(clean),
+                cost_usd: status.cost_usd,
+                tokens: status.tokens,
+                transcript,
                 pane: pane.map(|p| p.id.clone()),
                 alive,
                 exit_code: pane.and_then(|p| if p.dead { p.dead_status } else { None }),
@@ -182,7 +218,8 @@ fn print_table(plan: &Plan, report: &StatusJson, up: bool) {
             plan.tracks.len()
         );
     }
-    let rows: Vec<[String; 6]> = report
+    let now = live::now_ms();
+    let rows: Vec<[String; 9]> = report
         .tracks
         .iter()
         .map(|t| {
@@ -190,9 +227,24 @@ fn print_table(plan: &Plan, report: &StatusJson, up: bool) {
                 Some(code) => format!("{} ({code})", t.state),
                 None => t.state.to_string(),
             };
+            let activity = t
+                .last_activity
+                .as_deref()
+                .and_then(pk_status::Timestamp::parse_rfc3339)
+                .map_or_else(|| "-".to_string(), |at| ago(now - at.millis()));
+            let cost = if t.cost_usd > 0.0 || t.tokens.total() > 0 {
+                pk_status::render::format_cost(t.cost_usd)
+            } else {
+                "-".to_string()
+            };
             [
                 t.name.clone(),
                 state,
+                activity,
+                t.last_tool
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), clean),
+                cost,
                 t.branch.clone(),
                 t.ports
                     .iter()
@@ -204,7 +256,17 @@ fn print_table(plan: &Plan, report: &StatusJson, up: bool) {
             ]
         })
         .collect();
-    let header = ["TRACK", "STATE", "BRANCH", "PORTS", "CHANGED", "WORKTREE"];
+    let header = [
+        "TRACK",
+        "STATE",
+        "ACTIVITY",
+        "LAST TOOL",
+        "COST",
+        "BRANCH",
+        "PORTS",
+        "CHANGED",
+        "WORKTREE",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -224,5 +286,38 @@ fn print_table(plan: &Plan, report: &StatusJson, up: bool) {
     println!("{}", line(&header.map(String::from)));
     for row in &rows {
         println!("{}", line(row));
+    }
+    if report.tracks.iter().any(|t| t.cost_usd > 0.0) {
+        println!(
+            "total {}",
+            pk_status::render::format_cost(report.total_cost_usd)
+        );
+    }
+}
+
+/// `5s ago`, `3m ago`, `2h ago`, `4d ago`; `now` for times in the future (clock skew).
+pub fn ago(ms: i64) -> String {
+    let s = ms / 1000;
+    match s {
+        i64::MIN..=0 => "now".to_string(),
+        1..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m ago", s / 60),
+        3600..=86_399 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(ago(-5), "now");
+        assert_eq!(ago(999), "now");
+        assert_eq!(ago(5_000), "5s ago");
+        assert_eq!(ago(125_000), "2m ago");
+        assert_eq!(ago(7_300_000), "2h ago");
+        assert_eq!(ago(3 * 86_400_000), "3d ago");
     }
 }

@@ -1,6 +1,7 @@
-//! `pk up`: create what is missing (branches, worktrees, ports, env, the tmux session), then
-//! attach. Idempotent: a second run creates nothing and leaves running agents alone; a track
-//! added to the plan is added alone; a track removed from the plan is reported, not deleted.
+//! `pk up`: create what is missing (branches, worktrees, ports, env, the tmux session, the
+//! status watcher), then attach. Idempotent: a second run creates nothing and leaves running
+//! agents alone; a track added to the plan is added alone; a track removed from the plan is
+//! reported, not deleted; a status watcher that died is started again.
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
@@ -9,8 +10,9 @@ use crate::lock::SessionLock;
 use crate::output::Style;
 use crate::plan::{self, Multiplexer, Plan, Track};
 use crate::ports;
-use crate::state::{Launch, State, TrackRecord};
+use crate::state::{Launch, State, Tee, TrackRecord};
 use crate::tmux::{Cmd, Tmux};
+use crate::transcript::{self, Source};
 use crate::workspace::Workspace;
 use crate::{Ctx, env_vars};
 use clap::Args;
@@ -99,9 +101,12 @@ pub fn up(ctx: &Ctx, ws: &Workspace) -> Result<Up> {
         }
     }
 
+    state.idle_after_secs = plan.session.idle_after_secs;
     let made = prepare_tracks(ctx, ws, &mut state)?;
+    write_track_files(ws)?;
     let panes_made = build_panes(ctx, ws, &tmux, &mut state)?;
     state.save(&ws.state_dir)?;
+    ensure_watcher(ctx, ws, &tmux, &state)?;
     summarize(ctx, plan, &state, &made, panes_made);
     Ok(Up { tmux, state })
 }
@@ -196,6 +201,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
         state.worktrees_dir = Some(plan.session.worktrees.clone());
     }
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "sh".to_string());
+    let env = |k: &str| std::env::var(k).ok();
     for (track, block) in plan.tracks.iter().zip(blocks) {
         let adding = to_add.iter().any(|t| t.name == track.name);
         let branch_created = match state.track(&track.name) {
@@ -219,9 +225,18 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
                 .unwrap_or_default(),
             pane: state.track(&track.name).and_then(|r| r.pane.clone()),
             launch: Launch::default(),
+            transcript: None,
+            events: None,
+            agent_started_ms: state.track(&track.name).and_then(|r| r.agent_started_ms),
         };
-        let launch = launch_spec(plan, track, &record, &shell);
-        let record = TrackRecord { launch, ..record };
+        let files = TrackFiles::of(&ws.state_dir, track, &env);
+        let launch = launch_spec(plan, track, &record, &shell, &files);
+        let record = TrackRecord {
+            launch,
+            transcript: files.source,
+            events: Some(files.events),
+            ..record
+        };
         match state.track_mut(&track.name) {
             Some(r) => *r = record,
             None => state.tracks.push(record),
@@ -281,8 +296,56 @@ fn named_ports(track: &Track, block: u16) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// pk's files of one track (design §6), under `<state dir>/tracks/<track>/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackFiles {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The hook event file (`PK_EVENTS`).
+    pub events: PathBuf,
+    /// Where the transcript is, or how to find it.
+    pub source: Option<Source>,
+    /// The settings file with pk's hooks, for interactive Claude.
+    pub claude_settings: Option<PathBuf>,
+    /// The file a headless agent's stream is kept in.
+    pub tee: Option<Tee>,
+}
+
+impl TrackFiles {
+    /// Decides the files of `track`; `env` is the environment the agents inherit.
+    pub fn of(state_dir: &Path, track: &Track, env: &dyn Fn(&str) -> Option<String>) -> TrackFiles {
+        let dir = transcript::track_dir(state_dir, &track.name);
+        let source = transcript::source_for(track, &dir, env);
+        let preset = match &track.agent {
+            plan::Agent::Preset(p) => Some(*p),
+            plan::Agent::Command(_) => None,
+        };
+        let tee = preset
+            .and_then(transcript::tee_format)
+            .zip(source.as_ref().and_then(Source::fixed_path))
+            .map(|(format, path)| Tee {
+                path: path.to_path_buf(),
+                format,
+            });
+        TrackFiles {
+            events: dir.join(transcript::EVENTS_FILE),
+            claude_settings: (preset == Some(plan::AgentPreset::Claude))
+                .then(|| dir.join(transcript::CLAUDE_SETTINGS_FILE)),
+            dir,
+            source,
+            tee,
+        }
+    }
+}
+
 /// The environment and commands of a track's pane (design §4).
-pub fn launch_spec(plan: &Plan, track: &Track, rec: &TrackRecord, shell: &str) -> Launch {
+pub fn launch_spec(
+    plan: &Plan,
+    track: &Track,
+    rec: &TrackRecord,
+    shell: &str,
+    files: &TrackFiles,
+) -> Launch {
     let mut env = vec![
         (env_vars::PK_TRACK.to_string(), track.name.clone()),
         (env_vars::PK_BRANCH.to_string(), track.branch.clone()),
@@ -303,6 +366,18 @@ pub fn launch_spec(plan: &Plan, track: &Track, rec: &TrackRecord, shell: &str) -
     if let Some(prompt) = &track.prompt {
         env.push((env_vars::PK_PROMPT.to_string(), prompt.clone()));
     }
+    // Where status comes from: any agent may append hook events; a transcript whose path is
+    // known in advance is named (interactive agents pick their own file names).
+    env.push((
+        env_vars::PK_EVENTS.to_string(),
+        files.events.to_string_lossy().into_owned(),
+    ));
+    if let Some(path) = files.source.as_ref().and_then(Source::fixed_path) {
+        env.push((
+            env_vars::PK_TRANSCRIPT.to_string(),
+            path.to_string_lossy().into_owned(),
+        ));
+    }
     let vars = plan::TemplateVars {
         track: &track.name,
         port: rec.port(),
@@ -314,9 +389,53 @@ pub fn launch_spec(plan: &Plan, track: &Track, rec: &TrackRecord, shell: &str) -
     Launch {
         env,
         setup: track.setup.clone(),
-        argv: crate::agent::argv(track, shell),
+        argv: crate::agent::argv(track, shell, files.claude_settings.as_deref()),
         agent: crate::agent::label(&track.agent),
+        tee: files.tee.clone(),
     }
+}
+
+/// Makes every track's folder under the state folder and writes the Claude settings with pk's
+/// hooks (rewritten only when they changed: the path of pk may have).
+fn write_track_files(ws: &Workspace) -> Result<()> {
+    let exe = std::env::current_exe().context("failed to find the pk executable")?;
+    let env = |k: &str| std::env::var(k).ok();
+    for track in &ws.plan.tracks {
+        let files = TrackFiles::of(&ws.state_dir, track, &env);
+        std::fs::create_dir_all(&files.dir)
+            .with_context(|| format!("failed to create {}", files.dir.display()))?;
+        if let Some(path) = &files.claude_settings {
+            let settings = crate::hooks::claude_settings(&exe, &files.events);
+            let text = serde_json::to_string_pretty(&settings).context("failed to encode hooks")?;
+            if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+                crate::state::write_atomically(path, text.as_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Before a track's agent starts in a new pane: its event file and kept stream start empty
+/// (they describe this agent, not an earlier one), and the start time is recorded.
+fn reset_track_files(rec: &mut TrackRecord, now_ms: i64) -> Result<()> {
+    let files = rec
+        .events
+        .iter()
+        .chain(rec.launch.tee.as_ref().map(|t| &t.path));
+    for path in files {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(
+                    Error::failure(format!("failed to remove {}", path.display()))
+                        .wrap_cause(e.to_string()),
+                );
+            }
+        }
+    }
+    rec.agent_started_ms = Some(now_ms);
+    Ok(())
 }
 
 /// Copies the track's `copy` files from the main checkout (never over a file already there).
@@ -428,7 +547,13 @@ fn build_panes(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &mut State) -> Res
     let session = &plan.session.name;
     let editor = editor_pane(plan);
     let mut made = 0;
+    let now = crate::live::now_ms();
     if !tmux.has_session(session) {
+        for track in &plan.tracks {
+            reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
+        }
+        // The files must be empty before the agents start: saved now, with the start times.
+        state.save(&ws.state_dir)?;
         let agents = plan
             .tracks
             .iter()
@@ -449,6 +574,8 @@ fn build_panes(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &mut State) -> Res
             if panes.iter().any(|p| p.track == track.name) {
                 continue;
             }
+            reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
+            state.save(&ws.state_dir)?;
             let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
             add_pane(tmux, session, &agent, &editor)?;
             ctx.out.step(&format!(
@@ -466,6 +593,53 @@ fn build_panes(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &mut State) -> Res
         }
     }
     Ok(made)
+}
+
+/// The argv of the status watcher's pane.
+pub fn watch_argv(state_dir: &Path, socket: Option<&str>) -> Result<Vec<String>> {
+    let exe = std::env::current_exe().context("failed to find the pk executable")?;
+    let mut argv = vec![exe.to_string_lossy().into_owned()];
+    if let Some(socket) = socket {
+        argv.extend(["--socket".to_string(), socket.to_string()]);
+    }
+    argv.extend([
+        "watch".to_string(),
+        "--state-dir".to_string(),
+        state_dir.to_string_lossy().into_owned(),
+    ]);
+    Ok(argv)
+}
+
+/// Starts the status watcher in its own window unless it runs; a watcher that died (its pane
+/// is kept, with its last words) is started again in the same pane.
+fn ensure_watcher(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &State) -> Result<()> {
+    let session = &state.session;
+    let argv = watch_argv(&ws.state_dir, tmux.socket())?;
+    let cwd = &ws.plan.repo_root;
+    let panes = tmux.panes(session)?;
+    match panes.iter().find(|p| p.role == layout::WATCH_ROLE) {
+        Some(p) if !p.dead => return Ok(()),
+        Some(p) => {
+            tmux.run(vec![
+                Cmd::new("respawn-pane")
+                    .flag("-k")
+                    .opt("-t", &p.id)
+                    .opt("-c", cwd.to_string_lossy())
+                    .args(&argv),
+            ])
+            .map_err(|e| e.wrap("failed to restart the status watcher"))?;
+        }
+        None => {
+            tmux.run(layout::watch_window(session, cwd, &argv))
+                .map_err(|e| e.wrap("failed to start the status watcher"))?;
+        }
+    }
+    ctx.out.step(&format!(
+        "  {} status watcher (window {})",
+        ctx.out.paint(Style::Green, "+"),
+        layout::WATCH_WINDOW
+    ));
+    Ok(())
 }
 
 /// Puts one more agent where there is room: under the last agent of the first window with

@@ -76,7 +76,7 @@ impl TestEnv {
         self.root().join("out")
     }
 
-    fn apply_env(&self, cmd: &mut Command) {
+    pub fn apply_env(&self, cmd: &mut Command) {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.root().join("home"))
@@ -195,6 +195,81 @@ impl TestEnv {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+}
+
+/// A terminal attached to a session, as a user sees it: a tmux client of the test's server,
+/// running inside a pane of a second private server (`<socket>-outer`, same `TMUX_TMPDIR`)
+/// whose screen can be captured. Killed on drop.
+pub struct Screen {
+    outer: String,
+    tmpdir: PathBuf,
+}
+
+impl TestEnv {
+    /// Attaches a 200x30 client to `session`.
+    pub fn attach_screen(&self, session: &str) -> Screen {
+        let outer = format!("{}-outer", self.socket);
+        let mut cmd = Command::new("tmux");
+        self.apply_env(&mut cmd);
+        let client = format!(
+            "env -u TMUX tmux -u -L {} attach-session -t ={session}",
+            self.socket
+        );
+        cmd.args([
+            "-L",
+            &outer,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "30",
+            &client,
+        ]);
+        let run = Run::from(cmd.output().unwrap());
+        assert_eq!(run.code, 0, "outer tmux: {run}");
+        Screen {
+            outer,
+            tmpdir: self.root().join("tmux"),
+        }
+    }
+}
+
+impl Screen {
+    fn tmux(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("tmux");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .arg("-L")
+            .arg(&self.outer)
+            .args(args)
+            .stdin(Stdio::null());
+        Run::from(cmd.output().unwrap())
+    }
+
+    /// The whole screen.
+    pub fn text(&self) -> String {
+        self.tmux(&["capture-pane", "-p"]).stdout
+    }
+
+    /// The status line: the client's last row.
+    pub fn status_line(&self) -> String {
+        self.text()
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
     }
 }
 

@@ -3,5 +3,6 @@
 
 mod common;
 mod down;
+mod live;
 mod plans;
 mod up;

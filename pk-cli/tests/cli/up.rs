@@ -101,6 +101,17 @@ fn up_makes_worktrees_branches_panes_env_and_distinct_free_ports() {
             canonical(std::path::Path::new(var(&pane_env, "PK_ROOT").unwrap())),
             canonical(&env.repo)
         );
+        // Where status comes from: the track's hook event file, under pk's state.
+        let events = var(&pane_env, "PK_EVENTS").unwrap();
+        assert!(
+            events.ends_with(&format!(".git/pk/shop/tracks/{track}/events.ndjson")),
+            "{events}"
+        );
+        assert_eq!(
+            var(&pane_env, "PK_TRANSCRIPT"),
+            None,
+            "no transcript to name"
+        );
         let port: u16 = var(&pane_env, "PK_PORT").unwrap().parse().unwrap();
         assert!(port >= 15100, "{port}");
         assert_eq!(
@@ -135,8 +146,16 @@ fn up_makes_worktrees_branches_panes_env_and_distinct_free_ports() {
         "list-panes", "-s", "-t", "=shop", "-F",
         "#{window_name} #{@pk_role} #{@pk_track} #{@pk_branch} #{@pk_port} #{pane_left} #{pane_top}",
     ]);
-    let lines: Vec<&str> = panes.stdout.lines().collect();
+    let lines: Vec<&str> = panes
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("pk-watch "))
+        .collect();
     assert_eq!(lines.len(), 4, "{panes}");
+    assert!(
+        panes.stdout.contains("pk-watch watch "),
+        "the status watcher has its window: {panes}"
+    );
     let agents: Vec<Vec<&str>> = lines
         .iter()
         .map(|l| l.split(' ').collect::<Vec<_>>())
@@ -353,14 +372,16 @@ fn focus_selects_the_track_pane_and_status_reports_exited_agents() {
     env.pk_ok(&["focus", "b"]);
     let active = env.tmux(&["display-message", "-p", "-t", "=shop:", "#{@pk_track}"]);
     assert_eq!(active.stdout.trim(), "b", "{active}");
+    // A non-zero exit is a failure (design §6: agents exit non-zero when their run failed).
     env.wait_for("b to exit", 10, || {
-        env.status_json()["tracks"][1]["state"] == "exited"
+        env.status_json()["tracks"][1]["state"] == "error"
     });
     let status = env.status_json();
     assert_eq!(status["tracks"][1]["exit_code"], 5);
+    assert_eq!(status["tracks"][1]["last_error"], "exited with status 5");
     assert_eq!(status["tracks"][0]["state"], "starting");
     let table = env.pk_ok(&["status"]);
-    assert!(table.stdout.contains("exited (5)"), "{table}");
+    assert!(table.stdout.contains("error (5)"), "{table}");
 }
 
 #[test]
@@ -427,6 +448,13 @@ fn demo_comes_up_and_down_removes_everything_it_made() {
     // The fake agents write their transcripts.
     env.wait_for("a transcript line", 20, || {
         std::fs::read_to_string(dir.join("transcripts/api.ndjson")).is_ok_and(|t| !t.is_empty())
+    });
+    // The status watcher shows the three tracks in the bar.
+    env.wait_for("the demo's status bar", 20, || {
+        let bar = env.tmux(&["show-options", "-v", "-t", "=pk-demo:", "status-right"]);
+        ["api", "web", "docs"]
+            .iter()
+            .all(|t| bar.stdout.contains(t))
     });
     let mut down = env.pk_cmd(&["down"]);
     down.current_dir(&shop);

@@ -1,0 +1,626 @@
+//! `pk watch`: the status watcher, one per session (design §6).
+//!
+//! It follows every track's transcript and hook event file with `notify`, reading only what was
+//! appended ([`crate::live`]), and pushes the rendered status line into the session's
+//! `status-right` the moment something shown changes; tmux redraws every client at once. A track
+//! that turns waiting, done or failed also rings the bell, shows a message on every client and,
+//! where `notify-send` exists, a desktop notification. Everything it knows is written atomically
+//! to `.git/pk/<session>/status.json` for `pk status` and the zellij plugin.
+//!
+//! File events say "look again"; what changed is found by the cursors, so a burst of events is
+//! handled by one look (events are gathered for a few milliseconds first) and a missed event
+//! costs at most one tick. Every [`TICK`] it also asks tmux which agents still run (their pane
+//! is kept dead by `remain-on-exit`), re-renders for idleness and picks up new tracks; when the
+//! tmux server or the session is gone, it exits.
+//!
+//! notify is used without a debouncer crate: the watcher only needs "something in these
+//! folders changed", and gathering events with a short `recv_timeout` is that debouncer in a few
+//! lines, without its extra thread and timer tick.
+
+use crate::Ctx;
+use crate::cli::PlanArg;
+use crate::error::{Context, Error, Result};
+use crate::layout;
+use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
+use crate::state::State;
+use crate::tmux::{Client, Cmd, Pane, Tmux};
+use crate::workspace::Workspace;
+use clap::Args;
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher};
+use pk_status::sanitize::clean;
+use pk_status::{TrackState, TrackStatus};
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Keep the tmux status bar up to date with what every agent does.
+///
+/// Follows every track's transcript and hook events and shows, in the session's status line,
+/// which agent works, waits for you, is done or failed, and what each has cost. A track that
+/// starts waiting, finishes or fails rings the bell and shows a message. Also writes
+/// .git/pk/<session>/status.json, which `pk status` reads.
+///
+/// `pk up` starts it in the session's pk-watch window (and again if it died); it stops when
+/// the session ends. Only one watcher runs per session.
+///
+/// Examples:
+///   pk watch                   # in the foreground, for the plan here
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub plan: PlanArg,
+    /// The session's state folder (`.git/pk/<session>`), instead of finding it from the plan.
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// How often tmux is asked which agents still run, idleness is re-rendered and every file is
+/// looked at even without an event (file systems without inotify events).
+pub const TICK: Duration = Duration::from_secs(2);
+
+/// After a file event, events are gathered until none came for this long...
+const SETTLE: Duration = Duration::from_millis(15);
+/// ...or for at most this long, so a busy agent cannot hold the bar back.
+const SETTLE_MAX: Duration = Duration::from_millis(100);
+
+/// Between ticks, file events also refresh the panes, at most this often.
+const PANES_MAX_AGE: Duration = Duration::from_millis(250);
+
+/// Width of the status line when no client is attached.
+const DEFAULT_WIDTH: u32 = layout::DETACHED_SIZE.0;
+
+/// The watcher's lock file in the state folder.
+const LOCK_FILE: &str = "watch.lock";
+
+/// Runs `pk watch`.
+pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
+    let state_dir = match &args.state_dir {
+        Some(dir) => dir.clone(),
+        None => Workspace::open(ctx, args.plan.plan.as_deref())?.state_dir,
+    };
+    let state = State::load(&state_dir)?.ok_or_else(|| {
+        Error::failure(format!(
+            "no pk session to watch: {} has no state",
+            state_dir.display()
+        ))
+        .hint("run `pk up` first")
+    })?;
+    let Some(_lock) = lock(&state_dir)? else {
+        ctx.out.step(&format!(
+            "a status watcher already runs for session `{}`",
+            state.session
+        ));
+        return Ok(());
+    };
+    let socket = ctx.socket.clone().or_else(|| state.socket.clone());
+    let tmux = Tmux::new(socket.as_deref(), ctx.verbose);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let fs = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    })
+    .context("failed to start watching files")?;
+    println!(
+        "pk watch: session {}, {} tracks (pk up starts this again if it stops)",
+        state.session,
+        state.tracks.len()
+    );
+    let mut watch = Watch::new(state_dir, state, tmux, fs);
+    watch.run(&rx)
+}
+
+/// Takes the session's watcher lock; `None` when another watcher holds it. The kernel drops
+/// it when the watcher dies.
+fn lock(state_dir: &Path) -> Result<Option<File>> {
+    let path = state_dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.set_len(0);
+            let _ = write!(file, "{}", std::process::id());
+            Ok(Some(file))
+        }
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => {
+            Err(Error::failure(format!("failed to lock {}", path.display()))
+                .wrap_cause(e.to_string()))
+        }
+    }
+}
+
+/// Whether the watcher goes on.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
+struct Watch {
+    state_dir: PathBuf,
+    state: State,
+    state_stamp: Option<SystemTime>,
+    tmux: Tmux,
+    fs: notify::RecommendedWatcher,
+    watched: BTreeSet<PathBuf>,
+    feeds: Vec<TrackFeed>,
+    panes: Vec<Pane>,
+    clients: Vec<Client>,
+    panes_at: Option<Instant>,
+    /// When each dead agent was first seen dead: the time of its exit, kept stable.
+    dead_since: HashMap<String, i64>,
+    /// The states shown last, per track (`None` before the first look: no alerts for it).
+    shown: Option<Vec<(String, TrackState)>>,
+    /// The status line pushed last, with its width.
+    pushed: Option<(String, usize)>,
+    /// The entries written to status.json last.
+    written: Option<Vec<TrackEntry>>,
+    notify_send: Option<PathBuf>,
+}
+
+impl Watch {
+    fn new(state_dir: PathBuf, state: State, tmux: Tmux, fs: notify::RecommendedWatcher) -> Watch {
+        let mut w = Watch {
+            state_stamp: stamp(&state_dir),
+            state_dir,
+            state,
+            tmux,
+            fs,
+            watched: BTreeSet::new(),
+            feeds: Vec::new(),
+            panes: Vec::new(),
+            clients: Vec::new(),
+            panes_at: None,
+            dead_since: HashMap::new(),
+            shown: None,
+            pushed: None,
+            written: None,
+            notify_send: find_on_path("notify-send"),
+        };
+        w.sync_feeds();
+        w
+    }
+
+    fn run(&mut self, rx: &Receiver<notify::Result<notify::Event>>) -> Result<()> {
+        let mut next_tick = Instant::now();
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let triggered = match rx.recv_timeout(wait) {
+                Ok(event) if relevant(&event) => {
+                    settle(rx);
+                    true
+                }
+                Ok(_) | Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::failure("the file watcher stopped"));
+                }
+            };
+            let full = Instant::now() >= next_tick;
+            if !triggered && !full {
+                continue;
+            }
+            if full {
+                next_tick = Instant::now() + TICK;
+            }
+            if self.cycle(full)? == Flow::Stop {
+                println!("pk watch: the session ended");
+                return Ok(());
+            }
+        }
+    }
+
+    /// One look at everything: reads what is new, refreshes the panes when due, pushes the bar,
+    /// alerts and writes status.json when something changed.
+    fn cycle(&mut self, full: bool) -> Result<Flow> {
+        let now = live::now_ms();
+        if !self.reload_state() {
+            return Ok(Flow::Stop);
+        }
+        if full || self.panes_at.is_none_or(|t| t.elapsed() >= PANES_MAX_AGE) {
+            match self.tmux.snapshot(&self.state.session) {
+                Ok((panes, clients)) => {
+                    self.panes = panes;
+                    self.clients = clients;
+                    self.panes_at = Some(Instant::now());
+                }
+                Err(e) => {
+                    if !self.tmux.has_session(&self.state.session) {
+                        return Ok(Flow::Stop);
+                    }
+                    eprintln!("pk watch: {e}");
+                }
+            }
+        }
+        let idle_ms =
+            i64::try_from(self.state.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut statuses = Vec::with_capacity(self.feeds.len());
+        for feed in &mut self.feeds {
+            feed.refresh(now);
+            let pane = self
+                .panes
+                .iter()
+                .find(|p| p.track == feed.name() && p.role == "agent");
+            let status = match pane {
+                Some(p) if !p.dead => {
+                    self.dead_since.remove(feed.name());
+                    pk_status::apply_idle(&feed.status(), now, idle_ms)
+                }
+                _ => {
+                    feed.finish(now);
+                    let since = *self
+                        .dead_since
+                        .entry(feed.name().to_string())
+                        .or_insert(now);
+                    pk_status::apply_exit(&feed.status(), pane.and_then(|p| p.dead_status), since)
+                }
+            };
+            statuses.push(status);
+        }
+        self.sync_watches(now, full);
+        self.push_bar(&statuses);
+        self.announce(&statuses);
+        self.write_status(statuses)
+    }
+
+    /// Re-reads the state when `pk up` changed it (tracks added). False when it is gone: the
+    /// session was torn down.
+    fn reload_state(&mut self) -> bool {
+        let stamp = stamp(&self.state_dir);
+        if stamp.is_none() {
+            return false;
+        }
+        if stamp != self.state_stamp {
+            self.state_stamp = stamp;
+            match State::load(&self.state_dir) {
+                Ok(Some(state)) => {
+                    self.state = state;
+                    self.sync_feeds();
+                }
+                Ok(None) => return false,
+                Err(e) => eprintln!("pk watch: {e}"),
+            }
+        }
+        true
+    }
+
+    /// One feed per track of the state, kept across reloads unless the track's files changed.
+    fn sync_feeds(&mut self) {
+        let mut old: Vec<TrackFeed> = std::mem::take(&mut self.feeds);
+        for rec in &self.state.tracks {
+            let fresh = TrackFeed::new(rec, &self.state_dir);
+            let kept = old
+                .iter()
+                .position(|f| f.name() == rec.name && f.same_files(&fresh))
+                .map(|i| old.swap_remove(i));
+            self.feeds.push(kept.unwrap_or(fresh));
+        }
+    }
+
+    /// Watches the folders that matter now (files may appear in folders that do not exist
+    /// yet); forgets folders that are gone. A folder that cannot be watched is looked at on
+    /// every tick instead.
+    fn sync_watches(&mut self, now: i64, full: bool) {
+        let mut want: BTreeSet<PathBuf> = BTreeSet::from([self.state_dir.clone()]);
+        for feed in &self.feeds {
+            want.extend(feed.watch_dirs(now));
+        }
+        let stale: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|d| !want.contains(*d) || (full && !d.is_dir()))
+            .cloned()
+            .collect();
+        for dir in stale {
+            let _ = self.fs.unwatch(&dir);
+            self.watched.remove(&dir);
+        }
+        for dir in want {
+            if !self.watched.contains(&dir)
+                && dir.is_dir()
+                && self.fs.watch(&dir, RecursiveMode::NonRecursive).is_ok()
+            {
+                self.watched.insert(dir);
+            }
+        }
+    }
+
+    /// Pushes the status line into the session when it changed.
+    fn push_bar(&mut self, statuses: &[TrackStatus]) {
+        let tracks: Vec<(&str, &TrackStatus)> = self
+            .feeds
+            .iter()
+            .map(TrackFeed::name)
+            .zip(statuses)
+            .collect();
+        let mut windows: Vec<&str> = Vec::new();
+        for p in &self.panes {
+            if !windows.contains(&p.window.as_str()) {
+                windows.push(&p.window);
+            }
+        }
+        let client_width = self.clients.iter().map(|c| c.width).min();
+        let left = layout::status_left(&self.state.session).chars().count();
+        let width = bar_width(client_width, left, &windows);
+        let line = pk_status::render::tmux(&tracks, width);
+        if self.pushed.as_ref() == Some(&(line.clone(), width)) {
+            return;
+        }
+        match self
+            .tmux
+            .run(layout::status_right(&self.state.session, &line, width))
+        {
+            Ok(_) => self.pushed = Some((line, width)),
+            Err(e) => eprintln!("pk watch: {e}"),
+        }
+    }
+
+    /// Logs every change of state; rings, shows a message and notifies for the tracks that
+    /// now need a look.
+    fn announce(&mut self, statuses: &[TrackStatus]) {
+        let now: Vec<(String, TrackState)> = self
+            .feeds
+            .iter()
+            .zip(statuses)
+            .map(|(f, s)| (f.name().to_string(), s.state))
+            .collect();
+        let Some(before) = self.shown.replace(now.clone()) else {
+            return;
+        };
+        let mut alerts = Vec::new();
+        for ((name, state), status) in now.iter().zip(statuses) {
+            let Some((_, old)) = before.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            if old == state {
+                continue;
+            }
+            println!(
+                "{} {}, was {old}",
+                clock(live::now_ms()),
+                alert_text(name, status)
+            );
+            if needs_look(*old, *state) {
+                alerts.push(format!("pk: {}", alert_text(name, status)));
+            }
+        }
+        if alerts.is_empty() {
+            return;
+        }
+        // The bell of this window reaches the terminal (tmux's default `bell-action any`) and
+        // flags the window.
+        print!("\x07");
+        let _ = std::io::stdout().flush();
+        let text = alerts.join(" · ");
+        let cmds: Vec<Cmd> = self
+            .clients
+            .iter()
+            .map(|c| {
+                Cmd::new("display-message")
+                    .opt("-c", &c.name)
+                    .opt("-d", "3000")
+                    .arg(text.replace('#', "##"))
+            })
+            .collect();
+        if !cmds.is_empty() {
+            let _ = self.tmux.run(cmds);
+        }
+        if let Some(program) = &self.notify_send {
+            let (program, session) = (program.clone(), self.state.session.clone());
+            // Not waited for here: a slow notification daemon must not hold the bar.
+            std::thread::spawn(move || {
+                let _ = std::process::Command::new(program)
+                    .args(["-a", "pk", &format!("pk {session}"), &text])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            });
+        }
+    }
+
+    /// Writes status.json when an entry changed. Stops when the state folder is gone.
+    fn write_status(&mut self, statuses: Vec<TrackStatus>) -> Result<Flow> {
+        let entries: Vec<TrackEntry> = self
+            .feeds
+            .iter()
+            .zip(statuses)
+            .map(|(f, s)| TrackEntry::of(f, s))
+            .collect();
+        if self.written.as_ref() == Some(&entries) {
+            return Ok(Flow::Go);
+        }
+        let file = StatusFile {
+            version: live::STATUS_VERSION,
+            session: self.state.session.clone(),
+            updated: pk_status::Timestamp(live::now_ms()),
+            pid: std::process::id(),
+            total_cost_usd: pk_status::total_cost(entries.iter().map(|e| &e.status)),
+            tracks: entries.clone(),
+        };
+        if let Err(e) = file.save(&self.state_dir) {
+            if !self.state_dir.is_dir() {
+                return Ok(Flow::Stop);
+            }
+            eprintln!("pk watch: {e}");
+            return Ok(Flow::Go);
+        }
+        self.written = Some(entries);
+        Ok(Flow::Go)
+    }
+}
+
+/// The modification time of the state file, `None` when it is gone.
+fn stamp(state_dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(state_dir.join("state.json"))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+/// Whether a file event can mean new content: opening and reading (ours included), and
+/// attribute changes (access times of our own reads), cannot; nor can the watcher's own files.
+fn relevant(event: &notify::Result<notify::Event>) -> bool {
+    let Ok(event) = event else {
+        // An error (an overflowed queue...): look at everything.
+        return true;
+    };
+    let kind = match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        _ => true,
+    };
+    let own = |p: &PathBuf| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        name == live::STATUS_FILE || name == LOCK_FILE || name.starts_with(".status.json.")
+    };
+    kind && (event.paths.is_empty() || !event.paths.iter().all(own))
+}
+
+/// Gathers the rest of a burst of events.
+fn settle(rx: &Receiver<notify::Result<notify::Event>>) {
+    let start = Instant::now();
+    while start.elapsed() < SETTLE_MAX {
+        if rx.recv_timeout(SETTLE).is_err() {
+            break;
+        }
+    }
+}
+
+/// Whether a change of state asks for the human's attention: the agent waits, finished or
+/// failed (and was not already in one of those).
+pub fn needs_look(before: TrackState, after: TrackState) -> bool {
+    let attention = |s| {
+        matches!(
+            s,
+            TrackState::Waiting | TrackState::Done | TrackState::Error
+        )
+    };
+    before != after && attention(after)
+}
+
+/// `web waiting (Bash npm test)`, `api done $0.42`, `docs error: max turns`: the state and
+/// what explains it. Clean of control characters.
+pub fn alert_text(name: &str, s: &TrackStatus) -> String {
+    let detail = match s.state {
+        TrackState::Waiting | TrackState::Working => {
+            s.last_tool.as_deref().map(|t| format!(" ({})", clean(t)))
+        }
+        TrackState::Error => s.last_error.as_deref().map(|e| format!(": {}", clean(e))),
+        TrackState::Done if s.has_cost() => {
+            Some(format!(" {}", pk_status::render::format_cost(s.cost_usd)))
+        }
+        _ => None,
+    };
+    format!("{} {}{}", clean(name), s.state, detail.unwrap_or_default())
+}
+
+/// Columns left for the tracks on the status line: the narrowest client's width (so every
+/// client sees all of it) minus the left part and the window list.
+pub fn bar_width(client_width: Option<u32>, left: usize, windows: &[&str]) -> usize {
+    let width = client_width.unwrap_or(DEFAULT_WIDTH) as usize;
+    // ` 0:agents*` per window.
+    let list: usize = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| i.to_string().len() + w.chars().count() + 3)
+        .sum();
+    width.saturating_sub(left + list + 2).max(20)
+}
+
+/// `09:14:05Z`.
+fn clock(ms: i64) -> String {
+    let t = pk_status::Timestamp(ms).to_rfc3339();
+    format!("{}Z", t.get(11..19).unwrap_or_default())
+}
+
+/// The first executable file called `name` on `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, DataChange};
+
+    #[test]
+    fn attention_on_waiting_done_and_error_only() {
+        use TrackState::*;
+        assert!(needs_look(Working, Waiting));
+        assert!(needs_look(Waiting, Done));
+        assert!(needs_look(Working, Error));
+        assert!(!needs_look(Waiting, Waiting));
+        assert!(!needs_look(Waiting, Working));
+        assert!(!needs_look(Working, Idle));
+        assert!(!needs_look(Working, Exited));
+    }
+
+    #[test]
+    fn alerts_say_why() {
+        let mut s = TrackStatus {
+            state: TrackState::Waiting,
+            last_tool: Some("Bash npm test".into()),
+            ..TrackStatus::default()
+        };
+        assert_eq!(alert_text("web", &s), "web waiting (Bash npm test)");
+        s.state = TrackState::Error;
+        s.last_error = Some("max\x1b[31m turns".into());
+        assert_eq!(alert_text("web", &s), "web error: max turns");
+        s.state = TrackState::Done;
+        s.cost_usd = 0.5;
+        assert_eq!(alert_text("web", &s), "web done $0.50");
+    }
+
+    #[test]
+    fn the_bar_gets_what_the_left_and_the_windows_leave() {
+        assert_eq!(
+            bar_width(Some(200), 10, &["agents", "pk-watch"]),
+            200 - 10 - 10 - 12 - 2
+        );
+        assert_eq!(bar_width(None, 10, &[]), 188);
+        assert_eq!(bar_width(Some(30), 10, &["agents"]), 20);
+    }
+
+    #[test]
+    fn only_changes_of_content_wake_the_watcher() {
+        let ev = |kind, path: &str| Ok(notify::Event::new(kind).add_path(PathBuf::from(path)));
+        let data = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        assert!(relevant(&ev(data, "/s/tracks/a/events.ndjson")));
+        assert!(relevant(&ev(
+            EventKind::Create(CreateKind::File),
+            "/p/s.jsonl"
+        )));
+        assert!(relevant(&ev(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            "/p/s.jsonl"
+        )));
+        assert!(!relevant(&ev(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            "/p/s.jsonl"
+        )));
+        assert!(!relevant(&ev(
+            EventKind::Modify(ModifyKind::Metadata(notify::event::MetadataKind::Any)),
+            "/p/s.jsonl"
+        )));
+        assert!(!relevant(&ev(data, "/s/status.json")));
+        assert!(!relevant(&ev(data, "/s/.status.json.42.tmp")));
+        assert!(relevant(&Err(notify::Error::generic("overflow"))));
+    }
+
+    #[test]
+    fn clock_shows_utc_time() {
+        assert_eq!(clock(1_772_442_845_102), "09:14:05Z");
+    }
+}

@@ -1,0 +1,538 @@
+//! Reading the tracks' transcripts and event files as they grow, and the status file the watcher
+//! writes (`.git/pk/<session>/status.json`).
+//!
+//! The parsing itself is pk-status's ([`Tracker`], [`FileCursor`]): this module does the I/O it
+//! leaves out. A [`Follower`] reads only the bytes appended to one file since its last look; a
+//! [`TrackFeed`] follows both files of a track, finds a transcript that appears later (or
+//! changes, after Claude's `/clear`) and combines the two into one [`TrackStatus`]. `pk watch`
+//! keeps them alive and reads on every change; `pk status`, when no watcher runs, reads each
+//! file once.
+
+use crate::error::{Context, Error, Result};
+use crate::state::TrackRecord;
+use crate::transcript::{self, Source};
+use pk_status::{FileChange, FileCursor, Format, Timestamp, Tokens, TrackStatus, Tracker};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The status file's name in the session's state folder.
+pub const STATUS_FILE: &str = "status.json";
+
+/// Version of the status file format.
+pub const STATUS_VERSION: u32 = 1;
+
+/// Bytes read per `read` call: big transcripts are fed in pieces, never held whole.
+const CHUNK: usize = 256 << 10;
+
+/// Session files older than the agent's start by more than this are someone else's (clock
+/// granularity and a slow start leave some slack).
+const START_SLACK: Duration = Duration::from_secs(5);
+
+/// Now, in unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Follows one file: a cursor and a tracker.
+#[derive(Debug, Clone)]
+pub struct Follower {
+    path: PathBuf,
+    cursor: FileCursor,
+    tracker: Tracker,
+}
+
+impl Follower {
+    /// A follower of `path` read as `format`, from its start.
+    pub fn new(path: PathBuf, format: Format) -> Follower {
+        Follower {
+            path,
+            cursor: FileCursor::default(),
+            tracker: Tracker::new(format),
+        }
+    }
+
+    /// The file followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where reading stands.
+    pub fn cursor(&self) -> FileCursor {
+        self.cursor
+    }
+
+    /// The parser of the file.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// The status read so far.
+    pub fn status(&self) -> &TrackStatus {
+        self.tracker.status()
+    }
+
+    /// Reads what was appended since the last call (or everything again after a truncation or
+    /// replacement). Returns true when something was read. A missing file is not an error: it
+    /// may appear later.
+    pub fn poll(&mut self, now_ms: i64) -> bool {
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return false;
+        };
+        if !meta.is_file() {
+            return false;
+        }
+        let (from, to) = match self.cursor.observe(meta.len(), Some(meta.ino())) {
+            FileChange::Unchanged => return false,
+            FileChange::Grew { from, to } => (from, to),
+            FileChange::Restart { len } => {
+                self.tracker.reset();
+                (0, len)
+            }
+        };
+        let Ok(mut file) = std::fs::File::open(&self.path) else {
+            return false;
+        };
+        if file.seek(SeekFrom::Start(from)).is_err() {
+            return false;
+        }
+        let mut left = to - from;
+        let mut buf = vec![0; CHUNK.min(left as usize)];
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            match file.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    self.tracker.feed(&buf[..n], now_ms);
+                    self.cursor.advance(n as u64);
+                    left -= n as u64;
+                }
+            }
+        }
+        true
+    }
+
+    /// Parses an unterminated last line: the writer is gone.
+    pub fn finish(&mut self, now_ms: i64) {
+        self.tracker.finish(now_ms);
+    }
+}
+
+/// Both files of one track, and what it takes to find its transcript.
+#[derive(Debug)]
+pub struct TrackFeed {
+    name: String,
+    source: Option<Source>,
+    events: Follower,
+    transcript: Option<Follower>,
+    /// Tokens and cost of the track's earlier transcripts (interactive sessions replaced by
+    /// `/clear`): the track's figures are their sum.
+    carried: (Tokens, f64),
+    started: Option<i64>,
+    not_before: Option<SystemTime>,
+    codex_seen: HashMap<PathBuf, bool>,
+    finished: bool,
+}
+
+impl TrackFeed {
+    /// The feed of a track as `pk up` recorded it in the state in `state_dir`.
+    pub fn new(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
+        let events = rec
+            .events
+            .clone()
+            .unwrap_or_else(|| transcript::events_path(state_dir, &rec.name));
+        let not_before = rec
+            .agent_started_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+            .map(|t| t.checked_sub(START_SLACK).unwrap_or(t));
+        TrackFeed {
+            name: rec.name.clone(),
+            source: rec.transcript.clone(),
+            events: Follower::new(events, Format::ClaudeHooks),
+            transcript: None,
+            carried: (Tokens::default(), 0.0),
+            started: rec.agent_started_ms,
+            not_before,
+            codex_seen: HashMap::new(),
+            finished: false,
+        }
+    }
+
+    /// True when both feeds read the same files the same way (a reloaded state left the track
+    /// as it was).
+    pub fn same_files(&self, other: &TrackFeed) -> bool {
+        self.source == other.source
+            && self.events.path() == other.events.path()
+            && self.started == other.started
+    }
+
+    /// The track's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The transcript read now, if one was found.
+    pub fn transcript(&self) -> Option<&Follower> {
+        self.transcript.as_ref()
+    }
+
+    /// The event file's follower.
+    pub fn events(&self) -> &Follower {
+        &self.events
+    }
+
+    /// Reads what is new in both files, switching to another transcript when the source now
+    /// points elsewhere. Returns true when anything was read.
+    pub fn refresh(&mut self, now_ms: i64) -> bool {
+        let mut changed = self.events.poll(now_ms);
+        let want = self.locate(now_ms);
+        let current = self.transcript.as_ref().map(|f| f.path().to_path_buf());
+        if let Some(path) = want
+            && current.as_ref() != Some(&path)
+        {
+            if let Some(old) = self.transcript.take() {
+                let s = old.status();
+                self.carried = (self.carried.0.plus(&s.tokens), self.carried.1 + s.cost_usd);
+            }
+            let format = self.source.as_ref().map_or(Format::Lines, Source::format);
+            self.transcript = Some(Follower::new(path, format));
+            changed = true;
+        }
+        if let Some(t) = &mut self.transcript {
+            changed |= t.poll(now_ms);
+        }
+        changed
+    }
+
+    /// Where the transcript is now.
+    fn locate(&mut self, now_ms: i64) -> Option<PathBuf> {
+        match self.source.as_ref()? {
+            Source::File { path, .. } => Some(path.clone()),
+            Source::ClaudeProject { dir } => {
+                // The hooks name the session file, also after /clear; the folder is the
+                // fallback for when they are off.
+                if let Some(p) = self.events.tracker().transcript_path()
+                    && Path::new(p).is_absolute()
+                {
+                    return Some(PathBuf::from(p));
+                }
+                let dir = transcript::resolve_claude_dir(dir)?;
+                transcript::newest_jsonl(&dir, self.not_before)
+            }
+            Source::CodexRollouts { root, cwd } => {
+                let (root, cwd) = (root.clone(), cwd.clone());
+                transcript::codex_rollout(
+                    &root,
+                    &cwd,
+                    now_ms,
+                    self.not_before,
+                    &mut self.codex_seen,
+                )
+                .or_else(|| self.transcript.as_ref().map(|f| f.path().to_path_buf()))
+            }
+        }
+    }
+
+    /// The agent's process ended: a last line without a newline is complete now.
+    pub fn finish(&mut self, now_ms: i64) {
+        if !self.finished {
+            self.finished = true;
+            self.events.finish(now_ms);
+            if let Some(t) = &mut self.transcript {
+                t.finish(now_ms);
+            }
+        }
+    }
+
+    /// The track's status from its files: the transcript's, merged with the hook events'.
+    pub fn status(&self) -> TrackStatus {
+        let mut t = self
+            .transcript
+            .as_ref()
+            .map(|f| f.status().clone())
+            .unwrap_or_default();
+        let (tokens, cost) = self.carried;
+        if cost > 0.0 || tokens.total() > 0 {
+            t.tokens = t.tokens.plus(&tokens);
+            t.cost_usd += cost;
+            t.cost_is_reported = false;
+        }
+        pk_status::combine(&t, self.events.status())
+    }
+
+    /// The folders whose changes may concern this track: the files' folders, or the nearest
+    /// existing folder above one that does not exist yet (its creation shows there).
+    pub fn watch_dirs(&self, now_ms: i64) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        let mut add = |p: &Path| {
+            if let Some(d) = transcript::nearest_existing(p)
+                && !dirs.contains(&d)
+            {
+                dirs.push(d);
+            }
+        };
+        if let Some(parent) = self.events.path().parent() {
+            add(parent);
+        }
+        if let Some(parent) = self.transcript.as_ref().and_then(|t| t.path().parent()) {
+            add(parent);
+        }
+        match &self.source {
+            Some(Source::File { path, .. }) => {
+                if let Some(parent) = path.parent() {
+                    add(parent);
+                }
+            }
+            Some(Source::ClaudeProject { dir }) => {
+                add(&transcript::resolve_claude_dir(dir).unwrap_or_else(|| dir.clone()))
+            }
+            Some(Source::CodexRollouts { root, .. }) => {
+                for day in transcript::codex_day_dirs(root, now_ms) {
+                    add(&day);
+                }
+            }
+            None => {}
+        }
+        dirs
+    }
+}
+
+/// What the watcher knows, written atomically to `status.json` on every change: for
+/// `pk status` (fast at any transcript size) and the zellij plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusFile {
+    /// Format version ([`STATUS_VERSION`]).
+    pub version: u32,
+    /// Session name.
+    pub session: String,
+    /// When it was written.
+    pub updated: Timestamp,
+    /// The watcher's process id.
+    pub pid: u32,
+    /// Sum of the tracks' costs.
+    pub total_cost_usd: f64,
+    /// One entry per track, in the state's order.
+    pub tracks: Vec<TrackEntry>,
+}
+
+/// One track in `status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackEntry {
+    /// Track name.
+    pub name: String,
+    /// The status as shown (pane exit and idleness applied).
+    pub status: TrackStatus,
+    /// The transcript read, if any.
+    pub transcript: Option<PathBuf>,
+    /// The hook event file.
+    pub events: Option<PathBuf>,
+    /// Where reading of the transcript stands.
+    pub transcript_cursor: Option<pk_status::FileCursor>,
+    /// Where reading of the event file stands.
+    pub events_cursor: Option<pk_status::FileCursor>,
+}
+
+impl TrackEntry {
+    /// The entry of a feed with its shown status.
+    pub fn of(feed: &TrackFeed, status: TrackStatus) -> TrackEntry {
+        TrackEntry {
+            name: feed.name().to_string(),
+            status,
+            transcript: feed.transcript().map(|t| t.path().to_path_buf()),
+            events: Some(feed.events().path().to_path_buf()),
+            transcript_cursor: feed.transcript().map(Follower::cursor),
+            events_cursor: Some(feed.events().cursor()),
+        }
+    }
+}
+
+impl StatusFile {
+    /// Reads `status.json` in `state_dir`, if there is a readable one of this version.
+    pub fn load(state_dir: &Path) -> Option<StatusFile> {
+        let text = std::fs::read(state_dir.join(STATUS_FILE)).ok()?;
+        serde_json::from_slice::<StatusFile>(&text)
+            .ok()
+            .filter(|s| s.version == STATUS_VERSION)
+    }
+
+    /// Writes it into `state_dir` atomically. Unlike the state, the folder is not created: when
+    /// it is gone, the session was torn down and the watcher must not bring it back.
+    pub fn save(&self, state_dir: &Path) -> Result<()> {
+        if !state_dir.is_dir() {
+            return Err(Error::failure(format!(
+                "{} is gone (the session was torn down)",
+                state_dir.display()
+            )));
+        }
+        let text = serde_json::to_vec_pretty(self).context("failed to encode status.json")?;
+        crate::state::write_atomically(&state_dir.join(STATUS_FILE), &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Launch, TrackRecord};
+    use pk_status::TrackState;
+    use std::io::Write;
+
+    fn record(source: Option<Source>, events: &Path) -> TrackRecord {
+        TrackRecord {
+            name: "api".into(),
+            branch: "pk/api".into(),
+            base: "main".into(),
+            branch_created: true,
+            worktree: "/w".into(),
+            worktree_created: true,
+            port_block: 4100,
+            port_count: 10,
+            ports: vec![],
+            copied: vec![],
+            pane: None,
+            launch: Launch::default(),
+            transcript: source,
+            events: Some(events.to_path_buf()),
+            agent_started_ms: None,
+        }
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn follower_reads_only_appended_bytes_and_restarts_on_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut f = Follower::new(path.clone(), Format::CodexExec);
+        assert!(!f.poll(1), "missing file");
+        append(&path, "{\"type\":\"turn.started\"}\n{\"type\":\"turn.comp");
+        assert!(f.poll(1));
+        assert_eq!(f.status().state, TrackState::Working);
+        assert!(!f.poll(2), "nothing new");
+        append(&path, "leted\",\"usage\":{\"output_tokens\":5}}\n");
+        assert!(f.poll(3));
+        assert_eq!(f.status().state, TrackState::Done);
+        assert_eq!(f.status().tokens.output, 5);
+        assert_eq!(f.cursor().offset, std::fs::metadata(&path).unwrap().len());
+        std::fs::write(&path, "{\"type\":\"turn.started\"}\n").unwrap();
+        assert!(f.poll(4));
+        assert_eq!(f.status().state, TrackState::Working);
+        assert_eq!(f.status().tokens.output, 0);
+    }
+
+    #[test]
+    fn feed_combines_transcript_and_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let tr = dir.path().join("t.ndjson");
+        let ev = dir.path().join("events.ndjson");
+        let mut feed = TrackFeed::new(
+            &record(
+                Some(Source::File {
+                    path: tr.clone(),
+                    format: Format::ClaudeStream,
+                }),
+                &ev,
+            ),
+            dir.path(),
+        );
+        assert!(!feed.refresh(1) || feed.status().state == TrackState::Starting);
+        append(&tr, "{\"type\":\"system\",\"subtype\":\"init\"}\n");
+        assert!(feed.refresh(1_000));
+        assert_eq!(feed.status().state, TrackState::Working);
+        append(
+            &ev,
+            "{\"hook_event_name\":\"PermissionRequest\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"ls\"},\"timestamp\":\"1970-01-01T00:00:02Z\"}\n",
+        );
+        assert!(feed.refresh(2_100));
+        assert_eq!(feed.status().state, TrackState::Waiting);
+        append(
+            &tr,
+            "{\"type\":\"result\",\"subtype\":\"success\",\"total_cost_usd\":0.5}\n",
+        );
+        feed.refresh(3_000);
+        let s = feed.status();
+        assert_eq!((s.state, s.cost_usd), (TrackState::Done, 0.5));
+        assert!(
+            feed.watch_dirs(0).contains(&dir.path().to_path_buf()),
+            "{:?}",
+            feed.watch_dirs(0)
+        );
+    }
+
+    #[test]
+    fn claude_sessions_follow_the_hooks_and_carry_the_cost_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).unwrap();
+        let ev = dir.path().join("events.ndjson");
+        let mut feed = TrackFeed::new(
+            &record(
+                Some(Source::ClaudeProject {
+                    dir: project.clone(),
+                }),
+                &ev,
+            ),
+            dir.path(),
+        );
+        feed.refresh(0);
+        assert!(feed.transcript().is_none());
+        let usage = |id: &str, t: &str| {
+            format!(
+                "{{\"type\":\"assistant\",\"timestamp\":\"{t}\",\"requestId\":\"r{id}\",\"message\":{{\"id\":\"{id}\",\"model\":\"claude-sonnet-4-5\",\"role\":\"assistant\",\"content\":[{{\"type\":\"text\",\"text\":\"hi\"}}],\"usage\":{{\"input_tokens\":0,\"output_tokens\":1000000}}}}}}\n"
+            )
+        };
+        // Found in the folder before any hook fired.
+        let first = project.join("s1.jsonl");
+        append(&first, &usage("m1", "2026-03-02T09:00:00Z"));
+        feed.refresh(1);
+        assert_eq!(feed.transcript().unwrap().path(), first);
+        let one = feed.status().cost_usd;
+        assert!(one > 0.0);
+        // /clear: the hooks name the new session's file.
+        let second = dir.path().join("elsewhere/s2.jsonl");
+        std::fs::create_dir_all(second.parent().unwrap()).unwrap();
+        append(&second, &usage("m2", "2026-03-02T09:01:00Z"));
+        append(
+            &ev,
+            &format!(
+                "{{\"hook_event_name\":\"SessionStart\",\"source\":\"clear\",\"transcript_path\":\"{}\"}}\n",
+                second.display()
+            ),
+        );
+        feed.refresh(2);
+        assert_eq!(feed.transcript().unwrap().path(), second);
+        assert!((feed.status().cost_usd - 2.0 * one).abs() < 1e-9);
+        assert!(!feed.status().cost_is_reported);
+    }
+
+    #[test]
+    fn status_file_round_trips_and_never_makes_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = TrackFeed::new(&record(None, &dir.path().join("e")), dir.path());
+        let file = StatusFile {
+            version: STATUS_VERSION,
+            session: "shop".into(),
+            updated: Timestamp(5),
+            pid: 1,
+            total_cost_usd: 0.0,
+            tracks: vec![TrackEntry::of(&feed, TrackStatus::default())],
+        };
+        file.save(dir.path()).unwrap();
+        assert_eq!(StatusFile::load(dir.path()), Some(file.clone()));
+        let gone = dir.path().join("gone");
+        assert!(file.save(&gone).is_err());
+        assert!(!gone.exists());
+    }
+}

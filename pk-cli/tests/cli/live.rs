@@ -1,0 +1,580 @@
+//! Live status end to end: fake agents replay recorded sessions and write hook events, the
+//! status watcher pushes the bar, and the bar is read from an attached client's screen, as a
+//! user sees it.
+
+use crate::common::{Screen, TestEnv, tmux_available};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const STATES: [&str; 7] = [
+    "starting", "working", "waiting", "done", "error", "idle", "exited",
+];
+
+/// The state the status line (or an alert message on it) shows for `track`: the word after
+/// its name.
+fn state_of(line: &str, track: &str) -> Option<&'static str> {
+    line.match_indices(track).find_map(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '-') {
+            return None;
+        }
+        let rest = &line[i + track.len()..];
+        STATES
+            .into_iter()
+            .find(|s| rest.strip_prefix(' ').is_some_and(|r| r.starts_with(s)))
+    })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
+    format!(
+        "[[track]]\nname = \"{name}\"\ncommand = [{pk:?}, \"replay\", \"{fixture}\", \"--delay\", \"0.3\"]\ntranscript = {{ path = {out:?}, format = \"claude-stream\" }}\n\n",
+        pk = env!("CARGO_BIN_EXE_pk"),
+        out = transcript(env, name).to_string_lossy(),
+    )
+}
+
+fn transcript(env: &TestEnv, name: &str) -> PathBuf {
+    env.out().join(format!("{name}.ndjson"))
+}
+
+fn events(env: &TestEnv, track: &str) -> PathBuf {
+    env.repo
+        .join(".git/pk/shop/tracks")
+        .join(track)
+        .join("events.ndjson")
+}
+
+/// The time of the first hook event `name` in the file, as the hook writer stamped it.
+fn event_time(path: &Path, name: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        (v["hook_event_name"] == name).then_some(())?;
+        pk_status::Timestamp::parse_rfc3339(v["timestamp"].as_str()?).map(|t| t.millis())
+    })
+}
+
+fn pane_of(env: &TestEnv, track: &str) -> String {
+    let panes = env.tmux(&[
+        "list-panes",
+        "-s",
+        "-t",
+        "=shop",
+        "-F",
+        "#{@pk_track} #{pane_id}",
+    ]);
+    panes
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{track} ")))
+        .unwrap_or_else(|| panic!("no pane for {track}: {panes}"))
+        .to_string()
+}
+
+/// Polls the screen every 50 ms until `done` says so, recording every state shown per track.
+struct Watching<'a> {
+    screen: &'a Screen,
+    seen: Vec<(String, Vec<&'static str>)>,
+    last_line: String,
+}
+
+impl<'a> Watching<'a> {
+    fn new(screen: &'a Screen, tracks: &[&str]) -> Self {
+        Watching {
+            screen,
+            seen: tracks.iter().map(|t| (t.to_string(), Vec::new())).collect(),
+            last_line: String::new(),
+        }
+    }
+
+    /// Looks once; returns the line.
+    fn look(&mut self) -> String {
+        let line = self.screen.status_line();
+        for (track, states) in &mut self.seen {
+            if let Some(s) = state_of(&line, track)
+                && states.last() != Some(&s)
+            {
+                states.push(s);
+            }
+        }
+        self.last_line = line.clone();
+        line
+    }
+
+    fn states(&self, track: &str) -> &[&'static str] {
+        &self.seen.iter().find(|(t, _)| t == track).unwrap().1
+    }
+
+    fn current(&self, track: &str) -> Option<&'static str> {
+        self.states(track).last().copied()
+    }
+}
+
+#[test]
+fn the_bar_shows_three_agents_working_waiting_done_and_failed_as_they_go() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let mut plan = String::from("[session]\nname = \"shop\"\n\n[ports]\nbase = 18100\n\n");
+    plan.push_str(&replay_track(&env, "api", "claude-stream-success"));
+    plan.push_str(&replay_track(
+        &env,
+        "web",
+        "claude-stream-waiting-permission",
+    ));
+    plan.push_str(&replay_track(&env, "docs", "claude-stream-error-max-turns"));
+    env.write_plan(&plan);
+    let started = Instant::now();
+    env.pk_ok(&["up", "--detach"]);
+    let screen = env.attach_screen("shop");
+    let mut w = Watching::new(&screen, &["api", "web", "docs"]);
+
+    // Until web waits: measure from its PermissionRequest event to the screen showing it.
+    let web_events = events(&env, "web");
+    let mut latency = None;
+    while latency.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "web never showed waiting; seen {:?}, line {:?}",
+            w.seen,
+            w.last_line
+        );
+        w.look();
+        if w.current("web") == Some("waiting") {
+            let shown = now_ms();
+            let written = event_time(&web_events, "PermissionRequest")
+                .expect("the wait was shown after its hook event was written");
+            latency = Some(shown - written);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let latency = latency.unwrap();
+    eprintln!("permission wait shown {latency} ms after its hook event");
+    assert!(
+        latency <= 1000,
+        "the wait showed {latency} ms after its event"
+    );
+
+    // pk status agrees while it waits.
+    let status = env.status_json();
+    assert_eq!(status["tracks"][1]["name"], "web");
+    assert_eq!(status["tracks"][1]["state"], "waiting");
+    assert_eq!(
+        status["tracks"][1]["last_tool"],
+        "Bash npm install axios@^1 && npm test"
+    );
+
+    // A key in its pane grants the permission; web finishes.
+    let web = pane_of(&env, "web");
+    env.tmux(&["send-keys", "-t", &web, "Enter"]);
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "not all agents finished; seen {:?}, line {:?}",
+            w.seen,
+            w.last_line
+        );
+        w.look();
+        if w.current("api") == Some("done")
+            && w.current("web") == Some("done")
+            && w.current("docs") == Some("error")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Working, then waiting, then done, in that order, for the permission track.
+    let web_states: Vec<_> = w
+        .states("web")
+        .iter()
+        .copied()
+        .filter(|s| *s != "starting")
+        .collect();
+    let pos = |s| web_states.iter().position(|x| *x == s);
+    let (working, waiting, done) = (pos("working"), pos("waiting"), pos("done"));
+    assert!(
+        working.is_some() && working < waiting && waiting < done,
+        "web went {web_states:?}"
+    );
+    assert_eq!(web_states.last(), Some(&"done"), "{web_states:?}");
+    assert!(
+        !web_states[..waiting.unwrap()].contains(&"done"),
+        "{web_states:?}"
+    );
+    for track in ["api", "docs"] {
+        assert!(
+            w.states(track).contains(&"working"),
+            "{track} went {:?}",
+            w.states(track)
+        );
+    }
+
+    // pk status --json agrees with the bar, with the engine's figures.
+    let status = env.status_json();
+    let tracks = status["tracks"].as_array().unwrap();
+    let by_name = |n: &str| tracks.iter().find(|t| t["name"] == n).unwrap();
+    assert_eq!(by_name("api")["state"], "done");
+    assert_eq!(by_name("web")["state"], "done");
+    assert_eq!(by_name("docs")["state"], "error");
+    assert_eq!(by_name("web")["cost_usd"], 0.0456);
+    assert_eq!(by_name("web")["tokens"]["output"], 2000);
+    assert_eq!(
+        by_name("api")["last_tool"],
+        "Bash cargo test -q invoice_total"
+    );
+    for t in tracks {
+        assert!(t["last_activity"].is_string(), "{t}");
+        assert!(t["cost_usd"].as_f64().unwrap() > 0.0, "{t}");
+        assert_eq!(t["alive"], true, "{t}");
+    }
+    assert_eq!(
+        by_name("api")["transcript"],
+        transcript(&env, "api").to_string_lossy().as_ref()
+    );
+    let sum: f64 = tracks.iter().map(|t| t["cost_usd"].as_f64().unwrap()).sum();
+    assert!((status["total_cost_usd"].as_f64().unwrap() - sum).abs() < 1e-9);
+    // The watcher's file is what pk status read.
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.repo.join(".git/pk/shop/status.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["tracks"][2]["status"]["state"], "error");
+
+    // The table shows the same.
+    let table = env.pk_ok(&["status"]).stdout;
+    assert!(table.contains("LAST TOOL"), "{table}");
+    let docs = table.lines().find(|l| l.starts_with("docs ")).unwrap();
+    assert!(docs.contains("error"), "{table}");
+    assert!(table.contains("total $"), "{table}");
+}
+
+#[test]
+fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // A fake `claude` that records its arguments and stays up like the interactive one.
+    let bin = env.root().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("claude");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OUT/claude.args.tmp\"\nmv \"$OUT/claude.args.tmp\" \"$OUT/claude.args\"\nexec sleep 600\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18200\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Add rate limiting\"\n",
+        out = env.out().to_string_lossy(),
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let args_file = env.out().join("claude.args");
+    env.wait_for("claude to start", 20, || args_file.exists());
+    let args: Vec<String> = std::fs::read_to_string(&args_file)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(args[0], "--settings", "{args:?}");
+    assert_eq!(args.last().unwrap(), "Add rate limiting");
+    let settings_path = PathBuf::from(&args[1]);
+    assert!(
+        settings_path.starts_with(env.repo.join(".git/pk/shop")),
+        "{settings_path:?}"
+    );
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings_path).unwrap()).unwrap();
+    let hook = |event: &str| {
+        settings["hooks"][event][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {event} hook in {settings}"))
+            .to_string()
+    };
+    // What Claude would do: run the hook command with the payload on stdin.
+    let fire = |event: &str, payload: serde_json::Value| {
+        let mut cmd = std::process::Command::new("sh");
+        env.apply_env(&mut cmd);
+        let mut child = cmd
+            .arg("-c")
+            .arg(hook(event))
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.to_string().as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "{event} hook failed");
+    };
+    // The session's transcript lives where Claude puts it; the hooks name it.
+    let session = env.root().join("home/.claude/projects/x/s1.jsonl");
+    std::fs::create_dir_all(session.parent().unwrap()).unwrap();
+    std::fs::write(
+        &session,
+        r#"{"type":"assistant","timestamp":"2026-03-02T09:00:00Z","requestId":"r1","message":{"id":"m1","model":"claude-sonnet-4-5","role":"assistant","content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":0,"output_tokens":100000}}}
+"#,
+    )
+    .unwrap();
+    fire(
+        "SessionStart",
+        serde_json::json!({"hook_event_name": "SessionStart", "source": "startup",
+            "session_id": "s1", "transcript_path": session, "cwd": "/w"}),
+    );
+    let screen = env.attach_screen("shop");
+    let started = Instant::now();
+    fire(
+        "PermissionRequest",
+        serde_json::json!({"hook_event_name": "PermissionRequest", "session_id": "s1",
+            "tool_name": "Bash", "tool_input": {"command": "npm test"}}),
+    );
+    env.wait_for("the bar to show api waiting", 10, || {
+        state_of(&screen.status_line(), "api") == Some("waiting")
+    });
+    eprintln!("hook to screen: {:?}", started.elapsed());
+    let status = env.status_json();
+    let api = &status["tracks"][0];
+    assert_eq!(api["state"], "waiting", "{status}");
+    assert_eq!(api["last_tool"], "Bash npm test");
+    assert_eq!(api["transcript"], session.to_string_lossy().as_ref());
+    assert!(api["cost_usd"].as_f64().unwrap() > 0.0, "{status}");
+    fire(
+        "Stop",
+        serde_json::json!({"hook_event_name": "Stop", "session_id": "s1"}),
+    );
+    env.wait_for("the bar to show api done", 10, || {
+        state_of(&screen.status_line(), "api") == Some("done")
+    });
+    // Nothing of this is in the worktree.
+    let wt = env.worktrees().join("api");
+    assert_eq!(env.git_in(&wt, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18300\n\n[env]\nOUT = {:?}\n\n[[track]]\nname = \"api\"\n{}\n",
+        env.out().to_string_lossy(),
+        env.recording_agent()
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let watcher = |env: &TestEnv| {
+        env.tmux(&[
+            "list-panes",
+            "-s",
+            "-t",
+            "=shop",
+            "-F",
+            "#{@pk_role} #{pane_pid} #{pane_dead}",
+        ])
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("watch ").map(String::from))
+    };
+    let status_file = env.repo.join(".git/pk/shop/status.json");
+    env.wait_for("status.json", 10, || status_file.exists());
+    let first = watcher(&env).expect("a watcher pane");
+    assert!(first.ends_with(" 0"), "alive: {first}");
+    assert!(
+        env.tmux(&["show-options", "-v", "-t", "=shop:", "status-right"])
+            .stdout
+            .contains("api"),
+        "the watcher pushed the bar"
+    );
+    // It dies: the pane stays (dead); pk up starts it again.
+    let pid = first.split(' ').next().unwrap().to_string();
+    std::process::Command::new("kill")
+        .arg(&pid)
+        .status()
+        .unwrap();
+    env.wait_for("the watcher to die", 10, || {
+        watcher(&env).is_some_and(|w| w.ends_with(" 1"))
+    });
+    let run = env.pk_ok(&["up", "--detach"]);
+    assert!(run.stderr.contains("status watcher"), "{run}");
+    let again = watcher(&env).unwrap();
+    assert!(again.ends_with(" 0") && !again.starts_with(&pid), "{again}");
+
+    // Run by hand instead: it exits cleanly when the tmux server goes away.
+    env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut child = env
+        .pk_cmd(&["watch"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    env.wait_for("the foreground watcher to write status.json", 10, || {
+        std::fs::read_to_string(&status_file).is_ok_and(|t| t.contains(&format!("\"pid\": {id}")))
+    });
+    env.tmux(&["kill-server"]);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pk watch outlived the tmux server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status}: {err}");
+}
+
+#[test]
+fn the_hook_command_appends_one_line_per_event_and_always_exits_zero() {
+    let env = TestEnv::new();
+    let file = env.out().join("events.ndjson");
+    let run_hook = |input: &str| {
+        let mut cmd = env.pk_cmd(&["hook", "--events", file.to_str().unwrap()]);
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty(), "hooks print nothing on stdout");
+    };
+    run_hook("{\n \"hook_event_name\": \"Stop\",\n \"session_id\": \"s\"\n}\n");
+    run_hook("not json");
+    run_hook(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash"}"#);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["hook_event_name"], "Stop");
+    assert!(
+        pk_status::Timestamp::parse_rfc3339(v["timestamp"].as_str().unwrap()).is_some(),
+        "{v}"
+    );
+    // A missing folder (the session was torn down) is not made, and still exit 0.
+    let gone = env.out().join("gone/events.ndjson");
+    let mut cmd = env.pk_cmd(&["hook", "--events", gone.to_str().unwrap()]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!gone.parent().unwrap().exists());
+}
+
+#[test]
+fn status_words_are_read_after_the_track_name_only() {
+    let line = "[pk shop] 0:agents* 1:pk-watch ● api working $0.10 │ ? web waiting │ ✓ docs done";
+    assert_eq!(state_of(line, "api"), Some("working"));
+    assert_eq!(state_of(line, "web"), Some("waiting"));
+    assert_eq!(state_of(line, "docs"), Some("done"));
+    assert_eq!(state_of("pk: web done $0.05", "web"), Some("done"));
+    assert_eq!(state_of(line, "shop"), None);
+    assert_eq!(state_of("● xapi working", "api"), None);
+}
+
+#[test]
+fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // A fake headless `claude` that prints a recorded stream and exits 0.
+    let bin = env.root().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("claude");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" > \"$OUT/claude.args\"\ncat \"$FIXTURE\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/replay/claude-stream-success.ndjson");
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18400\n\n[env]\nOUT = {out:?}\nFIXTURE = {fixture:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude-headless\"\nprompt = \"Fix rounding\"\n",
+        out = env.out().to_string_lossy(),
+        fixture = fixture.to_string_lossy(),
+        path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    env.wait_for("api to be done", 20, || {
+        env.status_json()["tracks"][0]["state"] == "done"
+    });
+    let status = env.status_json();
+    let api = &status["tracks"][0];
+    let kept = env.repo.join(".git/pk/shop/tracks/api/transcript.ndjson");
+    assert_eq!(
+        api["transcript"],
+        kept.to_string_lossy().as_ref(),
+        "{status}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        std::fs::read_to_string(&fixture).unwrap(),
+        "the raw stream, byte for byte"
+    );
+    assert_eq!(api["exit_code"], 0);
+    assert!(api["cost_usd"].as_f64().unwrap() > 0.0, "{status}");
+    assert_eq!(
+        std::fs::read_to_string(env.out().join("claude.args"))
+            .unwrap()
+            .trim(),
+        "-p Fix rounding --output-format stream-json --verbose"
+    );
+    // The pane shows a rendering for people, not the JSON.
+    let pane = env
+        .tmux(&["capture-pane", "-p", "-t", &pane_of(&env, "api")])
+        .stdout;
+    assert!(pane.contains("session started"), "{pane}");
+    assert!(!pane.contains("{\"type\""), "{pane}");
+
+    // Without a watcher, pk status reads the files itself and finds the same.
+    env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
+    let alone = env.status_json();
+    for key in [
+        "state",
+        "cost_usd",
+        "tokens",
+        "last_tool",
+        "transcript",
+        "exit_code",
+    ] {
+        assert_eq!(alone["tracks"][0][key], api[key], "{key}: {alone}");
+    }
+}
