@@ -58,13 +58,28 @@ pub fn preset_argv(
 pub fn label(agent: &Agent) -> String {
     match agent {
         Agent::Preset(p) => p.name().to_string(),
-        Agent::Command(argv) => argv.first().cloned().unwrap_or_default(),
+        // The program's name, not its whole path: this is a label in a narrow pane header.
+        Agent::Command(argv) => argv
+            .first()
+            .map(|p| {
+                std::path::Path::new(p)
+                    .file_name()
+                    .map_or_else(|| p.clone(), |n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_name_the_program() {
+        let cmd = Agent::Command(vec!["/usr/local/bin/my-agent".into(), "--x".into()]);
+        assert_eq!(label(&cmd), "my-agent");
+        assert_eq!(label(&Agent::Preset(AgentPreset::CodexExec)), "codex-exec");
+    }
 
     #[test]
     fn prompts_go_where_each_agent_takes_them() {
