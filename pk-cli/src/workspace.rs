@@ -50,4 +50,22 @@ impl Workspace {
             .or_else(|| state.and_then(|s| s.socket.clone()));
         crate::tmux::Tmux::new(socket.as_deref(), ctx.verbose)
     }
+
+    /// One port request per track of the plan; blocks the state already records are kept (a
+    /// track's ports never change while it is up), unless the plan changed the block size.
+    pub fn port_requests<'a>(&'a self, state: Option<&State>) -> Vec<crate::ports::Request<'a>> {
+        let plan = &self.plan;
+        plan.tracks
+            .iter()
+            .map(|t| crate::ports::Request {
+                track: &t.name,
+                base: plan.ports.base,
+                len: plan.ports.per_track,
+                keep: state
+                    .and_then(|s| s.track(&t.name))
+                    .filter(|r| r.port_count == plan.ports.per_track)
+                    .map(|r| r.port_block),
+            })
+            .collect()
+    }
 }

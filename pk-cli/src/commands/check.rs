@@ -37,20 +37,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     );
     let (major, minor) = Tmux::require_version()?;
     println!("tmux {major}.{minor}: ok");
-    let requests: Vec<_> = plan
-        .tracks
-        .iter()
-        .map(|t| ports::Request {
-            track: &t.name,
-            base: plan.ports.base,
-            len: plan.ports.per_track,
-            keep: state
-                .as_ref()
-                .and_then(|s| s.track(&t.name))
-                .filter(|r| r.port_count == plan.ports.per_track)
-                .map(|r| r.port_block),
-        })
-        .collect();
+    let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;
     for (t, start) in plan.tracks.iter().zip(blocks) {
         println!(

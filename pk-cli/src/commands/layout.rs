@@ -39,19 +39,7 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
     let plan = &ws.plan;
     let state = ws.state()?;
-    let requests: Vec<_> = plan
-        .tracks
-        .iter()
-        .map(|t| ports::Request {
-            track: &t.name,
-            base: plan.ports.base,
-            len: plan.ports.per_track,
-            keep: state
-                .as_ref()
-                .and_then(|s| s.track(&t.name))
-                .map(|r| r.port_block),
-        })
-        .collect();
+    let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;
     let agents: Vec<AgentPane> = plan
         .tracks

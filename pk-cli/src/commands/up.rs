@@ -182,19 +182,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     }
 
     // Ports: blocks already recorded stay; new tracks get new ones.
-    let requests: Vec<ports::Request<'_>> = plan
-        .tracks
-        .iter()
-        .map(|t| ports::Request {
-            track: &t.name,
-            base: plan.ports.base,
-            len: plan.ports.per_track,
-            keep: state
-                .track(&t.name)
-                .filter(|r| r.port_count == plan.ports.per_track)
-                .map(|r| r.port_block),
-        })
-        .collect();
+    let requests = ws.port_requests(Some(state));
     let blocks = ports::allocate(&ws.state_dir, &requests)?;
 
     if state.worktrees_dir.is_none() && !plan.session.worktrees.exists() {
