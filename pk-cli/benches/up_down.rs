@@ -1,0 +1,528 @@
+//! `pk up --detach` + `pk down` for 8 tracks, against two ways of doing the same by hand.
+//!
+//! Run with `cargo bench -p pk-cli --bench up_down` (env: `PK_BENCH_FILES=1500,20000`,
+//! `PK_BENCH_ROUNDS=N`; by default 1,500 files × 5 rounds and 20,000 files × 3 rounds).
+//!
+//! Method. For each repository size a fresh temporary world is made, isolated like the
+//! end-to-end tests (`tests/cli/common.rs`): a private tmux socket (`pk --socket`, `tmux -L`),
+//! `TMUX`/`TMUX_PANE` unset (the environment is cleared), `TMUX_TMPDIR`, `HOME` and
+//! `XDG_STATE_HOME` inside the temporary folder, a temporary `GIT_CONFIG_GLOBAL` and
+//! `GIT_CONFIG_NOSYSTEM=1`; raw tmux calls also pass `-f /dev/null`. The repository has one
+//! commit on `main` (packed, as in a clone) of N text files of 1–8 KB in nested folders
+//! (`src/mod_*/pkg_*/unit_*/`). The world lives in the temporary folder (`TMPDIR`). On ext4
+//! without a journal (some VMs) inode allocation slows down for minutes after mass deletions
+//! (`recently_deleted()` in the kernel), which swamps what is measured: there, run with
+//! `TMPDIR=/dev/shm`.
+//! Every pane, agent or editor, runs `sleep 600`. Three ways are timed:
+//!
+//! * **pk**: `pk up --detach`, then `pk down --delete-branches` (so branches go, as below).
+//! * **(a) script way**: `git worktree add -b BRANCH PATH main` per track, one after another;
+//!   one tmux process per pane (`new-session`, `split-window` per further agent, the editor
+//!   split). Down: `tmux kill-session`, `git worktree remove` per track, one `git branch -D`.
+//! * **(b) lower bound**: `git worktree add --no-checkout -b …` per track one after another
+//!   (concurrent `worktree add` races on `.git/worktrees`), the 8 checkouts
+//!   (`git -C PATH reset --hard -q`) on 8 threads at once, and the whole layout in ONE tmux
+//!   process (commands joined with `;`). Down: the same as (a).
+//!
+//! The ways are interleaved round by round, and the order rotates each round (pk a b, a b pk,
+//! b pk a, …) so that machine noise and the disk's background writeback after a teardown hit
+//! all three alike. Up and down are timed separately; medians of up, down and up+down (per
+//! round) are reported. In the first round each way is checked once: 8 worktrees registered and
+//! checked out, 9+ panes, and nothing left after down. `pk status --json` is timed (median of
+//! 20 runs) while pk's session is up in the first round. Timings are printed, never asserted:
+//! the exit code is non-zero only when a command fails (its stderr is printed).
+//!
+//! pk's layout is two windows of 4 agents plus an editor each (10 panes, with pane options);
+//! (a) and (b) make one window of 8 agents and an editor (9 panes): a little less work for them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const TRACKS: usize = 8;
+const STATUS_RUNS: usize = 20;
+const PANE_CMD: [&str; 2] = ["sleep", "600"];
+
+/// One repository size's temporary world.
+struct World {
+    dir: tempfile::TempDir,
+    repo: PathBuf,
+    socket: String,
+    /// A file every worktree must have once checked out.
+    sample: PathBuf,
+}
+
+impl World {
+    fn new(files: usize) -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("pk-bench")
+            .tempdir()
+            .expect("temp dir");
+        for sub in ["home", "state", "tmux"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        std::fs::write(
+            dir.path().join("gitconfig"),
+            "[user]\n\tname = pk bench\n\temail = bench@pk.invalid\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n",
+        )
+        .expect("gitconfig");
+        let repo = dir.path().join("repo");
+        let sample = write_files(&repo, files);
+        let world = World {
+            repo,
+            socket: format!("pk-bench-{}-{files}", std::process::id()),
+            sample,
+            dir,
+        };
+        world.git(&world.repo, &["init", "-q", "-b", "main"]);
+        world.git(&world.repo, &["add", "-A"]);
+        world.git(&world.repo, &["commit", "-q", "-m", "initial"]);
+        // Packed, as in a clone: checkouts read one pack, not N loose objects.
+        world.git(&world.repo, &["repack", "-a", "-d", "-q"]);
+        std::fs::write(world.repo.join("parallel.toml"), pk_plan()).expect("plan");
+        world
+    }
+
+    /// A command with the hermetic environment (as in tests/cli/common.rs).
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let root = self.dir.path();
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", root.join("home"))
+            .env("XDG_STATE_HOME", root.join("state"))
+            .env("TMUX_TMPDIR", root.join("tmux"))
+            .env("GIT_CONFIG_GLOBAL", root.join("gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("SHELL", "/bin/sh")
+            .env("TERM", "xterm-256color")
+            .env("NO_COLOR", "1")
+            .current_dir(&self.repo);
+        cmd
+    }
+
+    /// `git -C REPO`.
+    fn git_cmd(&self) -> Command {
+        self.git_in(&self.repo)
+    }
+
+    fn git_in(&self, dir: &Path) -> Command {
+        let mut cmd = self.cmd("git");
+        cmd.arg("-C").arg(dir);
+        cmd
+    }
+
+    fn git(&self, dir: &Path, args: &[&str]) -> String {
+        run(self.git_in(dir).args(args))
+    }
+
+    /// `tmux -f /dev/null -L SOCKET args`.
+    fn tmux_cmd(&self) -> Command {
+        let mut cmd = self.cmd("tmux");
+        cmd.args(["-f", "/dev/null", "-L", &self.socket]);
+        cmd
+    }
+
+    fn pk(&self, args: &[&str]) -> String {
+        run(self
+            .cmd(env!("CARGO_BIN_EXE_pk"))
+            .args(["--socket", &self.socket])
+            .args(args))
+    }
+
+    /// `<tmp>/<session>/t1` … (pk's plan sets `worktrees = "../pk"`).
+    fn worktrees_of(&self, way: Way) -> Vec<PathBuf> {
+        let folder = self.dir.path().join(way.session());
+        (1..=TRACKS).map(|i| folder.join(format!("t{i}"))).collect()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.tmux_cmd().arg("kill-server").output();
+    }
+}
+
+/// Runs a command; a failure panics with its stderr (so the bench exits non-zero, after the
+/// worlds' `Drop` has killed their tmux servers).
+fn run(cmd: &mut Command) -> String {
+    let shown = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("failed to start `{shown}`: {e}"));
+    if !out.status.success() {
+        panic!(
+            "`{shown}` failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes `files` text files of 1–8 KB under nested folders, plus a README; returns the
+/// relative path of the last one.
+fn write_files(repo: &Path, files: usize) -> PathBuf {
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64 ^ files as u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    std::fs::create_dir_all(repo).expect("mkdir repo");
+    std::fs::write(repo.join("README.md"), "# bench\n").expect("readme");
+    let mut last = PathBuf::new();
+    for i in 0..files {
+        let leaf = i / 16;
+        let rel = PathBuf::from(format!(
+            "src/mod_{}/pkg_{}/unit_{}/file_{:02}.rs",
+            leaf / 64,
+            (leaf / 8) % 8,
+            leaf % 8,
+            i % 16
+        ));
+        let size = 1024 + (next() % (7 * 1024 + 1)) as usize;
+        let mut text = String::with_capacity(size + 100);
+        let mut line = 0;
+        while text.len() < size {
+            line += 1;
+            text.push_str(&format!(
+                "// {} line {line}: fn item_{i}_{line}() -> u64 {{ {} }}\n",
+                rel.display(),
+                next() % 100_000
+            ));
+        }
+        let path = repo.join(&rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write file");
+        last = rel;
+    }
+    last
+}
+
+fn pk_plan() -> String {
+    let mut plan = String::from(
+        "[session]\nname = \"pk\"\nbase = \"main\"\nworktrees = \"../pk\"\neditor = \"sleep 600 #\"\n\n\
+         [ports]\nbase = 27100\nper_track = 10\n",
+    );
+    for i in 1..=TRACKS {
+        plan.push_str(&format!(
+            "\n[[track]]\nname = \"t{i}\"\ncommand = [\"sleep\", \"600\"]\n"
+        ));
+    }
+    plan
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Pk,
+    Script,
+    Lower,
+}
+
+const WAYS: [Way; 3] = [Way::Pk, Way::Script, Way::Lower];
+
+impl Way {
+    fn label(self) -> &'static str {
+        match self {
+            Way::Pk => "pk up + down",
+            Way::Script => "(a) script way",
+            Way::Lower => "(b) lower bound",
+        }
+    }
+
+    fn session(self) -> &'static str {
+        match self {
+            Way::Pk => "pk",
+            Way::Script => "script",
+            Way::Lower => "lower",
+        }
+    }
+
+    fn branch(self, i: usize) -> String {
+        format!("{}/t{}", self.session(), i + 1)
+    }
+
+    fn up(self, w: &World) {
+        match self {
+            Way::Pk => {
+                w.pk(&["up", "--detach"]);
+            }
+            Way::Script => {
+                let paths = w.worktrees_of(self);
+                for (i, path) in paths.iter().enumerate() {
+                    let branch = self.branch(i);
+                    let args = ["worktree", "add", "-q", "-b", &branch];
+                    run(w.git_cmd().args(args).arg(path).arg("main"));
+                }
+                for cmd in layout(self.session(), &paths, w.dir.path()) {
+                    run(w.tmux_cmd().args(cmd));
+                }
+            }
+            Way::Lower => {
+                let paths = w.worktrees_of(self);
+                for (i, path) in paths.iter().enumerate() {
+                    let branch = self.branch(i);
+                    let args = ["worktree", "add", "--no-checkout", "-q", "-b", &branch];
+                    run(w.git_cmd().args(args).arg(path).arg("main"));
+                }
+                std::thread::scope(|s| {
+                    for path in &paths {
+                        s.spawn(move || w.git(path, &["reset", "--hard", "-q"]));
+                    }
+                });
+                let cmds = layout(self.session(), &paths, w.dir.path());
+                run(w.tmux_cmd().args(cmds.join(&";".to_string())));
+            }
+        }
+    }
+
+    fn down(self, w: &World) {
+        if self == Way::Pk {
+            w.pk(&["down", "--delete-branches"]);
+            return;
+        }
+        run(w
+            .tmux_cmd()
+            .args(["kill-session", "-t", &format!("={}", self.session())]));
+        for path in w.worktrees_of(self) {
+            run(w.git_cmd().args(["worktree", "remove"]).arg(path));
+        }
+        let branches: Vec<String> = (0..TRACKS).map(|i| self.branch(i)).collect();
+        run(w.git_cmd().args(["branch", "-D", "-q"]).args(&branches));
+    }
+
+    /// Once per way: the work really was done, and undone.
+    fn check_up(self, w: &World) {
+        let list = w.git(&w.repo, &["worktree", "list", "--porcelain"]);
+        let registered = list.lines().filter(|l| l.starts_with("worktree ")).count();
+        assert_eq!(
+            registered,
+            TRACKS + 1,
+            "{}: worktrees\n{list}",
+            self.label()
+        );
+        for path in w.worktrees_of(self) {
+            assert!(
+                path.join(&w.sample).is_file(),
+                "{}: {} is not checked out",
+                self.label(),
+                path.display()
+            );
+        }
+        let panes = run(w.tmux_cmd().args([
+            "list-panes",
+            "-s",
+            "-t",
+            &format!("={}", self.session()),
+            "-F",
+            "#{pane_id}",
+        ]));
+        assert!(
+            panes.lines().count() > TRACKS,
+            "{}: only {} panes",
+            self.label(),
+            panes.lines().count()
+        );
+    }
+
+    fn check_down(self, w: &World) {
+        let list = w.git(&w.repo, &["worktree", "list", "--porcelain"]);
+        let registered = list.lines().filter(|l| l.starts_with("worktree ")).count();
+        assert_eq!(registered, 1, "{}: worktrees left\n{list}", self.label());
+        let pattern = format!("{}/*", self.session());
+        let left = w.git(&w.repo, &["branch", "--list", &pattern]);
+        assert!(
+            left.trim().is_empty(),
+            "{}: branches left: {left}",
+            self.label()
+        );
+    }
+}
+
+/// The tmux commands of (a) and (b): 8 agents stacked in one window (equal heights, as pk
+/// splits), then the editor on the right, full height.
+fn layout(session: &str, paths: &[PathBuf], editor_dir: &Path) -> Vec<Vec<String>> {
+    let pane = |head: String, dir: &Path| -> Vec<String> {
+        let mut cmd: Vec<String> = head.split(' ').map(String::from).collect();
+        cmd.extend(["-c".into(), dir.to_string_lossy().into_owned()]);
+        cmd.extend(PANE_CMD.map(String::from));
+        cmd
+    };
+    let mut cmds = vec![pane(
+        format!("new-session -d -s {session} -x 200 -y 50"),
+        &paths[0],
+    )];
+    for (k, path) in paths.iter().enumerate().skip(1) {
+        let rest = paths.len() - k + 1;
+        let percent = (100 * (rest - 1)).div_ceil(rest);
+        let head = format!("split-window -v -l {percent}% -t ={session}:");
+        cmds.push(pane(head, path));
+    }
+    let head = format!("split-window -h -f -l 40% -t ={session}:");
+    cmds.push(pane(head, editor_dir));
+    cmds
+}
+
+/// Milliseconds per round of one way: up, down, and their sum.
+#[derive(Default)]
+struct Times {
+    up: Vec<f64>,
+    down: Vec<f64>,
+    total: Vec<f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Times `pk status --json` while pk's session is up; checks it reports 8 live tracks.
+fn time_status(w: &World) -> f64 {
+    let json = w.pk(&["status", "--json"]);
+    let value: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("bad status JSON ({e}):\n{json}"));
+    let tracks = value["tracks"].as_array().expect("tracks array");
+    let alive = tracks.iter().filter(|t| t["alive"] == true).count();
+    assert_eq!(
+        (tracks.len(), alive),
+        (TRACKS, TRACKS),
+        "pk status: tracks, alive"
+    );
+    let runs: Vec<f64> = (0..STATUS_RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            w.pk(&["status", "--json"]);
+            ms(start)
+        })
+        .collect();
+    median(&runs)
+}
+
+struct Report {
+    files: usize,
+    rounds: usize,
+    times: [Times; 3],
+    status_ms: f64,
+}
+
+fn bench(files: usize, rounds: usize) -> Report {
+    let start = Instant::now();
+    let w = World::new(files);
+    eprintln!(
+        "{files} files: repository made in {:.0} ms in {}; {rounds} rounds",
+        ms(start),
+        w.dir.path().display()
+    );
+    let mut times: [Times; 3] = Default::default();
+    let mut status_ms = f64::NAN;
+    for round in 0..rounds {
+        for k in 0..WAYS.len() {
+            let way_index = (round + k) % WAYS.len();
+            let way = WAYS[way_index];
+            let start = Instant::now();
+            way.up(&w);
+            let up = ms(start);
+            if round == 0 {
+                way.check_up(&w);
+                if way == Way::Pk {
+                    status_ms = time_status(&w);
+                }
+            }
+            let start = Instant::now();
+            way.down(&w);
+            let down = ms(start);
+            if round == 0 {
+                way.check_down(&w);
+            }
+            let t = &mut times[way_index];
+            t.up.push(up);
+            t.down.push(down);
+            t.total.push(up + down);
+            eprintln!(
+                "  round {} {:<16} up {up:7.0} ms  down {down:7.0} ms",
+                round + 1,
+                way.label()
+            );
+        }
+    }
+    Report {
+        files,
+        rounds,
+        times,
+        status_ms,
+    }
+}
+
+fn env_list(name: &str) -> Option<Vec<usize>> {
+    let text = std::env::var(name).ok()?;
+    let values = text
+        .split(',')
+        .map(|v| v.trim().replace('_', "").parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("{name}={text}: {e}"));
+    Some(values)
+}
+
+fn main() {
+    let sizes = env_list("PK_BENCH_FILES").unwrap_or_else(|| vec![1500, 20_000]);
+    let rounds = env_list("PK_BENCH_ROUNDS").map(|r| r[0].max(1));
+    let reports: Vec<Report> = sizes
+        .iter()
+        .map(|&files| bench(files, rounds.unwrap_or(if files > 5000 { 3 } else { 5 })))
+        .collect();
+
+    println!(
+        "\n{:<6} {:<22} {:>9} {:>10} {:>11}  vs lower bound",
+        "files", "way", "up (ms)", "down (ms)", "total (ms)"
+    );
+    for r in &reports {
+        let lower = median(&r.times[2].total);
+        for (way, t) in WAYS.iter().zip(&r.times) {
+            let total = median(&t.total);
+            println!(
+                "{:<6} {:<22} {:>9.0} {:>10.0} {:>11.0}  {:.2}x",
+                r.files,
+                way.label(),
+                median(&t.up),
+                median(&t.down),
+                total,
+                total / lower
+            );
+        }
+    }
+    println!();
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    for r in &reports {
+        let [pk, a, b] = [0, 1, 2].map(|i| median(&r.times[i].total));
+        let (vs_b, vs_a) = (pk / b, pk / a);
+        println!(
+            "{} files, {} rounds: pk/(b) = {vs_b:.2} (target <= 1.15, {}), pk/(a) = {vs_a:.2} (target < 0.7, {}); pk status ({TRACKS} tracks) = {:.0} ms (target < 50 ms, {})",
+            r.files,
+            r.rounds,
+            met(vs_b <= 1.15),
+            met(vs_a < 0.7),
+            r.status_ms,
+            met(r.status_ms < 50.0)
+        );
+    }
+}
