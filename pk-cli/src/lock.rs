@@ -21,12 +21,31 @@ impl SessionLock {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let path = dir.join(format!("{session}.lock"));
+        match SessionLock::try_acquire_at(&path)? {
+            Ok(lock) => Ok(lock),
+            Err(holder) => {
+                let who = match holder {
+                    Some(pid) => format!("another pk process (pid {pid})"),
+                    None => "another pk process".to_string(),
+                };
+                Err(
+                    Error::refused(format!("{who} is working on session `{session}`"))
+                        .hint("wait for it to finish, then run this again")
+                        .hint(format!("lock file: {}", path.display())),
+                )
+            }
+        }
+    }
+
+    /// Takes the lock file at `path` without waiting. `Ok(Err(holder))` when another process
+    /// holds it, with the pid it wrote, if any.
+    pub fn try_acquire_at(path: &Path) -> Result<std::result::Result<SessionLock, Option<String>>> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
+            .open(path)
             .with_context(|| format!("failed to open {}", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
@@ -34,16 +53,7 @@ impl SessionLock {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                let who = if holder.is_empty() {
-                    "another pk process".to_string()
-                } else {
-                    format!("another pk process (pid {holder})")
-                };
-                return Err(
-                    Error::refused(format!("{who} is working on session `{session}`"))
-                        .hint("wait for it to finish, then run this again")
-                        .hint(format!("lock file: {}", path.display())),
-                );
+                return Ok(Err((!holder.is_empty()).then(|| holder.to_string())));
             }
             Err(TryLockError::Error(e)) => {
                 return Err(Error::failure(format!("failed to lock {}", path.display()))
@@ -54,7 +64,10 @@ impl SessionLock {
             .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop))
             .and_then(|()| write!(file, "{}", std::process::id()))
             .with_context(|| format!("failed to write {}", path.display()))?;
-        Ok(SessionLock { file, path })
+        Ok(Ok(SessionLock {
+            file,
+            path: path.to_path_buf(),
+        }))
     }
 
     /// The lock file.

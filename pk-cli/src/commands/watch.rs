@@ -22,6 +22,7 @@ use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
 use crate::layout;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
+use crate::lock::SessionLock;
 use crate::state::State;
 use crate::tmux::{Client, Cmd, Pane, Tmux};
 use crate::workspace::Workspace;
@@ -31,7 +32,6 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -115,26 +115,8 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
 
 /// Takes the session's watcher lock; `None` when another watcher holds it. The kernel drops
 /// it when the watcher dies.
-fn lock(state_dir: &Path) -> Result<Option<File>> {
-    let path = state_dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("failed to open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.set_len(0);
-            let _ = write!(file, "{}", std::process::id());
-            Ok(Some(file))
-        }
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(e)) => {
-            Err(Error::failure(format!("failed to lock {}", path.display()))
-                .wrap_cause(e.to_string()))
-        }
-    }
+fn lock(state_dir: &Path) -> Result<Option<SessionLock>> {
+    Ok(SessionLock::try_acquire_at(&state_dir.join(LOCK_FILE))?.ok())
 }
 
 /// Whether the watcher goes on.
