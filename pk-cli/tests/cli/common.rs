@@ -171,6 +171,22 @@ impl TestEnv {
             .to_string()
     }
 
+    /// Installs a fake program `name` (a shell script) in the test's own bin folder and returns
+    /// a PATH with that folder first, for a plan's `[env] PATH`.
+    pub fn fake_program(&self, name: &str, script: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = self.root().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join(name);
+        std::fs::write(&fake, script).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
     /// Waits until `f` is true (polling), or fails after `secs`.
     pub fn wait_for(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         let start = Instant::now();

@@ -264,20 +264,9 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
     }
     let env = TestEnv::new();
     // A fake `claude` that records its arguments and stays up like the interactive one.
-    let bin = env.root().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let fake = bin.join("claude");
-    std::fs::write(
-        &fake,
+    let path = env.fake_program(
+        "claude",
         "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OUT/claude.args.tmp\"\nmv \"$OUT/claude.args.tmp\" \"$OUT/claude.args\"\nexec sleep 600\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
     );
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18200\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Add rate limiting\"\n",
@@ -514,23 +503,16 @@ fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
     }
     let env = TestEnv::new();
     // A fake headless `claude` that prints a recorded stream and exits 0.
-    let bin = env.root().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let fake = bin.join("claude");
-    std::fs::write(
-        &fake,
+    let path = env.fake_program(
+        "claude",
         "#!/bin/sh\nprintf '%s\\n' \"$*\" > \"$OUT/claude.args\"\ncat \"$FIXTURE\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/replay/claude-stream-success.ndjson");
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18400\n\n[env]\nOUT = {out:?}\nFIXTURE = {fixture:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude-headless\"\nprompt = \"Fix rounding\"\n",
         out = env.out().to_string_lossy(),
         fixture = fixture.to_string_lossy(),
-        path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
     ));
     env.pk_ok(&["up", "--detach"]);
     env.wait_for("api to be done", 20, || {
