@@ -271,6 +271,12 @@ impl Tmux {
         Ok(v)
     }
 
+    /// The session's panes, or `None` when it does not run (no server, no such session): one
+    /// tmux call where `has_session` + `panes` would be two, for `pk status`'s hot path.
+    pub fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
+        self.panes(session).ok()
+    }
+
     /// True when the session exists on this server.
     pub fn has_session(&self, session: &str) -> bool {
         self.run(vec![Cmd::new("has-session").opt("-t", exact(session))])

@@ -33,13 +33,12 @@ pub fn run(ctx: &Ctx, args: &FocusArgs) -> Result<()> {
     let state = ws.state()?;
     let tmux = ws.tmux(ctx, state.as_ref());
     let session = &ws.plan.session.name;
-    if state.is_none() || !tmux.has_session(session) {
+    let Some(panes) = state.as_ref().and_then(|_| tmux.session_panes(session)) else {
         return Err(
             Error::usage(format!("session `{session}` is not up")).hint("run `pk up` first")
         );
-    }
-    let pane = tmux
-        .panes(session)?
+    };
+    let pane = panes
         .into_iter()
         .find(|p| p.track == args.track)
         .ok_or_else(|| {

@@ -108,8 +108,8 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
     let plan = &ws.plan;
     let tmux = ws.tmux(ctx, state);
     let panes: Vec<Pane> = match state {
-        Some(_) if tmux.has_session(&plan.session.name) => tmux.panes(&plan.session.name)?,
-        _ => Vec::new(),
+        Some(_) => tmux.session_panes(&plan.session.name).unwrap_or_default(),
+        None => Vec::new(),
     };
     // Worktree status is the slow part: one thread per worktree.
     let changed: Vec<usize> = std::thread::scope(|scope| {

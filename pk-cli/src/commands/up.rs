@@ -104,9 +104,9 @@ pub fn up(ctx: &Ctx, ws: &Workspace) -> Result<Up> {
     state.idle_after_secs = plan.session.idle_after_secs;
     let made = prepare_tracks(ctx, ws, &mut state)?;
     write_track_files(ws)?;
-    let panes_made = build_panes(ctx, ws, &tmux, &mut state)?;
+    let (panes_made, panes) = build_panes(ctx, ws, &tmux, &mut state)?;
     state.save(&ws.state_dir)?;
-    ensure_watcher(ctx, ws, &tmux, &state)?;
+    ensure_watcher(ctx, ws, &tmux, &state, &panes)?;
     summarize(ctx, plan, &state, &made, panes_made);
     Ok(Up { tmux, state })
 }
@@ -529,8 +529,14 @@ fn agent_pane(ws: &Workspace, track: &Track, rec: &TrackRecord) -> Result<AgentP
     })
 }
 
-/// Makes the session, or the panes of tracks that have none. Returns how many panes it made.
-fn build_panes(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &mut State) -> Result<usize> {
+/// Makes the session, or the panes of tracks that have none. Returns how many panes it made
+/// and the session's panes as they are now (listed once, also for [`ensure_watcher`]).
+fn build_panes(
+    ctx: &Ctx,
+    ws: &Workspace,
+    tmux: &Tmux,
+    state: &mut State,
+) -> Result<(usize, Vec<crate::tmux::Pane>)> {
     let plan = &ws.plan;
     let session = &plan.session.name;
     let editor = editor_pane(plan);
@@ -575,12 +581,13 @@ fn build_panes(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &mut State) -> Res
         }
     }
     // Record pane ids (stable, unlike indexes) for status, focus and the watcher.
-    for pane in tmux.panes(session)? {
+    let panes = tmux.panes(session)?;
+    for pane in &panes {
         if let Some(rec) = state.track_mut(&pane.track) {
             rec.pane = Some(pane.id.clone());
         }
     }
-    Ok(made)
+    Ok((made, panes))
 }
 
 /// The argv of the status watcher's pane.
@@ -600,11 +607,16 @@ pub fn watch_argv(state_dir: &Path, socket: Option<&str>) -> Result<Vec<String>>
 
 /// Starts the status watcher in its own window unless it runs; a watcher that died (its pane
 /// is kept, with its last words) is started again in the same pane.
-fn ensure_watcher(ctx: &Ctx, ws: &Workspace, tmux: &Tmux, state: &State) -> Result<()> {
+fn ensure_watcher(
+    ctx: &Ctx,
+    ws: &Workspace,
+    tmux: &Tmux,
+    state: &State,
+    panes: &[crate::tmux::Pane],
+) -> Result<()> {
     let session = &state.session;
     let argv = watch_argv(&ws.state_dir, tmux.socket())?;
     let cwd = &ws.plan.repo_root;
-    let panes = tmux.panes(session)?;
     match panes.iter().find(|p| p.role == layout::WATCH_ROLE) {
         Some(p) if !p.dead => return Ok(()),
         Some(p) => {
