@@ -153,7 +153,9 @@ pub fn apply_exit(status: &TrackStatus, exit_code: Option<i32>, now_ms: i64) -> 
     s.exit_code = exit_code;
     let state = match (s.state, exit_code) {
         (TrackState::Error, _) => return s,
-        (TrackState::Done, Some(0)) => return s,
+        // A run the agent itself reported finished stays done when its process ends cleanly,
+        // or when the exit code is not known (yet): nothing says it failed.
+        (TrackState::Done, Some(0) | None) => return s,
         (_, Some(code)) if code != 0 => {
             if s.last_error.is_none() {
                 s.last_error = Some(format!("exited with status {code}"));
@@ -264,6 +266,8 @@ mod tests {
         let done = st(TrackState::Done, Some(1));
         assert_eq!(apply_exit(&done, Some(0), 9).state, TrackState::Done);
         assert_eq!(apply_exit(&done, Some(0), 9).exit_code, Some(0));
+        // An exit whose code tmux did not report does not turn a finished run into `exited`.
+        assert_eq!(apply_exit(&done, None, 9).state, TrackState::Done);
         let failed = apply_exit(&done, Some(2), 9);
         assert_eq!(failed.state, TrackState::Error);
         assert_eq!(failed.last_error.as_deref(), Some("exited with status 2"));
