@@ -2,11 +2,14 @@
 # Runs every check and test of the workspace, the way CI does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PK_REQUIRE_TMUX=1
+export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p pk-zellij-plugin --target wasm32-wasip1 --release --locked -- -D warnings
+echo "== the carried zellij plugin matches its source"
+bash scripts/build-plugin.sh --check
 echo "== cargo test"
 cargo test --workspace --locked

@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod layout;
 pub mod live;
 pub mod lock;
+pub mod mux;
 pub mod output;
 pub mod plan;
 pub mod ports;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod tmux;
 pub mod transcript;
 pub mod workspace;
+pub mod zellij;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -336,11 +336,15 @@ pub struct TrackEntry {
     pub transcript_cursor: Option<pk_status::FileCursor>,
     /// Where reading of the event file stands.
     pub events_cursor: Option<pk_status::FileCursor>,
+    /// The pane of the track's agent (`%3` in tmux, `terminal_2` in zellij), when it has one:
+    /// the zellij plugin focuses it on a click.
+    #[serde(default)]
+    pub pane: Option<String>,
 }
 
 impl TrackEntry {
     /// The entry of a feed with its shown status.
-    pub fn of(feed: &TrackFeed, status: TrackStatus) -> TrackEntry {
+    pub fn of(feed: &TrackFeed, status: TrackStatus, pane: Option<String>) -> TrackEntry {
         TrackEntry {
             name: feed.name().to_string(),
             status,
@@ -348,6 +352,7 @@ impl TrackEntry {
             events: Some(feed.events().path().to_path_buf()),
             transcript_cursor: feed.transcript().map(Follower::cursor),
             events_cursor: Some(feed.events().cursor()),
+            pane,
         }
     }
 }
@@ -527,7 +532,7 @@ mod tests {
             updated: Timestamp(5),
             pid: 1,
             total_cost_usd: 0.0,
-            tracks: vec![TrackEntry::of(&feed, TrackStatus::default())],
+            tracks: vec![TrackEntry::of(&feed, TrackStatus::default(), None)],
         };
         file.save(dir.path()).unwrap();
         assert_eq!(StatusFile::load(dir.path()), Some(file.clone()));

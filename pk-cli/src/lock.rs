@@ -70,6 +70,22 @@ impl SessionLock {
         }))
     }
 
+    /// True when some process holds the lock file at `path` now. Probes with a shared lock, held
+    /// for an instant: a process taking the lock at that very moment must retry briefly.
+    pub fn is_held(path: &Path) -> bool {
+        let Ok(file) = OpenOptions::new().read(true).open(path) else {
+            return false;
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(TryLockError::WouldBlock) => true,
+            Err(TryLockError::Error(_)) => false,
+        }
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -51,6 +51,11 @@ impl Workspace {
         crate::tmux::Tmux::new(socket.as_deref(), ctx.verbose)
     }
 
+    /// The multiplexer of this session (see [`crate::mux::Mux::of`]).
+    pub fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::mux::Mux {
+        crate::mux::Mux::of(ctx, state, self.plan.session.multiplexer)
+    }
+
     /// One port request per track of the plan; blocks the state already records are kept (a
     /// track's ports never change while it is up), unless the plan changed the block size.
     pub fn port_requests<'a>(&'a self, state: Option<&State>) -> Vec<crate::ports::Request<'a>> {

@@ -11,13 +11,15 @@
 //! - a [`Tracker`] per file turns those bytes into a [`TrackStatus`] ([`Format`] says how);
 //! - [`combine`], [`apply_exit`] and [`apply_idle`] merge a hook-event stream with a transcript
 //!   and add what only the watcher knows (the pane died, time passed);
-//! - [`render`] draws the one-line status bar for tmux or the zellij plugin.
+//! - [`render`] draws the one-line status bar for tmux, and [`bar`] the zellij plugin's line
+//!   from the watcher's status file.
 //!
 //! Everything that came from a transcript and is handed out as text went through
 //! [`sanitize::clean`] first.
 
 #![deny(missing_docs)]
 
+pub mod bar;
 mod ledger;
 mod parse;
 pub mod prices;

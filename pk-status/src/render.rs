@@ -39,6 +39,8 @@ pub struct Segment {
     pub text: String,
     /// How to print it.
     pub style: Style,
+    /// The index of the track it belongs to (for clicks), if any.
+    pub track: Option<usize>,
 }
 
 /// The mark shown for a state.
@@ -241,6 +243,14 @@ fn seg(text: impl Into<String>, style: Style) -> Segment {
     Segment {
         text: text.into(),
         style,
+        track: None,
+    }
+}
+
+fn track_seg(text: impl Into<String>, style: Style, track: usize) -> Segment {
+    Segment {
+        track: Some(track),
+        ..seg(text, style)
     }
 }
 
@@ -261,15 +271,20 @@ fn layout(
         let pick = |normal| if waiting { Style::Alert } else { normal };
         let name: String = clean(name).chars().take(d.name_max).collect();
         let gap = if d.wide { " " } else { "" };
-        out.push(seg(mark(status.state), pick(Style::Mark(status.state))));
-        out.push(seg(format!("{gap}{name}"), pick(Style::Text)));
+        out.push(track_seg(
+            mark(status.state),
+            pick(Style::Mark(status.state)),
+            i,
+        ));
+        out.push(track_seg(format!("{gap}{name}"), pick(Style::Text), i));
         if d.words {
-            out.push(seg(format!(" {}", status.state), pick(Style::Dim)));
+            out.push(track_seg(format!(" {}", status.state), pick(Style::Dim), i));
         }
         if d.costs && status.has_cost() {
-            out.push(seg(
+            out.push(track_seg(
                 format!(" {}", format_cost(status.cost_usd)),
                 pick(Style::Dim),
+                i,
             ));
         }
     }
@@ -312,7 +327,7 @@ fn cut(line: Vec<Segment>, max: usize) -> Vec<Segment> {
             text.push(c);
         }
         text.push('…');
-        out.push(seg(text, s.style));
+        out.push(Segment { text, ..s });
         break;
     }
     out

@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         ..ctx.clone()
     };
     let ws = Workspace::open(&demo_ctx, None)?;
-    let mut up = super::up::up(&demo_ctx, &ws)?;
+    let mut up = super::up::up(&demo_ctx, &ws, ws.plan.session.multiplexer)?;
     up.state.demo_root = Some(root.clone());
     up.state.save(&ws.state_dir)?;
     let socket = ctx
@@ -86,7 +86,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         root.display()
     ));
     if !args.detach && std::io::stdin().is_terminal() {
-        super::up::attach(&up.tmux, &ws.plan.session.name)?;
+        up.mux.attach(&ws.plan.session.name)?;
     }
     Ok(())
 }

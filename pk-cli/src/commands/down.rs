@@ -48,8 +48,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         ));
         return Ok(());
     };
-    let socket = ctx.socket.clone().or_else(|| state.socket.clone());
-    let tmux = crate::tmux::Tmux::new(socket.as_deref(), ctx.verbose);
+    let mux = crate::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let git = &target.git;
 
     // Look before touching anything: a refusal changes nothing, the session keeps running.
@@ -83,13 +82,17 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         return Err(refusal(&dirty));
     }
 
-    if tmux.has_session(&state.session) {
-        tmux.kill_session(&state.session)?;
+    if mux.has_session(&state.session) {
+        mux.kill_session(&state.session)?;
         ctx.out.step(&format!(
-            "  {} tmux session {}",
+            "  {} {} session {}",
             ctx.out.paint(Style::Red, "-"),
+            mux.name(),
             state.session
         ));
+    } else if let crate::mux::Mux::Zellij(z) = &mux {
+        // A zellij session that ended by itself can still be resurrected: forget it too.
+        z.kill_session(&state.session)?;
     }
 
     for i in 0..state.tracks.len() {

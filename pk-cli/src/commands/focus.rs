@@ -3,7 +3,6 @@
 use crate::Ctx;
 use crate::cli::PlanOpt;
 use crate::error::{Error, Result};
-use crate::tmux::Cmd;
 use crate::workspace::Workspace;
 use clap::Args;
 use std::io::IsTerminal;
@@ -31,9 +30,9 @@ pub struct FocusArgs {
 pub fn run(ctx: &Ctx, args: &FocusArgs) -> Result<()> {
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
     let state = ws.state()?;
-    let tmux = ws.tmux(ctx, state.as_ref());
+    let mux = ws.mux(ctx, state.as_ref());
     let session = &ws.plan.session.name;
-    let Some(panes) = state.as_ref().and_then(|_| tmux.session_panes(session)) else {
+    let Some(panes) = state.as_ref().and_then(|_| mux.session_panes(session)) else {
         return Err(
             Error::usage(format!("session `{session}` is not up")).hint("run `pk up` first")
         );
@@ -48,12 +47,9 @@ pub fn run(ctx: &Ctx, args: &FocusArgs) -> Result<()> {
             ))
             .hint("run `pk up` to add it")
         })?;
-    tmux.run(vec![
-        Cmd::new("select-window").opt("-t", &pane.id),
-        Cmd::new("select-pane").opt("-t", &pane.id),
-    ])?;
+    mux.focus(session, &pane)?;
     if !args.detach && std::io::stdin().is_terminal() {
-        super::up::attach(&tmux, session)?;
+        mux.attach(session)?;
     }
     Ok(())
 }

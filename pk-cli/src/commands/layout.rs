@@ -2,8 +2,9 @@
 
 use crate::Ctx;
 use crate::cli::PlanArg;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layout::{self, AgentPane};
+use crate::plan::Multiplexer;
 use crate::ports;
 use crate::shell::quote;
 use crate::workspace::Workspace;
@@ -11,17 +12,19 @@ use clap::Args;
 
 /// Print the layout pk would build for the plan, to read or share.
 ///
-/// For tmux: the tmux commands pk would run, one per line.
+/// For tmux: the tmux commands pk would run, one per line. For zellij: the KDL layout file.
+/// Without a flag, for the plan's multiplexer.
 ///
 /// Examples:
 ///   pk layout
 ///   pk layout --tmux > layout.sh
+///   pk layout --zellij > layout.kdl
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct LayoutArgs {
     #[command(flatten)]
     pub plan: PlanArg,
-    /// Print the tmux layout (the default).
+    /// Print the tmux layout.
     #[arg(long, conflicts_with = "zellij")]
     pub tmux: bool,
     /// Print the zellij layout.
@@ -31,11 +34,6 @@ pub struct LayoutArgs {
 
 /// Runs `pk layout`.
 pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
-    if args.zellij {
-        return Err(
-            Error::failure("zellij layouts are not built yet").hint("use `pk layout --tmux`")
-        );
-    }
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
     let plan = &ws.plan;
     let state = ws.state()?;
@@ -55,18 +53,37 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
             })
         })
         .collect::<Result<_>>()?;
-    let editor = super::up::editor_pane(plan);
+    let shape = &plan.session.layout;
+    let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
+    let zellij = args.zellij || (!args.tmux && plan.session.multiplexer == Multiplexer::Zellij);
+    let about = format!(
+        "layout `{}` of {} (session `{}`): {}",
+        shape.name,
+        plan.path.display(),
+        plan.session.name,
+        shape.description
+    );
+    if zellij {
+        let wasm = crate::zellij::plugin_file();
+        let bar = layout::zellij::Bar {
+            wasm: &wasm,
+            state_dir: &ws.state_dir,
+            session: &plan.session.name,
+        };
+        println!("// zellij {about}");
+        print!(
+            "{}",
+            layout::zellij::session_layout(&windows, shape.agents_width, &bar)
+        );
+        return Ok(());
+    }
     let socket = ctx
         .socket
         .as_ref()
         .map(|s| format!(" -L {}", quote(s)))
         .unwrap_or_default();
-    println!(
-        "# tmux layout of {} (session `{}`)",
-        plan.path.display(),
-        plan.session.name
-    );
-    for cmd in layout::new_session(&plan.session.name, &agents, &editor) {
+    println!("# tmux {about}");
+    for cmd in layout::new_session(&plan.session.name, &windows, shape.agents_width) {
         let words: Vec<String> = cmd.argv().iter().map(|a| quote(a)).collect();
         println!("tmux{socket} {}", words.join(" "));
     }

@@ -106,9 +106,9 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
 /// Gathers the status of every track of the plan.
 pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<StatusJson> {
     let plan = &ws.plan;
-    let tmux = ws.tmux(ctx, state);
+    let mux = ws.mux(ctx, state);
     let panes: Vec<Pane> = match state {
-        Some(_) => tmux.session_panes(&plan.session.name).unwrap_or_default(),
+        Some(_) => mux.session_panes(&plan.session.name).unwrap_or_default(),
         None => Vec::new(),
     };
     // Worktree status is the slow part: one thread per worktree.
@@ -130,9 +130,7 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
         handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
     });
     // The watcher's view when it runs; else the files, read once.
-    let watcher_runs = panes
-        .iter()
-        .any(|p| p.role == crate::layout::WATCH_ROLE && !p.dead);
+    let watcher_runs = super::watch::is_running(&ws.state_dir);
     let file = if watcher_runs {
         StatusFile::load(&ws.state_dir)
     } else {

@@ -5,8 +5,9 @@
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
-use crate::layout::{self, AgentPane, EditorPane};
+use crate::layout::{self, AgentPane};
 use crate::lock::SessionLock;
+use crate::mux::Mux;
 use crate::output::Style;
 use crate::plan::{self, Multiplexer, Plan, Track};
 use crate::ports;
@@ -18,6 +19,8 @@ use crate::{Ctx, env_vars};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+mod zellij;
 
 /// Start the plan: worktrees, branches, ports, env and one tmux session.
 ///
@@ -38,34 +41,46 @@ pub struct UpArgs {
     /// Do not attach to the session.
     #[arg(long, short)]
     pub detach: bool,
+    /// Run the session in zellij, whatever the plan's `multiplexer` says.
+    #[arg(long, conflicts_with = "tmux")]
+    pub zellij: bool,
+    /// Run the session in tmux, whatever the plan's `multiplexer` says.
+    #[arg(long)]
+    pub tmux: bool,
 }
 
 /// Runs `pk up`.
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
-    let session = up(ctx, &ws)?;
+    let multiplexer = if args.zellij {
+        Multiplexer::Zellij
+    } else if args.tmux {
+        Multiplexer::Tmux
+    } else {
+        ws.plan.session.multiplexer
+    };
+    let session = up(ctx, &ws, multiplexer)?;
     if !args.detach && std::io::stdin().is_terminal() {
-        attach(&session.tmux, &ws.plan.session.name)?;
+        session.mux.attach(&ws.plan.session.name)?;
     }
     Ok(())
 }
 
 /// What `up` leaves behind for the caller.
 pub struct Up {
-    /// The server the session runs on.
-    pub tmux: Tmux,
+    /// The multiplexer the session runs in.
+    pub mux: Mux,
     /// The recorded state.
     pub state: State,
 }
 
 /// Does everything but attaching (also used by `pk demo`).
-pub fn up(ctx: &Ctx, ws: &Workspace) -> Result<Up> {
+pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     let plan = &ws.plan;
-    if plan.session.multiplexer == Multiplexer::Zellij {
-        return Err(Error::failure("zellij sessions are not built yet")
-            .hint("set `multiplexer = \"tmux\"` in [session] for now"));
+    match multiplexer {
+        Multiplexer::Tmux => Tmux::require_version().map(drop)?,
+        Multiplexer::Zellij => crate::zellij::Zellij::require_version().map(drop)?,
     }
-    Tmux::require_version()?;
     let _lock = SessionLock::acquire(ws.git.common_dir(), &plan.session.name)?;
 
     let mut state = match ws.state()? {
@@ -89,7 +104,19 @@ pub fn up(ctx: &Ctx, ws: &Workspace) -> Result<Up> {
             "run `pk --socket {recorded} up`, or `pk down` first"
         )));
     }
-    let tmux = ws.tmux(ctx, Some(&state));
+    if !state.tracks.is_empty() && state.multiplexer != multiplexer.name() {
+        return Err(Error::usage(format!(
+            "session `{}` runs in {}, not {}",
+            plan.session.name,
+            state.multiplexer,
+            multiplexer.name()
+        ))
+        .hint(format!(
+            "run `pk up --{}`, or `pk down` first",
+            state.multiplexer
+        )));
+    }
+    state.multiplexer = multiplexer.name().to_string();
 
     for rec in &state.tracks {
         if !plan.tracks.iter().any(|t| t.name == rec.name) {
@@ -104,11 +131,23 @@ pub fn up(ctx: &Ctx, ws: &Workspace) -> Result<Up> {
     state.idle_after_secs = plan.session.idle_after_secs;
     let made = prepare_tracks(ctx, ws, &mut state)?;
     write_track_files(ws)?;
-    let (panes_made, panes) = build_panes(ctx, ws, &tmux, &mut state)?;
-    state.save(&ws.state_dir)?;
-    ensure_watcher(ctx, ws, &tmux, &state, &panes)?;
+    let mux = ws.mux(ctx, Some(&state));
+    let panes_made = match &mux {
+        Mux::Tmux(tmux) => {
+            let (made, panes) = build_panes(ctx, ws, tmux, &mut state)?;
+            state.save(&ws.state_dir)?;
+            ensure_watcher(ctx, ws, tmux, &state, &panes)?;
+            made
+        }
+        Mux::Zellij(z) => {
+            let made = zellij::build(ctx, ws, z, &mut state)?;
+            state.save(&ws.state_dir)?;
+            zellij::ensure_watcher(ctx, ws)?;
+            made
+        }
+    };
     summarize(ctx, plan, &state, &made, panes_made);
-    Ok(Up { tmux, state })
+    Ok(Up { mux, state })
 }
 
 /// Branches, worktrees, ports and launch specs for every track of the plan. Returns the names
@@ -405,7 +444,7 @@ fn write_track_files(ws: &Workspace) -> Result<()> {
 
 /// Before a track's agent starts in a new pane: its event file and kept stream start empty
 /// (they describe this agent, not an earlier one), and the start time is recorded.
-fn reset_track_files(rec: &mut TrackRecord, now_ms: i64) -> Result<()> {
+pub(super) fn reset_track_files(rec: &mut TrackRecord, now_ms: i64) -> Result<()> {
     let files = rec
         .events
         .iter()
@@ -503,23 +542,7 @@ pub fn agent_argv(state_dir: &Path, track: &str) -> Result<Vec<String>> {
     ])
 }
 
-/// The editor pane: the user's editor command (a shell string they wrote) on the worktrees
-/// folder, passed as `$1` so the path is never parsed by the shell.
-pub fn editor_pane(plan: &Plan) -> EditorPane {
-    let dir = plan.session.worktrees.to_string_lossy().into_owned();
-    EditorPane {
-        cwd: plan.session.worktrees.clone(),
-        argv: vec![
-            "sh".into(),
-            "-c".into(),
-            format!("{} \"$1\"", plan.session.editor),
-            "pk-editor".into(),
-            dir,
-        ],
-    }
-}
-
-fn agent_pane(ws: &Workspace, track: &Track, rec: &TrackRecord) -> Result<AgentPane> {
+pub(super) fn agent_pane(ws: &Workspace, track: &Track, rec: &TrackRecord) -> Result<AgentPane> {
     Ok(AgentPane {
         track: track.name.clone(),
         branch: track.branch.clone(),
@@ -539,7 +562,6 @@ fn build_panes(
 ) -> Result<(usize, Vec<crate::tmux::Pane>)> {
     let plan = &ws.plan;
     let session = &plan.session.name;
-    let editor = editor_pane(plan);
     let mut made = 0;
     let now = crate::live::now_ms();
     if !tmux.has_session(session) {
@@ -559,7 +581,9 @@ fn build_panes(
             ctx.out.paint(Style::Bold, session),
             agents.len()
         ));
-        tmux.run(layout::new_session(session, &agents, &editor))
+        let shape = &plan.session.layout;
+        let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
+        tmux.run(layout::new_session(session, &windows, shape.agents_width))
             .map_err(|e| e.wrap(format!("failed to create tmux session `{session}`")))?;
         made = agents.len();
     } else {
@@ -571,7 +595,7 @@ fn build_panes(
             reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
             state.save(&ws.state_dir)?;
             let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
-            add_pane(tmux, session, &agent, &editor)?;
+            add_pane(tmux, plan, &agent)?;
             ctx.out.step(&format!(
                 "  {} pane for {}",
                 ctx.out.paint(Style::Green, "+"),
@@ -643,8 +667,10 @@ fn ensure_watcher(
 }
 
 /// Puts one more agent where there is room: under the last agent of the first window with
-/// fewer than [`layout::AGENTS_PER_WINDOW`], else in a new window of the same shape.
-fn add_pane(tmux: &Tmux, session: &str, agent: &AgentPane, editor: &EditorPane) -> Result<()> {
+/// fewer than the layout's `agents_per_window`, else in a new window of the same shape.
+fn add_pane(tmux: &Tmux, plan: &Plan, agent: &AgentPane) -> Result<()> {
+    let session = &plan.session.name;
+    let shape = &plan.session.layout;
     let panes = tmux.panes(session)?;
     for index in 0.. {
         let window = layout::window_name(index);
@@ -653,16 +679,18 @@ fn add_pane(tmux: &Tmux, session: &str, agent: &AgentPane, editor: &EditorPane) 
             .filter(|p| p.window == window && p.role == "agent")
             .collect();
         if agents.is_empty() && !panes.iter().any(|p| p.window == window) {
+            let agents = std::slice::from_ref(agent);
+            let window = layout::Window {
+                index,
+                name: window,
+                agents: agents.to_vec(),
+                editor: shape.editor_of(agents, &plan.session.editor, &plan.session.worktrees),
+            };
             return tmux
-                .run(layout::new_window(
-                    session,
-                    index,
-                    std::slice::from_ref(agent),
-                    editor,
-                ))
+                .run(layout::new_window(session, &window, shape.agents_width))
                 .map(drop);
         }
-        if agents.len() < layout::AGENTS_PER_WINDOW {
+        if agents.len() < shape.agents_per_window {
             let below = agents
                 .last()
                 .map(|p| p.id.clone())

@@ -23,8 +23,9 @@ use crate::error::{Context, Error, Result};
 use crate::layout;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::lock::SessionLock;
+use crate::mux::Mux;
 use crate::state::State;
-use crate::tmux::{Client, Cmd, Pane, Tmux};
+use crate::tmux::{Client, Cmd, Pane};
 use crate::workspace::Workspace;
 use clap::Args;
 use notify::event::{AccessKind, AccessMode, ModifyKind};
@@ -97,8 +98,7 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
         ));
         return Ok(());
     };
-    let socket = ctx.socket.clone().or_else(|| state.socket.clone());
-    let tmux = Tmux::new(socket.as_deref(), ctx.verbose);
+    let mux = Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let (tx, rx) = std::sync::mpsc::channel();
     let fs = notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
@@ -109,14 +109,25 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
         state.session,
         state.tracks.len()
     );
-    let mut watch = Watch::new(state_dir, state, tmux, fs);
+    let mut watch = Watch::new(state_dir, state, mux, fs);
     watch.run(&rx)
 }
 
 /// Takes the session's watcher lock; `None` when another watcher holds it. The kernel drops
-/// it when the watcher dies.
+/// it when the watcher dies. Tried for a moment: [`is_running`] probes it briefly.
 fn lock(state_dir: &Path) -> Result<Option<SessionLock>> {
-    Ok(SessionLock::try_acquire_at(&state_dir.join(LOCK_FILE))?.ok())
+    for _ in 0..20 {
+        if let Ok(lock) = SessionLock::try_acquire_at(&state_dir.join(LOCK_FILE))? {
+            return Ok(Some(lock));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(None)
+}
+
+/// True when a watcher runs for the session whose state folder is `state_dir`.
+pub fn is_running(state_dir: &Path) -> bool {
+    SessionLock::is_held(&state_dir.join(LOCK_FILE))
 }
 
 /// Whether the watcher goes on.
@@ -130,7 +141,7 @@ struct Watch {
     state_dir: PathBuf,
     state: State,
     state_stamp: Option<SystemTime>,
-    tmux: Tmux,
+    mux: Mux,
     fs: notify::RecommendedWatcher,
     watched: BTreeSet<PathBuf>,
     feeds: Vec<TrackFeed>,
@@ -149,12 +160,12 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(state_dir: PathBuf, state: State, tmux: Tmux, fs: notify::RecommendedWatcher) -> Watch {
+    fn new(state_dir: PathBuf, state: State, mux: Mux, fs: notify::RecommendedWatcher) -> Watch {
         let mut w = Watch {
             state_stamp: stamp(&state_dir),
             state_dir,
             state,
-            tmux,
+            mux,
             fs,
             watched: BTreeSet::new(),
             feeds: Vec::new(),
@@ -207,14 +218,19 @@ impl Watch {
             return Ok(Flow::Stop);
         }
         if full || self.panes_at.is_none_or(|t| t.elapsed() >= PANES_MAX_AGE) {
-            match self.tmux.snapshot(&self.state.session) {
+            let snapshot = match &self.mux {
+                Mux::Tmux(tmux) => tmux.snapshot(&self.state.session),
+                // zellij's clients are not asked: the plugin fits the bar to its own width.
+                Mux::Zellij(z) => z.panes(&self.state.session).map(|p| (p, Vec::new())),
+            };
+            match snapshot {
                 Ok((panes, clients)) => {
                     self.panes = panes;
                     self.clients = clients;
                     self.panes_at = Some(Instant::now());
                 }
                 Err(e) => {
-                    if !self.tmux.has_session(&self.state.session) {
+                    if !self.mux.has_session(&self.state.session) {
                         return Ok(Flow::Stop);
                     }
                     eprintln!("pk watch: {e}");
@@ -314,8 +330,12 @@ impl Watch {
         }
     }
 
-    /// Pushes the status line into the session when it changed.
+    /// Pushes the status line into the session when it changed (tmux; zellij's plugin reads
+    /// status.json).
     fn push_bar(&mut self, statuses: &[TrackStatus]) {
+        let Mux::Tmux(tmux) = &self.mux else {
+            return;
+        };
         let tracks: Vec<(&str, &TrackStatus)> = self
             .feeds
             .iter()
@@ -335,10 +355,7 @@ impl Watch {
         if self.pushed.as_ref() == Some(&(line.clone(), width)) {
             return;
         }
-        match self
-            .tmux
-            .run(layout::status_right(&self.state.session, &line, width))
-        {
+        match tmux.run(layout::status_right(&self.state.session, &line, width)) {
             Ok(_) => self.pushed = Some((line, width)),
             Err(e) => eprintln!("pk watch: {e}"),
         }
@@ -391,8 +408,10 @@ impl Watch {
                     .arg(text.replace('#', "##"))
             })
             .collect();
-        if !cmds.is_empty() {
-            let _ = self.tmux.run(cmds);
+        if let Mux::Tmux(tmux) = &self.mux
+            && !cmds.is_empty()
+        {
+            let _ = tmux.run(cmds);
         }
         if let Some(program) = &self.notify_send {
             let (program, session) = (program.clone(), self.state.session.clone());
@@ -414,7 +433,13 @@ impl Watch {
             .feeds
             .iter()
             .zip(statuses)
-            .map(|(f, s)| TrackEntry::of(f, s))
+            .map(|(f, s)| {
+                let pane = self
+                    .panes
+                    .iter()
+                    .find(|p| p.track == f.name() && p.role == "agent");
+                TrackEntry::of(f, s, pane.map(|p| p.id.clone()))
+            })
             .collect();
         if self.written.as_ref() == Some(&entries) {
             return Ok(Flow::Go);

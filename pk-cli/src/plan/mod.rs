@@ -8,7 +8,9 @@ mod diag;
 mod raw;
 mod resolve;
 
+pub(crate) use diag::Diagnostic;
 pub use diag::PlanError;
+pub(crate) use resolve::syntax_diagnostic;
 pub use resolve::{find_plan, load};
 
 use std::path::PathBuf;
@@ -42,8 +44,8 @@ pub struct Session {
     pub base: String,
     /// Which terminal multiplexer.
     pub multiplexer: Multiplexer,
-    /// Layout preset.
-    pub layout: LayoutPreset,
+    /// The layout (a preset or the team's own file).
+    pub layout: crate::layout::Shape,
     /// Editor command (a shell string the user wrote); default `$VISUAL`, `$EDITOR`, `vi`.
     pub editor: String,
     /// Default agent of the tracks.
@@ -166,13 +168,6 @@ impl Multiplexer {
             Multiplexer::Zellij => "zellij",
         }
     }
-}
-
-/// `[session] layout`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LayoutPreset {
-    /// Agents stacked in a left column, the editor on the right.
-    AgentsLeft,
 }
 
 /// `transcript = { path, format }` of a custom command.

@@ -10,9 +10,10 @@ mod tests;
 
 use super::diag::Diagnostic;
 use super::raw::{self, EnvTable, RawPlan, RawPorts, RawSession, Str};
-use super::{AgentPreset, LayoutPreset, Multiplexer, PLAN_FILE, Plan, PlanError, Ports, Session};
+use super::{AgentPreset, Multiplexer, PLAN_FILE, Plan, PlanError, Ports, Session};
 use crate::error::Error;
 use crate::git::Git;
+use crate::layout::{DEFAULT_PRESET, Shape};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,6 @@ const DEFAULT_BRANCH: &str = "pk/{track}";
 const DEFAULT_PORT_BASE: i64 = 4100;
 const DEFAULT_PER_TRACK: i64 = 10;
 const DEFAULT_IDLE_AFTER: i64 = 600;
-const LAYOUT_PRESETS: [&str; 1] = ["agents-left"];
 
 /// The plan to use: `explicit` (which must exist), else `parallel.toml` in `cwd` or its nearest
 /// parent folder. A relative `explicit` path is taken relative to `cwd`.
@@ -83,10 +83,14 @@ pub fn load(
         env,
         plan_dir: abs_path.parent().map(Path::to_path_buf).unwrap_or_default(),
         exists: HashMap::new(),
+        layout_error: None,
     };
     let plan = r.plan(raw, abs_path);
     if r.diags.is_empty() {
-        Ok(plan)
+        match r.layout_error {
+            Some(e) => Err(e),
+            None => Ok(plan),
+        }
     } else {
         let mut diags = r.diags;
         diags.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
@@ -95,7 +99,7 @@ pub fn load(
 }
 
 /// A TOML or schema error from the `toml` crate, in pk's words where it helps.
-fn syntax_diagnostic(src: &str, err: &toml::de::Error) -> Diagnostic {
+pub(crate) fn syntax_diagnostic(src: &str, err: &toml::de::Error) -> Diagnostic {
     let message = err.message().trim_end();
     let (message, hint) = match message.strip_prefix("unknown field ") {
         Some(rest) => match rest.split_once(", expected ") {
@@ -151,6 +155,8 @@ struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     plan_dir: PathBuf,
     exists: HashMap<String, bool>,
+    /// Errors of the layout file the plan names (about that file, not the plan).
+    layout_error: Option<PlanError>,
 }
 
 impl Resolver<'_> {
@@ -288,17 +294,10 @@ impl Resolver<'_> {
             },
         };
 
-        if let Some(layout) = field(|s| &s.layout) {
-            let value = layout.get_ref();
-            let presets = LAYOUT_PRESETS.map(|p| format!("\"{p}\"")).join(", ");
-            if value.contains('/') || value.ends_with(".kdl") || value.ends_with(".toml") {
-                let diag = self.at(layout.span(), "layout files are not supported yet");
-                self.report(diag.hint(format!("use a preset: {presets}")));
-            } else if !LAYOUT_PRESETS.contains(&value.as_str()) {
-                let diag = self.at(layout.span(), format!("unknown layout `{}`", shown(value)));
-                self.report(diag.hint(format!("available presets: {presets}")));
-            }
-        }
+        let layout = match field(|s| &s.layout) {
+            Some(layout) => self.layout(layout),
+            None => Shape::preset(DEFAULT_PRESET).expect("the default preset exists"),
+        };
 
         let editor = match field(|s| &s.editor) {
             Some(editor) => {
@@ -347,12 +346,52 @@ impl Resolver<'_> {
             name,
             base,
             multiplexer,
-            layout: LayoutPreset::AgentsLeft,
+            layout,
             editor,
             agent,
             worktrees,
             branch_template,
             idle_after_secs: idle_after_secs.unsigned_abs(),
+        }
+    }
+
+    /// `layout`: a preset name, or a layout file relative to the plan. A file's own errors are
+    /// kept for [`load`] to report about that file; the default preset stands in meanwhile.
+    fn layout(&mut self, layout: &Str) -> Shape {
+        let value = layout.get_ref();
+        let fallback = || Shape::preset(DEFAULT_PRESET).expect("the default preset exists");
+        if let Some(preset) = Shape::preset(value) {
+            return preset;
+        }
+        if !(value.contains('/') || value.ends_with(".toml")) {
+            let diag = self.at(layout.span(), format!("unknown layout `{}`", shown(value)));
+            self.report(diag.hint(format!(
+                "use a preset ({}) or a layout file such as \"layouts/ours.toml\"",
+                Shape::preset_names()
+            )));
+            return fallback();
+        }
+        let path = self.plan_dir.join(value);
+        if !path.is_file() {
+            let diag = self.at(
+                layout.span(),
+                format!("layout file `{}` does not exist", shown(value)),
+            );
+            self.report(diag.hint(format!(
+                "paths are relative to the plan's folder; presets: {}",
+                Shape::preset_names()
+            )));
+            return fallback();
+        }
+        match Shape::load(&path) {
+            Ok(shape) => Shape {
+                name: value.clone(),
+                ..shape
+            },
+            Err(e) => {
+                self.layout_error = Some(e);
+                fallback()
+            }
         }
     }
 

@@ -35,11 +35,32 @@ pub fn tmux_available() -> bool {
     ok
 }
 
+/// True when zellij is there; like [`tmux_available`], required under CI (or
+/// `PK_REQUIRE_ZELLIJ=1`).
+pub fn zellij_available() -> bool {
+    let ok = Command::new("zellij")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let required =
+            std::env::var_os("CI").is_some() || std::env::var_os("PK_REQUIRE_ZELLIJ").is_some();
+        assert!(
+            !required,
+            "zellij is required (CI or PK_REQUIRE_ZELLIJ is set) but not installed"
+        );
+        eprintln!("skipped: zellij is not installed");
+    }
+    ok
+}
+
 impl TestEnv {
     /// A repository with one commit on `main`.
     pub fn new() -> TestEnv {
         let dir = tempfile::Builder::new().prefix("pk-t").tempdir().unwrap();
-        for sub in ["home", "state", "tmux", "out"] {
+        for sub in [
+            "home", "state", "tmux", "out", "zs", "zcfg", "cache", "data", "cfgh", "tmp",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         std::fs::write(
@@ -82,6 +103,13 @@ impl TestEnv {
             .env("HOME", self.root().join("home"))
             .env("XDG_STATE_HOME", self.root().join("state"))
             .env("TMUX_TMPDIR", self.root().join("tmux"))
+            // zellij's sessions, config, caches (plugin permissions, resurrection) and logs.
+            .env("ZELLIJ_SOCKET_DIR", self.root().join("zs"))
+            .env("ZELLIJ_CONFIG_DIR", self.root().join("zcfg"))
+            .env("XDG_CACHE_HOME", self.root().join("cache"))
+            .env("XDG_DATA_HOME", self.root().join("data"))
+            .env("XDG_CONFIG_HOME", self.root().join("cfgh"))
+            .env("TMPDIR", self.root().join("tmp"))
             .env("GIT_CONFIG_GLOBAL", self.root().join("gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("EDITOR", "cat")
@@ -137,6 +165,14 @@ impl TestEnv {
         let mut cmd = Command::new("tmux");
         self.apply_env(&mut cmd);
         cmd.arg("-L").arg(&self.socket).args(args);
+        Run::from(cmd.output().unwrap())
+    }
+
+    /// `zellij args` in the test's private zellij world.
+    pub fn zellij(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("zellij");
+        self.apply_env(&mut cmd);
+        cmd.args(args);
         Run::from(cmd.output().unwrap())
     }
 
@@ -225,13 +261,23 @@ pub struct Screen {
 impl TestEnv {
     /// Attaches a 200x30 client to `session`.
     pub fn attach_screen(&self, session: &str) -> Screen {
-        let outer = format!("{}-outer", self.socket);
-        let mut cmd = Command::new("tmux");
-        self.apply_env(&mut cmd);
         let client = format!(
             "env -u TMUX tmux -u -L {} attach-session -t ={session}",
             self.socket
         );
+        self.screen_running(&client)
+    }
+
+    /// Attaches a 200x30 zellij client to `session`.
+    pub fn attach_zellij_screen(&self, session: &str) -> Screen {
+        self.screen_running(&format!("env -u TMUX zellij attach {session}"))
+    }
+
+    /// A 200x30 terminal running `client` (a shell command).
+    fn screen_running(&self, client: &str) -> Screen {
+        let outer = format!("{}-outer", self.socket);
+        let mut cmd = Command::new("tmux");
+        self.apply_env(&mut cmd);
         cmd.args([
             "-L",
             &outer,
@@ -243,7 +289,7 @@ impl TestEnv {
             "200",
             "-y",
             "30",
-            &client,
+            client,
         ]);
         let run = Run::from(cmd.output().unwrap());
         assert_eq!(run.code, 0, "outer tmux: {run}");
@@ -292,6 +338,10 @@ impl Drop for Screen {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        if std::fs::read_dir(self.root().join("zs")).is_ok_and(|mut d| d.next().is_some()) {
+            let _ = self.zellij(&["kill-all-sessions", "--yes"]);
+            let _ = self.zellij(&["delete-all-sessions", "--yes", "--force"]);
+        }
     }
 }
 

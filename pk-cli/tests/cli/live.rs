@@ -12,7 +12,7 @@ const STATES: [&str; 7] = [
 
 /// The state the status line (or an alert message on it) shows for `track`: the word after
 /// its name.
-fn state_of(line: &str, track: &str) -> Option<&'static str> {
+pub(crate) fn state_of(line: &str, track: &str) -> Option<&'static str> {
     line.match_indices(track).find_map(|(i, _)| {
         let before = line[..i].chars().next_back();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '-') {
@@ -25,14 +25,14 @@ fn state_of(line: &str, track: &str) -> Option<&'static str> {
     })
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
 }
 
-fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
+pub(crate) fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
     format!(
         "[[track]]\nname = \"{name}\"\ncommand = [{pk:?}, \"replay\", \"{fixture}\", \"--delay\", \"0.3\"]\ntranscript = {{ path = {out:?}, format = \"claude-stream\" }}\n\n",
         pk = env!("CARGO_BIN_EXE_pk"),
@@ -40,11 +40,11 @@ fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
     )
 }
 
-fn transcript(env: &TestEnv, name: &str) -> PathBuf {
+pub(crate) fn transcript(env: &TestEnv, name: &str) -> PathBuf {
     env.out().join(format!("{name}.ndjson"))
 }
 
-fn events(env: &TestEnv, track: &str) -> PathBuf {
+pub(crate) fn events(env: &TestEnv, track: &str) -> PathBuf {
     env.repo
         .join(".git/pk/shop/tracks")
         .join(track)
@@ -52,7 +52,7 @@ fn events(env: &TestEnv, track: &str) -> PathBuf {
 }
 
 /// The time of the first hook event `name` in the file, as the hook writer stamped it.
-fn event_time(path: &Path, name: &str) -> Option<i64> {
+pub(crate) fn event_time(path: &Path, name: &str) -> Option<i64> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines().find_map(|l| {
         let v: serde_json::Value = serde_json::from_str(l).ok()?;

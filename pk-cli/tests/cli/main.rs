@@ -6,3 +6,4 @@ mod down;
 mod live;
 mod plans;
 mod up;
+mod zellij;

@@ -1,54 +1,14 @@
-//! The tmux layout of a plan, as data: agents stacked in a left column, one pane per track, and
-//! an editor on the right, full height. Past [`AGENTS_PER_WINDOW`] tracks the agents continue on
-//! further windows of the same shape rather than becoming slivers.
+//! The tmux form of a layout: one window per [`Window`], its agents stacked in a left column,
+//! its editor on the right, full height.
 //!
 //! Pure: the functions here only build [`Cmd`] lists (snapshot-tested below); `pk up` runs them,
 //! the whole new session in one tmux call.
 
+use super::{AgentPane, EditorPane, Window};
 use crate::tmux::{Cmd, exact};
-use std::path::PathBuf;
-
-/// At most this many agents share a window.
-pub const AGENTS_PER_WINDOW: usize = 4;
-
-/// Width of the agents' column, in percent of the window.
-pub const AGENTS_WIDTH_PERCENT: u32 = 60;
 
 /// Size of a detached session before a client attaches (tmux scales the layout on attach).
 pub const DETACHED_SIZE: (u32, u32) = (200, 50);
-
-/// One agent pane to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentPane {
-    /// Track name (`@pk_track`).
-    pub track: String,
-    /// Branch, shown in the pane border.
-    pub branch: String,
-    /// First port, shown in the pane border.
-    pub port: u16,
-    /// The pane's folder: the track's worktree.
-    pub cwd: PathBuf,
-    /// What the pane runs (`pk agent-run …`).
-    pub argv: Vec<String>,
-}
-
-/// The editor pane of every window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EditorPane {
-    /// Its folder: the worktrees folder.
-    pub cwd: PathBuf,
-    /// What it runs.
-    pub argv: Vec<String>,
-}
-
-/// The name of the `index`-th (0-based) agents window.
-pub fn window_name(index: usize) -> String {
-    if index == 0 {
-        "agents".to_string()
-    } else {
-        format!("agents-{}", index + 1)
-    }
-}
 
 /// The window target `=session:=window`: exact names, never prefixes or patterns.
 pub fn window_target(session: &str, window: &str) -> String {
@@ -111,7 +71,8 @@ pub fn split_percent(k: usize, total: usize) -> u32 {
 
 /// The commands that fill one window whose first agent pane already exists and is the active
 /// pane: the other agents below it, then the editor on the right, focus back on the first agent.
-fn fill_window(target: &str, agents: &[AgentPane], editor: &EditorPane) -> Vec<Cmd> {
+fn fill_window(target: &str, window: &Window, agents_width: u32) -> Vec<Cmd> {
+    let agents = &window.agents;
     let mut cmds = Vec::new();
     cmds.extend(window_options(target));
     cmds.extend(label(target, &agents[0]));
@@ -127,55 +88,57 @@ fn fill_window(target: &str, agents: &[AgentPane], editor: &EditorPane) -> Vec<C
         );
         cmds.extend(label(target, agent));
     }
-    cmds.push(
+    if let Some(editor) = &window.editor {
+        cmds.extend(add_editor(target, editor, agents_width));
+    }
+    cmds.push(Cmd::new("select-pane").opt("-t", format!("{target}.{{top-left}}")));
+    cmds
+}
+
+/// The editor on the right of a window, full height.
+fn add_editor(target: &str, editor: &EditorPane, agents_width: u32) -> Vec<Cmd> {
+    vec![
         Cmd::new("split-window")
             .flag("-h")
             .flag("-f")
-            .opt("-l", format!("{}%", 100 - AGENTS_WIDTH_PERCENT))
+            .opt("-l", format!("{}%", 100 - agents_width))
             .opt("-t", target)
             .opt("-c", editor.cwd.to_string_lossy())
             .args(&editor.argv),
-    );
-    cmds.push(
         Cmd::new("set-option")
             .flag("-p")
             .opt("-t", target)
             .arg("@pk_role")
             .arg("editor"),
-    );
-    cmds.push(Cmd::new("select-pane").opt("-t", format!("{target}.{{top-left}}")));
-    cmds
+    ]
 }
 
-/// A new session with every agent: one tmux call.
-pub fn new_session(session: &str, agents: &[AgentPane], editor: &EditorPane) -> Vec<Cmd> {
+/// A new session with every window: one tmux call.
+pub fn new_session(session: &str, windows: &[Window], agents_width: u32) -> Vec<Cmd> {
     let mut cmds = Vec::new();
-    for (i, chunk) in agents.chunks(AGENTS_PER_WINDOW).enumerate() {
-        cmds.extend(new_window(session, i, chunk, editor));
+    for window in windows {
+        cmds.extend(new_window(session, window, agents_width));
     }
-    cmds.push(Cmd::new("select-window").opt("-t", window_target(session, &window_name(0))));
+    if let Some(first) = windows.first() {
+        cmds.push(Cmd::new("select-window").opt("-t", window_target(session, &first.name)));
+    }
     cmds
 }
 
-/// The `index`-th agents window (the session's first window when `index` is 0 and the session
-/// does not exist yet) with `agents` in it.
-pub fn new_window(
-    session: &str,
-    index: usize,
-    agents: &[AgentPane],
-    editor: &EditorPane,
-) -> Vec<Cmd> {
-    let name = window_name(index);
-    let target = window_target(session, &name);
-    let first = &agents[0];
+/// A window (the session's first window when its index is 0: the session does not exist
+/// yet).
+pub fn new_window(session: &str, window: &Window, agents_width: u32) -> Vec<Cmd> {
+    let name = &window.name;
+    let target = window_target(session, name);
+    let first = &window.agents[0];
     let mut cmds = Vec::new();
-    if index == 0 {
+    if window.index == 0 {
         let (w, h) = DETACHED_SIZE;
         cmds.push(
             Cmd::new("new-session")
                 .flag("-d")
                 .opt("-s", session)
-                .opt("-n", &name)
+                .opt("-n", name)
                 .opt("-x", w.to_string())
                 .opt("-y", h.to_string())
                 .opt("-c", first.cwd.to_string_lossy())
@@ -187,12 +150,12 @@ pub fn new_window(
             Cmd::new("new-window")
                 .flag("-d")
                 .opt("-t", format!("{}:", exact(session)))
-                .opt("-n", &name)
+                .opt("-n", name)
                 .opt("-c", first.cwd.to_string_lossy())
                 .args(&first.argv),
         );
     }
-    cmds.extend(fill_window(&target, agents, editor));
+    cmds.extend(fill_window(&target, window, agents_width));
     cmds
 }
 
@@ -300,22 +263,14 @@ pub fn even_heights(ids: &[String], window_height: u32) -> Vec<Cmd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::Shape;
+    use crate::layout::tests::agent;
+    use std::path::Path;
 
-    fn agent(name: &str, port: u16) -> AgentPane {
-        AgentPane {
-            track: name.into(),
-            branch: format!("pk/{name}"),
-            port,
-            cwd: PathBuf::from(format!("/r.pk/{name}")),
-            argv: vec!["/bin/pk".into(), "agent-run".into(), name.into()],
-        }
-    }
-
-    fn editor() -> EditorPane {
-        EditorPane {
-            cwd: PathBuf::from("/r.pk"),
-            argv: vec!["vi".into(), "/r.pk".into()],
-        }
+    fn session(preset: &str, agents: &[AgentPane]) -> Vec<Cmd> {
+        let shape = Shape::preset(preset).unwrap();
+        let windows = shape.windows(agents, "vi", Path::new("/r.pk"));
+        new_session("shop", &windows, shape.agents_width)
     }
 
     fn render(cmds: &[Cmd]) -> String {
@@ -336,10 +291,9 @@ mod tests {
 
     #[test]
     fn three_agents_one_window() {
-        let cmds = new_session(
-            "shop",
+        let cmds = session(
+            "agents-left",
             &[agent("a", 4100), agent("b", 4110), agent("c", 4120)],
-            &editor(),
         );
         let text = render(&cmds);
         let splits: Vec<_> = text
@@ -351,7 +305,7 @@ mod tests {
             [
                 "split-window -v -l 67% -t =shop:=agents -c /r.pk/b /bin/pk agent-run b",
                 "split-window -v -l 50% -t =shop:=agents -c /r.pk/c /bin/pk agent-run c",
-                "split-window -h -f -l 40% -t =shop:=agents -c /r.pk vi /r.pk",
+                "split-window -h -f -l 40% -t =shop:=agents -c /r.pk sh -c vi \"$1\" pk-editor /r.pk",
             ]
         );
         assert!(text.starts_with(
@@ -365,13 +319,28 @@ mod tests {
         let agents: Vec<_> = (0..9)
             .map(|i| agent(&format!("t{i}"), 4100 + i * 10))
             .collect();
-        let text = render(&new_session("shop", &agents, &editor()));
+        let text = render(&session("agents-left", &agents));
         assert_eq!(text.matches("new-window").count(), 2);
         assert!(text.contains("new-window -d -t =shop: -n agents-2 -c /r.pk/t4"));
         assert!(text.contains("new-window -d -t =shop: -n agents-3 -c /r.pk/t8"));
         // Every window gets an editor on the right.
         assert_eq!(text.matches("split-window -h -f").count(), 3);
         assert!(text.ends_with("select-window -t =shop:=agents"));
+    }
+
+    #[test]
+    fn track_tabs_give_each_track_a_window_with_its_own_editor() {
+        let text = render(&session(
+            "track-tabs",
+            &[agent("a", 4100), agent("b", 4110)],
+        ));
+        assert!(
+            text.contains("new-window -d -t =shop: -n agents-2 -c /r.pk/b /bin/pk agent-run b")
+        );
+        assert!(text.contains(
+            "split-window -h -f -l 50% -t =shop:=agents-2 -c /r.pk/b sh -c vi \"$1\" pk-editor /r.pk/b"
+        ));
+        assert!(!text.contains("split-window -v"));
     }
 
     #[test]

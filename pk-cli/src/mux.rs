@@ -1,0 +1,98 @@
+//! The multiplexer a session runs in, for the commands that work the same in both (`pk status`,
+//! `pk focus`, `pk down`, `pk watch`). `pk up` builds each kind its own way.
+
+use crate::Ctx;
+use crate::error::Result;
+use crate::plan::Multiplexer;
+use crate::state::State;
+use crate::tmux::{Cmd, Pane, Tmux};
+use crate::zellij::Zellij;
+
+/// tmux (on a socket) or zellij.
+#[derive(Debug, Clone)]
+pub enum Mux {
+    /// A tmux server.
+    Tmux(Tmux),
+    /// The zellij CLI.
+    Zellij(Zellij),
+}
+
+impl Mux {
+    /// The multiplexer of a session: the one its state records (what `pk up` used), else the
+    /// plan's. `--socket` picks the tmux server.
+    pub fn of(ctx: &Ctx, state: Option<&State>, plan: Multiplexer) -> Mux {
+        let zellij = match state {
+            Some(s) => s.multiplexer == Multiplexer::Zellij.name(),
+            None => plan == Multiplexer::Zellij,
+        };
+        if zellij {
+            return Mux::Zellij(Zellij::new(ctx.verbose));
+        }
+        let socket = ctx
+            .socket
+            .clone()
+            .or_else(|| state.and_then(|s| s.socket.clone()));
+        Mux::Tmux(Tmux::new(socket.as_deref(), ctx.verbose))
+    }
+
+    /// `tmux` or `zellij`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mux::Tmux(_) => "tmux",
+            Mux::Zellij(_) => "zellij",
+        }
+    }
+
+    /// True when the session runs.
+    pub fn has_session(&self, session: &str) -> bool {
+        match self {
+            Mux::Tmux(t) => t.has_session(session),
+            Mux::Zellij(z) => z.has_session(session),
+        }
+    }
+
+    /// Every pane of the session.
+    pub fn panes(&self, session: &str) -> Result<Vec<Pane>> {
+        match self {
+            Mux::Tmux(t) => t.panes(session),
+            Mux::Zellij(z) => z.panes(session),
+        }
+    }
+
+    /// The session's panes, or `None` when it does not run.
+    pub fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
+        match self {
+            Mux::Tmux(t) => t.session_panes(session),
+            Mux::Zellij(z) => z.session_panes(session),
+        }
+    }
+
+    /// Ends the session and everything in it; zellij also forgets it (nothing to resurrect).
+    pub fn kill_session(&self, session: &str) -> Result<()> {
+        match self {
+            Mux::Tmux(t) => t.kill_session(session),
+            Mux::Zellij(z) => z.kill_session(session),
+        }
+    }
+
+    /// Moves the session's focus to `pane` (its window or tab too).
+    pub fn focus(&self, session: &str, pane: &Pane) -> Result<()> {
+        match self {
+            Mux::Tmux(t) => t
+                .run(vec![
+                    Cmd::new("select-window").opt("-t", &pane.id),
+                    Cmd::new("select-pane").opt("-t", &pane.id),
+                ])
+                .map(drop),
+            Mux::Zellij(z) => z.focus(session, &pane.id),
+        }
+    }
+
+    /// Attaches this terminal to the session, or switches the client when already inside.
+    pub fn attach(&self, session: &str) -> Result<()> {
+        match self {
+            Mux::Tmux(t) => crate::commands::up::attach(t, session),
+            Mux::Zellij(z) => z.attach(session),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The zellij status bar's model: what the plugin reads (the watcher's `status.json`) and what
+//! it prints (one line of text with ANSI colours), and which track a click lands on. Kept here,
+//! beside the tmux rendering, so both bars say the same and all of it is tested on the host;
+//! the plugin itself only reads a file on a timer and prints.
+
+use crate::render::{self, Segment, Style};
+use crate::state::TrackState;
+use crate::status::TrackStatus;
+use serde::Deserialize;
+
+/// The part of `status.json` the bar needs (unknown fields are ignored, so the watcher can add
+/// to the file without breaking older plugins).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Snapshot {
+    /// The session.
+    #[serde(default)]
+    pub session: String,
+    /// One entry per track, in the plan's order.
+    #[serde(default)]
+    pub tracks: Vec<SnapshotTrack>,
+}
+
+/// One track of a [`Snapshot`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SnapshotTrack {
+    /// Track name.
+    pub name: String,
+    /// Its status as shown.
+    #[serde(default)]
+    pub status: TrackStatus,
+    /// The zellij pane that runs its agent (`terminal_N`), when the watcher knows it.
+    #[serde(default)]
+    pub pane: Option<String>,
+}
+
+impl Snapshot {
+    /// Parses the watcher's status file; `None` when it is not (yet) a status file.
+    pub fn parse(text: &[u8]) -> Option<Snapshot> {
+        serde_json::from_slice(text).ok()
+    }
+
+    /// The zellij terminal pane id of track `index`, if known.
+    pub fn pane_id(&self, index: usize) -> Option<u32> {
+        let pane = self.tracks.get(index)?.pane.as_deref()?;
+        pane.strip_prefix("terminal_").unwrap_or(pane).parse().ok()
+    }
+}
+
+/// A rendered bar: the line to print and, per column range, the track drawn there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Text with ANSI SGR colours, exactly `cols` columns wide (padded), no line break.
+    pub ansi: String,
+    /// The same without colours.
+    pub plain: String,
+    /// `(first column, end column, track index)` of each track drawn.
+    pub spans: Vec<(usize, usize, usize)>,
+}
+
+impl Line {
+    /// The track drawn at column `col` (0-based), if any.
+    pub fn track_at(&self, col: usize) -> Option<usize> {
+        self.spans
+            .iter()
+            .find(|(start, end, _)| (*start..*end).contains(&col))
+            .map(|(_, _, i)| *i)
+    }
+}
+
+/// The bar for `snapshot` in `cols` columns: ` pk SESSION ` then the tracks as in tmux. With
+/// no snapshot yet, says that it waits for the watcher.
+pub fn line(snapshot: Option<&Snapshot>, session: &str, cols: usize) -> Line {
+    let session = match snapshot {
+        Some(s) if !s.session.is_empty() => s.session.as_str(),
+        _ => session,
+    };
+    let head = format!(" pk {} ", crate::sanitize::clean(session));
+    let mut segments = vec![Segment {
+        text: head,
+        style: Style::Total,
+        track: None,
+    }];
+    let used = render::width(&segments[0].text);
+    match snapshot {
+        Some(s) => {
+            let tracks: Vec<(&str, &TrackStatus)> = s
+                .tracks
+                .iter()
+                .map(|t| (t.name.as_str(), &t.status))
+                .collect();
+            segments.extend(render::segments(&tracks, cols.saturating_sub(used)));
+        }
+        None => segments.push(Segment {
+            text: "waiting for pk watch…".into(),
+            style: Style::Dim,
+            track: None,
+        }),
+    }
+    draw(&segments, cols)
+}
+
+fn draw(segments: &[Segment], cols: usize) -> Line {
+    let mut ansi = String::new();
+    let mut plain = String::new();
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let mut col = 0;
+    for s in segments {
+        let w = render::width(&s.text);
+        if col + w > cols {
+            break;
+        }
+        ansi.push_str(sgr(s.style));
+        ansi.push_str(&s.text);
+        ansi.push_str("\x1b[0m");
+        plain.push_str(&s.text);
+        if let Some(track) = s.track {
+            match spans.last_mut() {
+                Some(last) if last.2 == track && last.1 == col => last.1 = col + w,
+                _ => spans.push((col, col + w, track)),
+            }
+        }
+        col += w;
+    }
+    let pad = " ".repeat(cols - col);
+    ansi.push_str(&pad);
+    plain.push_str(&pad);
+    Line { ansi, plain, spans }
+}
+
+/// The SGR sequence of a style: the same colours as the tmux bar.
+fn sgr(style: Style) -> &'static str {
+    match style {
+        Style::Text => "\x1b[0m",
+        Style::Dim => "\x1b[0;38;5;244m",
+        Style::Alert | Style::Mark(TrackState::Waiting) => "\x1b[0;1;30;43m",
+        Style::Mark(TrackState::Working) => "\x1b[0;36m",
+        Style::Mark(TrackState::Done) => "\x1b[0;32m",
+        Style::Mark(TrackState::Error) => "\x1b[0;1;31m",
+        Style::Mark(TrackState::Starting | TrackState::Idle | TrackState::Exited) => {
+            "\x1b[0;38;5;244m"
+        }
+        Style::Total => "\x1b[0;1m",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"{
+      "version": 1, "session": "shop", "updated": "2026-11-21T10:00:00Z", "pid": 7,
+      "total_cost_usd": 0.52,
+      "tracks": [
+        {"name": "api", "status": {"state": "working", "cost_usd": 0.42, "tokens": {"input": 5}},
+         "pane": "terminal_1", "transcript": "/x"},
+        {"name": "web", "status": {"state": "waiting", "cost_usd": 0.10, "tokens": {"input": 5}},
+         "pane": "terminal_2"},
+        {"name": "docs", "status": {"state": "done"}}
+      ]
+    }"#;
+
+    #[test]
+    fn reads_the_watchers_file_and_ignores_what_it_does_not_know() {
+        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        assert_eq!(s.session, "shop");
+        assert_eq!(s.tracks.len(), 3);
+        assert_eq!(s.tracks[1].status.state, TrackState::Waiting);
+        assert_eq!(s.pane_id(1), Some(2));
+        assert_eq!(s.pane_id(2), None);
+        assert_eq!(Snapshot::parse(b"{\"tracks\": 3"), None);
+        assert_eq!(Snapshot::parse(b""), None);
+    }
+
+    #[test]
+    fn the_line_shows_every_track_and_the_total() {
+        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let line = line(Some(&s), "x", 100);
+        assert_eq!(
+            line.plain.trim_end(),
+            " pk shop ● api working $0.42 │ ? web waiting $0.10 │ ✓ docs done │ Σ $0.52"
+        );
+        assert_eq!(render::width(&line.plain), 100, "padded to the width");
+        // The waiting track stands out: black on yellow, bold.
+        assert!(line.ansi.contains("\x1b[0;1;30;43m web"));
+    }
+
+    #[test]
+    fn clicks_land_on_tracks() {
+        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let line = line(Some(&s), "x", 100);
+        let col = |needle: &str| line.plain.find(needle).unwrap();
+        assert_eq!(line.track_at(col("api")), Some(0));
+        assert_eq!(line.track_at(col("waiting")), Some(1));
+        assert_eq!(line.track_at(col("docs")), Some(2));
+        assert_eq!(line.track_at(1), None, "the session name");
+        assert_eq!(line.track_at(99), None, "the padding");
+    }
+
+    #[test]
+    fn narrow_bars_keep_the_waiting_track() {
+        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let line = line(Some(&s), "x", 20);
+        assert_eq!(render::width(&line.plain), 20);
+        assert!(line.plain.contains("?w"), "{:?}", line.plain);
+    }
+
+    #[test]
+    fn before_the_watcher_it_says_so() {
+        let line = line(None, "shop", 40);
+        assert_eq!(line.plain.trim_end(), " pk shop waiting for pk watch…");
+    }
+
+    #[test]
+    fn text_from_the_file_cannot_drive_the_terminal() {
+        let file = r#"{"session": "s\u001b[2J", "tracks": [{"name": "a\u001b]0;x\u0007b"}]}"#;
+        let s = Snapshot::parse(file.as_bytes()).unwrap();
+        let line = line(Some(&s), "x", 60);
+        assert!(!line.plain.contains('\x1b'), "{:?}", line.plain);
+        assert!(!line.plain.contains('\x07'), "{:?}", line.plain);
+    }
+}
