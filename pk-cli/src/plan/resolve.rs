@@ -300,6 +300,7 @@ impl Resolver<'_> {
             }
         }
 
+        let editor_in_plan = field(|s| &s.editor).is_some();
         let editor = match field(|s| &s.editor) {
             Some(editor) => {
                 if editor.get_ref().trim().is_empty() {
@@ -349,6 +350,7 @@ impl Resolver<'_> {
             multiplexer,
             layout: LayoutPreset::AgentsLeft,
             editor,
+            editor_in_plan,
             agent,
             worktrees,
             branch_template,
