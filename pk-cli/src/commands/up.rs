@@ -26,6 +26,10 @@ use std::path::{Path, PathBuf};
 /// Runs again safely: what exists is kept, running agents are left alone, tracks added to the
 /// plan are added. Attaches to the session unless --detach or stdin is not a terminal.
 ///
+/// The plan's commands (setup, agents, editor, env) run only once you approved them: the
+/// first time, and again whenever they change, pk shows them and asks. Without a terminal it
+/// refuses (exit 3) unless --yes. See `pk approve`.
+///
 /// Examples:
 ///   pk up                      # ./parallel.toml (or the nearest one above)
 ///   pk up plans/sprint.toml --detach
@@ -38,11 +42,16 @@ pub struct UpArgs {
     /// Do not attach to the session.
     #[arg(long, short)]
     pub detach: bool,
+    /// Approve the plan's commands (setup, agents, editor, env) without asking when they are
+    /// new or changed. Without a terminal, `pk up` refuses unapproved commands unless given.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 /// Runs `pk up`.
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    crate::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
     let session = up(ctx, &ws)?;
     if !args.detach && std::io::stdin().is_terminal() {
         attach(&session.tmux, &ws.plan.session.name)?;
