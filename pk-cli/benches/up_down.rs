@@ -255,7 +255,7 @@ impl Way {
     fn up(self, w: &World) {
         match self {
             Way::Pk => {
-                w.pk(&["up", "--detach"]);
+                w.pk(&["up", "--detach", "--yes"]);
             }
             Way::Script => {
                 let paths = w.worktrees_of(self);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "pk", version, propagate_version = true, max_term_width = 100)]
 #[command(
-    after_help = "Examples:\n  pk demo                 try pk on a throwaway repository\n  pk up                   start the plan in ./parallel.toml\n  pk status               what every agent is doing\n  pk down                 tear it all down (refuses if work would be lost)\n\nExit codes: 0 success, 1 failure, 2 invalid plan or usage, 3 refused to protect work."
+    after_help = "Examples:\n  pk demo                 try pk on a throwaway repository\n  pk up                   start the plan in ./parallel.toml\n  pk status               what every agent is doing\n  pk down                 tear it all down (refuses if work would be lost)\n\nExit codes: 0 success, 1 failure, 2 invalid plan or usage, 3 refused (work at risk, or commands not approved)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -38,6 +38,7 @@ pub enum Command {
     Down(crate::commands::down::DownArgs),
     Status(crate::commands::status::StatusArgs),
     Check(crate::commands::check::CheckArgs),
+    Approve(crate::commands::approve::ApproveArgs),
     Exec(crate::commands::exec::ExecArgs),
     Focus(crate::commands::focus::FocusArgs),
     Layout(crate::commands::layout::LayoutArgs),

@@ -14,7 +14,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Invalid plan or usage.
     pub const USAGE: u8 = 2;
-    /// Refused to protect work: dirty worktree, unmerged branch, lock held.
+    /// Refused to protect work (dirty worktree, unmerged branch, lock held) or the user's
+    /// machine (a plan's commands not approved).
     pub const REFUSED: u8 = 3;
 }
 

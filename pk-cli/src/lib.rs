@@ -5,8 +5,10 @@
 //! read strictly ([`plan`]) and everything pk creates is recorded in [`state`]. Live status:
 //! [`transcript`] says where each track's transcript is, [`hooks`] gets Claude's hook events
 //! into a file, [`live`] reads both as they grow and `pk watch` pushes the result into tmux.
+//! A shared plan's commands run only once the user approved them ([`approval`]).
 
 pub mod agent;
+pub mod approval;
 pub mod cli;
 pub mod commands;
 pub mod env_vars;

@@ -1,6 +1,7 @@
 //! `pk check`: validate the plan and the machine without changing anything.
 
 use crate::Ctx;
+use crate::approval::{self, Status};
 use crate::cli::PlanArg;
 use crate::error::Result;
 use crate::ports;
@@ -10,8 +11,9 @@ use clap::Args;
 
 /// Validate the plan and the machine without changing anything.
 ///
-/// Checks git, tmux 3.2 or newer and free ports. Exits 2 on an invalid plan, 1 when the
-/// machine lacks something.
+/// Checks git, tmux 3.2 or newer and free ports, and tells whether you approved the plan's
+/// commands (listing them when not). Exits 2 on an invalid plan, 1 when the machine lacks
+/// something.
 ///
 /// Examples:
 ///   pk check
@@ -48,6 +50,38 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
             u32::from(start) + u32::from(plan.ports.per_track) - 1
         );
     }
-    println!("ok: `pk up` would work");
+    let commands = approval::Commands::of(plan);
+    let status = approval::status(plan, &commands);
+    let approved = match &status {
+        Status::Nothing => {
+            println!("commands: none to approve (only your shell)");
+            true
+        }
+        Status::Approved(at) => {
+            println!("commands: approved ({})", approval::when(*at));
+            true
+        }
+        Status::New | Status::Changed(_) => {
+            let before = match &status {
+                Status::Changed(entry) => Some(&entry.commands),
+                _ => None,
+            };
+            let what = if before.is_some() {
+                "changed since you approved them"
+            } else {
+                "not approved yet"
+            };
+            println!("commands: {what}");
+            print!("{}", approval::render(&commands, before, &ctx.out));
+            false
+        }
+    };
+    if approved {
+        println!("ok: `pk up` would work");
+    } else {
+        println!(
+            "ok: `pk up` would work once you approve these commands (it asks; or `pk approve`)"
+        );
+    }
     Ok(())
 }

@@ -69,6 +69,9 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         ..ctx.clone()
     };
     let ws = Workspace::open(&demo_ctx, None)?;
+    // pk wrote this plan itself: its commands are approved.
+    let commands = crate::approval::Commands::of(&ws.plan);
+    crate::approval::approve(&ws.plan.path, &commands)?;
     let mut up = super::up::up(&demo_ctx, &ws, ws.plan.session.multiplexer)?;
     up.state.demo_root = Some(root.clone());
     up.state.save(&ws.state_dir)?;

@@ -1,6 +1,7 @@
 //! One module per subcommand: `XxxArgs` (its doc comment is the help text) and `run`.
 
 pub mod agent_run;
+pub mod approve;
 pub mod check;
 pub mod completions;
 pub mod demo;
@@ -25,6 +26,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Down(args) => down::run(ctx, &args).map(|()| 0),
         Command::Status(args) => status::run(ctx, &args).map(|()| 0),
         Command::Check(args) => check::run(ctx, &args).map(|()| 0),
+        Command::Approve(args) => approve::run(ctx, &args).map(|()| 0),
         Command::Exec(args) => exec::run(ctx, &args),
         Command::Focus(args) => focus::run(ctx, &args).map(|()| 0),
         Command::Layout(args) => layout::run(ctx, &args).map(|()| 0),

@@ -29,6 +29,10 @@ mod zellij;
 /// Runs again safely: what exists is kept, running agents are left alone, tracks added to the
 /// plan are added. Attaches to the session unless --detach or stdin is not a terminal.
 ///
+/// The plan's commands (setup, agents, editor, env) run only once you approved them: the
+/// first time, and again whenever they change, pk shows them and asks. Without a terminal it
+/// refuses (exit 3) unless --yes. See `pk approve`.
+///
 /// Examples:
 ///   pk up                      # ./parallel.toml (or the nearest one above)
 ///   pk up plans/sprint.toml --detach
@@ -47,6 +51,10 @@ pub struct UpArgs {
     /// Run the session in tmux, whatever the plan's `multiplexer` says.
     #[arg(long)]
     pub tmux: bool,
+    /// Approve the plan's commands (setup, agents, editor, env) without asking when they are
+    /// new or changed. Without a terminal, `pk up` refuses unapproved commands unless given.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 /// Runs `pk up`.
@@ -59,6 +67,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     } else {
         ws.plan.session.multiplexer
     };
+    crate::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
     let session = up(ctx, &ws, multiplexer)?;
     if !args.detach && std::io::stdin().is_terminal() {
         session.mux.attach(&ws.plan.session.name)?;

@@ -48,6 +48,9 @@ pub struct Session {
     pub layout: crate::layout::Shape,
     /// Editor command (a shell string the user wrote); default `$VISUAL`, `$EDITOR`, `vi`.
     pub editor: String,
+    /// The plan sets `editor`: a command from the plan, which needs the user's approval
+    /// ([`crate::approval`]). False when it comes from `$VISUAL`, `$EDITOR` or is `vi`.
+    pub editor_in_plan: bool,
     /// Default agent of the tracks.
     pub agent: AgentPreset,
     /// Absolute folder that holds the worktrees (`worktrees` with `{repo}` expanded, relative to

@@ -299,6 +299,7 @@ impl Resolver<'_> {
             None => Shape::preset(DEFAULT_PRESET).expect("the default preset exists"),
         };
 
+        let editor_in_plan = field(|s| &s.editor).is_some();
         let editor = match field(|s| &s.editor) {
             Some(editor) => {
                 if editor.get_ref().trim().is_empty() {
@@ -348,6 +349,7 @@ impl Resolver<'_> {
             multiplexer,
             layout,
             editor,
+            editor_in_plan,
             agent,
             worktrees,
             branch_template,

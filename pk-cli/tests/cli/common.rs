@@ -137,8 +137,18 @@ impl TestEnv {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The `pk` command, in the repository, on the private socket.
+    /// The `pk` command, in the repository, on the private socket. `pk up` gets `--yes`: each
+    /// test wrote its plan, so it approves its commands (approval itself: [`Self::pk_cmd_asking`]).
     pub fn pk_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.pk_cmd_asking(args);
+        if args.first() == Some(&"up") {
+            cmd.arg("--yes");
+        }
+        cmd
+    }
+
+    /// The `pk` command as typed, without an approving `--yes`.
+    pub fn pk_cmd_asking(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pk"));
         self.apply_env(&mut cmd);
         cmd.current_dir(&self.repo)

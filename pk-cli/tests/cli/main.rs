@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `pk` binary against real git repositories in temporary folders
 //! and a real tmux server on a private socket. Only the AI agents are fake.
 
+mod approval;
 mod common;
 mod down;
 mod live;
