@@ -4,14 +4,16 @@ use crate::Ctx;
 use crate::approval::{self, Status};
 use crate::cli::PlanArg;
 use crate::error::Result;
+use crate::plan::Multiplexer;
 use crate::ports;
 use crate::tmux::Tmux;
 use crate::workspace::Workspace;
+use crate::zellij::Zellij;
 use clap::Args;
 
 /// Validate the plan and the machine without changing anything.
 ///
-/// Checks git, tmux 3.2 or newer and free ports, and tells whether you approved the plan's
+/// Checks git, tmux 3.2 or newer (zellij 0.45 for a zellij plan) and free ports, and tells whether you approved the plan's
 /// commands (listing them when not). Exits 2 on an invalid plan, 1 when the machine lacks
 /// something.
 ///
@@ -37,8 +39,19 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         plan.tracks.len(),
         plan.session.worktrees.display()
     );
-    let (major, minor) = Tmux::require_version()?;
-    println!("tmux {major}.{minor}: ok");
+    match plan.session.multiplexer {
+        Multiplexer::Tmux => {
+            let (major, minor) = Tmux::require_version()?;
+            println!("tmux {major}.{minor}: ok");
+        }
+        Multiplexer::Zellij => {
+            let (major, minor) = Zellij::require_version()?;
+            println!(
+                "zellij {major}.{minor}: ok (layout `{}`)",
+                plan.session.layout.name
+            );
+        }
+    }
     let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;
     for (t, start) in plan.tracks.iter().zip(blocks) {

@@ -207,3 +207,38 @@ fn pk_layout_prints_the_zellij_layout_of_the_plan() {
     assert_eq!(env.worktree_list().len(), 1);
     assert!(!env.repo.join(".git/pk/shop").exists());
 }
+
+#[test]
+fn a_team_layout_file_shapes_both_multiplexers_and_its_errors_name_the_file() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.repo.join("layouts")).unwrap();
+    let ours = env.repo.join("layouts/ours.toml");
+    std::fs::write(
+        &ours,
+        "description = \"two per window, no editor\"\nagents_per_window = 2\neditor = \"none\"\n",
+    )
+    .unwrap();
+    let mut plan = String::from("[session]\nname = \"shop\"\nlayout = \"layouts/ours.toml\"\n");
+    for t in ["a", "b", "c"] {
+        plan.push_str(&format!("\n[[track]]\nname = \"{t}\"\nagent = \"shell\"\n"));
+    }
+    env.write_plan(&plan);
+    let tmux = env.pk_ok(&["layout", "--tmux"]).stdout;
+    assert!(tmux.contains("layout `layouts/ours.toml`"), "{tmux}");
+    assert_eq!(tmux.matches("new-window").count(), 1, "{tmux}");
+    assert!(!tmux.contains("split-window -h"), "no editor: {tmux}");
+    let kdl = env.pk_ok(&["layout", "--zellij"]).stdout;
+    assert_eq!(kdl.matches("tab name=").count(), 2, "{kdl}");
+    assert!(!kdl.contains("name=\"editor\""), "{kdl}");
+
+    // A mistake in the layout file: exit 2, its own line and column, nothing made.
+    std::fs::write(&ours, "agents_per_window = 12\n").unwrap();
+    let run = env.pk(&["up", "--detach"]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("ours.toml:1:21"), "{run}");
+    assert!(
+        run.stderr.contains("`agents_per_window` is out of range"),
+        "{run}"
+    );
+    assert_eq!(env.worktree_list().len(), 1);
+}
