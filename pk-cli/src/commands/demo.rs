@@ -24,6 +24,7 @@ const MARKER: &str = ".pk-demo";
 /// Examples:
 ///   pk demo
 ///   pk demo --detach --dir /tmp/pk-demo
+///   pk demo --zellij
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct DemoArgs {
@@ -33,6 +34,9 @@ pub struct DemoArgs {
     /// Do not attach to the session.
     #[arg(long, short)]
     pub detach: bool,
+    /// Show the demo in zellij (0.45) instead of tmux.
+    #[arg(long)]
+    pub zellij: bool,
 }
 
 /// Runs `pk demo`.
@@ -62,7 +66,12 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     )
     .context("failed to write the demo marker")?;
     let repo = root.join("shop");
-    make_repo(&repo, &root)?;
+    let multiplexer = if args.zellij {
+        crate::plan::Multiplexer::Zellij
+    } else {
+        crate::plan::Multiplexer::Tmux
+    };
+    make_repo(&repo, &root, multiplexer)?;
 
     let demo_ctx = Ctx {
         cwd: repo.clone(),
@@ -118,7 +127,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn make_repo(repo: &Path, root: &Path) -> Result<()> {
+fn make_repo(repo: &Path, root: &Path, multiplexer: crate::plan::Multiplexer) -> Result<()> {
     let files: [(&str, &str); 5] = [
         (
             "README.md",
@@ -149,8 +158,9 @@ fn make_repo(repo: &Path, root: &Path) -> Result<()> {
             out = out.to_string_lossy(),
         )
     };
-    let mut plan = String::from(
-        "# A demo plan made by `pk demo`: three fake agents replay recorded sessions.\n\n[session]\nname = \"pk-demo\"\n\n[ports]\nbase = 4700\nper_track = 10\n\n[env]\nAPP_URL = \"http://localhost:{port}\"\n\n",
+    let mut plan = format!(
+        "# A demo plan made by `pk demo`: three fake agents replay recorded sessions.\n\n[session]\nname = \"pk-demo\"\nmultiplexer = \"{multiplexer}\"\n\n[ports]\nbase = 4700\nper_track = 10\n\n[env]\nAPP_URL = \"http://localhost:{{port}}\"\n\n",
+        multiplexer = multiplexer.name(),
     );
     plan.push_str(&track(
         "api",
