@@ -28,6 +28,8 @@ pub struct Tracker {
     parser: Parser,
     ctx: Ctx,
     skipped: u64,
+    /// Reused by the parser for each line.
+    scratch: Vec<u8>,
 }
 
 impl Tracker {
@@ -41,6 +43,7 @@ impl Tracker {
             parser: Parser::new(format),
             ctx: Ctx::new(format, None),
             skipped: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -72,20 +75,26 @@ impl Tracker {
             parser,
             ctx,
             skipped,
+            scratch,
             ..
         } = self;
-        lines.feed_each(bytes, |line| {
-            if !parser.line(ctx, line, now_ms) {
+        lines.feed_each_bytes(bytes, |line| {
+            if !parser.line(ctx, line, now_ms, scratch) {
                 *skipped += 1;
             }
         });
+        ctx.refresh_totals();
     }
 
     /// Feeds one complete line (without its newline), for callers that already split lines.
     pub fn feed_line(&mut self, line: &str, now_ms: i64) {
-        if !self.parser.line(&mut self.ctx, line, now_ms) {
+        if !self
+            .parser
+            .line(&mut self.ctx, line.as_bytes(), now_ms, &mut self.scratch)
+        {
             self.skipped += 1;
         }
+        self.ctx.refresh_totals();
     }
 
     /// Parses the last line even though it has no newline yet. Call it only once the writer

@@ -144,7 +144,7 @@ fn result(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
                     .filter(|u| u.is_object())
                     .map(|u| super::claude::claude_usage(u).tokens)
             })
-            .unwrap_or(ctx.status.tokens);
+            .unwrap_or_else(|| ctx.ledger.totals().0);
         ctx.ledger.report(Figures { tokens, cost });
     }
     s.claude

@@ -3,7 +3,8 @@
 //! Each parser takes one JSON record at a time. Records are read as `serde_json::Value`
 //! rather than typed structs: every field may be missing, `null` or of another type in some
 //! release, and a typed struct would throw the whole line away for that. Unknown types and
-//! fields are ignored; nothing here panics on any input.
+//! fields are ignored; nothing here panics on any input. Claude records are made small first
+//! ([`shrink`]): most of their bytes are text that no parser reads.
 
 mod claude;
 mod claude_hooks;
@@ -13,6 +14,7 @@ mod codex_exec;
 mod codex_rollout;
 mod gemini_stream;
 mod lines;
+mod shrink;
 mod tools;
 
 use crate::ledger::{Ledger, Usage};
@@ -168,6 +170,10 @@ impl Ctx {
     }
 
     pub fn set_model(&mut self, model: &str) {
+        // Most records repeat the model already shown (which is clean and short).
+        if self.status.model.as_deref() == Some(model) {
+            return;
+        }
         let m = clean(model);
         if !m.is_empty() && m != "<synthetic>" {
             self.status.model = Some(truncate(&m, TOOL_MAX));
@@ -175,12 +181,14 @@ impl Ctx {
     }
 
     pub fn set_cwd(&mut self, cwd: &str) {
-        if !cwd.is_empty() {
-            self.cwd = Some(cwd.trim_end_matches('/').to_string());
+        let cwd = cwd.trim_end_matches('/');
+        if !cwd.is_empty() && self.cwd.as_deref() != Some(cwd) {
+            self.cwd = Some(cwd.to_string());
         }
     }
 
-    /// Copies the accounts into the status.
+    /// Copies the accounts into the status. The parsers leave it to [`crate::Tracker`], once per
+    /// chunk fed: until then `status`'s tokens and cost are stale (ask the ledger).
     pub fn refresh_totals(&mut self) {
         let (tokens, cost, reported) = self.ledger.totals();
         self.status.tokens = tokens;
@@ -224,13 +232,44 @@ impl Parser {
         }
     }
 
-    /// Handles one line. Returns false when the line was skipped as not a record of the format
-    /// (not JSON, not an object); records of unknown types count as handled.
-    pub fn line(&mut self, ctx: &mut Ctx, line: &str, now: i64) -> bool {
+    /// What to leave out of this format's records before parsing them ([`shrink`]).
+    fn policy(&self) -> Option<&'static shrink::Policy> {
+        match self {
+            Parser::ClaudeSession(_) => Some(&CLAUDE_SESSION),
+            Parser::ClaudeStream(_) | Parser::ClaudeHooks => Some(&CLAUDE),
+            _ => None,
+        }
+    }
+
+    /// Handles one line (without its newline; bytes that are not UTF-8 read as U+FFFD).
+    /// Returns false when the line was skipped as not a record of the format (not JSON, not an
+    /// object); records of unknown types count as handled. `scratch` is a buffer to reuse.
+    pub fn line(&mut self, ctx: &mut Ctx, line: &[u8], now: i64, scratch: &mut Vec<u8>) -> bool {
         if let Parser::Lines = self {
-            lines::line(ctx, line, now);
+            lines::line(ctx, now);
             return true;
         }
+        let trimmed = trim_bytes(line);
+        if trimmed.first() == Some(&b'{')
+            && let Some(policy) = self.policy()
+        {
+            // Not UTF-8: parsed whole, where bad bytes read as U+FFFD.
+            let shrunk = shrink::shrink(trimmed, policy, scratch)
+                .then(|| serde_json::from_slice::<Value>(scratch));
+            if scratch.capacity() > SCRATCH_MAX {
+                *scratch = Vec::new();
+            }
+            // Otherwise the line is parsed whole: it fails there too, or it is something the
+            // copier does not follow.
+            if let Some(Ok(v)) = shrunk {
+                return self.record(ctx, v, now);
+            }
+        }
+        self.whole_line(ctx, &String::from_utf8_lossy(line), now)
+    }
+
+    /// Handles one line parsed whole.
+    fn whole_line(&mut self, ctx: &mut Ctx, line: &str, now: i64) -> bool {
         let trimmed = line.trim_matches(|c: char| c.is_whitespace() || c == '\0');
         if trimmed.is_empty() {
             return true;
@@ -241,6 +280,11 @@ impl Parser {
         let Ok(v) = serde_json::from_str::<Value>(trimmed) else {
             return false;
         };
+        self.record(ctx, v, now)
+    }
+
+    /// Handles one parsed record.
+    fn record(&mut self, ctx: &mut Ctx, v: Value, now: i64) -> bool {
         if !v.is_object() {
             return false;
         }
@@ -254,8 +298,95 @@ impl Parser {
             Parser::GeminiStream => gemini_stream::record(ctx, &v, at),
             Parser::Lines => {}
         }
-        ctx.refresh_totals();
         true
+    }
+}
+
+/// `line` without ASCII whitespace and NULs (crash padding) at either end.
+fn trim_bytes(line: &[u8]) -> &[u8] {
+    let blank = |b: &u8| b.is_ascii_whitespace() || *b == 0;
+    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    &line[start..end]
+}
+
+/// The scratch buffer is let go when a line made it bigger than this.
+const SCRATCH_MAX: usize = 1 << 20;
+
+/// Claude records (stream, hooks): what no parser of them reads is left out, and the strings
+/// read further than the first 512 bytes are the tool targets of [`tools`] and paths.
+static CLAUDE: shrink::Policy = shrink::Policy {
+    key: claude_key,
+    keep: 512,
+    keep_long: 4096,
+};
+
+fn claude_key(key: &[u8]) -> shrink::Keep {
+    match key {
+        // Tool results again, file snapshots, thinking: the bulk of a session file.
+        b"toolUseResult" | b"tool_use_result" | b"tool_response" | b"snapshot" | b"thinking"
+        | b"signature" | b"data" | b"originalFile" | b"structuredPatch"
+        // Bookkeeping on every line.
+        | b"parentUuid" | b"logicalParentUuid" | b"leafUuid" | b"uuid" | b"userType"
+        | b"entrypoint" | b"sessionId" | b"version" | b"gitBranch" | b"slug" | b"hookInfos" => {
+            shrink::Keep::Drop
+        }
+        _ => target_key(key),
+    }
+}
+
+/// The keys whose strings are read further than the first bytes: the tool targets of
+/// [`tools::TARGET_KEYS`], and paths.
+fn target_key(key: &[u8]) -> shrink::Keep {
+    match key {
+        b"command" | b"file_path" | b"notebook_path" | b"absolute_path" | b"pattern" | b"query"
+        | b"url" | b"path" | b"description" | b"prompt" | b"skill" | b"subject" | b"cwd"
+        | b"transcript_path" => shrink::Keep::Long,
+        _ => shrink::Keep::Short,
+    }
+}
+
+/// Claude session files, the biggest: only the keys that [`claude_session`] and [`claude`]
+/// read are kept (with [`record_time`]'s and the tool targets).
+static CLAUDE_SESSION: shrink::Policy = shrink::Policy {
+    key: claude_session_key,
+    ..CLAUDE
+};
+
+fn claude_session_key(key: &[u8]) -> shrink::Keep {
+    match key {
+        b"type"
+        | b"subtype"
+        | b"timestamp"
+        | b"isSidechain"
+        | b"isMeta"
+        | b"isCompactSummary"
+        | b"isApiErrorMessage"
+        | b"error"
+        | b"requestId"
+        | b"message"
+        | b"model"
+        | b"id"
+        | b"content"
+        | b"text"
+        | b"name"
+        | b"input"
+        | b"stop_reason"
+        | b"usage"
+        | b"input_tokens"
+        | b"output_tokens"
+        | b"cache_read_input_tokens"
+        | b"cache_creation_input_tokens"
+        | b"cache_creation"
+        | b"ephemeral_1h_input_tokens"
+        | b"tool_use_id" => shrink::Keep::Short,
+        _ => match target_key(key) {
+            shrink::Keep::Long => shrink::Keep::Long,
+            _ => shrink::Keep::Drop,
+        },
     }
 }
 
@@ -347,6 +478,119 @@ mod tests {
         assert_eq!(record_time(&serde_json::json!({"timestamp": "soon"})), None);
         assert_eq!(record_time(&serde_json::json!({"timestamp": 1e300})), None);
         assert_eq!(record_time(&serde_json::json!({})), None);
+    }
+
+    /// Parses `lines` both ways, shrunk and whole, and checks the statuses stay equal.
+    fn same_both_ways(format: Format, lines: &[&str]) {
+        let (mut p1, mut c1) = (Parser::new(format), Ctx::new(format, None));
+        let (mut p2, mut c2) = (Parser::new(format), Ctx::new(format, None));
+        let mut scratch = Vec::new();
+        for line in lines {
+            if trim_bytes(line.as_bytes()).first() == Some(&b'{')
+                && serde_json::from_str::<Value>(
+                    line.trim_matches(|c: char| c.is_whitespace() || c == '\0'),
+                )
+                .is_ok_and(|v| v.is_object())
+            {
+                let mut out = Vec::new();
+                assert!(
+                    shrink::shrink(trim_bytes(line.as_bytes()), &CLAUDE, &mut out),
+                    "not shrunk: {line}"
+                );
+            }
+            let handled = p1.line(&mut c1, line.as_bytes(), 7, &mut scratch);
+            assert_eq!(handled, p2.whole_line(&mut c2, line, 7), "{format}: {line}");
+            c1.refresh_totals();
+            c2.refresh_totals();
+            assert_eq!(c1.status, c2.status, "{format}: {line}");
+            assert_eq!(c1.transcript_path, c2.transcript_path, "{format}: {line}");
+        }
+    }
+
+    #[test]
+    fn shrinking_claude_records_changes_nothing() {
+        let fixtures = [
+            (
+                Format::ClaudeSession,
+                include_str!("../../tests/fixtures/claude-session-basic.jsonl"),
+            ),
+            (
+                Format::ClaudeSession,
+                include_str!("../../tests/fixtures/claude-session-partial-tail.jsonl"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-success.ndjson"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-error-max-turns.ndjson"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-waiting-permission.ndjson"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-waiting-permission-stdin.ndjson"),
+            ),
+            (
+                Format::ClaudeHooks,
+                include_str!("../../tests/fixtures/claude-hooks-permission.jsonl"),
+            ),
+        ];
+        for (format, text) in fixtures {
+            same_both_ways(format, &text.lines().collect::<Vec<_>>());
+        }
+        // Long strings: a tool's target, an error, a prompt, results, in odd places.
+        let long = "é\\\"x\\n".repeat(3000);
+        let lines = [
+            format!(
+                r#"{{"type":"assistant","timestamp":"2026-03-02T09:00:00Z","requestId":"r","message":{{"id":"m","model":"claude-opus-4-1","content":[{{"type":"thinking","thinking":"{long}","signature":"{long}"}},{{"type":"tool_use","id":"t","name":"Bash","input":{{"command":"bash -lc '{long}'","description":"{long}"}}}}],"usage":{{"input_tokens":5,"output_tokens":7}}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","tool_use_id":"t","content":"{long}"}}]}},"toolUseResult":{{"stdout":"{long}"}}}}"#
+            ),
+            format!(r#"{{"type":"user","message":{{"content":"  {long}"}}}}"#),
+            format!(
+                r#"{{"type":"assistant","isApiErrorMessage":true,"message":{{"id":"x","model":"<synthetic>","content":[{{"type":"text","text":"API Error: {long}"}}]}}}}"#
+            ),
+            format!(
+                r#"{{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["{long}"],"total_cost_usd":0.5}}"#
+            ),
+            format!(
+                r#"{{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{{"file_path":"/w/{long}","content":"{long}"}},"transcript_path":"/p/s.jsonl","tool_response":{{"x":[{long:?}]}}}}"#
+            ),
+            // Broken lines are skipped both ways.
+            format!(r#"{{"type":"user","message":{{"content":"{long}"#),
+            r#"{"type":"user" "message":1}"#.to_string(),
+            " \0{\"type\":\"system\",\"subtype\":\"init\",\"model\":\"claude-sonnet-4-5\"}\0 "
+                .to_string(),
+            "\u{a0}{\"type\":\"system\",\"subtype\":\"init\"}".to_string(),
+            "[1]".to_string(),
+            String::new(),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        for format in [
+            Format::ClaudeSession,
+            Format::ClaudeStream,
+            Format::ClaudeHooks,
+        ] {
+            same_both_ways(format, &lines);
+        }
+    }
+
+    #[test]
+    fn claude_policy_keeps_every_tool_target_long() {
+        for key in tools::TARGET_KEYS.iter().chain(&["cwd", "transcript_path"]) {
+            for policy in [&CLAUDE, &CLAUDE_SESSION] {
+                assert_eq!((policy.key)(key.as_bytes()), shrink::Keep::Long, "{key}");
+            }
+        }
+        assert_eq!(claude_key(b"toolUseResult"), shrink::Keep::Drop);
+        assert_eq!(claude_key(b"anything"), shrink::Keep::Short);
+        assert_eq!(claude_session_key(b"usage"), shrink::Keep::Short);
+        assert_eq!(claude_session_key(b"anything"), shrink::Keep::Drop);
     }
 
     #[test]

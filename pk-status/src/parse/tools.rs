@@ -7,7 +7,7 @@ use serde_json::Value;
 /// Input keys that name a tool call's target, most telling first. Covers Claude Code's tools
 /// (Bash, Read, Edit, Write, Grep, Glob, WebFetch, WebSearch, Task/Agent, Skill), Gemini's
 /// (`run_shell_command`, `read_file`, `search_file_content`, …) and Codex's `shell`.
-const TARGET_KEYS: [&str; 12] = [
+pub(crate) const TARGET_KEYS: [&str; 12] = [
     "command",
     "file_path",
     "notebook_path",
