@@ -28,8 +28,6 @@ pub struct Tracker {
     parser: Parser,
     ctx: Ctx,
     skipped: u64,
-    /// Reused by the parser for each line.
-    scratch: Vec<u8>,
 }
 
 impl Tracker {
@@ -43,7 +41,6 @@ impl Tracker {
             parser: Parser::new(format),
             ctx: Ctx::new(format, None),
             skipped: 0,
-            scratch: Vec::new(),
         }
     }
 
@@ -75,11 +72,10 @@ impl Tracker {
             parser,
             ctx,
             skipped,
-            scratch,
             ..
         } = self;
         lines.feed_each_bytes(bytes, |line| {
-            if !parser.line(ctx, line, now_ms, scratch) {
+            if !parser.line(ctx, line, now_ms) {
                 *skipped += 1;
             }
         });
@@ -88,10 +84,7 @@ impl Tracker {
 
     /// Feeds one complete line (without its newline), for callers that already split lines.
     pub fn feed_line(&mut self, line: &str, now_ms: i64) {
-        if !self
-            .parser
-            .line(&mut self.ctx, line.as_bytes(), now_ms, &mut self.scratch)
-        {
+        if !self.parser.line(&mut self.ctx, line.as_bytes(), now_ms) {
             self.skipped += 1;
         }
         self.ctx.refresh_totals();

@@ -3,8 +3,8 @@
 //! Each parser takes one JSON record at a time. Records are read as `serde_json::Value`
 //! rather than typed structs: every field may be missing, `null` or of another type in some
 //! release, and a typed struct would throw the whole line away for that. Unknown types and
-//! fields are ignored; nothing here panics on any input. Claude records are made small first
-//! ([`shrink`]): most of their bytes are text that no parser reads.
+//! fields are ignored; nothing here panics on any input. Records are read with [`json`], which
+//! passes over what the parsers of Claude's formats never read: most of their bytes.
 
 mod claude;
 mod claude_hooks;
@@ -13,8 +13,8 @@ mod claude_stream;
 mod codex_exec;
 mod codex_rollout;
 mod gemini_stream;
+mod json;
 mod lines;
-mod shrink;
 mod tools;
 
 use crate::ledger::{Ledger, Usage};
@@ -22,8 +22,8 @@ use crate::sanitize::{clean, truncate};
 use crate::state::TrackState;
 use crate::status::{Tokens, TrackStatus};
 use crate::time::Timestamp;
+use json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
@@ -232,8 +232,8 @@ impl Parser {
         }
     }
 
-    /// What to leave out of this format's records before parsing them ([`shrink`]).
-    fn policy(&self) -> Option<&'static shrink::Policy> {
+    /// What to pass over in this format's records ([`json`]).
+    fn policy(&self) -> Option<&'static json::Policy> {
         match self {
             Parser::ClaudeSession(_) => Some(&CLAUDE_SESSION),
             Parser::ClaudeStream(_) | Parser::ClaudeHooks => Some(&CLAUDE),
@@ -243,44 +243,41 @@ impl Parser {
 
     /// Handles one line (without its newline; bytes that are not UTF-8 read as U+FFFD).
     /// Returns false when the line was skipped as not a record of the format (not JSON, not an
-    /// object); records of unknown types count as handled. `scratch` is a buffer to reuse.
-    pub fn line(&mut self, ctx: &mut Ctx, line: &[u8], now: i64, scratch: &mut Vec<u8>) -> bool {
+    /// object); records of unknown types count as handled.
+    pub fn line(&mut self, ctx: &mut Ctx, line: &[u8], now: i64) -> bool {
+        self.line_as(ctx, line, now, self.policy())
+    }
+
+    fn line_as(
+        &mut self,
+        ctx: &mut Ctx,
+        line: &[u8],
+        now: i64,
+        policy: Option<&json::Policy>,
+    ) -> bool {
         if let Parser::Lines = self {
             lines::line(ctx, now);
             return true;
         }
-        let trimmed = trim_bytes(line);
-        if trimmed.first() == Some(&b'{')
-            && let Some(policy) = self.policy()
-        {
-            // Not UTF-8: parsed whole, where bad bytes read as U+FFFD.
-            let shrunk = shrink::shrink(trimmed, policy, scratch)
-                .then(|| serde_json::from_slice::<Value>(scratch));
-            if scratch.capacity() > SCRATCH_MAX {
-                *scratch = Vec::new();
-            }
-            // Otherwise the line is parsed whole: it fails there too, or it is something the
-            // copier does not follow.
-            if let Some(Ok(v)) = shrunk {
-                return self.record(ctx, v, now);
-            }
+        let mut trimmed = trim_bytes(line);
+        let unicode;
+        if trimmed.first().is_some_and(|&b| b != b'{') {
+            // Unicode blanks around it are fine too.
+            unicode = String::from_utf8_lossy(line);
+            trimmed = unicode
+                .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                .as_bytes();
         }
-        self.whole_line(ctx, &String::from_utf8_lossy(line), now)
-    }
-
-    /// Handles one line parsed whole.
-    fn whole_line(&mut self, ctx: &mut Ctx, line: &str, now: i64) -> bool {
-        let trimmed = line.trim_matches(|c: char| c.is_whitespace() || c == '\0');
         if trimmed.is_empty() {
             return true;
         }
-        if !trimmed.starts_with('{') {
+        if trimmed[0] != b'{' {
             return false;
         }
-        let Ok(v) = serde_json::from_str::<Value>(trimmed) else {
-            return false;
-        };
-        self.record(ctx, v, now)
+        match json::parse(trimmed, policy) {
+            Some(v) => self.record(ctx, v, now),
+            None => false,
+        }
     }
 
     /// Handles one parsed record.
@@ -313,18 +310,15 @@ fn trim_bytes(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-/// The scratch buffer is let go when a line made it bigger than this.
-const SCRATCH_MAX: usize = 1 << 20;
-
 /// Claude records (stream, hooks): what no parser of them reads is left out, and the strings
 /// read further than the first 512 bytes are the tool targets of [`tools`] and paths.
-static CLAUDE: shrink::Policy = shrink::Policy {
+static CLAUDE: json::Policy = json::Policy {
     key: claude_key,
     keep: 512,
     keep_long: 4096,
 };
 
-fn claude_key(key: &[u8]) -> shrink::Keep {
+fn claude_key(key: &[u8]) -> json::Keep {
     match key {
         // Tool results again, file snapshots, thinking: the bulk of a session file.
         b"toolUseResult" | b"tool_use_result" | b"tool_response" | b"snapshot" | b"thinking"
@@ -332,7 +326,7 @@ fn claude_key(key: &[u8]) -> shrink::Keep {
         // Bookkeeping on every line.
         | b"parentUuid" | b"logicalParentUuid" | b"leafUuid" | b"uuid" | b"userType"
         | b"entrypoint" | b"sessionId" | b"version" | b"gitBranch" | b"slug" | b"hookInfos" => {
-            shrink::Keep::Drop
+            json::Keep::Drop
         }
         _ => target_key(key),
     }
@@ -340,23 +334,23 @@ fn claude_key(key: &[u8]) -> shrink::Keep {
 
 /// The keys whose strings are read further than the first bytes: the tool targets of
 /// [`tools::TARGET_KEYS`], and paths.
-fn target_key(key: &[u8]) -> shrink::Keep {
+fn target_key(key: &[u8]) -> json::Keep {
     match key {
         b"command" | b"file_path" | b"notebook_path" | b"absolute_path" | b"pattern" | b"query"
         | b"url" | b"path" | b"description" | b"prompt" | b"skill" | b"subject" | b"cwd"
-        | b"transcript_path" => shrink::Keep::Long,
-        _ => shrink::Keep::Short,
+        | b"transcript_path" => json::Keep::Long,
+        _ => json::Keep::Short,
     }
 }
 
 /// Claude session files, the biggest: only the keys that [`claude_session`] and [`claude`]
 /// read are kept (with [`record_time`]'s and the tool targets).
-static CLAUDE_SESSION: shrink::Policy = shrink::Policy {
+static CLAUDE_SESSION: json::Policy = json::Policy {
     key: claude_session_key,
     ..CLAUDE
 };
 
-fn claude_session_key(key: &[u8]) -> shrink::Keep {
+fn claude_session_key(key: &[u8]) -> json::Keep {
     match key {
         b"type"
         | b"subtype"
@@ -382,10 +376,10 @@ fn claude_session_key(key: &[u8]) -> shrink::Keep {
         | b"cache_creation_input_tokens"
         | b"cache_creation"
         | b"ephemeral_1h_input_tokens"
-        | b"tool_use_id" => shrink::Keep::Short,
+        | b"tool_use_id" => json::Keep::Short,
         _ => match target_key(key) {
-            shrink::Keep::Long => shrink::Keep::Long,
-            _ => shrink::Keep::Drop,
+            json::Keep::Long => json::Keep::Long,
+            _ => json::Keep::Drop,
         },
     }
 }
@@ -465,41 +459,31 @@ mod tests {
 
     #[test]
     fn record_times() {
-        let v: Value = serde_json::json!({"timestamp": "2026-03-02T09:14:05.102Z"});
+        let v = json::json!({"timestamp": "2026-03-02T09:14:05.102Z"});
         assert_eq!(record_time(&v), Some(1_772_442_845_102));
         assert_eq!(
-            record_time(&serde_json::json!({"timestamp": 1_772_442_845_102_i64})),
+            record_time(&json::json!({"timestamp": 1_772_442_845_102_i64})),
             Some(1_772_442_845_102)
         );
         assert_eq!(
-            record_time(&serde_json::json!({"timestamp": 1_772_442_845})),
+            record_time(&json::json!({"timestamp": 1_772_442_845})),
             Some(1_772_442_845_000)
         );
-        assert_eq!(record_time(&serde_json::json!({"timestamp": "soon"})), None);
-        assert_eq!(record_time(&serde_json::json!({"timestamp": 1e300})), None);
-        assert_eq!(record_time(&serde_json::json!({})), None);
+        assert_eq!(record_time(&json::json!({"timestamp": "soon"})), None);
+        assert_eq!(record_time(&json::json!({"timestamp": 1e300})), None);
+        assert_eq!(record_time(&json::json!({})), None);
     }
 
-    /// Parses `lines` both ways, shrunk and whole, and checks the statuses stay equal.
+    /// Parses `lines` both ways, with the format's policy and whole, and checks the statuses
+    /// stay equal.
     fn same_both_ways(format: Format, lines: &[&str]) {
         let (mut p1, mut c1) = (Parser::new(format), Ctx::new(format, None));
         let (mut p2, mut c2) = (Parser::new(format), Ctx::new(format, None));
-        let mut scratch = Vec::new();
+        assert!(p1.policy().is_some());
         for line in lines {
-            if trim_bytes(line.as_bytes()).first() == Some(&b'{')
-                && serde_json::from_str::<Value>(
-                    line.trim_matches(|c: char| c.is_whitespace() || c == '\0'),
-                )
-                .is_ok_and(|v| v.is_object())
-            {
-                let mut out = Vec::new();
-                assert!(
-                    shrink::shrink(trim_bytes(line.as_bytes()), &CLAUDE, &mut out),
-                    "not shrunk: {line}"
-                );
-            }
-            let handled = p1.line(&mut c1, line.as_bytes(), 7, &mut scratch);
-            assert_eq!(handled, p2.whole_line(&mut c2, line, 7), "{format}: {line}");
+            let handled = p1.line(&mut c1, line.as_bytes(), 7);
+            let whole = p2.line_as(&mut c2, line.as_bytes(), 7, None);
+            assert_eq!(handled, whole, "{format}: {line}");
             c1.refresh_totals();
             c2.refresh_totals();
             assert_eq!(c1.status, c2.status, "{format}: {line}");
@@ -508,7 +492,42 @@ mod tests {
     }
 
     #[test]
-    fn shrinking_claude_records_changes_nothing() {
+    fn every_fixture_reads_as_serde_json_reads_it() {
+        let fixtures = [
+            include_str!("../../tests/fixtures/claude-session-basic.jsonl"),
+            include_str!("../../tests/fixtures/claude-session-partial-tail.jsonl"),
+            include_str!("../../tests/fixtures/claude-stream-success.ndjson"),
+            include_str!("../../tests/fixtures/claude-stream-error-max-turns.ndjson"),
+            include_str!("../../tests/fixtures/claude-stream-waiting-permission.ndjson"),
+            include_str!("../../tests/fixtures/claude-stream-waiting-permission-stdin.ndjson"),
+            include_str!("../../tests/fixtures/claude-hooks-permission.jsonl"),
+            include_str!("../../tests/fixtures/codex-exec-failed.jsonl"),
+            include_str!("../../tests/fixtures/codex-exec-success.jsonl"),
+            include_str!("../../tests/fixtures/codex-rollout-sample.jsonl"),
+            include_str!("../../tests/fixtures/gemini-stream-sample.jsonl"),
+        ];
+        for format in Format::ALL.into_iter().filter(|f| *f != Format::Lines) {
+            for text in fixtures {
+                let (mut p1, mut c1) = (Parser::new(format), Ctx::new(format, None));
+                let (mut p2, mut c2) = (Parser::new(format), Ctx::new(format, None));
+                for line in text.lines() {
+                    p1.line(&mut c1, line.as_bytes(), 7);
+                    match serde_json::from_str::<serde_json::Value>(line.trim()) {
+                        Ok(v) if v.is_object() => {
+                            p2.record(&mut c2, json::from_serde(v), 7);
+                        }
+                        _ => {}
+                    }
+                    c1.refresh_totals();
+                    c2.refresh_totals();
+                    assert_eq!(c1.status, c2.status, "{format}: {line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn passing_over_what_claude_parsers_do_not_read_changes_nothing() {
         let fixtures = [
             (
                 Format::ClaudeSession,
@@ -584,18 +603,18 @@ mod tests {
     fn claude_policy_keeps_every_tool_target_long() {
         for key in tools::TARGET_KEYS.iter().chain(&["cwd", "transcript_path"]) {
             for policy in [&CLAUDE, &CLAUDE_SESSION] {
-                assert_eq!((policy.key)(key.as_bytes()), shrink::Keep::Long, "{key}");
+                assert_eq!((policy.key)(key.as_bytes()), json::Keep::Long, "{key}");
             }
         }
-        assert_eq!(claude_key(b"toolUseResult"), shrink::Keep::Drop);
-        assert_eq!(claude_key(b"anything"), shrink::Keep::Short);
-        assert_eq!(claude_session_key(b"usage"), shrink::Keep::Short);
-        assert_eq!(claude_session_key(b"anything"), shrink::Keep::Drop);
+        assert_eq!(claude_key(b"toolUseResult"), json::Keep::Drop);
+        assert_eq!(claude_key(b"anything"), json::Keep::Short);
+        assert_eq!(claude_session_key(b"usage"), json::Keep::Short);
+        assert_eq!(claude_session_key(b"anything"), json::Keep::Drop);
     }
 
     #[test]
     fn counts_are_lenient() {
-        let v = serde_json::json!({"a": 5, "b": 2.9, "c": -3, "d": "7", "e": null});
+        let v = json::json!({"a": 5, "b": 2.9, "c": -3, "d": "7", "e": null});
         assert_eq!(
             ["a", "b", "c", "d", "e", "f"].map(|k| count(&v, k)),
             [5, 2, 0, 0, 0, 0]
