@@ -27,7 +27,10 @@
 //!    from offset 0 (stat, read in chunks, `pk_status::Tracker`), the files spread over
 //!    threads by `live::each_in_parallel` as `live::refresh_all` does (up to 4, as many as
 //!    there are cores); on one thread, one file after another, like `wc`. Medians of the
-//!    rounds; the ratio is pk's throughput over `wc -l`'s.
+//!    rounds; the ratio is pk's throughput over `wc -l`'s. The CPU times of `wc -l` (its
+//!    shell's waited children) and of pk's scan on one thread are printed too (from
+//!    `/proc/.../stat`, 10 ms ticks): on a loaded machine they say what each did, where the
+//!    times also say how long each waited for a core.
 //! 2. **Append.** The 8 files concatenated into one (`PK_BENCH_MB`, 512 MB by default) and a
 //!    small session file (one turn, a few hundred KB) are each scanned once, then `PK_BENCH_APPENDS` times a
 //!    1 KB assistant line is appended and `Follower::poll` + `status()` timed (the write is
@@ -797,6 +800,44 @@ fn wc_lines(paths: &[PathBuf]) -> (Duration, u64) {
     (took, lines)
 }
 
+/// CPU time (user and system) of `wc -l` on the files, in ms: the CPU time of a shell's waited
+/// children (`/proc/<shell>/stat`, in ticks of 10 ms).
+fn wc_cpu_ms(paths: &[PathBuf]) -> f64 {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("LC_ALL=C wc -l \"$@\" > /dev/null && cat /proc/$$/stat; true")
+        .arg("sh")
+        .args(paths)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "sh -c 'wc -l' failed");
+    // cutime and cstime: the 16th and 17th fields.
+    stat_ticks(&String::from_utf8_lossy(&out.stdout), 16) * 10.0
+}
+
+/// CPU time (user and system) of this process so far, in ms (all threads).
+fn self_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    // utime and stime: the 14th and 15th fields.
+    stat_ticks(&stat, 14) * 10.0
+}
+
+/// The sum of the `first`th field (counted from 1) of a `/proc/<pid>/stat` line and the next,
+/// in clock ticks.
+fn stat_ticks(stat: &str, first: usize) -> f64 {
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| -> f64 {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("bad /proc stat line: {stat}"))
+    };
+    // The command name (2nd field) may hold spaces: count from the 3rd, after it.
+    tick(first - 3) + tick(first - 2)
+}
+
 /// pk's first scan of the files, as the watcher does it (on several threads when
 /// `parallel`, as `live::refresh_all` does); returns the time and the followers.
 fn pk_scan(paths: &[PathBuf], parallel: bool) -> (Duration, Vec<Follower>) {
@@ -824,6 +865,9 @@ struct ScanReport {
     wc: f64,
     pk: f64,
     pk_one_thread: f64,
+    /// CPU times: on a loaded machine, what each did rather than how long it waited.
+    wc_cpu: f64,
+    pk_one_thread_cpu: f64,
 }
 
 fn bench_scan(paths: &[PathBuf], rounds: usize) -> ScanReport {
@@ -831,12 +875,16 @@ fn bench_scan(paths: &[PathBuf], rounds: usize) -> ScanReport {
     // Warm the page cache for both (and count the lines).
     let (_, lines) = wc_lines(paths);
     let (mut wc, mut pk, mut one) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut wc_cpu, mut one_cpu) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let (t, _) = wc_lines(paths);
         wc.push(ms(t));
+        wc_cpu.push(wc_cpu_ms(paths));
         let (t, followers) = pk_scan(paths, true);
         pk.push(ms(t));
+        let cpu = self_cpu_ms();
         let (t, single) = pk_scan(paths, false);
+        one_cpu.push(self_cpu_ms() - cpu);
         one.push(ms(t));
         if round == 0 {
             for (f, g) in followers.iter().zip(&single) {
@@ -860,11 +908,13 @@ fn bench_scan(paths: &[PathBuf], rounds: usize) -> ScanReport {
             }
         }
         eprintln!(
-            "  scan round {}: wc -l {:.0} ms, pk {:.0} ms, pk on one thread {:.0} ms",
+            "  scan round {}: wc -l {:.0} ms ({:.0} ms CPU), pk {:.0} ms, pk on one thread {:.0} ms ({:.0} ms CPU)",
             round + 1,
             wc[round],
+            wc_cpu[round],
             pk[round],
-            one[round]
+            one[round],
+            one_cpu[round]
         );
     }
     ScanReport {
@@ -873,6 +923,8 @@ fn bench_scan(paths: &[PathBuf], rounds: usize) -> ScanReport {
         wc: median(&wc),
         pk: median(&pk),
         pk_one_thread: median(&one),
+        wc_cpu: median(&wc_cpu),
+        pk_one_thread_cpu: median(&one_cpu),
     }
 }
 
@@ -1276,6 +1328,12 @@ fn main() {
         scan.pk_one_thread,
         mbs(scan.pk_one_thread),
         scan.wc / scan.pk_one_thread
+    );
+    println!(
+        "  CPU time: wc -l {:.0} ms, pk on one thread {:.0} ms ({:.2} of wc -l)",
+        scan.wc_cpu,
+        scan.pk_one_thread_cpu,
+        scan.wc_cpu / scan.pk_one_thread_cpu
     );
     println!(
         "  pk watch / wc -l throughput = {ratio:.2} (target >= 0.25, {})",
