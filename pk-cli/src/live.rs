@@ -5,7 +5,8 @@
 //! leaves out. A [`Follower`] reads only the bytes appended to one file since its last look; a
 //! [`TrackFeed`] follows both files of a track, finds a transcript that appears later (or
 //! changes, after Claude's `/clear`) and combines the two into one [`TrackStatus`]. `pk watch`
-//! keeps them alive and reads on every change; `pk status`, when no watcher runs, reads each
+//! keeps them alive and reads on every change ([`refresh_all`]: long backlogs, as on its first
+//! look at big transcripts, on several threads); `pk status`, when no watcher runs, reads each
 //! file once.
 
 use crate::error::{Context, Error, Result};
@@ -26,7 +27,14 @@ pub const STATUS_FILE: &str = "status.json";
 pub const STATUS_VERSION: u32 = 1;
 
 /// Bytes read per `read` call: big transcripts are fed in pieces, never held whole.
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 1 << 20;
+
+/// Bytes waiting to be read, in all files together, from which they are read on several
+/// threads.
+const PARALLEL_FROM: u64 = 8 << 20;
+
+/// Most threads used for reading.
+const THREADS_MAX: usize = 4;
 
 /// Session files older than the agent's start by more than this are someone else's (clock
 /// granularity and a slow start leave some slack).
@@ -121,6 +129,63 @@ impl Follower {
     pub fn finish(&mut self, now_ms: i64) {
         self.tracker.finish(now_ms);
     }
+
+    /// Bytes of the file not read yet (an estimate: a replaced file is read whole).
+    pub fn backlog(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len().saturating_sub(self.cursor.offset))
+    }
+}
+
+/// Runs `work` on every item; on several threads when the items have much to read together
+/// (`backlog`, in bytes), the biggest first, so that a first look at long transcripts takes
+/// the time of the longest rather than of all. Small reads stay on this thread: starting
+/// threads costs more than they save.
+pub fn each_in_parallel<T: Send>(
+    items: &mut [T],
+    backlog: impl Fn(&T) -> u64,
+    work: impl Fn(&mut T) + Sync,
+) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(THREADS_MAX)
+        .min(items.len());
+    let mut queue: Vec<(u64, &mut T)> = items.iter_mut().map(|i| (backlog(i), i)).collect();
+    let total: u64 = queue.iter().map(|(b, _)| b).sum();
+    if threads < 2 || total < PARALLEL_FROM {
+        queue.into_iter().for_each(|(_, item)| work(item));
+        return;
+    }
+    // Smallest first: `pop` takes the biggest.
+    queue.sort_by_key(|(b, _)| *b);
+    let queue = std::sync::Mutex::new(queue);
+    let next = || {
+        queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+    };
+    let run = || {
+        while let Some((_, item)) = next() {
+            work(item);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(run);
+        }
+        run();
+    });
+}
+
+/// Reads what is new for every track (see [`TrackFeed::refresh`]): the event files and where
+/// the transcripts are first, then the transcripts, in parallel when there is much to read.
+pub fn refresh_all(feeds: &mut [TrackFeed], now_ms: i64) {
+    for feed in feeds.iter_mut() {
+        feed.follow(now_ms);
+    }
+    each_in_parallel(feeds, TrackFeed::backlog, |feed| {
+        feed.read_transcript(now_ms);
+    });
 }
 
 /// Both files of one track, and what it takes to find its transcript.
@@ -190,6 +255,13 @@ impl TrackFeed {
     /// Reads what is new in both files, switching to another transcript when the source now
     /// points elsewhere. Returns true when anything was read.
     pub fn refresh(&mut self, now_ms: i64) -> bool {
+        let followed = self.follow(now_ms);
+        self.read_transcript(now_ms) || followed
+    }
+
+    /// The first half of [`TrackFeed::refresh`]: reads the hook events and finds the
+    /// transcript. Returns true when anything was read or the transcript changed.
+    pub fn follow(&mut self, now_ms: i64) -> bool {
         let mut changed = self.events.poll(now_ms);
         let want = self.locate(now_ms);
         let current = self.transcript.as_ref().map(|f| f.path().to_path_buf());
@@ -204,10 +276,17 @@ impl TrackFeed {
             self.transcript = Some(Follower::new(path, format));
             changed = true;
         }
-        if let Some(t) = &mut self.transcript {
-            changed |= t.poll(now_ms);
-        }
         changed
+    }
+
+    /// The second half of [`TrackFeed::refresh`]: reads what is new in the transcript.
+    pub fn read_transcript(&mut self, now_ms: i64) -> bool {
+        self.transcript.as_mut().is_some_and(|t| t.poll(now_ms))
+    }
+
+    /// Bytes of the transcript not read yet.
+    pub fn backlog(&self) -> u64 {
+        self.transcript.as_ref().map_or(0, Follower::backlog)
     }
 
     /// Where the transcript is now.
@@ -435,6 +514,40 @@ mod tests {
         assert!(f.poll(4));
         assert_eq!(f.status().state, TrackState::Working);
         assert_eq!(f.status().tokens.output, 0);
+    }
+
+    #[test]
+    fn every_item_is_worked_on_once_in_parallel_or_not() {
+        for backlog in [0, PARALLEL_FROM] {
+            let mut items: Vec<(u64, u32)> = (0..9).map(|i| (i, 0)).collect();
+            each_in_parallel(&mut items, |_| backlog, |item| item.1 += 1);
+            assert!(items.iter().all(|(_, n)| *n == 1), "{items:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_all_reads_every_track() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut feeds: Vec<TrackFeed> = (0..3)
+            .map(|i| {
+                let tr = dir.path().join(format!("t{i}.jsonl"));
+                append(&tr, "{\"type\":\"turn.started\"}\n");
+                let mut rec = record(
+                    Some(Source::File {
+                        path: tr,
+                        format: Format::CodexExec,
+                    }),
+                    &dir.path().join(format!("e{i}")),
+                );
+                rec.name = format!("t{i}");
+                TrackFeed::new(&rec, dir.path())
+            })
+            .collect();
+        refresh_all(&mut feeds, 1);
+        for f in &feeds {
+            assert_eq!(f.status().state, TrackState::Working, "{}", f.name());
+            assert_eq!(f.backlog(), 0);
+        }
     }
 
     #[test]

@@ -59,25 +59,31 @@ impl LineBuffer {
     /// Feeds a chunk and calls `f` with each line it completed, without copying lines that lie
     /// entirely within the chunk and are valid UTF-8.
     pub fn feed_each(&mut self, bytes: &[u8], mut f: impl FnMut(&str)) {
+        self.feed_each_bytes(bytes, |line| emit(line, &mut f));
+    }
+
+    /// Like [`LineBuffer::feed_each`], with each line's bytes as they are (no `\r` either):
+    /// not checked for UTF-8, for a caller that looks at a part of the line only.
+    pub fn feed_each_bytes(&mut self, bytes: &[u8], mut f: impl FnMut(&[u8])) {
         let mut rest = bytes;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
             let part = &rest[..nl];
             rest = &rest[nl + 1..];
             if self.skipping {
                 self.skipping = false;
             } else if self.pending.is_empty() {
                 if part.len() <= self.max_line {
-                    emit(part, &mut f);
+                    f(strip_cr(part));
                 } else {
                     self.dropped += 1;
                 }
             } else if self.pending.len() + part.len() > self.max_line {
                 self.dropped += 1;
-                self.pending.clear();
+                self.release();
             } else {
                 self.pending.extend_from_slice(part);
-                emit(&self.pending, &mut f);
-                self.pending.clear();
+                f(strip_cr(&self.pending));
+                self.release();
             }
         }
         if self.skipping || rest.is_empty() {
@@ -89,6 +95,16 @@ impl LineBuffer {
             self.skipping = true;
         } else {
             self.pending.extend_from_slice(rest);
+        }
+    }
+
+    /// Empties the pending bytes; a buffer grown big by one long line is let go, so that a
+    /// watcher of many files does not keep megabytes per file for lines long gone.
+    fn release(&mut self) {
+        if self.pending.capacity() > PENDING_KEEP {
+            self.pending = Vec::new();
+        } else {
+            self.pending.clear();
         }
     }
 
@@ -122,9 +138,15 @@ impl LineBuffer {
     }
 }
 
+/// Capacity of the pending buffer kept between lines.
+const PENDING_KEEP: usize = 64 << 10;
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
 fn emit(line: &[u8], f: &mut impl FnMut(&str)) {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    f(&String::from_utf8_lossy(line));
+    f(&String::from_utf8_lossy(strip_cr(line)));
 }
 
 /// Where reading of one file stands, persisted by the watcher between reads.

@@ -74,18 +74,20 @@ impl Tracker {
             skipped,
             ..
         } = self;
-        lines.feed_each(bytes, |line| {
+        lines.feed_each_bytes(bytes, |line| {
             if !parser.line(ctx, line, now_ms) {
                 *skipped += 1;
             }
         });
+        ctx.refresh_totals();
     }
 
     /// Feeds one complete line (without its newline), for callers that already split lines.
     pub fn feed_line(&mut self, line: &str, now_ms: i64) {
-        if !self.parser.line(&mut self.ctx, line, now_ms) {
+        if !self.parser.line(&mut self.ctx, line.as_bytes(), now_ms) {
             self.skipped += 1;
         }
+        self.ctx.refresh_totals();
     }
 
     /// Parses the last line even though it has no newline yet. Call it only once the writer

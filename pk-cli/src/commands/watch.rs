@@ -239,9 +239,9 @@ impl Watch {
         }
         let idle_ms =
             i64::try_from(self.state.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        live::refresh_all(&mut self.feeds, now);
         let mut statuses = Vec::with_capacity(self.feeds.len());
         for feed in &mut self.feeds {
-            feed.refresh(now);
             let pane = self
                 .panes
                 .iter()

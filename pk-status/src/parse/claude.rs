@@ -1,11 +1,11 @@
 //! What the Claude stream and the Claude session transcript have in common: `assistant` and
 //! `user` records carrying an Anthropic API message (formats notes §1.4, §1.5, §2.2, §2.3).
 
+use super::json::Value;
 use super::{Ctx, count, flag, text};
 use crate::ledger::{Added, Usage};
 use crate::state::TrackState;
 use crate::status::Tokens;
-use serde_json::Value;
 
 /// Shown before a sub-agent's tool calls, so they do not pass for the main agent's.
 pub(crate) const SUBAGENT: &str = "Agent › ";
@@ -171,16 +171,16 @@ fn is_command_echo(t: &str) -> bool {
     .any(|p| t.starts_with(p))
 }
 
-fn blocks(msg: &Value) -> impl Iterator<Item = &Value> {
+fn blocks<'v, 'a>(msg: &'v Value<'a>) -> impl Iterator<Item = &'v Value<'a>> {
     msg.get("content")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
 }
 
-fn first_text(msg: &Value) -> Option<&str> {
+fn first_text<'v>(msg: &'v Value) -> Option<&'v str> {
     match msg.get("content")? {
-        Value::String(s) => Some(s.as_str()),
+        Value::String(s) => Some(s.as_ref()),
         _ => blocks(msg).find_map(|b| text(b, "text")),
     }
 }
@@ -205,38 +205,47 @@ pub(crate) fn claude_usage(u: &Value) -> Usage {
 
 #[cfg(test)]
 mod tests {
+    use super::super::json::json;
     use super::*;
-    use serde_json::json;
 
-    fn kind(content: Value) -> UserKind {
+    fn kind(content: serde_json::Value) -> UserKind {
         user_kind(&json!({"type": "user", "message": {"role": "user", "content": content}}))
     }
 
     #[test]
     fn classifies_user_records() {
-        assert_eq!(kind(json!("fix the bug")), UserKind::Prompt);
+        assert_eq!(kind(serde_json::json!("fix the bug")), UserKind::Prompt);
         assert_eq!(
-            kind(json!("[Request interrupted by user]")),
+            kind(serde_json::json!("[Request interrupted by user]")),
             UserKind::Interrupt
         );
         assert_eq!(
-            kind(json!([{"type": "text", "text": "[Request interrupted by user for tool use]"}])),
+            kind(
+                serde_json::json!([{"type": "text", "text": "[Request interrupted by user for tool use]"}])
+            ),
             UserKind::Interrupt
         );
         assert_eq!(
-            kind(json!([{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}])),
+            kind(
+                serde_json::json!([{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}])
+            ),
             UserKind::ToolResults(vec!["t1".into()])
         );
         assert_eq!(
-            kind(json!("<command-name>/cost</command-name>")),
+            kind(serde_json::json!("<command-name>/cost</command-name>")),
             UserKind::Meta
         );
         assert_eq!(
-            kind(json!("<local-command-stdout>$0.12</local-command-stdout>")),
+            kind(serde_json::json!(
+                "<local-command-stdout>$0.12</local-command-stdout>"
+            )),
             UserKind::Meta
         );
-        assert_eq!(kind(json!("<b>bold</b> request")), UserKind::Prompt);
-        assert_eq!(kind(json!(42)), UserKind::Meta);
+        assert_eq!(
+            kind(serde_json::json!("<b>bold</b> request")),
+            UserKind::Prompt
+        );
+        assert_eq!(kind(serde_json::json!(42)), UserKind::Meta);
         let meta = json!({"type": "user", "isMeta": true, "message": {"content": "x"}});
         assert_eq!(user_kind(&meta), UserKind::Meta);
     }

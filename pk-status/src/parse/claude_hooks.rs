@@ -14,9 +14,9 @@
 //! ([`crate::Tracker::transcript_path`]): it follows `/clear` to the new session file.
 
 use super::claude::SUBAGENT;
+use super::json::Value;
 use super::{Ctx, text};
 use crate::state::TrackState;
-use serde_json::Value;
 
 pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
     if let Some(cwd) = text(v, "cwd") {
@@ -80,7 +80,7 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
 }
 
 /// `model` is a string in some payloads and `{id, display_name}` in others.
-fn model_name(v: &Value) -> Option<&str> {
+fn model_name<'v>(v: &'v Value) -> Option<&'v str> {
     match v.get("model")? {
         Value::String(s) => Some(s),
         m => text(m, "id"),

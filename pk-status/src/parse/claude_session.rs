@@ -13,9 +13,9 @@
 //! `(message.id, requestId)`.
 
 use super::claude::{Claude, UserKind, user_kind};
+use super::json::Value;
 use super::{Ctx, flag, text};
 use crate::state::TrackState;
-use serde_json::Value;
 
 pub(crate) fn record(c: &mut Claude, ctx: &mut Ctx, v: &Value, at: i64) {
     let kind = text(v, "type").unwrap_or_default();

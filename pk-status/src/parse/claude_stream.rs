@@ -14,11 +14,11 @@
 //! `modelUsage`, else `usage`); `num_turns` becomes the turn count.
 
 use super::claude::{Claude, UserKind, user_kind};
+use super::json::Value;
 use super::{Ctx, count, flag, text};
 use crate::ledger::Figures;
 use crate::state::TrackState;
 use crate::status::Tokens;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default)]
@@ -135,7 +135,7 @@ fn result(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
     s.open.clear();
     let cost = ["total_cost_usd", "cost_usd", "total_cost"]
         .iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_f64))
+        .find_map(|k| v.get(k).and_then(Value::as_f64))
         .filter(|c| c.is_finite() && *c >= 0.0);
     if let Some(cost) = cost {
         let tokens = model_usage_tokens(v, ctx)
@@ -144,7 +144,7 @@ fn result(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
                     .filter(|u| u.is_object())
                     .map(|u| super::claude::claude_usage(u).tokens)
             })
-            .unwrap_or(ctx.status.tokens);
+            .unwrap_or_else(|| ctx.ledger.totals().0);
         ctx.ledger.report(Figures { tokens, cost });
     }
     s.claude

@@ -11,10 +11,10 @@
 //! and its `cached_input_tokens` (part of `input_tokens`) are moved to `cache_read`. The stream
 //! names no model: cost uses the model hint given to the tracker, else GPT-5-Codex prices.
 
+use super::json::Value;
 use super::tools::files_summary;
 use super::{Ctx, openai_usage, text};
 use crate::state::TrackState;
-use serde_json::Value;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {

@@ -13,11 +13,11 @@
 //! model round trip (`turns`). A `token_count` with only `last_token_usage` adds that, skipping
 //! an exact repeat of the previous one.
 
+use super::json::Value;
 use super::tools::{files_summary, patch_files};
 use super::{Ctx, openai_usage, text};
 use crate::ledger::Usage;
 use crate::state::TrackState;
-use serde_json::Value;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {

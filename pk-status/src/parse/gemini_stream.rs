@@ -9,11 +9,11 @@
 //! Tokens: `result.stats` per run, per model when `stats.models` is given; `input_tokens`
 //! includes `cached`, so the uncached part (`input`) is `input` and `cached` is `cache_read`.
 
+use super::json::Value;
 use super::{Ctx, count, text};
 use crate::ledger::Usage;
 use crate::state::TrackState;
 use crate::status::Tokens;
-use serde_json::Value;
 
 pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
     match text(v, "type").unwrap_or_default() {

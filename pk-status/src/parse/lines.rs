@@ -6,6 +6,6 @@
 use super::Ctx;
 use crate::state::TrackState;
 
-pub(crate) fn line(ctx: &mut Ctx, _line: &str, now: i64) {
+pub(crate) fn line(ctx: &mut Ctx, now: i64) {
     ctx.set_state(TrackState::Working, now);
 }

@@ -3,7 +3,8 @@
 //! Each parser takes one JSON record at a time. Records are read as `serde_json::Value`
 //! rather than typed structs: every field may be missing, `null` or of another type in some
 //! release, and a typed struct would throw the whole line away for that. Unknown types and
-//! fields are ignored; nothing here panics on any input.
+//! fields are ignored; nothing here panics on any input. Records are read with [`json`], which
+//! passes over what the parsers of Claude's formats never read: most of their bytes.
 
 mod claude;
 mod claude_hooks;
@@ -12,6 +13,7 @@ mod claude_stream;
 mod codex_exec;
 mod codex_rollout;
 mod gemini_stream;
+mod json;
 mod lines;
 mod tools;
 
@@ -20,8 +22,8 @@ use crate::sanitize::{clean, truncate};
 use crate::state::TrackState;
 use crate::status::{Tokens, TrackStatus};
 use crate::time::Timestamp;
+use json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
@@ -168,6 +170,10 @@ impl Ctx {
     }
 
     pub fn set_model(&mut self, model: &str) {
+        // Most records repeat the model already shown (which is clean and short).
+        if self.status.model.as_deref() == Some(model) {
+            return;
+        }
         let m = clean(model);
         if !m.is_empty() && m != "<synthetic>" {
             self.status.model = Some(truncate(&m, TOOL_MAX));
@@ -175,12 +181,14 @@ impl Ctx {
     }
 
     pub fn set_cwd(&mut self, cwd: &str) {
-        if !cwd.is_empty() {
-            self.cwd = Some(cwd.trim_end_matches('/').to_string());
+        let cwd = cwd.trim_end_matches('/');
+        if !cwd.is_empty() && self.cwd.as_deref() != Some(cwd) {
+            self.cwd = Some(cwd.to_string());
         }
     }
 
-    /// Copies the accounts into the status.
+    /// Copies the accounts into the status. The parsers leave it to [`crate::Tracker`], once per
+    /// chunk fed: until then `status`'s tokens and cost are stale (ask the ledger).
     pub fn refresh_totals(&mut self) {
         let (tokens, cost, reported) = self.ledger.totals();
         self.status.tokens = tokens;
@@ -224,23 +232,56 @@ impl Parser {
         }
     }
 
-    /// Handles one line. Returns false when the line was skipped as not a record of the format
-    /// (not JSON, not an object); records of unknown types count as handled.
-    pub fn line(&mut self, ctx: &mut Ctx, line: &str, now: i64) -> bool {
+    /// What to pass over in this format's records ([`json`]).
+    fn policy(&self) -> Option<&'static json::Policy> {
+        match self {
+            Parser::ClaudeSession(_) => Some(&CLAUDE_SESSION),
+            Parser::ClaudeStream(_) | Parser::ClaudeHooks => Some(&CLAUDE),
+            _ => None,
+        }
+    }
+
+    /// Handles one line (without its newline; bytes that are not UTF-8 read as U+FFFD).
+    /// Returns false when the line was skipped as not a record of the format (not JSON, not an
+    /// object); records of unknown types count as handled.
+    pub fn line(&mut self, ctx: &mut Ctx, line: &[u8], now: i64) -> bool {
+        self.line_as(ctx, line, now, self.policy())
+    }
+
+    fn line_as(
+        &mut self,
+        ctx: &mut Ctx,
+        line: &[u8],
+        now: i64,
+        policy: Option<&json::Policy>,
+    ) -> bool {
         if let Parser::Lines = self {
-            lines::line(ctx, line, now);
+            lines::line(ctx, now);
             return true;
         }
-        let trimmed = line.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+        let mut trimmed = trim_bytes(line);
+        let unicode;
+        if trimmed.first().is_some_and(|&b| b != b'{') {
+            // Unicode blanks around it are fine too.
+            unicode = String::from_utf8_lossy(line);
+            trimmed = unicode
+                .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                .as_bytes();
+        }
         if trimmed.is_empty() {
             return true;
         }
-        if !trimmed.starts_with('{') {
+        if trimmed[0] != b'{' {
             return false;
         }
-        let Ok(v) = serde_json::from_str::<Value>(trimmed) else {
-            return false;
-        };
+        match json::parse(trimmed, policy) {
+            Some(v) => self.record(ctx, v, now),
+            None => false,
+        }
+    }
+
+    /// Handles one parsed record.
+    fn record(&mut self, ctx: &mut Ctx, v: Value, now: i64) -> bool {
         if !v.is_object() {
             return false;
         }
@@ -254,8 +295,92 @@ impl Parser {
             Parser::GeminiStream => gemini_stream::record(ctx, &v, at),
             Parser::Lines => {}
         }
-        ctx.refresh_totals();
         true
+    }
+}
+
+/// `line` without ASCII whitespace and NULs (crash padding) at either end.
+fn trim_bytes(line: &[u8]) -> &[u8] {
+    let blank = |b: &u8| b.is_ascii_whitespace() || *b == 0;
+    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    &line[start..end]
+}
+
+/// Claude records (stream, hooks): what no parser of them reads is left out, and the strings
+/// read further than the first 512 bytes are the tool targets of [`tools`] and paths.
+static CLAUDE: json::Policy = json::Policy {
+    key: claude_key,
+    keep: 512,
+    keep_long: 4096,
+};
+
+fn claude_key(key: &[u8]) -> json::Keep {
+    match key {
+        // Tool results again, file snapshots, thinking: the bulk of a session file.
+        b"toolUseResult" | b"tool_use_result" | b"tool_response" | b"snapshot" | b"thinking"
+        | b"signature" | b"data" | b"originalFile" | b"structuredPatch"
+        // Bookkeeping on every line.
+        | b"parentUuid" | b"logicalParentUuid" | b"leafUuid" | b"uuid" | b"userType"
+        | b"entrypoint" | b"sessionId" | b"version" | b"gitBranch" | b"slug" | b"hookInfos" => {
+            json::Keep::Drop
+        }
+        _ => target_key(key),
+    }
+}
+
+/// The keys whose strings are read further than the first bytes: the tool targets of
+/// [`tools::TARGET_KEYS`], and paths.
+fn target_key(key: &[u8]) -> json::Keep {
+    match key {
+        b"command" | b"file_path" | b"notebook_path" | b"absolute_path" | b"pattern" | b"query"
+        | b"url" | b"path" | b"description" | b"prompt" | b"skill" | b"subject" | b"cwd"
+        | b"transcript_path" => json::Keep::Long,
+        _ => json::Keep::Short,
+    }
+}
+
+/// Claude session files, the biggest: only the keys that [`claude_session`] and [`claude`]
+/// read are kept (with [`record_time`]'s and the tool targets).
+static CLAUDE_SESSION: json::Policy = json::Policy {
+    key: claude_session_key,
+    ..CLAUDE
+};
+
+fn claude_session_key(key: &[u8]) -> json::Keep {
+    match key {
+        b"type"
+        | b"subtype"
+        | b"timestamp"
+        | b"isSidechain"
+        | b"isMeta"
+        | b"isCompactSummary"
+        | b"isApiErrorMessage"
+        | b"error"
+        | b"requestId"
+        | b"message"
+        | b"model"
+        | b"id"
+        | b"content"
+        | b"text"
+        | b"name"
+        | b"input"
+        | b"stop_reason"
+        | b"usage"
+        | b"input_tokens"
+        | b"output_tokens"
+        | b"cache_read_input_tokens"
+        | b"cache_creation_input_tokens"
+        | b"cache_creation"
+        | b"ephemeral_1h_input_tokens"
+        | b"tool_use_id" => json::Keep::Short,
+        _ => match target_key(key) {
+            json::Keep::Long => json::Keep::Long,
+            _ => json::Keep::Drop,
+        },
     }
 }
 
@@ -334,24 +459,162 @@ mod tests {
 
     #[test]
     fn record_times() {
-        let v: Value = serde_json::json!({"timestamp": "2026-03-02T09:14:05.102Z"});
+        let v = json::json!({"timestamp": "2026-03-02T09:14:05.102Z"});
         assert_eq!(record_time(&v), Some(1_772_442_845_102));
         assert_eq!(
-            record_time(&serde_json::json!({"timestamp": 1_772_442_845_102_i64})),
+            record_time(&json::json!({"timestamp": 1_772_442_845_102_i64})),
             Some(1_772_442_845_102)
         );
         assert_eq!(
-            record_time(&serde_json::json!({"timestamp": 1_772_442_845})),
+            record_time(&json::json!({"timestamp": 1_772_442_845})),
             Some(1_772_442_845_000)
         );
-        assert_eq!(record_time(&serde_json::json!({"timestamp": "soon"})), None);
-        assert_eq!(record_time(&serde_json::json!({"timestamp": 1e300})), None);
-        assert_eq!(record_time(&serde_json::json!({})), None);
+        assert_eq!(record_time(&json::json!({"timestamp": "soon"})), None);
+        assert_eq!(record_time(&json::json!({"timestamp": 1e300})), None);
+        assert_eq!(record_time(&json::json!({})), None);
+    }
+
+    /// Parses `lines` both ways, with the format's policy and whole, and checks the statuses
+    /// stay equal.
+    fn same_both_ways(format: Format, lines: &[&str]) {
+        let (mut p1, mut c1) = (Parser::new(format), Ctx::new(format, None));
+        let (mut p2, mut c2) = (Parser::new(format), Ctx::new(format, None));
+        assert!(p1.policy().is_some());
+        for line in lines {
+            let handled = p1.line(&mut c1, line.as_bytes(), 7);
+            let whole = p2.line_as(&mut c2, line.as_bytes(), 7, None);
+            assert_eq!(handled, whole, "{format}: {line}");
+            c1.refresh_totals();
+            c2.refresh_totals();
+            assert_eq!(c1.status, c2.status, "{format}: {line}");
+            assert_eq!(c1.transcript_path, c2.transcript_path, "{format}: {line}");
+        }
+    }
+
+    #[test]
+    fn every_fixture_reads_as_serde_json_reads_it() {
+        let fixtures = [
+            include_str!("../../tests/fixtures/claude-session-basic.jsonl"),
+            include_str!("../../tests/fixtures/claude-session-partial-tail.jsonl"),
+            include_str!("../../tests/fixtures/claude-stream-success.ndjson"),
+            include_str!("../../tests/fixtures/claude-stream-error-max-turns.ndjson"),
+            include_str!("../../tests/fixtures/claude-stream-waiting-permission.ndjson"),
+            include_str!("../../tests/fixtures/claude-stream-waiting-permission-stdin.ndjson"),
+            include_str!("../../tests/fixtures/claude-hooks-permission.jsonl"),
+            include_str!("../../tests/fixtures/codex-exec-failed.jsonl"),
+            include_str!("../../tests/fixtures/codex-exec-success.jsonl"),
+            include_str!("../../tests/fixtures/codex-rollout-sample.jsonl"),
+            include_str!("../../tests/fixtures/gemini-stream-sample.jsonl"),
+        ];
+        for format in Format::ALL.into_iter().filter(|f| *f != Format::Lines) {
+            for text in fixtures {
+                let (mut p1, mut c1) = (Parser::new(format), Ctx::new(format, None));
+                let (mut p2, mut c2) = (Parser::new(format), Ctx::new(format, None));
+                for line in text.lines() {
+                    p1.line(&mut c1, line.as_bytes(), 7);
+                    match serde_json::from_str::<serde_json::Value>(line.trim()) {
+                        Ok(v) if v.is_object() => {
+                            p2.record(&mut c2, json::from_serde(v), 7);
+                        }
+                        _ => {}
+                    }
+                    c1.refresh_totals();
+                    c2.refresh_totals();
+                    assert_eq!(c1.status, c2.status, "{format}: {line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn passing_over_what_claude_parsers_do_not_read_changes_nothing() {
+        let fixtures = [
+            (
+                Format::ClaudeSession,
+                include_str!("../../tests/fixtures/claude-session-basic.jsonl"),
+            ),
+            (
+                Format::ClaudeSession,
+                include_str!("../../tests/fixtures/claude-session-partial-tail.jsonl"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-success.ndjson"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-error-max-turns.ndjson"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-waiting-permission.ndjson"),
+            ),
+            (
+                Format::ClaudeStream,
+                include_str!("../../tests/fixtures/claude-stream-waiting-permission-stdin.ndjson"),
+            ),
+            (
+                Format::ClaudeHooks,
+                include_str!("../../tests/fixtures/claude-hooks-permission.jsonl"),
+            ),
+        ];
+        for (format, text) in fixtures {
+            same_both_ways(format, &text.lines().collect::<Vec<_>>());
+        }
+        // Long strings: a tool's target, an error, a prompt, results, in odd places.
+        let long = "é\\\"x\\n".repeat(3000);
+        let lines = [
+            format!(
+                r#"{{"type":"assistant","timestamp":"2026-03-02T09:00:00Z","requestId":"r","message":{{"id":"m","model":"claude-opus-4-1","content":[{{"type":"thinking","thinking":"{long}","signature":"{long}"}},{{"type":"tool_use","id":"t","name":"Bash","input":{{"command":"bash -lc '{long}'","description":"{long}"}}}}],"usage":{{"input_tokens":5,"output_tokens":7}}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","tool_use_id":"t","content":"{long}"}}]}},"toolUseResult":{{"stdout":"{long}"}}}}"#
+            ),
+            format!(r#"{{"type":"user","message":{{"content":"  {long}"}}}}"#),
+            format!(
+                r#"{{"type":"assistant","isApiErrorMessage":true,"message":{{"id":"x","model":"<synthetic>","content":[{{"type":"text","text":"API Error: {long}"}}]}}}}"#
+            ),
+            format!(
+                r#"{{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["{long}"],"total_cost_usd":0.5}}"#
+            ),
+            format!(
+                r#"{{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{{"file_path":"/w/{long}","content":"{long}"}},"transcript_path":"/p/s.jsonl","tool_response":{{"x":[{long:?}]}}}}"#
+            ),
+            // Broken lines are skipped both ways.
+            format!(r#"{{"type":"user","message":{{"content":"{long}"#),
+            r#"{"type":"user" "message":1}"#.to_string(),
+            " \0{\"type\":\"system\",\"subtype\":\"init\",\"model\":\"claude-sonnet-4-5\"}\0 "
+                .to_string(),
+            "\u{a0}{\"type\":\"system\",\"subtype\":\"init\"}".to_string(),
+            "[1]".to_string(),
+            String::new(),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        for format in [
+            Format::ClaudeSession,
+            Format::ClaudeStream,
+            Format::ClaudeHooks,
+        ] {
+            same_both_ways(format, &lines);
+        }
+    }
+
+    #[test]
+    fn claude_policy_keeps_every_tool_target_long() {
+        for key in tools::TARGET_KEYS.iter().chain(&["cwd", "transcript_path"]) {
+            for policy in [&CLAUDE, &CLAUDE_SESSION] {
+                assert_eq!((policy.key)(key.as_bytes()), json::Keep::Long, "{key}");
+            }
+        }
+        assert_eq!(claude_key(b"toolUseResult"), json::Keep::Drop);
+        assert_eq!(claude_key(b"anything"), json::Keep::Short);
+        assert_eq!(claude_session_key(b"usage"), json::Keep::Short);
+        assert_eq!(claude_session_key(b"anything"), json::Keep::Drop);
     }
 
     #[test]
     fn counts_are_lenient() {
-        let v = serde_json::json!({"a": 5, "b": 2.9, "c": -3, "d": "7", "e": null});
+        let v = json::json!({"a": 5, "b": 2.9, "c": -3, "d": "7", "e": null});
         assert_eq!(
             ["a", "b", "c", "d", "e", "f"].map(|k| count(&v, k)),
             [5, 2, 0, 0, 0, 0]

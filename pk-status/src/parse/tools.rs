@@ -1,13 +1,13 @@
 //! Short descriptions of tool calls for `last_tool`: the tool's name and the one argument that
 //! says what it acts on (`Edit src/api.rs`, `Bash cargo test`, `Grep fn settle_batch`).
 
+use super::json::Value;
 use crate::sanitize::clean;
-use serde_json::Value;
 
 /// Input keys that name a tool call's target, most telling first. Covers Claude Code's tools
 /// (Bash, Read, Edit, Write, Grep, Glob, WebFetch, WebSearch, Task/Agent, Skill), Gemini's
 /// (`run_shell_command`, `read_file`, `search_file_content`, …) and Codex's `shell`.
-const TARGET_KEYS: [&str; 12] = [
+pub(crate) const TARGET_KEYS: [&str; 12] = [
     "command",
     "file_path",
     "notebook_path",
@@ -42,7 +42,7 @@ pub(crate) fn describe(name: &str, input: Option<&Value>, cwd: Option<&str>) -> 
 fn target(input: &Value, cwd: Option<&str>) -> Option<String> {
     // Codex passes its arguments as a JSON string.
     if let Value::String(s) = input {
-        let parsed: Value = serde_json::from_str(s).ok()?;
+        let parsed = super::json::parse(s.as_bytes(), None)?;
         return if parsed.is_object() {
             target(&parsed, cwd)
         } else {
@@ -147,8 +147,8 @@ pub(crate) fn files_summary(paths: &[&str], cwd: Option<&str>) -> Option<String>
 
 #[cfg(test)]
 mod tests {
+    use super::super::json::json;
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn describes_claude_tools() {
