@@ -13,3 +13,5 @@ echo "== the carried zellij plugin matches its source"
 bash scripts/build-plugin.sh --check
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== live status bench (quick: prints figures, fails only when a command fails)"
+PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench status --locked
