@@ -134,27 +134,8 @@ impl Git {
     }
 
     fn run(&self, mut cmd: Command) -> Result<Output> {
-        if self.verbose {
-            eprintln!("pk: running {}", crate::shell::render(&cmd));
-        }
-        let out = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .context("failed to run git (is it installed and on PATH?)")?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(
-                Error::failure(format!("`{}` failed", crate::shell::render(&cmd))).wrap_cause(
-                    if stderr.is_empty() {
-                        format!("exit status {}", out.status)
-                    } else {
-                        stderr
-                    },
-                ),
-            );
-        }
-        Ok(out)
+        // git's failures say why on stderr; its stdout is data, not a reason.
+        crate::shell::run_captured(&mut cmd, "git", self.verbose)
     }
 
     /// True when `name` resolves to a commit (a branch, tag, or any revision).

@@ -1,7 +1,34 @@
 //! Showing commands to people: how a command line would be typed in a POSIX shell. pk never
-//! runs its own commands through a shell; this is for messages and `-v` only.
+//! runs its own commands through a shell; this is for messages and `-v` only. And running the
+//! external programs pk wraps (git, tmux, zellij) the same way: shown under `-v`, their output
+//! captured, their failure an error that names the command and says why.
 
-use std::process::Command;
+use crate::error::{Context, Error, Result};
+use std::process::{Command, Output, Stdio};
+
+/// Runs `cmd` (a wrapped `program`), printing it first when `verbose`. A failure is an error
+/// naming the command line, with the program's stderr (else stdout, else the exit status) as
+/// the cause.
+pub fn run_captured(cmd: &mut Command, program: &str, verbose: bool) -> Result<Output> {
+    let shown = render(cmd);
+    if verbose {
+        eprintln!("pk: running {shown}");
+    }
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("failed to run {program} (is it installed and on PATH?)"))?;
+    if !out.status.success() {
+        let why = [&out.stderr, &out.stdout]
+            .into_iter()
+            .map(|b| String::from_utf8_lossy(b).trim().to_string())
+            .find(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("exit status {}", out.status));
+        return Err(Error::failure(format!("`{shown}` failed")).wrap_cause(why));
+    }
+    Ok(out)
+}
 
 /// Quotes a word for a POSIX shell, only when needed.
 pub fn quote(s: &str) -> String {

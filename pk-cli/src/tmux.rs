@@ -6,7 +6,7 @@
 //! `SplitWindow::size(Percentage)` emits the `-p` flag that tmux 3.4 rejects ("size missing"),
 //! and `SplitWindow`/`NewWindow` take a single `-e` (notes/apis.md §3.3).
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::process::{Command, Stdio};
 use tmux_interface::TmuxCommand;
@@ -215,26 +215,7 @@ impl Tmux {
 
     /// Runs `cmds` in one tmux invocation and returns its standard output.
     pub fn run(&self, cmds: Vec<Cmd>) -> Result<String> {
-        let mut cmd = self.command(cmds);
-        let shown = crate::shell::render(&cmd);
-        if self.verbose {
-            eprintln!("pk: running {shown}");
-        }
-        let out = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .context("failed to run tmux (is it installed and on PATH?)")?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(Error::failure(format!("`{shown}` failed")).wrap_cause(
-                if stderr.is_empty() {
-                    format!("exit status {}", out.status)
-                } else {
-                    stderr
-                },
-            ));
-        }
+        let out = crate::shell::run_captured(&mut self.command(cmds), "tmux", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 

@@ -143,25 +143,7 @@ impl Zellij {
 
     /// Runs zellij with `args` and returns its standard output.
     pub fn run(&self, args: &[&str]) -> Result<String> {
-        let mut cmd = self.command(args);
-        let shown = crate::shell::render(&cmd);
-        if self.verbose {
-            eprintln!("pk: running {shown}");
-        }
-        let out = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .context("failed to run zellij (is it installed and on PATH?)")?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let why = [stderr, stdout]
-                .into_iter()
-                .find(|s| !s.is_empty())
-                .unwrap_or_else(|| format!("exit status {}", out.status));
-            return Err(Error::failure(format!("`{shown}` failed")).wrap_cause(why));
-        }
+        let out = crate::shell::run_captured(&mut self.command(args), "zellij", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 

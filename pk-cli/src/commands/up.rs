@@ -551,6 +551,20 @@ pub fn agent_argv(state_dir: &Path, track: &str) -> Result<Vec<String>> {
     ])
 }
 
+/// The agent panes of a new session, every track's files reset first: they must be empty
+/// before the agents start, so the state is saved now, with the start times.
+pub(super) fn fresh_agents(ws: &Workspace, state: &mut State, now: i64) -> Result<Vec<AgentPane>> {
+    for track in &ws.plan.tracks {
+        reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
+    }
+    state.save(&ws.state_dir)?;
+    ws.plan
+        .tracks
+        .iter()
+        .map(|t| agent_pane(ws, t, state.track(&t.name).expect("recorded")))
+        .collect()
+}
+
 pub(super) fn agent_pane(ws: &Workspace, track: &Track, rec: &TrackRecord) -> Result<AgentPane> {
     Ok(AgentPane {
         track: track.name.clone(),
@@ -574,16 +588,7 @@ fn build_panes(
     let mut made = 0;
     let now = crate::live::now_ms();
     if !tmux.has_session(session) {
-        for track in &plan.tracks {
-            reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
-        }
-        // The files must be empty before the agents start: saved now, with the start times.
-        state.save(&ws.state_dir)?;
-        let agents = plan
-            .tracks
-            .iter()
-            .map(|t| agent_pane(ws, t, state.track(&t.name).expect("recorded")))
-            .collect::<Result<Vec<_>>>()?;
+        let agents = fresh_agents(ws, state, now)?;
         ctx.out.step(&format!(
             "  {} tmux session {} ({} agents)",
             ctx.out.paint(Style::Green, "+"),

@@ -2,7 +2,7 @@
 //! track added later gets a pane of its own, and the status watcher runs beside the session as
 //! a background process (zellij cannot add a tab to a session no client is attached to).
 
-use super::{agent_pane, reset_track_files};
+use super::{agent_pane, fresh_agents, reset_track_files};
 use crate::Ctx;
 use crate::error::{Context, Result};
 use crate::layout;
@@ -59,16 +59,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
             // What zellij would resurrect is older than pk's record: start afresh.
             z.kill_session(session)?;
         }
-        for track in &plan.tracks {
-            reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
-        }
-        // The files must be empty before the agents start: saved now, with the start times.
-        state.save(&ws.state_dir)?;
-        let agents = plan
-            .tracks
-            .iter()
-            .map(|t| agent_pane(ws, t, state.track(&t.name).expect("recorded")))
-            .collect::<Result<Vec<_>>>()?;
+        let agents = fresh_agents(ws, state, now)?;
         let shape = &plan.session.layout;
         let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
         let wasm = crate::zellij::plugin_path()?;
