@@ -382,6 +382,28 @@ struct Times {
     up: Vec<f64>,
     down: Vec<f64>,
     total: Vec<f64>,
+    /// CPU time of up + down (see [`children_cpu_ms`]).
+    cpu: Vec<f64>,
+}
+
+/// User + system CPU time, in milliseconds, of every child process this bench has waited for
+/// and of their waited-for descendants (`cutime` + `cstime` of `/proc/self/stat`, 10 ms ticks):
+/// pk or git and the tmux clients, not the tmux server, which all three ways use alike. On a
+/// loaded machine wall time measures the load as much as the work; CPU time measures the work.
+/// NaN where `/proc` is missing.
+fn children_cpu_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the `(comm)` one, which may hold spaces: state is field 3, cutime 16.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (tick(13), tick(14)) {
+        // USER_HZ is 100 on every Linux architecture pk runs on.
+        (Some(user), Some(system)) => (user + system) * 10.0,
+        _ => f64::NAN,
+    }
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -405,6 +427,8 @@ struct StatusTimes {
     first: f64,
     /// Median of the runs once the worktrees' indexes have settled.
     settled: f64,
+    /// Mean CPU time of those runs (pk and its git processes).
+    cpu: f64,
 }
 
 /// Times `pk status --json` while pk's session is up, and checks that it reports 8 live tracks
@@ -434,7 +458,8 @@ fn time_status(w: &World, runs: usize) -> StatusTimes {
     );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     w.pk(&["status", "--json"]);
-    let runs: Vec<f64> = (0..runs)
+    let cpu_before = children_cpu_ms();
+    let times: Vec<f64> = (0..runs)
         .map(|_| {
             let start = Instant::now();
             w.pk(&["status", "--json"]);
@@ -443,7 +468,8 @@ fn time_status(w: &World, runs: usize) -> StatusTimes {
         .collect();
     StatusTimes {
         first,
-        settled: median(&runs),
+        settled: median(&times),
+        cpu: (children_cpu_ms() - cpu_before) / runs as f64,
     }
 }
 
@@ -466,23 +492,28 @@ fn bench(files: usize, rounds: usize, status_runs: usize) -> Report {
     let mut status = StatusTimes {
         first: f64::NAN,
         settled: f64::NAN,
+        cpu: f64::NAN,
     };
     for round in 0..rounds {
         for k in 0..WAYS.len() {
             let way_index = (round + k) % WAYS.len();
             let way = WAYS[way_index];
+            let cpu_before = children_cpu_ms();
             let start = Instant::now();
             way.up(&w);
             let up = ms(start);
+            let mut cpu = children_cpu_ms() - cpu_before;
             if round == 0 {
                 way.check_up(&w);
                 if way == Way::Pk {
                     status = time_status(&w, status_runs);
                 }
             }
+            let cpu_before = children_cpu_ms();
             let start = Instant::now();
             way.down(&w);
             let down = ms(start);
+            cpu += children_cpu_ms() - cpu_before;
             if round == 0 {
                 way.check_down(&w);
             }
@@ -490,8 +521,9 @@ fn bench(files: usize, rounds: usize, status_runs: usize) -> Report {
             t.up.push(up);
             t.down.push(down);
             t.total.push(up + down);
+            t.cpu.push(cpu);
             eprintln!(
-                "  round {} {:<16} up {up:7.0} ms  down {down:7.0} ms",
+                "  round {} {:<16} up {up:7.0} ms  down {down:7.0} ms  cpu {cpu:6.0} ms",
                 round + 1,
                 way.label()
             );
@@ -539,20 +571,21 @@ fn main() {
         .collect();
 
     println!(
-        "\n{:<6} {:<22} {:>9} {:>10} {:>11}  vs lower bound",
-        "files", "way", "up (ms)", "down (ms)", "total (ms)"
+        "\n{:<6} {:<18} {:>8} {:>10} {:>11} {:>9}  {:>11}",
+        "files", "way", "up (ms)", "down (ms)", "total (ms)", "cpu (ms)", "total / (b)"
     );
     for r in &reports {
         let lower = median(&r.times[2].total);
         for (way, t) in WAYS.iter().zip(&r.times) {
             let total = median(&t.total);
             println!(
-                "{:<6} {:<22} {:>9.0} {:>10.0} {:>11.0}  {:.2}x",
+                "{:<6} {:<18} {:>8.0} {:>10.0} {:>11.0} {:>9.0}  {:>10.2}x",
                 r.files,
                 way.label(),
                 median(&t.up),
                 median(&t.down),
                 total,
+                median(&t.cpu),
                 total / lower
             );
         }
@@ -562,15 +595,18 @@ fn main() {
     for r in &reports {
         let [pk, a, b] = [0, 1, 2].map(|i| median(&r.times[i].total));
         let (vs_b, vs_a) = (pk / b, pk / a);
+        let cpu_vs_b = median(&r.times[0].cpu) / median(&r.times[2].cpu);
         println!(
-            "{} files, {} rounds: pk/(b) = {vs_b:.2} (target <= 1.15, {}), pk/(a) = {vs_a:.2} (target < 0.7, {}); \
-             pk status ({TRACKS} tracks) = {:.0} ms once settled (target < 50 ms, {}), {:.0} ms right after pk up",
+            "{} files, {} rounds: pk/(b) = {vs_b:.2} (target <= 1.15, {}), pk/(a) = {vs_a:.2} (target < 0.7, {}), \
+             CPU time pk/(b) = {cpu_vs_b:.2}; pk status ({TRACKS} tracks) = {:.0} ms once settled (target < 50 ms, {}; \
+             {:.0} ms of CPU), {:.0} ms right after pk up",
             r.files,
             r.rounds,
             met(vs_b <= 1.15),
             met(vs_a < 0.7),
             r.status.settled,
             met(r.status.settled < 50.0),
+            r.status.cpu,
             r.status.first,
         );
     }
