@@ -113,7 +113,7 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
             Some(_) => tmux.session_panes(&plan.session.name).unwrap_or_default(),
             None => Vec::new(),
         });
-        let changed = changed_files(&ws.git, &worktrees);
+        let changed = changed_files(ctx, &ws.git, &worktrees);
         (panes.join().unwrap_or_default(), changed)
     });
     // The watcher's view when it runs; else the files, read once.
@@ -197,9 +197,9 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
     })
 }
 
-/// The number of changed and untracked files of each worktree (0 for one that does not exist
-/// or cannot be read).
-fn changed_files(git: &crate::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
+/// The number of changed and untracked files of each worktree: 0 for one that does not exist,
+/// and 0 with a warning for one git cannot read.
+fn changed_files(ctx: &Ctx, git: &crate::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
     crate::git::in_parallel(worktrees, |w| {
         if w.join(".git").exists() {
             git.dirt(w).map(|d| d.count())
@@ -208,7 +208,13 @@ fn changed_files(git: &crate::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
         }
     })
     .into_iter()
-    .map(|count| count.unwrap_or(0))
+    .map(|count| {
+        count.unwrap_or_else(|e| {
+            ctx.out
+                .warn(&format!("{e}\n  (its changed files show as 0)"));
+            0
+        })
+    })
     .collect()
 }
 
