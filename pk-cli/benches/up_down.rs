@@ -3,7 +3,7 @@
 //! Run with `cargo bench -p pk-cli --bench up_down` (env: `PK_BENCH_FILES=1500,20000`,
 //! `PK_BENCH_ROUNDS=N`; by default 1,500 files × 5 rounds and 20,000 files × 3 rounds).
 //! `PK_BENCH_QUICK=1` is the check CI runs (`scripts/test.sh`): 1,500 files, 1 round, 5 status
-//! runs, the same checks and the same printed ratios, in about ten seconds; one round on a
+//! runs, the same checks and the same printed ratios, in well under a minute; one round on a
 //! shared machine is noisy, so its ratios are a smoke test, not a measurement.
 //!
 //! Method. For each repository size a fresh temporary world is made, isolated like the
