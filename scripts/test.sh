@@ -13,5 +13,10 @@ echo "== the carried zellij plugin matches its source"
 bash scripts/build-plugin.sh --check
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== benchmark, quick (pk up + down and pk status; prints the ratios, fails only if a command fails)"
+# In memory where possible: some VMs' ext4 is slow for minutes after mass deletions.
+bench_tmp=${TMPDIR:-/tmp}
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then bench_tmp=/dev/shm; fi
+TMPDIR=$bench_tmp PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench up_down --locked
 echo "== live status bench (quick: prints figures, fails only when a command fails)"
 PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench status --locked

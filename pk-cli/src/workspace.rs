@@ -42,15 +42,6 @@ impl Workspace {
         State::load(&self.state_dir)
     }
 
-    /// The tmux server of this session: `--socket` when given, else the one `pk up` used.
-    pub fn tmux(&self, ctx: &Ctx, state: Option<&State>) -> crate::tmux::Tmux {
-        let socket = ctx
-            .socket
-            .clone()
-            .or_else(|| state.and_then(|s| s.socket.clone()));
-        crate::tmux::Tmux::new(socket.as_deref(), ctx.verbose)
-    }
-
     /// The multiplexer of this session (see [`crate::mux::Mux::of`]).
     pub fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::mux::Mux {
         crate::mux::Mux::of(ctx, state, self.plan.session.multiplexer)

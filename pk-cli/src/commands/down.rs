@@ -4,10 +4,10 @@
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
-use crate::git::{Dirt, Git};
+use crate::git::{Dirt, Git, Removal};
 use crate::lock::SessionLock;
 use crate::output::Style;
-use crate::state::State;
+use crate::state::{State, TrackRecord};
 use crate::workspace::Workspace;
 use crate::{Ctx, ports};
 use clap::Args;
@@ -53,30 +53,18 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
 
     // Look before touching anything: a refusal changes nothing, the session keeps running.
     // One `git status` per worktree, all at once: this scan is most of `pk down`'s time.
-    let checked: Vec<Result<Option<(String, PathBuf, Dirt)>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = state
-            .tracks
-            .iter()
-            .filter(|r| r.worktree_created && is_worktree(&r.worktree))
-            .map(|rec| {
-                let root = &state.repo_root;
-                scope.spawn(move || {
-                    let dirt = users_dirt(git, root, rec)?;
-                    Ok((!dirt.is_clean()).then(|| (rec.name.clone(), rec.worktree.clone(), dirt)))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::failure("status thread panicked")))
-            })
-            .collect()
-    });
+    let present: Vec<&TrackRecord> = state
+        .tracks
+        .iter()
+        .filter(|r| r.worktree_created && is_worktree(&r.worktree))
+        .collect();
+    let checked = crate::git::in_parallel(&present, |rec| users_dirt(git, &state.repo_root, rec));
     let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
-    for c in checked {
-        dirty.extend(c?);
+    for (rec, dirt) in present.iter().zip(checked) {
+        let dirt = dirt?;
+        if !dirt.is_clean() {
+            dirty.push((rec.name.clone(), rec.worktree.clone(), dirt));
+        }
     }
     if !dirty.is_empty() && !args.force {
         return Err(refusal(&dirty));
@@ -95,41 +83,72 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         z.kill_session(&state.session)?;
     }
 
-    for i in 0..state.tracks.len() {
-        let rec = state.tracks[i].clone();
+    // One by one, what is quick or rare: forget worktrees deleted by hand, save the work of
+    // dirty ones (--force), delete pk's own copies from clean ones. Then remove all at once.
+    // Per track: `None` when its folder is already gone, else what to remove.
+    let mut removals: Vec<(usize, Option<Removal>)> = Vec::new();
+    for (i, rec) in state.tracks.iter().enumerate() {
         if !rec.worktree_created {
             continue;
         }
-        if is_worktree(&rec.worktree) {
-            if let Some((_, _, dirt)) = dirty.iter().find(|(n, _, _)| *n == rec.name) {
-                let saved = save_work(git, &rec.name, &rec.worktree)?;
-                ctx.out.step(&format!(
-                    "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
-                    ctx.out.paint(Style::Yellow, "!"),
-                    dirt.count(),
-                    rec.name,
-                    sh(git.root()),
-                    sh(&rec.worktree),
-                    crate::shell::quote(&rec.branch),
-                    sh(&rec.worktree),
-                ));
-                git.remove_worktree_saved(&rec.worktree)?;
-            } else {
-                remove_own_copies(&state.repo_root, &rec)?;
-                git.remove_worktree(&rec.worktree)?;
-            }
-        } else {
+        if !is_worktree(&rec.worktree) {
             // Deleted by hand: drop git's record of it, and only ours.
             super::up::remove_stale_metadata(git, &rec.worktree)?;
+            removals.push((i, None));
+        } else if let Some((_, _, dirt)) = dirty.iter().find(|(n, _, _)| *n == rec.name) {
+            let saved = save_work(git, &rec.name, &rec.worktree)?;
+            ctx.out.step(&format!(
+                "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
+                ctx.out.paint(Style::Yellow, "!"),
+                dirt.count(),
+                rec.name,
+                sh(git.root()),
+                sh(&rec.worktree),
+                crate::shell::quote(&rec.branch),
+                sh(&rec.worktree),
+            ));
+            removals.push((
+                i,
+                Some(Removal {
+                    path: rec.worktree.clone(),
+                    saved: true,
+                }),
+            ));
+        } else {
+            remove_own_copies(&state.repo_root, rec)?;
+            removals.push((
+                i,
+                Some(Removal {
+                    path: rec.worktree.clone(),
+                    saved: false,
+                }),
+            ));
         }
+    }
+    let to_remove: Vec<Removal> = removals.iter().filter_map(|(_, r)| r.clone()).collect();
+    let mut results = git.remove_worktrees(&to_remove).into_iter();
+    let mut failure = None;
+    for (i, removal) in &removals {
+        let result = match removal {
+            Some(_) => results.next().expect("one result per removal"),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+            continue;
+        }
+        let rec = &mut state.tracks[*i];
         ctx.out.step(&format!(
             "  {} worktree {} ({})",
             ctx.out.paint(Style::Red, "-"),
             rec.name,
             rec.worktree.display()
         ));
-        state.tracks[i].worktree_created = false;
-        state.save(&target.state_dir)?;
+        rec.worktree_created = false;
+    }
+    state.save(&target.state_dir)?;
+    if let Some(e) = failure {
+        return Err(e);
     }
 
     if args.delete_branches {
@@ -216,7 +235,7 @@ fn is_worktree(path: &Path) -> bool {
 
 /// The worktree's changed and untracked files, less the untracked copies pk made itself that
 /// are still identical to their source in the main checkout.
-fn users_dirt(git: &Git, root: &Path, rec: &crate::state::TrackRecord) -> Result<Dirt> {
+fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord) -> Result<Dirt> {
     let mut dirt = git.dirt(&rec.worktree)?;
     dirt.untracked
         .retain(|f| !is_own_copy(root, &rec.worktree, &rec.copied, Path::new(f)));
@@ -236,7 +255,7 @@ fn is_own_copy(root: &Path, worktree: &Path, copied: &[PathBuf], file: &Path) ->
 
 /// Deletes pk's own unchanged copies so that `git worktree remove` (without `--force`) sees a
 /// clean worktree. Called only once the worktree was found clean but for them.
-fn remove_own_copies(root: &Path, rec: &crate::state::TrackRecord) -> Result<()> {
+fn remove_own_copies(root: &Path, rec: &TrackRecord) -> Result<()> {
     for file in &rec.copied {
         if is_own_copy(root, &rec.worktree, &rec.copied, file) {
             let path = rec.worktree.join(file);

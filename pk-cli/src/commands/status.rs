@@ -10,7 +10,6 @@ use crate::error::Result;
 use crate::live::{self, StatusFile, TrackFeed};
 use crate::plan::Plan;
 use crate::state::State;
-use crate::tmux::Pane;
 use crate::workspace::Workspace;
 use clap::Args;
 use pk_status::sanitize::clean;
@@ -107,27 +106,15 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
 pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<StatusJson> {
     let plan = &ws.plan;
     let mux = ws.mux(ctx, state);
-    let panes: Vec<Pane> = match state {
-        Some(_) => mux.session_panes(&plan.session.name).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    // Worktree status is the slow part: one thread per worktree.
-    let changed: Vec<usize> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .tracks
-            .iter()
-            .map(|t| {
-                let git = &ws.git;
-                scope.spawn(move || {
-                    if t.worktree.join(".git").exists() {
-                        git.dirt(&t.worktree).map_or(0, |d| d.count())
-                    } else {
-                        0
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    // The slow part is one `git status` per worktree: all at once, and the multiplexer meanwhile.
+    let worktrees: Vec<PathBuf> = plan.tracks.iter().map(|t| t.worktree.clone()).collect();
+    let (panes, changed) = std::thread::scope(|scope| {
+        let panes = scope.spawn(|| match state {
+            Some(_) => mux.session_panes(&plan.session.name).unwrap_or_default(),
+            None => Vec::new(),
+        });
+        let changed = changed_files(ctx, &ws.git, &worktrees);
+        (panes.join().unwrap_or_default(), changed)
     });
     // The watcher's view when it runs; else the files, read once.
     let watcher_runs = super::watch::is_running(&ws.state_dir);
@@ -206,6 +193,27 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
         total_cost_usd: tracks.iter().map(|t| t.cost_usd).sum(),
         tracks,
     })
+}
+
+/// The number of changed and untracked files of each worktree: 0 for one that does not exist,
+/// and 0 with a warning for one git cannot read.
+fn changed_files(ctx: &Ctx, git: &crate::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
+    crate::git::in_parallel(worktrees, |w| {
+        if w.join(".git").exists() {
+            git.dirt(w).map(|d| d.count())
+        } else {
+            Ok(0)
+        }
+    })
+    .into_iter()
+    .map(|count| {
+        count.unwrap_or_else(|e| {
+            ctx.out
+                .warn(&format!("{e}\n  (its changed files show as 0)"));
+            0
+        })
+    })
+    .collect()
 }
 
 fn print_table(plan: &Plan, report: &StatusJson, up: bool) {

@@ -168,3 +168,30 @@ fn down_works_from_pks_record_when_the_plan_no_longer_loads() {
     assert_eq!(env.worktree_list().len(), 1);
     assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
 }
+
+#[test]
+fn down_removes_the_others_when_git_refuses_one_and_can_finish_later() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_plan(&plan(&env));
+    env.pk_ok(&["up", "--detach"]);
+    // A locked worktree: clean, but `git worktree remove` (without -f -f) refuses it.
+    let a = env.worktrees().join("a");
+    env.git(&["worktree", "lock", a.to_str().unwrap()]);
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("locked"), "{run}");
+    assert!(a.is_dir(), "the refused one stays");
+    assert!(!env.worktrees().join("b").exists(), "the others go");
+    assert_eq!(env.worktree_list().len(), 2);
+
+    // Unlocked, a second down removes what is left.
+    env.git(&["worktree", "unlock", a.to_str().unwrap()]);
+    env.pk_ok(&["down"]);
+    assert_eq!(env.worktree_list().len(), 1);
+    assert!(!env.worktrees().exists());
+    assert!(!env.repo.join(".git/pk/shop").exists());
+}
