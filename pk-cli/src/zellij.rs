@@ -76,8 +76,8 @@ struct RawPane {
     pane_cwd: Option<String>,
 }
 
-/// Parses `zellij action list-panes --json` into pk's panes: terminal panes only, ids as
-/// `terminal_N`. An agent pane is one whose command is `pk agent-run`; its track is the first
+/// Parses `zellij action list-panes --json --all` into pk's panes: terminal panes only, ids as
+/// `terminal_N`. An agent pane is one started as `pk agent-run`; its track is the first
 /// word of its name (pk names it `TRACK BRANCH :PORT`, and zellij keeps a layout's name even
 /// when the program sets a title).
 pub fn parse_panes(json: &str) -> Result<Vec<Pane>> {
@@ -87,10 +87,12 @@ pub fn parse_panes(json: &str) -> Result<Vec<Pane>> {
         .into_iter()
         .filter(|p| !p.is_plugin)
         .map(|p| {
+            // What the layout started (`pk agent-run …`); `pane_command` is what runs now,
+            // which is the agent once agent-run has replaced itself with it.
             let command = p
-                .pane_command
+                .terminal_command
                 .as_deref()
-                .or(p.terminal_command.as_deref())
+                .or(p.pane_command.as_deref())
                 .unwrap_or("");
             let agent = command.contains("agent-run");
             let role = if agent {
@@ -337,7 +339,8 @@ mod tests {
           {"id": 0, "is_plugin": false, "title": "api pk/api :4100", "exited": false,
            "exit_status": null, "is_held": false, "pane_rows": 20, "tab_id": 0,
            "tab_position": 0, "tab_name": "agents",
-           "pane_command": "/bin/pk agent-run --state-dir /s api", "pane_cwd": "/r.pk/api"},
+           "terminal_command": "/bin/pk agent-run --state-dir /s api",
+           "pane_command": "claude --settings /s/x.json", "pane_cwd": "/r.pk/api"},
           {"id": 1, "is_plugin": false, "title": "web pk/web :4110", "exited": true,
            "exit_status": 3, "is_held": true, "pane_rows": 20, "tab_id": 0,
            "tab_position": 0, "tab_name": "agents",

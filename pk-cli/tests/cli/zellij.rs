@@ -68,7 +68,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
 
     let started = Instant::now();
     let up = env.pk_ok(&["up", "--detach"]);
-    assert!(up.stdout.contains("zellij session shop"), "{up}");
+    assert!(up.stderr.contains("zellij session shop"), "{up}");
     assert!(session_names(&env).contains("shop [Created"));
 
     // Each agent pane runs in its worktree with the track's environment.
@@ -77,7 +77,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
         assert_eq!(var(&vars, "PK_TRACK"), Some(*track));
         assert_eq!(var(&vars, "PK_SESSION"), Some("shop"));
         let port = (18300 + 10 * i).to_string();
-        assert_eq!(var(&vars, "PORT"), Some(port.as_str()), "{track}");
+        assert_eq!(var(&vars, "PK_PORT"), Some(port.as_str()), "{track}");
         assert!(
             var(&vars, "ZELLIJ_SESSION_NAME") == Some("shop"),
             "{vars:?}"
@@ -185,7 +185,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
 
     // Down: no session (running or to resurrect), no worktree, no state.
     let down = env.pk_ok(&["down"]);
-    assert!(down.stdout.contains("zellij session shop"), "{down}");
+    assert!(down.stderr.contains("zellij session shop"), "{down}");
     let names = session_names(&env);
     assert!(!names.contains("shop"), "{names}");
     assert_eq!(env.worktree_list(), [env.repo.canonicalize().unwrap()]);
