@@ -328,6 +328,15 @@ impl Screen {
         self.tmux(&["capture-pane", "-p"]).stdout
     }
 
+    /// A left click at 1-based `col` on the last row (an SGR mouse press and release, as a
+    /// terminal sends them).
+    pub fn click_last_row(&self, col: usize) {
+        let rows = 30;
+        let keys = format!("\x1b[<0;{col};{rows}M\x1b[<0;{col};{rows}m");
+        let run = self.tmux(&["send-keys", "-l", &keys]);
+        assert_eq!(run.code, 0, "{run}");
+    }
+
     /// The status line: the client's last row.
     pub fn status_line(&self) -> String {
         self.text()

@@ -178,10 +178,58 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
         status["tracks"][0]["transcript"],
         transcript(&env, "api").to_string_lossy().as_ref()
     );
+
+    // A click on a track in the bar focuses its pane (the permission to change focus granted
+    // ahead, as a user's earlier "y" would have).
+    let wasm = std::fs::read_dir(env.root().join("cache/pk"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .expect("pk wrote its plugin into the cache");
+    std::fs::create_dir_all(env.root().join("cache/zellij")).unwrap();
+    std::fs::write(
+        env.root().join("cache/zellij/permissions.kdl"),
+        format!(
+            "{:?} {{\n    ChangeApplicationState\n}}\n",
+            wasm.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let focused = || {
+        let panes = env.zellij(&["-s", "shop", "action", "list-panes", "--json"]);
+        let panes: serde_json::Value = serde_json::from_str(&panes.stdout).unwrap();
+        panes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["is_focused"] == true && p["is_plugin"] == false)
+            .map(|p| p["title"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let line = bar(&screen);
+    let col = line.find("docs").unwrap() + 2;
+    screen.click_last_row(col);
+    env.wait_for("a click on docs to focus its pane", 10, || {
+        focused().starts_with("docs ")
+    });
     drop(screen);
 
     // pk focus works the same.
-    env.pk_ok(&["focus", "docs", "--detach"]);
+    env.pk_ok(&["focus", "api", "--detach"]);
+    assert!(focused().starts_with("api "), "{}", focused());
+    // And pk exec runs in the track's worktree with its environment.
+    let exec = env.pk_ok(&["exec", "web", "--", "sh", "-c", "echo $PK_PORT $(pwd -P)"]);
+    assert_eq!(
+        exec.stdout.trim(),
+        format!(
+            "18310 {}",
+            env.worktrees()
+                .join("web")
+                .canonicalize()
+                .unwrap()
+                .display()
+        )
+    );
 
     // Down: no session (running or to resurrect), no worktree, no state.
     let down = env.pk_ok(&["down"]);
