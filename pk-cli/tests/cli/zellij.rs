@@ -231,6 +231,22 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
         )
     );
 
+    // Idempotent: a second `pk up` makes nothing; a track added to the plan is added alone.
+    let again = env.pk_ok(&["up", "--detach"]);
+    assert!(again.stderr.contains("nothing to create"), "{again}");
+    let mut plan = std::fs::read_to_string(env.repo.join("parallel.toml")).unwrap();
+    plan.push_str(&format!(
+        "[[track]]\nname = \"extra\"\n{}\n",
+        env.recording_agent()
+    ));
+    env.write_plan(&plan);
+    let added = env.pk_ok(&["up", "--detach"]);
+    assert!(added.stderr.contains("pane for extra"), "{added}");
+    assert!(!added.stderr.contains("zellij session shop"), "{added}");
+    let vars = env.pane_env("extra");
+    assert_eq!(var(&vars, "PK_TRACK"), Some("extra"));
+    assert_eq!(var(&vars, "PK_PORT"), Some("18330"));
+
     // Down: no session (running or to resurrect), no worktree, no state.
     let down = env.pk_ok(&["down"]);
     assert!(down.stderr.contains("zellij session shop"), "{down}");
