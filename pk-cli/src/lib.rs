@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod env_vars;
 pub mod error;
+pub mod fault;
 pub mod git;
 pub mod hooks;
 pub mod layout;

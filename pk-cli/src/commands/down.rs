@@ -9,7 +9,7 @@ use crate::lock::SessionLock;
 use crate::output::Style;
 use crate::state::State;
 use crate::workspace::Workspace;
-use crate::{Ctx, ports};
+use crate::{Ctx, fault, ports};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +81,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     if !dirty.is_empty() && !args.force {
         return Err(refusal(&dirty));
     }
+    fault::point("down:checked");
 
     if mux.has_session(&state.session) {
         mux.kill_session(&state.session)?;
@@ -94,6 +95,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         // A zellij session that ended by itself can still be resurrected: forget it too.
         z.kill_session(&state.session)?;
     }
+    fault::point("down:session-killed");
 
     for i in 0..state.tracks.len() {
         let rec = state.tracks[i].clone();
@@ -103,6 +105,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         if is_worktree(&rec.worktree) {
             if let Some((_, _, dirt)) = dirty.iter().find(|(n, _, _)| *n == rec.name) {
                 let saved = save_work(git, &rec.name, &rec.worktree)?;
+                fault::point(&format!("down:work-saved:{}", rec.name));
                 ctx.out.step(&format!(
                     "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
                     ctx.out.paint(Style::Yellow, "!"),
@@ -122,6 +125,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             // Deleted by hand: drop git's record of it, and only ours.
             super::up::remove_stale_metadata(git, &rec.worktree)?;
         }
+        fault::point(&format!("down:worktree-removed:{}", rec.name));
         ctx.out.step(&format!(
             "  {} worktree {} ({})",
             ctx.out.paint(Style::Red, "-"),
@@ -130,6 +134,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         ));
         state.tracks[i].worktree_created = false;
         state.save(&target.state_dir)?;
+        fault::point(&format!("down:worktree-recorded:{}", rec.name));
     }
 
     if args.delete_branches {
@@ -140,6 +145,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         let _ = std::fs::remove_dir(dir);
     }
     ports::release(&target.state_dir, None)?;
+    fault::point("down:ports-released");
     std::fs::remove_dir_all(&target.state_dir)
         .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
     ctx.out.step(&format!(
@@ -333,6 +339,7 @@ fn delete_branches(ctx: &Ctx, git: &Git, state: &State) -> Result<()> {
         }
         if git.is_merged(&rec.branch, &rec.base)? {
             git.delete_branch(&rec.branch)?;
+            fault::point(&format!("down:branch-deleted:{}", rec.name));
             ctx.out.step(&format!(
                 "  {} branch {} (merged into {})",
                 ctx.out.paint(Style::Red, "-"),

@@ -140,21 +140,25 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     state.idle_after_secs = plan.session.idle_after_secs;
     let made = prepare_tracks(ctx, ws, &mut state)?;
     write_track_files(ws)?;
+    crate::fault::point("up:track-files-written");
     let mux = ws.mux(ctx, Some(&state));
     let panes_made = match &mux {
         Mux::Tmux(tmux) => {
             let (made, panes) = build_panes(ctx, ws, tmux, &mut state)?;
             state.save(&ws.state_dir)?;
+            crate::fault::point("up:state-saved");
             ensure_watcher(ctx, ws, tmux, &state, &panes)?;
             made
         }
         Mux::Zellij(z) => {
             let made = zellij::build(ctx, ws, z, &mut state)?;
             state.save(&ws.state_dir)?;
+            crate::fault::point("up:state-saved");
             zellij::ensure_watcher(ctx, ws)?;
             made
         }
     };
+    crate::fault::point("up:watcher-started");
     summarize(ctx, plan, &state, &made, panes_made);
     Ok(Up { mux, state })
 }
@@ -232,6 +236,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     // Ports: blocks already recorded stay; new tracks get new ones.
     let requests = ws.port_requests(Some(state));
     let blocks = ports::allocate(&ws.state_dir, &requests)?;
+    crate::fault::point("up:ports-allocated");
 
     if state.worktrees_dir.is_none() && !plan.session.worktrees.exists() {
         state.worktrees_dir = Some(plan.session.worktrees.clone());
@@ -280,6 +285,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     }
     // Recorded before anything is made: after a crash, `pk down` knows what may exist.
     state.save(&ws.state_dir)?;
+    crate::fault::point("up:intent-saved");
 
     if to_add.is_empty() {
         return Ok(Vec::new());
@@ -290,6 +296,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
         let rec = state.track(&track.name).expect("recorded above");
         if !git.branch_exists(&track.branch) {
             git.create_branch(&track.branch, &track.base)?;
+            crate::fault::point(&format!("up:branch-created:{}", track.name));
         }
         ctx.out.step(&format!(
             "  {} worktree {} on branch {}{}",
@@ -303,6 +310,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             }
         ));
         git.add_worktree_metadata(&track.worktree, &track.branch)?;
+        crate::fault::point(&format!("up:worktree-added:{}", track.name));
     }
     let paths: Vec<PathBuf> = to_add.iter().map(|t| t.worktree.clone()).collect();
     for (track, result) in to_add.iter().zip(git.checkout_worktrees(&paths)) {
@@ -313,8 +321,10 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             ))
         })?;
     }
+    crate::fault::point("up:checked-out");
     for track in &to_add {
         let copied = copy_files(ctx, plan, track)?;
+        crate::fault::point(&format!("up:copied:{}", track.name));
         if let Some(rec) = state.track_mut(&track.name) {
             rec.copied = copied;
         }
@@ -579,6 +589,7 @@ fn build_panes(
         }
         // The files must be empty before the agents start: saved now, with the start times.
         state.save(&ws.state_dir)?;
+        crate::fault::point("up:session-starting");
         let agents = plan
             .tracks
             .iter()
@@ -594,6 +605,7 @@ fn build_panes(
         let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
         tmux.run(layout::new_session(session, &windows, shape.agents_width))
             .map_err(|e| e.wrap(format!("failed to create tmux session `{session}`")))?;
+        crate::fault::point("up:session-created");
         made = agents.len();
     } else {
         let panes = tmux.panes(session)?;
@@ -605,6 +617,7 @@ fn build_panes(
             state.save(&ws.state_dir)?;
             let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
             add_pane(tmux, plan, &agent)?;
+            crate::fault::point(&format!("up:pane-added:{}", track.name));
             ctx.out.step(&format!(
                 "  {} pane for {}",
                 ctx.out.paint(Style::Green, "+"),

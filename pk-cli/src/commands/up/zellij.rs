@@ -47,6 +47,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
                 &agent.argv,
             )
             .map_err(|e| e.wrap(format!("failed to add a pane for `{}`", track.name)))?;
+            crate::fault::point(&format!("up:pane-added:{}", track.name));
             ctx.out.step(&format!(
                 "  {} pane for {}",
                 ctx.out.paint(Style::Green, "+"),
@@ -64,6 +65,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
         }
         // The files must be empty before the agents start: saved now, with the start times.
         state.save(&ws.state_dir)?;
+        crate::fault::point("up:session-starting");
         let agents = plan
             .tracks
             .iter()
@@ -88,6 +90,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
         ));
         z.start(session, &path)
             .map_err(|e| e.wrap(format!("failed to create zellij session `{session}`")))?;
+        crate::fault::point("up:session-created");
         made = agents.len();
     }
     record_panes(z, ws, state)?;
