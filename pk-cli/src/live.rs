@@ -395,6 +395,7 @@ mod tests {
             branch_created: true,
             worktree: "/w".into(),
             worktree_created: true,
+            worktree_ready: true,
             port_block: 4100,
             port_count: 10,
             ports: vec![],

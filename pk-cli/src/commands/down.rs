@@ -1,6 +1,11 @@
 //! `pk down`: end the session and remove exactly the worktrees pk's state says it created,
 //! refusing (exit 3) when that would lose uncommitted or untracked work, unless `--force` — and
 //! even then the work is first saved on a ref of its own.
+//!
+//! Crash safety (design §7): every step checks reality before it acts and records what it did
+//! right after, so a `pk down` killed at any point is finished by the next one, and one that
+//! meets the leftovers of a killed `pk up` (a worktree registered but never checked out, a
+//! branch made but no worktree) removes them too.
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
@@ -42,6 +47,15 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let target = Target::open(ctx, args.plan.plan.as_deref())?;
     let _lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
     let Some(mut state) = State::load(&target.state_dir)? else {
+        // What a killed `pk up` or `pk down` can leave without a record: port blocks taken just
+        // before the first record, pk's own folder half removed (nothing else is in it).
+        if ports::registry_dir().join("ports.json").exists() {
+            ports::release(&target.state_dir, None)?;
+        }
+        if target.state_dir.exists() {
+            std::fs::remove_dir_all(&target.state_dir)
+                .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
+        }
         ctx.out.step(&format!(
             "nothing to tear down: pk has not set up session `{}` here",
             target.session
@@ -61,6 +75,9 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             .map(|rec| {
                 let root = &state.repo_root;
                 scope.spawn(move || {
+                    // A worktree a crash of `pk up` left without files is filled first (never
+                    // over a file that is there): else every file would look deleted.
+                    super::up::finish_checkout(git, &rec.worktree)?;
                     let dirt = users_dirt(git, root, rec)?;
                     Ok((!dirt.is_clean()).then(|| (rec.name.clone(), rec.worktree.clone(), dirt)))
                 })
@@ -146,13 +163,22 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     }
     ports::release(&target.state_dir, None)?;
     fault::point("down:ports-released");
-    std::fs::remove_dir_all(&target.state_dir)
-        .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
+    // The demo folder holds the state folder: removed with it, so no crash in between can
+    // leave the demo without the record that says pk made it.
+    let demo = state.demo_root.as_deref();
+    let demo_holds_state = demo.is_some_and(|root| target.state_dir.starts_with(root));
+    if let Some(root) = demo.filter(|_| demo_holds_state) {
+        super::demo::remove_demo(ctx, root)?;
+    }
+    if target.state_dir.exists() {
+        std::fs::remove_dir_all(&target.state_dir)
+            .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
+    }
     ctx.out.step(&format!(
         "session {} is down",
         ctx.out.paint(Style::Bold, &state.session)
     ));
-    if let Some(root) = &state.demo_root {
+    if let Some(root) = demo.filter(|_| !demo_holds_state) {
         super::demo::remove_demo(ctx, root)?;
     }
     Ok(())

@@ -164,24 +164,30 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
 }
 
 /// Branches, worktrees, ports and launch specs for every track of the plan. Returns the names
-/// of the tracks whose worktree was made by this run.
+/// of the tracks whose worktree was made (or finished) by this run.
+///
+/// Crash safety (design §7): what this run will make is recorded before it is made (a worktree
+/// as `worktree_created` but not yet `worktree_ready`), each step only adds to what git has,
+/// and a worktree a crash left half made (registered but not checked out, `copy` files not in)
+/// is finished by the next run.
 fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<String>> {
     let plan = &ws.plan;
     let git = &ws.git;
     let worktrees = git.worktrees()?;
 
-    // Which tracks need a worktree, checked before anything is changed.
+    // Which tracks need a worktree, and which have one pk began and did not finish, checked
+    // before anything is changed.
     let mut to_add: Vec<&Track> = Vec::new();
+    let mut to_finish: Vec<&Track> = Vec::new();
     for track in &plan.tracks {
         let registered = worktrees
             .iter()
             .find(|w| crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree));
-        let ours = state
-            .track(&track.name)
-            .is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
+        let recorded = state.track(&track.name);
+        let ours = recorded.is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
         match registered {
             Some(w) if !w.prunable => {
-                if !ours && state.track(&track.name).is_none() {
+                if !ours && recorded.is_none() {
                     return Err(Error::refused(format!(
                         "{} is already a git worktree that pk did not create",
                         track.worktree.display()
@@ -189,6 +195,9 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
                     .hint(
                         "remove it with `git worktree remove`, or change `worktrees` in the plan",
                     ));
+                }
+                if ours && recorded.is_some_and(|r| !r.worktree_ready) {
+                    to_finish.push(track);
                 }
                 continue;
             }
@@ -211,7 +220,8 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             }
             None => {}
         }
-        if track.worktree.exists() {
+        // An empty folder where pk was about to make the worktree (a crash) holds nothing.
+        if track.worktree.exists() && !(ours && is_empty_dir(&track.worktree)) {
             return Err(Error::refused(format!(
                 "{} already exists and pk did not create it",
                 track.worktree.display()
@@ -245,7 +255,9 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     let env = |k: &str| std::env::var(k).ok();
     for (track, block) in plan.tracks.iter().zip(blocks) {
         let adding = to_add.iter().any(|t| t.name == track.name);
-        let branch_created = match state.track(&track.name) {
+        let finishing = to_finish.iter().any(|t| t.name == track.name);
+        let prev = state.track(&track.name);
+        let branch_created = match prev {
             Some(r) if r.branch == track.branch => r.branch_created,
             _ => adding && !ws.git.branch_exists(&track.branch),
         };
@@ -255,20 +267,17 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             base: track.base.clone(),
             branch_created,
             worktree: track.worktree.clone(),
-            worktree_created: adding
-                || state.track(&track.name).is_some_and(|r| r.worktree_created),
+            worktree_created: adding || prev.is_some_and(|r| r.worktree_created),
+            worktree_ready: !(adding || finishing),
             port_block: block,
             port_count: plan.ports.per_track,
             ports: named_ports(track, block),
-            copied: state
-                .track(&track.name)
-                .map(|r| r.copied.clone())
-                .unwrap_or_default(),
-            pane: state.track(&track.name).and_then(|r| r.pane.clone()),
+            copied: prev.map(|r| r.copied.clone()).unwrap_or_default(),
+            pane: prev.and_then(|r| r.pane.clone()),
             launch: Launch::default(),
             transcript: None,
             events: None,
-            agent_started_ms: state.track(&track.name).and_then(|r| r.agent_started_ms),
+            agent_started_ms: prev.and_then(|r| r.agent_started_ms),
         };
         let files = TrackFiles::of(&ws.state_dir, track, &env);
         let launch = launch_spec(plan, track, &record, &shell, &files);
@@ -287,7 +296,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     state.save(&ws.state_dir)?;
     crate::fault::point("up:intent-saved");
 
-    if to_add.is_empty() {
+    if to_add.is_empty() && to_finish.is_empty() {
         return Ok(Vec::new());
     }
     std::fs::create_dir_all(&plan.session.worktrees)
@@ -321,15 +330,112 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             ))
         })?;
     }
+    for track in &to_finish {
+        ctx.out.step(&format!(
+            "  {} worktree {}: finishing what an interrupted pk began",
+            ctx.out.paint(Style::Green, "+"),
+            ctx.out.paint(Style::Bold, &track.name),
+        ));
+        finish_checkout(git, &track.worktree).map_err(|e| {
+            e.wrap(format!(
+                "failed to check out the worktree of `{}`",
+                track.name
+            ))
+        })?;
+    }
     crate::fault::point("up:checked-out");
-    for track in &to_add {
-        let copied = copy_files(ctx, plan, track)?;
+    for track in to_add.iter().chain(&to_finish) {
+        let copies = plan_copies(ctx, plan, track)?;
+        if copies.is_empty() {
+            continue;
+        }
+        // Recorded first: an untracked copy identical to its source is pk's, not the user's
+        // work, also when pk dies before it can say it made it.
+        let rec = state.track_mut(&track.name).expect("recorded above");
+        for copy in &copies {
+            if !rec.copied.contains(&copy.rel) {
+                rec.copied.push(copy.rel.clone());
+            }
+        }
+        state.save(&ws.state_dir)?;
+        crate::fault::point(&format!("up:copies-recorded:{}", track.name));
+        for copy in &copies {
+            copy.run().with_context(|| {
+                format!(
+                    "failed to copy {} into {}",
+                    copy.from.display(),
+                    copy.to.display()
+                )
+            })?;
+        }
         crate::fault::point(&format!("up:copied:{}", track.name));
-        if let Some(rec) = state.track_mut(&track.name) {
-            rec.copied = copied;
+    }
+    for track in to_add.iter().chain(&to_finish) {
+        state
+            .track_mut(&track.name)
+            .expect("recorded above")
+            .worktree_ready = true;
+    }
+    state.save(&ws.state_dir)?;
+    crate::fault::point("up:worktrees-ready");
+    Ok(to_add
+        .iter()
+        .chain(&to_finish)
+        .map(|t| t.name.clone())
+        .collect())
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// The git folder of a linked worktree (`.git/worktrees/<id>`), from its `.git` file.
+fn worktree_git_dir(worktree: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
+    let dir = text.trim().strip_prefix("gitdir:")?.trim();
+    Some(worktree.join(dir))
+}
+
+/// Fills a worktree that pk registered and a crash kept from being checked out: it has no
+/// index. An empty one is checked out as usual; one with files in it (git was stopped part way)
+/// gets its index from HEAD and only the files that are missing, so nothing there is
+/// overwritten (a file that differs then shows as changed, which `pk down` will not remove).
+pub(crate) fn finish_checkout(git: &crate::git::Git, worktree: &Path) -> Result<()> {
+    let Some(dir) = worktree_git_dir(worktree) else {
+        return Ok(());
+    };
+    if dir.join("index").exists() {
+        return Ok(());
+    }
+    let only_git = std::fs::read_dir(worktree)
+        .with_context(|| format!("failed to read {}", worktree.display()))?
+        .flatten()
+        .all(|e| e.file_name() == ".git");
+    let steps: &[&[&str]] = if only_git {
+        &[&["reset", "--hard", "--quiet"]]
+    } else {
+        &[
+            &["read-tree", "HEAD"],
+            &["checkout-index", "--all", "--quiet"],
+        ]
+    };
+    for args in steps {
+        let out = git
+            .command_in(worktree)
+            .args(*args)
+            .output()
+            .context("failed to run git")?;
+        // `checkout-index` fails for the files that are there already: that is the point.
+        if !out.status.success() && args[0] != "checkout-index" {
+            return Err(Error::failure(format!(
+                "`git {}` failed in {}",
+                args.join(" "),
+                worktree.display()
+            ))
+            .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
         }
     }
-    Ok(to_add.iter().map(|t| t.name.clone()).collect())
+    Ok(())
 }
 
 /// `PK_PORT_<NAME>` ports of a track: consecutive from the block's start.
@@ -484,10 +590,38 @@ pub(super) fn reset_track_files(rec: &mut TrackRecord, now_ms: i64) -> Result<()
     Ok(())
 }
 
-/// Copies the track's `copy` files from the main checkout (never over a file already there).
-/// Returns the files copied, relative to the worktree.
-fn copy_files(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<PathBuf>> {
-    let mut copied = Vec::new();
+/// One file of a track's `copy` to bring in from the main checkout.
+struct Copy {
+    from: PathBuf,
+    to: PathBuf,
+    /// Relative to the worktree (as recorded in `copied`).
+    rel: PathBuf,
+}
+
+impl Copy {
+    /// Copies the file (a symlink as a symlink), unless something is there already.
+    fn run(&self) -> std::io::Result<()> {
+        if std::fs::symlink_metadata(&self.to).is_ok() {
+            return Ok(());
+        }
+        if let Some(parent) = self.to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::symlink_metadata(&self.from)?
+            .file_type()
+            .is_symlink()
+        {
+            std::os::unix::fs::symlink(std::fs::read_link(&self.from)?, &self.to)
+        } else {
+            std::fs::copy(&self.from, &self.to).map(drop)
+        }
+    }
+}
+
+/// The files of the track's `copy` that are in the main checkout and not yet in the worktree
+/// (pk never copies over a file that is there).
+fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<Copy>> {
+    let mut copies = Vec::new();
     for rel in &track.copy {
         let from = plan.repo_root.join(rel);
         let to = track.worktree.join(rel);
@@ -499,35 +633,28 @@ fn copy_files(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<PathBuf>> {
             ));
             continue;
         }
-        copy_tree(&from, &to, rel, &mut copied)
-            .with_context(|| format!("failed to copy {} into {}", from.display(), to.display()))?;
+        walk_copies(&from, &to, rel, &mut copies)
+            .with_context(|| format!("failed to read {}", from.display()))?;
     }
-    Ok(copied)
+    Ok(copies)
 }
 
-fn copy_tree(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk_copies(from: &Path, to: &Path, rel: &Path, copies: &mut Vec<Copy>) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
             let name = entry.file_name();
-            copy_tree(&entry.path(), &to.join(&name), &rel.join(&name), copied)?;
+            walk_copies(&entry.path(), &to.join(&name), &rel.join(&name), copies)?;
         }
-        Ok(())
-    } else if to.exists() {
-        Ok(())
-    } else {
-        copied.push(rel.to_path_buf());
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
-        } else {
-            std::fs::copy(from, to).map(drop)
-        }
+    } else if std::fs::symlink_metadata(to).is_err() {
+        copies.push(Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            rel: rel.to_path_buf(),
+        });
     }
+    Ok(())
 }
 
 /// Drops git's record of our worktree at `path` whose folder is gone: only the admin folder
