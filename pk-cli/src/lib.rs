@@ -23,6 +23,7 @@ pub mod mux;
 pub mod output;
 pub mod plan;
 pub mod ports;
+pub mod procs;
 pub mod shell;
 pub mod state;
 pub mod tmux;

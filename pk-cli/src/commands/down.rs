@@ -113,6 +113,16 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         z.kill_session(&state.session)?;
     }
     fault::point("down:session-killed");
+    // What the tracks started and the session's end did not end (design: process groups, not
+    // orphans): dev servers under `nohup`, background jobs, the agents' children.
+    let ended = crate::procs::end_all(&target.state_dir);
+    if ended > 0 {
+        ctx.out.step(&format!(
+            "  {} {ended} process(es) the tracks left running",
+            ctx.out.paint(Style::Red, "-"),
+        ));
+    }
+    fault::point("down:processes-ended");
 
     for i in 0..state.tracks.len() {
         let rec = state.tracks[i].clone();
