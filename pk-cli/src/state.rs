@@ -75,6 +75,10 @@ pub struct TrackRecord {
     /// existed only recorded complete worktrees).
     #[serde(default = "yes")]
     pub worktree_ready: bool,
+    /// `pk down` is removing the worktree: set before `git worktree remove` runs, so that what
+    /// a killed removal leaves (a folder that is no longer a worktree) is known to be pk's.
+    #[serde(default)]
+    pub worktree_removing: bool,
     /// First port of the track's block.
     pub port_block: u16,
     /// Size of the block.
@@ -228,6 +232,7 @@ mod tests {
             worktree: "/r.pk/api".into(),
             worktree_created: true,
             worktree_ready: true,
+            worktree_removing: false,
             port_block: 4100,
             port_count: 10,
             ports: vec![("web".into(), 4100)],

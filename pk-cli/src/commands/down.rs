@@ -64,6 +64,10 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     };
     let mux = crate::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let git = &target.git;
+    // What a killed pk (and the git it ran) left half made or half removed goes first.
+    for rec in &state.tracks {
+        super::up::remove_remains(git, rec)?;
+    }
 
     // Look before touching anything: a refusal changes nothing, the session keeps running.
     // One `git status` per worktree, all at once: this scan is most of `pk down`'s time.
@@ -75,9 +79,11 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             .map(|rec| {
                 let root = &state.repo_root;
                 scope.spawn(move || {
-                    // A worktree a crash of `pk up` left without files is filled first (never
-                    // over a file that is there): else every file would look deleted.
-                    super::up::finish_checkout(git, &rec.worktree)?;
+                    // A worktree a crash of `pk up` left without files is filled first: else
+                    // every file would look deleted.
+                    if !rec.worktree_ready {
+                        super::up::finish_checkout(git, &rec.worktree, false)?;
+                    }
                     let dirt = users_dirt(git, root, rec)?;
                     Ok((!dirt.is_clean()).then(|| (rec.name.clone(), rec.worktree.clone(), dirt)))
                 })
@@ -130,6 +136,12 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             continue;
         }
         if is_worktree(&rec.worktree) {
+            // Recorded before git removes anything (and after the work is saved): what a
+            // removal killed half way leaves is then known to be pk's.
+            let mark_removing = |state: &mut State| {
+                state.tracks[i].worktree_removing = true;
+                state.save(&target.state_dir)
+            };
             if let Some((_, _, dirt)) = dirty.iter().find(|(n, _, _)| *n == rec.name) {
                 let saved = save_work(git, &rec.name, &rec.worktree)?;
                 fault::point(&format!("down:work-saved:{}", rec.name));
@@ -143,13 +155,22 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
                     crate::shell::quote(&rec.branch),
                     sh(&rec.worktree),
                 ));
+                mark_removing(&mut state)?;
                 git.remove_worktree_saved(&rec.worktree)?;
             } else {
                 remove_own_copies(&state.repo_root, &rec)?;
-                git.remove_worktree(&rec.worktree)?;
+                mark_removing(&mut state)?;
+                if rec.worktree_removing {
+                    // Files a killed removal deleted are all that differ (checked above): git
+                    // would refuse them as changes.
+                    git.remove_worktree_saved(&rec.worktree)?;
+                } else {
+                    git.remove_worktree(&rec.worktree)?;
+                }
             }
         } else {
-            // Deleted by hand: drop git's record of it, and only ours.
+            // Deleted by hand (or by a killed removal, whose remains went above): drop git's
+            // record of it, and only ours.
             super::up::remove_stale_metadata(git, &rec.worktree)?;
         }
         fault::point(&format!("down:worktree-removed:{}", rec.name));
@@ -160,10 +181,15 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             rec.worktree.display()
         ));
         state.tracks[i].worktree_created = false;
+        state.tracks[i].worktree_removing = false;
         state.save(&target.state_dir)?;
         fault::point(&format!("down:worktree-recorded:{}", rec.name));
     }
 
+    // A pk killed while making or deleting one of its branches leaves git's lock on it.
+    for rec in state.tracks.iter().filter(|r| r.branch_created) {
+        super::up::remove_stale_ref_lock(git, &rec.branch)?;
+    }
     if args.delete_branches {
         delete_branches(ctx, git, &state)?;
     }
@@ -258,10 +284,16 @@ fn is_worktree(path: &Path) -> bool {
 
 /// The worktree's changed and untracked files, less the untracked copies pk made itself that
 /// are still identical to their source in the main checkout.
+/// In a worktree whose removal was killed half way (checked clean or saved before it began),
+/// the files it deleted are not the user's work either.
 fn users_dirt(git: &Git, root: &Path, rec: &crate::state::TrackRecord) -> Result<Dirt> {
     let mut dirt = git.dirt(&rec.worktree)?;
     dirt.untracked
         .retain(|f| !is_own_copy(root, &rec.worktree, &rec.copied, Path::new(f)));
+    if rec.worktree_removing {
+        dirt.changed
+            .retain(|f| std::fs::symlink_metadata(rec.worktree.join(f)).is_ok());
+    }
     Ok(dirt)
 }
 
