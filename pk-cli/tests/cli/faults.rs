@@ -16,10 +16,46 @@ const TRACKS: [&str; 3] = ["a", "b", "c"];
 /// `pk down` as the tests run it: the work of track `b` is saved on a ref, merged branches go.
 const DOWN: [&str; 3] = ["down", "--force", "--delete-branches"];
 
+/// A test's world that, when a test fails half way, does not leave the fake dev servers
+/// running: they outlive the tmux server.
+pub struct World(pub TestEnv);
+
+impl std::ops::Deref for World {
+    type Target = TestEnv;
+
+    fn deref(&self) -> &TestEnv {
+        &self.0
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let pids: Vec<String> = leftover_processes(self)
+            .iter()
+            .filter_map(|l| l.split(':').next().map(str::to_owned))
+            .collect();
+        if pids.is_empty() {
+            return;
+        }
+        // Their children too (the `sleep` of each fake server).
+        let mut all = pids.clone();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+            if ppid.is_some_and(|p| pids.contains(&p)) {
+                all.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        let _ = Command::new("kill").arg("-KILL").args(&all).status();
+    }
+}
+
 /// A repository with a plan of three tracks, each with a `copy` file, a dev server started by
 /// `setup` under `nohup` and an agent that leaves a child of its own behind; and the user's own
 /// untracked and ignored files in the main checkout.
-fn world() -> TestEnv {
+pub fn world() -> World {
     let env = TestEnv::new();
     let path = env.fake_program("devserver", "#!/bin/sh\nsleep 3600\n");
     std::fs::write(env.repo.join(".env"), "SECRET=1\n").unwrap();
@@ -33,7 +69,7 @@ fn world() -> TestEnv {
         ));
     }
     env.write_plan(&plan);
-    env
+    World(env)
 }
 
 /// What each point a run died at said, for the failure messages.

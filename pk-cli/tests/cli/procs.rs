@@ -2,7 +2,7 @@
 //! `setup` and no child of an agent running, however they were started, and nothing else.
 
 use crate::common::{TestEnv, tmux_available};
-use crate::faults::leftover_processes;
+use crate::faults::{World, leftover_processes};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,7 +12,7 @@ fn down_ends_every_process_the_tracks_started_and_nothing_else() {
     if !tmux_available() {
         return;
     }
-    let env = TestEnv::new();
+    let env = World(TestEnv::new());
     // One program per way of starting something in the background; each runs a `sleep` as
     // its child, so the command line of the program names the test's folder.
     let mut path = String::new();
