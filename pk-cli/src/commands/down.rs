@@ -69,7 +69,8 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         super::up::remove_remains(git, rec)?;
     }
 
-    // Look before touching anything: a refusal changes nothing, the session keeps running.
+    // Look before touching anything: a refusal changes nothing (but for finishing what a killed
+    // pk left half made), the session keeps running.
     // One `git status` per worktree, all at once: this scan is most of `pk down`'s time.
     let checked: Vec<Result<Option<(String, PathBuf, Dirt)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = state
@@ -158,8 +159,9 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
                 mark_removing(&mut state)?;
                 git.remove_worktree_saved(&rec.worktree)?;
             } else {
-                remove_own_copies(&state.repo_root, &rec)?;
+                // Marked first: a `pk up` after a kill here copies the copies in again.
                 mark_removing(&mut state)?;
+                remove_own_copies(&state.repo_root, &rec)?;
                 if rec.worktree_removing {
                     // Files a killed removal deleted are all that differ (checked above): git
                     // would refuse them as changes.
