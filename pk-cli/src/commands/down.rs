@@ -291,7 +291,7 @@ fn is_worktree(path: &Path) -> bool {
 fn users_dirt(git: &Git, root: &Path, rec: &crate::state::TrackRecord) -> Result<Dirt> {
     let mut dirt = git.dirt(&rec.worktree)?;
     dirt.untracked
-        .retain(|f| !is_own_copy(root, &rec.worktree, &rec.copied, Path::new(f)));
+        .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
     if rec.worktree_removing {
         dirt.changed
             .retain(|f| std::fs::symlink_metadata(rec.worktree.join(f)).is_ok());
@@ -314,13 +314,20 @@ fn is_own_copy(root: &Path, worktree: &Path, copied: &[PathBuf], file: &Path) ->
 /// clean worktree. Called only once the worktree was found clean but for them.
 fn remove_own_copies(root: &Path, rec: &crate::state::TrackRecord) -> Result<()> {
     for file in &rec.copied {
-        if is_own_copy(root, &rec.worktree, &rec.copied, file) {
-            let path = rec.worktree.join(file);
+        let path = rec.worktree.join(file);
+        if is_pks_copy(root, rec, file) && std::fs::symlink_metadata(&path).is_ok() {
             std::fs::remove_file(&path)
                 .with_context(|| format!("failed to remove {}", path.display()))?;
         }
     }
     Ok(())
+}
+
+/// A copy pk made: identical to its source, or any recorded copy in a worktree pk had not
+/// finished making (a kill may have cut it short; the worktree was never handed over).
+fn is_pks_copy(root: &Path, rec: &crate::state::TrackRecord, file: &Path) -> bool {
+    is_own_copy(root, &rec.worktree, &rec.copied, file)
+        || (!rec.worktree_ready && rec.copied.iter().any(|c| c == file))
 }
 
 fn refusal(dirty: &[(String, PathBuf, Dirt)]) -> Error {

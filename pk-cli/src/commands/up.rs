@@ -188,6 +188,13 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
         .filter(|r| r.worktree_removing)
         .map(|r| r.name.clone())
         .collect();
+    // Worktrees a killed `pk up` had begun to make: a copy it cut short is made again.
+    let half_made: Vec<String> = state
+        .tracks
+        .iter()
+        .filter(|r| r.worktree_created && !r.worktree_ready)
+        .map(|r| r.name.clone())
+        .collect();
     let worktrees = git.worktrees()?;
 
     // Which tracks need a worktree, and which have one pk began and did not finish, checked
@@ -365,7 +372,11 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     }
     crate::fault::point("up:checked-out");
     for track in to_add.iter().chain(&to_finish) {
-        let copies = plan_copies(ctx, plan, track)?;
+        let redo = match state.track(&track.name) {
+            Some(r) if half_made.contains(&track.name) => r.copied.clone(),
+            _ => Vec::new(),
+        };
+        let copies = plan_copies(ctx, plan, track, &redo)?;
         if copies.is_empty() {
             continue;
         }
@@ -563,11 +574,19 @@ struct Copy {
     to: PathBuf,
     /// Relative to the worktree (as recorded in `copied`).
     rel: PathBuf,
+    /// What is there is pk's own copy cut short by a kill: replaced.
+    replace: bool,
 }
 
 impl Copy {
     /// Copies the file (a symlink as a symlink), unless something is there already.
     fn run(&self) -> std::io::Result<()> {
+        if self.replace {
+            match std::fs::remove_file(&self.to) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
         if std::fs::symlink_metadata(&self.to).is_ok() {
             return Ok(());
         }
@@ -586,8 +605,9 @@ impl Copy {
 }
 
 /// The files of the track's `copy` that are in the main checkout and not yet in the worktree
-/// (pk never copies over a file that is there).
-fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<Copy>> {
+/// (pk never copies over a file that is there), and those of `redo` (pk's recorded copies in a
+/// worktree it has not finished making) that differ from their source: a kill cut them short.
+fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Result<Vec<Copy>> {
     let mut copies = Vec::new();
     for rel in &track.copy {
         let from = plan.repo_root.join(rel);
@@ -600,28 +620,56 @@ fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<Copy>> {
             ));
             continue;
         }
-        walk_copies(&from, &to, rel, &mut copies)
+        walk_copies(&from, &to, rel, redo, &mut copies)
             .with_context(|| format!("failed to read {}", from.display()))?;
     }
     Ok(copies)
 }
 
-fn walk_copies(from: &Path, to: &Path, rel: &Path, copies: &mut Vec<Copy>) -> std::io::Result<()> {
+fn walk_copies(
+    from: &Path,
+    to: &Path,
+    rel: &Path,
+    redo: &[PathBuf],
+    copies: &mut Vec<Copy>,
+) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if meta.is_dir() {
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
             let name = entry.file_name();
-            walk_copies(&entry.path(), &to.join(&name), &rel.join(&name), copies)?;
+            walk_copies(
+                &entry.path(),
+                &to.join(&name),
+                &rel.join(&name),
+                redo,
+                copies,
+            )?;
         }
-    } else if std::fs::symlink_metadata(to).is_err() {
+        return Ok(());
+    }
+    let there = std::fs::symlink_metadata(to).is_ok();
+    let cut_short = there && redo.iter().any(|r| r == rel) && !same_file(from, to);
+    if !there || cut_short {
         copies.push(Copy {
             from: from.to_path_buf(),
             to: to.to_path_buf(),
             rel: rel.to_path_buf(),
+            replace: cut_short,
         });
     }
     Ok(())
+}
+
+/// True when `a` and `b` hold the same bytes (or are symlinks to the same place).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::read_link(a), std::fs::read_link(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        (Err(_), Err(_)) => {
+            matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
 }
 
 /// The argv of a track's agent pane: pk itself, which sets the environment and folder, runs

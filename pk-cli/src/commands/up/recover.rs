@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 ///   clean, or its work saved, just before);
 /// - the start of git's folder for the worktree in `.git/worktrees` (named after the
 ///   worktree's folder, with a number when taken), when git was killed before it wrote which
-///   worktree the folder is for.
+///   worktree the folder is for; or its end, when git was killed removing it.
 ///
 /// Returns true when it removed something.
 pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
@@ -27,7 +27,7 @@ pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
         return Ok(false);
     }
     let mut removed = false;
-    if !rec.worktree_ready {
+    if !rec.worktree_ready || rec.worktree_removing {
         removed |= remove_unlinked_admin(git, path)?;
     }
     if !path.exists() {
@@ -38,24 +38,32 @@ pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
             .with_context(|| format!("failed to remove {}", what.display()))
     };
     if path.join(".git").exists() {
-        let Some(admin) = worktree_git_dir(path) else {
-            return Ok(removed);
-        };
         if rec.worktree_ready {
             return Ok(removed);
         }
-        let locked = std::fs::read_to_string(admin.join("locked")).unwrap_or_default();
+        let admin = worktree_git_dir(path).filter(|a| a.is_dir());
+        let locked = admin
+            .as_ref()
+            .and_then(|a| std::fs::read_to_string(a.join("locked")).ok())
+            .unwrap_or_default();
         let only_git = std::fs::read_dir(path)
             .with_context(|| format!("failed to read {}", path.display()))?
             .flatten()
             .all(|e| e.file_name() == ".git");
-        if locked.trim() == "initializing" && only_git {
-            if admin.starts_with(git.common_dir().join("worktrees")) && admin.is_dir() {
+        // git's add did not finish: its folder is still locked `initializing`, or the `.git`
+        // file does not lead to one yet (git was killed writing it).
+        if only_git && (admin.is_none() || locked.trim() == "initializing") {
+            if let Some(admin) = admin.filter(|a| a.starts_with(git.common_dir().join("worktrees")))
+            {
                 remove(&admin)?;
             }
             remove(path)?;
+            remove_stale_metadata(git, path)?;
             return Ok(true);
         }
+        let Some(admin) = admin else {
+            return Ok(removed);
+        };
         // A worktree pk is still making, in which only pk's git ran: a lock left there (the
         // index, HEAD) or on its branch is that of a git killed with pk.
         let mut locks: Vec<PathBuf> = std::fs::read_dir(&admin)
@@ -79,8 +87,9 @@ pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
 }
 
 /// Removes the folders in `.git/worktrees` that a killed `git worktree add` of `worktree` began
-/// and did not link to it: named after it (`api`, `api1`, …), with no `gitdir` file, and not
-/// locked for another reason than git's own `initializing`.
+/// and did not link to it, or a killed `git worktree remove` had begun to delete: named after
+/// it (`api`, `api1`, …), with no `gitdir` file, and not locked for another reason than git's
+/// own `initializing`.
 fn remove_unlinked_admin(git: &Git, worktree: &Path) -> Result<bool> {
     let Some(base) = worktree.file_name().and_then(|n| n.to_str()) else {
         return Ok(false);
