@@ -60,10 +60,12 @@ pub fn world() -> World {
     let path = env.fake_program("devserver", "#!/bin/sh\nsleep 3600\n");
     std::fs::write(env.repo.join(".env"), "SECRET=1\n").unwrap();
     std::fs::write(env.repo.join("notes.txt"), "mine\n").unwrap();
+    // Copied into each track: one ignored file, one that is not (an untracked file of pk's).
+    std::fs::write(env.repo.join("local.cfg"), "port=1\n").unwrap();
     let mut plan = format!("[ports]\nbase = 18700\n[env]\nPATH = \"{path}\"\n");
     for t in TRACKS {
         plan.push_str(&format!(
-            "[[track]]\nname = \"{t}\"\ncopy = [\".env\"]\n\
+            "[[track]]\nname = \"{t}\"\ncopy = [\".env\", \"local.cfg\"]\n\
              setup = [\"nohup devserver >/dev/null 2>&1 &\"]\n\
              command = [\"sh\", \"-c\", \"nohup devserver >/dev/null 2>&1 & exec sleep 600\"]\n"
         ));
@@ -138,11 +140,16 @@ fn assert_up(env: &TestEnv, ctx: &str) {
                 .contains(&format!("pk/{t}")),
             "{ctx}: branch pk/{t}"
         );
-        // What a track holds is clean (pk's copy is its own, not the user's).
+        // What a track holds is clean but for pk's own copy.
         assert_eq!(
             env.git_in(&wt, &["status", "--porcelain", "--untracked-files=all"]),
-            "",
+            "?? local.cfg\n",
             "{ctx}: worktree {t} is clean"
+        );
+        assert_eq!(
+            std::fs::read_to_string(wt.join("local.cfg")).unwrap_or_default(),
+            "port=1\n",
+            "{ctx}: track {t} got its copy"
         );
     }
 }
@@ -235,6 +242,7 @@ fn assert_clean(env: &TestEnv, ctx: &str) {
         ("README.md", "# shop\n"),
         ("src/lib.rs", "pub fn f() {}\n"),
         ("notes.txt", "mine\n"),
+        ("local.cfg", "port=1\n"),
         (".env", "SECRET=1\n"),
     ] {
         assert_eq!(
