@@ -474,6 +474,8 @@ mod tests {
             branch_created: true,
             worktree: "/w".into(),
             worktree_created: true,
+            worktree_ready: true,
+            worktree_removing: false,
             port_block: 4100,
             port_count: 10,
             ports: vec![],

@@ -50,6 +50,10 @@ fn default_idle_after() -> u64 {
     600
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// What pk made for one track.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TrackRecord {
@@ -65,6 +69,16 @@ pub struct TrackRecord {
     pub worktree: PathBuf,
     /// pk registered (or was about to register) a worktree at `worktree`.
     pub worktree_created: bool,
+    /// The worktree pk made is complete: its files are checked out and the `copy` files are
+    /// in. False from the moment pk records that it will make the worktree until both are done,
+    /// so that a `pk up` after a crash finishes the job (states written before this field
+    /// existed only recorded complete worktrees).
+    #[serde(default = "yes")]
+    pub worktree_ready: bool,
+    /// `pk down` is removing the worktree: set before `git worktree remove` runs, so that what
+    /// a killed removal leaves (a folder that is no longer a worktree) is known to be pk's.
+    #[serde(default)]
+    pub worktree_removing: bool,
     /// First port of the track's block.
     pub port_block: u16,
     /// Size of the block.
@@ -217,6 +231,8 @@ mod tests {
             branch_created: true,
             worktree: "/r.pk/api".into(),
             worktree_created: true,
+            worktree_ready: true,
+            worktree_removing: false,
             port_block: 4100,
             port_count: 10,
             ports: vec![("web".into(), 4100)],
@@ -256,6 +272,10 @@ mod tests {
         let rec = &state.tracks[0];
         assert_eq!((rec.transcript.as_ref(), rec.events.as_ref()), (None, None));
         assert_eq!(rec.launch.tee, None);
+        assert!(
+            rec.worktree_ready,
+            "older states only recorded complete worktrees"
+        );
     }
 
     #[test]

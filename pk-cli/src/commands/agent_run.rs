@@ -3,6 +3,10 @@
 //! `setup` visibly, then replaces itself with the agent. A headless agent prints a stream of
 //! JSON events rather than text for people: pk then stays between the agent and the pane,
 //! keeps the raw stream as the track's transcript and shows a readable line per event.
+//!
+//! Everything it starts carries `PK_RUN_ID`, recorded in the track's folder with the pane's
+//! terminal session, so that `pk down` ends what `setup` and the agent left running
+//! ([`crate::procs`]).
 
 use crate::Ctx;
 use crate::error::{Context, Error, Result};
@@ -31,6 +35,13 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         .track(&args.track)
         .ok_or_else(|| Error::failure(format!("track `{}` is not in pk's state", args.track)))?;
     let launch = &rec.launch;
+    let mut env = launch.env.clone();
+    match crate::procs::record(&args.state_dir, &rec.name) {
+        Ok(id) => env.push((crate::env_vars::PK_RUN_ID.to_string(), id)),
+        Err(e) => {
+            eprintln!("pk: {e}\n  `pk down` may not end the processes this track leaves running")
+        }
+    }
     std::env::set_current_dir(&rec.worktree)
         .with_context(|| format!("failed to enter {}", rec.worktree.display()))?;
     let bold = |s: &str| ctx.out.paint(crate::output::Style::Bold, s);
@@ -54,7 +65,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         let status = Command::new("sh")
             .arg("-c")
             .arg(cmd)
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .status()
             .with_context(|| format!("failed to run setup `{cmd}`"))?;
         if !status.success() {
@@ -67,7 +78,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         return Err(Error::failure("the track has no command to run"));
     };
     let mut cmd = Command::new(program);
-    cmd.args(rest).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    cmd.args(rest).envs(env.iter().map(|(k, v)| (k, v)));
     let err = match &launch.tee {
         Some(tee) => match tee_stream(&mut cmd, tee) {
             Ok(code) => return Ok(code),

@@ -1,6 +1,11 @@
 //! `pk down`: end the session and remove exactly the worktrees pk's state says it created,
 //! refusing (exit 3) when that would lose uncommitted or untracked work, unless `--force` — and
 //! even then the work is first saved on a ref of its own.
+//!
+//! Crash safety (design §7): every step checks reality before it acts and records what it did
+//! right after, so a `pk down` killed at any point is finished by the next one, and one that
+//! meets the leftovers of a killed `pk up` (a worktree registered but never checked out, a
+//! branch made but no worktree) removes them too.
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
@@ -9,7 +14,7 @@ use crate::lock::SessionLock;
 use crate::output::Style;
 use crate::state::{State, TrackRecord};
 use crate::workspace::Workspace;
-use crate::{Ctx, ports};
+use crate::{Ctx, fault, ports};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +47,15 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let target = Target::open(ctx, args.plan.plan.as_deref())?;
     let _lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
     let Some(mut state) = State::load(&target.state_dir)? else {
+        // What a killed `pk up` or `pk down` can leave without a record: port blocks taken just
+        // before the first record, pk's own folder half removed (nothing else is in it).
+        if ports::registry_dir().join("ports.json").exists() {
+            ports::release(&target.state_dir, None)?;
+        }
+        if target.state_dir.exists() {
+            std::fs::remove_dir_all(&target.state_dir)
+                .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
+        }
         ctx.out.step(&format!(
             "nothing to tear down: pk has not set up session `{}` here",
             target.session
@@ -50,15 +64,27 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     };
     let mux = crate::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let git = &target.git;
+    // What a killed pk (and the git it ran) left half made or half removed goes first.
+    for rec in &state.tracks {
+        super::up::remove_remains(git, rec)?;
+    }
 
-    // Look before touching anything: a refusal changes nothing, the session keeps running.
+    // Look before touching anything: a refusal changes nothing (but for finishing what a killed
+    // pk left half made), the session keeps running.
     // One `git status` per worktree, all at once: this scan is most of `pk down`'s time.
     let present: Vec<&TrackRecord> = state
         .tracks
         .iter()
         .filter(|r| r.worktree_created && is_worktree(&r.worktree))
         .collect();
-    let checked = crate::git::in_parallel(&present, |rec| users_dirt(git, &state.repo_root, rec));
+    let checked = crate::git::in_parallel(&present, |rec| {
+        // A worktree a crash of `pk up` left without files is filled first: else every file
+        // would look deleted.
+        if !rec.worktree_ready {
+            super::up::finish_checkout(git, &rec.worktree, false)?;
+        }
+        users_dirt(git, &state.repo_root, rec)
+    });
     let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
     for (rec, dirt) in present.iter().zip(checked) {
         let dirt = dirt?;
@@ -69,6 +95,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     if !dirty.is_empty() && !args.force {
         return Err(refusal(&dirty));
     }
+    fault::point("down:checked");
 
     if mux.has_session(&state.session) {
         mux.kill_session(&state.session)?;
@@ -82,21 +109,39 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         // A zellij session that ended by itself can still be resurrected: forget it too.
         z.kill_session(&state.session)?;
     }
+    fault::point("down:session-killed");
+    // What the tracks started and the session's end did not end (design: process groups, not
+    // orphans): dev servers under `nohup`, background jobs, the agents' children.
+    let ended = crate::procs::end_all(&target.state_dir);
+    if ended > 0 {
+        ctx.out.step(&format!(
+            "  {} {ended} process(es) the tracks left running",
+            ctx.out.paint(Style::Red, "-"),
+        ));
+    }
+    fault::point("down:processes-ended");
 
     // One by one, what is quick or rare: forget worktrees deleted by hand, save the work of
-    // dirty ones (--force), delete pk's own copies from clean ones. Then remove all at once.
+    // dirty ones (--force), mark the rest as being removed and delete pk's own copies from the
+    // clean ones. Then remove all at once.
     // Per track: `None` when its folder is already gone, else what to remove.
     let mut removals: Vec<(usize, Option<Removal>)> = Vec::new();
-    for (i, rec) in state.tracks.iter().enumerate() {
+    for i in 0..state.tracks.len() {
+        let rec = state.tracks[i].clone();
         if !rec.worktree_created {
             continue;
         }
         if !is_worktree(&rec.worktree) {
-            // Deleted by hand: drop git's record of it, and only ours.
+            // Deleted by hand (or by a killed removal, whose remains went above): drop git's
+            // record of it, and only ours.
             super::up::remove_stale_metadata(git, &rec.worktree)?;
             removals.push((i, None));
-        } else if let Some((_, _, dirt)) = dirty.iter().find(|(n, _, _)| *n == rec.name) {
+            continue;
+        }
+        let dirt = dirty.iter().find(|(n, _, _)| *n == rec.name);
+        if let Some((_, _, dirt)) = dirt {
             let saved = save_work(git, &rec.name, &rec.worktree)?;
+            fault::point(&format!("down:work-saved:{}", rec.name));
             ctx.out.step(&format!(
                 "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
                 ctx.out.paint(Style::Yellow, "!"),
@@ -107,23 +152,24 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
                 crate::shell::quote(&rec.branch),
                 sh(&rec.worktree),
             ));
-            removals.push((
-                i,
-                Some(Removal {
-                    path: rec.worktree.clone(),
-                    saved: true,
-                }),
-            ));
-        } else {
-            remove_own_copies(&state.repo_root, rec)?;
-            removals.push((
-                i,
-                Some(Removal {
-                    path: rec.worktree.clone(),
-                    saved: false,
-                }),
-            ));
         }
+        // Recorded before git removes anything (and after the work is saved): what a removal
+        // killed half way leaves is then known to be pk's, and a `pk up` after a kill here
+        // copies the copies in again.
+        state.tracks[i].worktree_removing = true;
+        state.save(&target.state_dir)?;
+        if dirt.is_none() {
+            remove_own_copies(&state.repo_root, &rec)?;
+        }
+        removals.push((
+            i,
+            Some(Removal {
+                path: rec.worktree.clone(),
+                // Saved work, or files a killed removal deleted (all that differ, checked
+                // above): git would refuse them as changes.
+                saved: dirt.is_some() || rec.worktree_removing,
+            }),
+        ));
     }
     let to_remove: Vec<Removal> = removals.iter().filter_map(|(_, r)| r.clone()).collect();
     let mut results = git.remove_worktrees(&to_remove).into_iter();
@@ -138,6 +184,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             continue;
         }
         let rec = &mut state.tracks[*i];
+        fault::point(&format!("down:worktree-removed:{}", rec.name));
         ctx.out.step(&format!(
             "  {} worktree {} ({})",
             ctx.out.paint(Style::Red, "-"),
@@ -145,12 +192,19 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             rec.worktree.display()
         ));
         rec.worktree_created = false;
+        rec.worktree_removing = false;
+        let name = rec.name.clone();
+        state.save(&target.state_dir)?;
+        fault::point(&format!("down:worktree-recorded:{name}"));
     }
-    state.save(&target.state_dir)?;
     if let Some(e) = failure {
         return Err(e);
     }
 
+    // A pk killed while making or deleting one of its branches leaves git's lock on it.
+    for rec in state.tracks.iter().filter(|r| r.branch_created) {
+        super::up::remove_stale_ref_lock(git, &rec.branch)?;
+    }
     if args.delete_branches {
         delete_branches(ctx, git, &state)?;
     }
@@ -159,13 +213,23 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         let _ = std::fs::remove_dir(dir);
     }
     ports::release(&target.state_dir, None)?;
-    std::fs::remove_dir_all(&target.state_dir)
-        .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
+    fault::point("down:ports-released");
+    // The demo folder holds the state folder: removed with it, so no crash in between can
+    // leave the demo without the record that says pk made it.
+    let demo = state.demo_root.as_deref();
+    let demo_holds_state = demo.is_some_and(|root| target.state_dir.starts_with(root));
+    if let Some(root) = demo.filter(|_| demo_holds_state) {
+        super::demo::remove_demo(ctx, root)?;
+    }
+    if target.state_dir.exists() {
+        std::fs::remove_dir_all(&target.state_dir)
+            .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
+    }
     ctx.out.step(&format!(
         "session {} is down",
         ctx.out.paint(Style::Bold, &state.session)
     ));
-    if let Some(root) = &state.demo_root {
+    if let Some(root) = demo.filter(|_| !demo_holds_state) {
         super::demo::remove_demo(ctx, root)?;
     }
     Ok(())
@@ -234,11 +298,16 @@ fn is_worktree(path: &Path) -> bool {
 }
 
 /// The worktree's changed and untracked files, less the untracked copies pk made itself that
-/// are still identical to their source in the main checkout.
+/// are still identical to their source in the main checkout. In a worktree whose removal was killed half way (checked clean or saved before it began),
+/// the files it deleted are not the user's work either.
 fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord) -> Result<Dirt> {
     let mut dirt = git.dirt(&rec.worktree)?;
     dirt.untracked
-        .retain(|f| !is_own_copy(root, &rec.worktree, &rec.copied, Path::new(f)));
+        .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
+    if rec.worktree_removing {
+        dirt.changed
+            .retain(|f| std::fs::symlink_metadata(rec.worktree.join(f)).is_ok());
+    }
     Ok(dirt)
 }
 
@@ -257,13 +326,20 @@ fn is_own_copy(root: &Path, worktree: &Path, copied: &[PathBuf], file: &Path) ->
 /// clean worktree. Called only once the worktree was found clean but for them.
 fn remove_own_copies(root: &Path, rec: &TrackRecord) -> Result<()> {
     for file in &rec.copied {
-        if is_own_copy(root, &rec.worktree, &rec.copied, file) {
-            let path = rec.worktree.join(file);
+        let path = rec.worktree.join(file);
+        if is_pks_copy(root, rec, file) && std::fs::symlink_metadata(&path).is_ok() {
             std::fs::remove_file(&path)
                 .with_context(|| format!("failed to remove {}", path.display()))?;
         }
     }
     Ok(())
+}
+
+/// A copy pk made: identical to its source, or any recorded copy in a worktree pk had not
+/// finished making (a kill may have cut it short; the worktree was never handed over).
+fn is_pks_copy(root: &Path, rec: &crate::state::TrackRecord, file: &Path) -> bool {
+    is_own_copy(root, &rec.worktree, &rec.copied, file)
+        || (!rec.worktree_ready && rec.copied.iter().any(|c| c == file))
 }
 
 fn refusal(dirty: &[(String, PathBuf, Dirt)]) -> Error {
@@ -352,6 +428,7 @@ fn delete_branches(ctx: &Ctx, git: &Git, state: &State) -> Result<()> {
         }
         if git.is_merged(&rec.branch, &rec.base)? {
             git.delete_branch(&rec.branch)?;
+            fault::point(&format!("down:branch-deleted:{}", rec.name));
             ctx.out.step(&format!(
                 "  {} branch {} (merged into {})",
                 ctx.out.paint(Style::Red, "-"),

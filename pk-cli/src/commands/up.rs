@@ -20,7 +20,12 @@ use clap::Args;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+mod recover;
 mod zellij;
+
+pub(crate) use recover::{
+    finish_checkout, is_empty_dir, remove_remains, remove_stale_metadata, remove_stale_ref_lock,
+};
 
 /// Start the plan: worktrees, branches, ports, env and one tmux session.
 ///
@@ -140,44 +145,71 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     state.idle_after_secs = plan.session.idle_after_secs;
     let made = prepare_tracks(ctx, ws, &mut state)?;
     write_track_files(ws)?;
+    crate::fault::point("up:track-files-written");
     let mux = ws.mux(ctx, Some(&state));
     let panes_made = match &mux {
         Mux::Tmux(tmux) => {
             let (made, panes) = build_panes(ctx, ws, tmux, &mut state)?;
             state.save(&ws.state_dir)?;
+            crate::fault::point("up:state-saved");
             ensure_watcher(ctx, ws, tmux, &state, &panes)?;
             made
         }
         Mux::Zellij(z) => {
             let made = zellij::build(ctx, ws, z, &mut state)?;
             state.save(&ws.state_dir)?;
+            crate::fault::point("up:state-saved");
             zellij::ensure_watcher(ctx, ws)?;
             made
         }
     };
+    crate::fault::point("up:watcher-started");
     summarize(ctx, plan, &state, &made, panes_made);
     Ok(Up { mux, state })
 }
 
 /// Branches, worktrees, ports and launch specs for every track of the plan. Returns the names
-/// of the tracks whose worktree was made by this run.
+/// of the tracks whose worktree was made (or finished) by this run.
+///
+/// Crash safety (design §7): what this run will make is recorded before it is made (a worktree
+/// as `worktree_created` but not yet `worktree_ready`), each step only adds to what git has,
+/// and a worktree a crash left half made (registered but not checked out, `copy` files not in)
+/// is finished by the next run.
 fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<String>> {
     let plan = &ws.plan;
     let git = &ws.git;
+    for rec in &state.tracks {
+        remove_remains(git, rec)?;
+    }
+    // Worktrees a killed `pk down` had begun to remove: their deleted files come back.
+    let half_removed: Vec<String> = state
+        .tracks
+        .iter()
+        .filter(|r| r.worktree_removing)
+        .map(|r| r.name.clone())
+        .collect();
+    // Worktrees a killed `pk up` had begun to make: a copy it cut short is made again.
+    let half_made: Vec<String> = state
+        .tracks
+        .iter()
+        .filter(|r| r.worktree_created && !r.worktree_ready)
+        .map(|r| r.name.clone())
+        .collect();
     let worktrees = git.worktrees()?;
 
-    // Which tracks need a worktree, checked before anything is changed.
+    // Which tracks need a worktree, and which have one pk began and did not finish, checked
+    // before anything is changed.
     let mut to_add: Vec<&Track> = Vec::new();
+    let mut to_finish: Vec<&Track> = Vec::new();
     for track in &plan.tracks {
         let registered = worktrees
             .iter()
             .find(|w| crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree));
-        let ours = state
-            .track(&track.name)
-            .is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
+        let recorded = state.track(&track.name);
+        let ours = recorded.is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
         match registered {
             Some(w) if !w.prunable => {
-                if !ours && state.track(&track.name).is_none() {
+                if !ours && recorded.is_none() {
                     return Err(Error::refused(format!(
                         "{} is already a git worktree that pk did not create",
                         track.worktree.display()
@@ -185,6 +217,9 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
                     .hint(
                         "remove it with `git worktree remove`, or change `worktrees` in the plan",
                     ));
+                }
+                if ours && recorded.is_some_and(|r| !r.worktree_ready || r.worktree_removing) {
+                    to_finish.push(track);
                 }
                 continue;
             }
@@ -207,7 +242,8 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             }
             None => {}
         }
-        if track.worktree.exists() {
+        // An empty folder where pk was about to make the worktree (a crash) holds nothing.
+        if track.worktree.exists() && !(ours && is_empty_dir(&track.worktree)) {
             return Err(Error::refused(format!(
                 "{} already exists and pk did not create it",
                 track.worktree.display()
@@ -232,6 +268,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     // Ports: blocks already recorded stay; new tracks get new ones.
     let requests = ws.port_requests(Some(state));
     let blocks = ports::allocate(&ws.state_dir, &requests)?;
+    crate::fault::point("up:ports-allocated");
 
     if state.worktrees_dir.is_none() && !plan.session.worktrees.exists() {
         state.worktrees_dir = Some(plan.session.worktrees.clone());
@@ -240,7 +277,9 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     let env = |k: &str| std::env::var(k).ok();
     for (track, block) in plan.tracks.iter().zip(blocks) {
         let adding = to_add.iter().any(|t| t.name == track.name);
-        let branch_created = match state.track(&track.name) {
+        let finishing = to_finish.iter().any(|t| t.name == track.name);
+        let prev = state.track(&track.name);
+        let branch_created = match prev {
             Some(r) if r.branch == track.branch => r.branch_created,
             _ => adding && !ws.git.branch_exists(&track.branch),
         };
@@ -250,20 +289,18 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             base: track.base.clone(),
             branch_created,
             worktree: track.worktree.clone(),
-            worktree_created: adding
-                || state.track(&track.name).is_some_and(|r| r.worktree_created),
+            worktree_created: adding || prev.is_some_and(|r| r.worktree_created),
+            worktree_ready: !(adding || finishing),
+            worktree_removing: false,
             port_block: block,
             port_count: plan.ports.per_track,
             ports: named_ports(track, block),
-            copied: state
-                .track(&track.name)
-                .map(|r| r.copied.clone())
-                .unwrap_or_default(),
-            pane: state.track(&track.name).and_then(|r| r.pane.clone()),
+            copied: prev.map(|r| r.copied.clone()).unwrap_or_default(),
+            pane: prev.and_then(|r| r.pane.clone()),
             launch: Launch::default(),
             transcript: None,
             events: None,
-            agent_started_ms: state.track(&track.name).and_then(|r| r.agent_started_ms),
+            agent_started_ms: prev.and_then(|r| r.agent_started_ms),
         };
         let files = TrackFiles::of(&ws.state_dir, track, &env);
         let launch = launch_spec(plan, track, &record, &shell, &files);
@@ -280,8 +317,9 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     }
     // Recorded before anything is made: after a crash, `pk down` knows what may exist.
     state.save(&ws.state_dir)?;
+    crate::fault::point("up:intent-saved");
 
-    if to_add.is_empty() {
+    if to_add.is_empty() && to_finish.is_empty() {
         return Ok(Vec::new());
     }
     std::fs::create_dir_all(&plan.session.worktrees)
@@ -289,7 +327,11 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
     for track in &to_add {
         let rec = state.track(&track.name).expect("recorded above");
         if !git.branch_exists(&track.branch) {
+            if rec.branch_created {
+                remove_stale_ref_lock(git, &track.branch)?;
+            }
             git.create_branch(&track.branch, &track.base)?;
+            crate::fault::point(&format!("up:branch-created:{}", track.name));
         }
         ctx.out.step(&format!(
             "  {} worktree {} on branch {}{}",
@@ -303,6 +345,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             }
         ));
         git.add_worktree_metadata(&track.worktree, &track.branch)?;
+        crate::fault::point(&format!("up:worktree-added:{}", track.name));
     }
     let paths: Vec<PathBuf> = to_add.iter().map(|t| t.worktree.clone()).collect();
     for (track, result) in to_add.iter().zip(git.checkout_worktrees(&paths)) {
@@ -313,13 +356,64 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             ))
         })?;
     }
-    for track in &to_add {
-        let copied = copy_files(ctx, plan, track)?;
-        if let Some(rec) = state.track_mut(&track.name) {
-            rec.copied = copied;
-        }
+    for track in &to_finish {
+        ctx.out.step(&format!(
+            "  {} worktree {}: finishing what an interrupted pk began",
+            ctx.out.paint(Style::Green, "+"),
+            ctx.out.paint(Style::Bold, &track.name),
+        ));
+        let restore = half_removed.contains(&track.name);
+        finish_checkout(git, &track.worktree, restore).map_err(|e| {
+            e.wrap(format!(
+                "failed to check out the worktree of `{}`",
+                track.name
+            ))
+        })?;
     }
-    Ok(to_add.iter().map(|t| t.name.clone()).collect())
+    crate::fault::point("up:checked-out");
+    for track in to_add.iter().chain(&to_finish) {
+        let redo = match state.track(&track.name) {
+            Some(r) if half_made.contains(&track.name) => r.copied.clone(),
+            _ => Vec::new(),
+        };
+        let copies = plan_copies(ctx, plan, track, &redo)?;
+        if copies.is_empty() {
+            continue;
+        }
+        // Recorded first: an untracked copy identical to its source is pk's, not the user's
+        // work, also when pk dies before it can say it made it.
+        let rec = state.track_mut(&track.name).expect("recorded above");
+        for copy in &copies {
+            if !rec.copied.contains(&copy.rel) {
+                rec.copied.push(copy.rel.clone());
+            }
+        }
+        state.save(&ws.state_dir)?;
+        crate::fault::point(&format!("up:copies-recorded:{}", track.name));
+        for copy in &copies {
+            copy.run().with_context(|| {
+                format!(
+                    "failed to copy {} into {}",
+                    copy.from.display(),
+                    copy.to.display()
+                )
+            })?;
+        }
+        crate::fault::point(&format!("up:copied:{}", track.name));
+    }
+    for track in to_add.iter().chain(&to_finish) {
+        state
+            .track_mut(&track.name)
+            .expect("recorded above")
+            .worktree_ready = true;
+    }
+    state.save(&ws.state_dir)?;
+    crate::fault::point("up:worktrees-ready");
+    Ok(to_add
+        .iter()
+        .chain(&to_finish)
+        .map(|t| t.name.clone())
+        .collect())
 }
 
 /// `PK_PORT_<NAME>` ports of a track: consecutive from the block's start.
@@ -474,10 +568,47 @@ pub(super) fn reset_track_files(rec: &mut TrackRecord, now_ms: i64) -> Result<()
     Ok(())
 }
 
-/// Copies the track's `copy` files from the main checkout (never over a file already there).
-/// Returns the files copied, relative to the worktree.
-fn copy_files(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<PathBuf>> {
-    let mut copied = Vec::new();
+/// One file of a track's `copy` to bring in from the main checkout.
+struct Copy {
+    from: PathBuf,
+    to: PathBuf,
+    /// Relative to the worktree (as recorded in `copied`).
+    rel: PathBuf,
+    /// What is there is pk's own copy cut short by a kill: replaced.
+    replace: bool,
+}
+
+impl Copy {
+    /// Copies the file (a symlink as a symlink), unless something is there already.
+    fn run(&self) -> std::io::Result<()> {
+        if self.replace {
+            match std::fs::remove_file(&self.to) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        if std::fs::symlink_metadata(&self.to).is_ok() {
+            return Ok(());
+        }
+        if let Some(parent) = self.to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::symlink_metadata(&self.from)?
+            .file_type()
+            .is_symlink()
+        {
+            std::os::unix::fs::symlink(std::fs::read_link(&self.from)?, &self.to)
+        } else {
+            std::fs::copy(&self.from, &self.to).map(drop)
+        }
+    }
+}
+
+/// The files of the track's `copy` that are in the main checkout and not yet in the worktree
+/// (pk never copies over a file that is there), and those of `redo` (pk's recorded copies in a
+/// worktree it has not finished making) that differ from their source: a kill cut them short.
+fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Result<Vec<Copy>> {
+    let mut copies = Vec::new();
     for rel in &track.copy {
         let from = plan.repo_root.join(rel);
         let to = track.worktree.join(rel);
@@ -489,53 +620,56 @@ fn copy_files(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<PathBuf>> {
             ));
             continue;
         }
-        copy_tree(&from, &to, rel, &mut copied)
-            .with_context(|| format!("failed to copy {} into {}", from.display(), to.display()))?;
+        walk_copies(&from, &to, rel, redo, &mut copies)
+            .with_context(|| format!("failed to read {}", from.display()))?;
     }
-    Ok(copied)
+    Ok(copies)
 }
 
-fn copy_tree(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk_copies(
+    from: &Path,
+    to: &Path,
+    rel: &Path,
+    redo: &[PathBuf],
+    copies: &mut Vec<Copy>,
+) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
             let name = entry.file_name();
-            copy_tree(&entry.path(), &to.join(&name), &rel.join(&name), copied)?;
+            walk_copies(
+                &entry.path(),
+                &to.join(&name),
+                &rel.join(&name),
+                redo,
+                copies,
+            )?;
         }
-        Ok(())
-    } else if to.exists() {
-        Ok(())
-    } else {
-        copied.push(rel.to_path_buf());
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
-        } else {
-            std::fs::copy(from, to).map(drop)
-        }
-    }
-}
-
-/// Drops git's record of our worktree at `path` whose folder is gone: only the admin folder
-/// whose `gitdir` points there, never another worktree's (unlike `git worktree prune`).
-pub fn remove_stale_metadata(git: &crate::git::Git, path: &Path) -> Result<()> {
-    let admin = git.common_dir().join("worktrees");
-    let Ok(entries) = std::fs::read_dir(&admin) else {
         return Ok(());
-    };
-    let want = path.join(".git");
-    for entry in entries.flatten() {
-        let gitdir = std::fs::read_to_string(entry.path().join("gitdir")).unwrap_or_default();
-        if Path::new(gitdir.trim()) == want {
-            std::fs::remove_dir_all(entry.path())
-                .with_context(|| format!("failed to remove {}", entry.path().display()))?;
-        }
+    }
+    let there = std::fs::symlink_metadata(to).is_ok();
+    let cut_short = there && redo.iter().any(|r| r == rel) && !same_file(from, to);
+    if !there || cut_short {
+        copies.push(Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            rel: rel.to_path_buf(),
+            replace: cut_short,
+        });
     }
     Ok(())
+}
+
+/// True when `a` and `b` hold the same bytes (or are symlinks to the same place).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::read_link(a), std::fs::read_link(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        (Err(_), Err(_)) => {
+            matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
 }
 
 /// The argv of a track's agent pane: pk itself, which sets the environment and folder, runs
@@ -558,6 +692,7 @@ pub(super) fn fresh_agents(ws: &Workspace, state: &mut State, now: i64) -> Resul
         reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
     }
     state.save(&ws.state_dir)?;
+    crate::fault::point("up:session-starting");
     ws.plan
         .tracks
         .iter()
@@ -599,6 +734,7 @@ fn build_panes(
         let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
         tmux.run(layout::new_session(session, &windows, shape.agents_width))
             .map_err(|e| e.wrap(format!("failed to create tmux session `{session}`")))?;
+        crate::fault::point("up:session-created");
         made = agents.len();
     } else {
         let panes = tmux.panes(session)?;
@@ -610,6 +746,7 @@ fn build_panes(
             state.save(&ws.state_dir)?;
             let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
             add_pane(tmux, plan, &agent)?;
+            crate::fault::point(&format!("up:pane-added:{}", track.name));
             ctx.out.step(&format!(
                 "  {} pane for {}",
                 ctx.out.paint(Style::Green, "+"),

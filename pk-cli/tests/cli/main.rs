@@ -4,7 +4,9 @@
 mod approval;
 mod common;
 mod down;
+mod faults;
 mod live;
 mod plans;
+mod procs;
 mod up;
 mod zellij;

@@ -47,6 +47,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
                 &agent.argv,
             )
             .map_err(|e| e.wrap(format!("failed to add a pane for `{}`", track.name)))?;
+            crate::fault::point(&format!("up:pane-added:{}", track.name));
             ctx.out.step(&format!(
                 "  {} pane for {}",
                 ctx.out.paint(Style::Green, "+"),
@@ -79,6 +80,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
         ));
         z.start(session, &path)
             .map_err(|e| e.wrap(format!("failed to create zellij session `{session}`")))?;
+        crate::fault::point("up:session-created");
         made = agents.len();
     }
     record_panes(z, ws, state)?;
