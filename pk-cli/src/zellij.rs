@@ -210,8 +210,17 @@ impl Zellij {
 
     /// Every terminal pane of the session.
     pub fn panes(&self, session: &str) -> Result<Vec<Pane>> {
-        let out = self.run(&["-s", session, "action", "list-panes", "--json", "--all"])?;
-        parse_panes(&out)
+        // A busy server (a loaded machine, a session still starting) can answer nothing at
+        // all: asked again, briefly, before that counts as an error.
+        let mut tries = 0;
+        loop {
+            let out = self.run(&["-s", session, "action", "list-panes", "--json", "--all"])?;
+            tries += 1;
+            if !out.trim().is_empty() || tries == 5 {
+                return parse_panes(&out);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// The session's panes, or `None` when it does not run.

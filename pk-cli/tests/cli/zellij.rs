@@ -24,6 +24,18 @@ fn recording_replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
     format!("{head}command = [\"sh\", \"-c\", {script:?}]\n{rest}")
 }
 
+/// `zellij action list-panes --json`, asked again while a busy server answers nothing.
+fn list_panes(env: &TestEnv) -> serde_json::Value {
+    for _ in 0..50 {
+        let run = env.zellij(&["-s", "shop", "action", "list-panes", "--json"]);
+        if let Ok(panes) = serde_json::from_str(&run.stdout) {
+            return panes;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("zellij never listed the panes of shop");
+}
+
 fn session_names(env: &TestEnv) -> String {
     env.zellij(&["list-sessions", "--no-formatting"]).stdout
 }
@@ -132,8 +144,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
     }
 
     // A key in web's pane grants the permission.
-    let panes = env.zellij(&["-s", "shop", "action", "list-panes", "--json"]);
-    let panes: serde_json::Value = serde_json::from_str(&panes.stdout).unwrap();
+    let panes = list_panes(&env);
     let web = panes
         .as_array()
         .unwrap()
@@ -196,9 +207,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
     )
     .unwrap();
     let focused = || {
-        let panes = env.zellij(&["-s", "shop", "action", "list-panes", "--json"]);
-        let panes: serde_json::Value = serde_json::from_str(&panes.stdout).unwrap();
-        panes
+        list_panes(&env)
             .as_array()
             .unwrap()
             .iter()
