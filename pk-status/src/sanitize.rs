@@ -71,6 +71,15 @@ pub fn truncate(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// [`truncate`], reusing `s` when it is short enough.
+pub(crate) fn truncate_owned(s: String, max_chars: usize) -> String {
+    if s.chars().nth(max_chars).is_none() {
+        s
+    } else {
+        truncate(&s, max_chars)
+    }
+}
+
 /// Characters removed without a trace: C0 (the whitespace ones are handled before), DEL, C1,
 /// bidi embeddings/overrides/isolates.
 fn is_dropped(c: char) -> bool {

@@ -18,7 +18,7 @@ mod lines;
 mod tools;
 
 use crate::ledger::{Ledger, Usage};
-use crate::sanitize::{clean, truncate};
+use crate::sanitize::{clean, truncate, truncate_owned};
 use crate::state::TrackState;
 use crate::status::{Tokens, TrackStatus};
 use crate::time::Timestamp;
@@ -152,8 +152,11 @@ impl Ctx {
 
     /// Sets the last tool from a tool name and its input, `prefix` marking a sub-agent's call.
     pub fn set_tool(&mut self, prefix: &str, name: &str, input: Option<&Value>) {
-        let text = tools::describe(name, input, self.cwd.as_deref());
-        self.status.last_tool = Some(truncate(&format!("{prefix}{text}"), TOOL_MAX));
+        let mut text = tools::describe(name, input, self.cwd.as_deref());
+        if !prefix.is_empty() {
+            text.insert_str(0, prefix);
+        }
+        self.status.last_tool = Some(truncate_owned(text, TOOL_MAX));
     }
 
     /// Sets the last tool from an already described text.
@@ -196,15 +199,22 @@ impl Ctx {
         self.status.cost_is_reported = reported;
     }
 
-    /// The model to price usage with: the record's, else the one last seen, else "" (the
-    /// ledger's fallback).
+    /// The model to price usage with: see [`pricing_model`].
     pub fn pricing_model(&self, record_model: Option<&str>) -> String {
-        record_model
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-            .or_else(|| self.status.model.clone())
-            .unwrap_or_default()
+        pricing_model(&self.status.model, record_model).to_string()
     }
+}
+
+/// The model to price usage with: the record's, else the one last seen (`shown`, the status's),
+/// else "" (the ledger's fallback).
+pub(crate) fn pricing_model<'a>(
+    shown: &'a Option<String>,
+    record_model: Option<&'a str>,
+) -> &'a str {
+    record_model
+        .filter(|m| !m.is_empty())
+        .or(shown.as_deref())
+        .unwrap_or_default()
 }
 
 /// Per-format parser state.
