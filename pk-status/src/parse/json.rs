@@ -67,7 +67,8 @@ impl<'a> Str<'a> {
 
     pub fn as_str(&self) -> &str {
         self.text.get_or_init(|| {
-            if memchr(b'\\', self.raw).is_none() {
+            // Most strings read are short: a loop without early exit, not `memchr`.
+            if !self.raw.iter().fold(false, |e, &b| e | (b == b'\\')) {
                 match std::str::from_utf8(self.raw) {
                     Ok(text) => Cow::Borrowed(text),
                     Err(_) => String::from_utf8_lossy(self.raw),
@@ -203,7 +204,7 @@ impl<'a> Object<'a> {
         self.0
             .iter()
             .rev()
-            .find(|(k, _)| **k == *key)
+            .find(|(k, _)| same(k, key))
             .map(|(_, v)| v)
     }
 
@@ -312,10 +313,26 @@ impl Keys {
         loop {
             match self.slots[i] {
                 None => return self.other,
-                Some((known, keep)) if known.as_bytes() == key => return keep,
+                Some((known, keep)) if same(known.as_bytes(), key) => return keep,
                 Some(_) => i = (i + 1) % SLOTS,
             }
         }
+    }
+}
+
+/// `a == b`, for keys: without a call to `memcmp` when short.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    match n {
+        0..8 => a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y)) == 0,
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -660,8 +677,14 @@ impl Quotes {
 /// escapes. Bytes that are not UTF-8 are fine (they read as U+FFFD).
 fn check(raw: &[u8]) -> bool {
     // Without early exits, this loop is vectorized.
-    if raw.iter().fold(false, |c, &b| c | (b < 0x20)) {
+    let (control, escape) = raw.iter().fold((false, false), |(c, e), &b| {
+        (c | (b < 0x20), e | (b == b'\\'))
+    });
+    if control {
         return false;
+    }
+    if !escape {
+        return true;
     }
     let mut i = 0;
     while let Some(n) = memchr(b'\\', &raw[i..]) {
@@ -846,6 +869,35 @@ mod tests {
         keep: 4,
         keep_long: 8,
     };
+
+    #[test]
+    fn compares_keys() {
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "type",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "input_tokens",
+        ];
+        let keys = keys
+            .iter()
+            .chain(&["cache_creation_input_tokens", "abcdefghijklmnop"]);
+        let keys: Vec<&str> = keys.copied().collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
+            // One byte off, anywhere.
+            for i in 0..a.len() {
+                let mut c = a.as_bytes().to_vec();
+                c[i] ^= 1;
+                assert!(!same(a.as_bytes(), &c), "{a} {i}");
+            }
+        }
+    }
 
     #[test]
     fn key_tables_find_their_keys_only() {
