@@ -10,9 +10,10 @@
 //! the values of some keys are passed over without being read (at any depth), other strings
 //! are cut to their first bytes ([`Policy::keep`]; more for the values that name a tool's
 //! target, of which the parsers look at the first 512 characters, [`super::tools`]). Finding
-//! where a string ends is a `memchr` for its closing quote, so text passed over costs little
-//! more than reading it. Strings and keys are kept as written and decoded only when read: most
-//! strings kept are never read (the parsers look at a few fields of each record).
+//! where a string ends is a search for its closing quote, 64 bytes at a time over long strings
+//! ([`string_end`]), so text passed over costs little more than reading it. Strings and keys
+//! are kept as written and decoded only when read: most strings kept are never read (the
+//! parsers look at a few fields of each record).
 //!
 //! What is read is checked as strictly as serde_json does (the grammar, escapes, surrogate
 //! pairs, no raw control characters in strings); what is passed over or cut off is only
@@ -370,12 +371,7 @@ const MAX_DEPTH: usize = 128;
 /// Reads `src`, one JSON value with nothing but whitespace around it, as `policy` says (or
 /// whole). `None` when it is not JSON (or nests too deep).
 pub(crate) fn parse<'a>(src: &'a [u8], policy: Option<&Policy>) -> Option<Value<'a>> {
-    let mut r = Reader {
-        src,
-        i: 0,
-        policy,
-        quotes: Quotes::new(),
-    };
+    let mut r = Reader { src, i: 0, policy };
     r.ws();
     let v = r.value(0, usize::MAX)?;
     r.ws();
@@ -386,7 +382,6 @@ struct Reader<'a, 'p> {
     src: &'a [u8],
     i: usize,
     policy: Option<&'p Policy>,
-    quotes: Quotes,
 }
 
 impl<'a> Reader<'a, '_> {
@@ -502,7 +497,7 @@ impl<'a> Reader<'a, '_> {
     /// The content of the string at the cursor, still escaped; moves past it.
     fn string_raw(&mut self) -> Option<&'a [u8]> {
         let start = self.i + 1;
-        let end = string_end(self.src, start, &self.quotes)?;
+        let end = string_end(self.src, start)?;
         self.i = end + 1;
         Some(&self.src[start..end])
     }
@@ -605,72 +600,97 @@ impl<'a> Reader<'a, '_> {
 }
 
 /// The index of the quote that ends the string whose content starts at `from`.
-fn string_end(src: &[u8], from: usize, quotes: &Quotes) -> Option<usize> {
+fn string_end(src: &[u8], from: usize) -> Option<usize> {
+    // Short strings (keys, most values) and the first bytes of long ones: eight bytes at a time.
+    let near = (from + NEAR).min(src.len());
     let mut at = from;
-    loop {
-        let quote = at + find_quote(src.get(at..)?, quotes)?;
-        // Escaped when an odd number of backslashes comes before it.
-        if quote == from || src[quote - 1] != b'\\' {
-            return Some(quote);
-        }
-        let backslashes = src[from..quote]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'\\')
-            .count();
-        if backslashes % 2 == 0 {
+    while let Some(n) = find_quote(&src[at..near]) {
+        let quote = at + n;
+        if ends_string(src, from, quote) {
             return Some(quote);
         }
         at = quote + 1;
     }
+    at = near;
+    // Long strings: 64 bytes at a time, passing over the quotes escaped by one backslash
+    // without stopping at each (source code in tool results has one every 50 bytes or so).
+    while let Some(block) = at.checked_sub(2).and_then(|s| src.get(s..at + BLOCK)) {
+        if may_end(block) {
+            let mut k = at;
+            while let Some(n) = find_quote(&src[k..at + BLOCK]) {
+                let quote = k + n;
+                if ends_string(src, from, quote) {
+                    return Some(quote);
+                }
+                k = quote + 1;
+            }
+        }
+        at += BLOCK;
+    }
+    // The last bytes of the line.
+    while let Some(n) = find_quote(src.get(at..)?) {
+        let quote = at + n;
+        if ends_string(src, from, quote) {
+            return Some(quote);
+        }
+        at = quote + 1;
+    }
+    None
 }
 
-/// The first `"` in `s`: eight bytes at a time over the first bytes (keys and most values are
-/// short), then [`Quotes`].
-fn find_quote(s: &[u8], quotes: &Quotes) -> Option<usize> {
-    const NEAR: usize = 32;
+/// Bytes of a string looked at eight at a time before going by blocks.
+const NEAR: usize = 32;
+
+/// Bytes of a block of [`may_end`].
+const BLOCK: usize = 64;
+
+/// Whether the quote at `quote` ends the string whose content starts at `from`: it does
+/// unless an odd number of backslashes comes before it.
+fn ends_string(src: &[u8], from: usize, quote: usize) -> bool {
+    quote == from
+        || src[quote - 1] != b'\\'
+        || src[from..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count()
+            % 2
+            == 0
+}
+
+/// Whether the [`BLOCK`] bytes that follow the first two of `block` hold a quote that may end a
+/// string: one that comes after anything but a single backslash. Without early exits, the loop
+/// is vectorized: a few instructions per 16 bytes.
+fn may_end(block: &[u8]) -> bool {
+    let Ok(b) = <&[u8; BLOCK + 2]>::try_from(block) else {
+        return true;
+    };
+    let mut any = 0u8;
+    for j in 0..BLOCK {
+        let quote = u8::from(b[j + 2] == b'"');
+        let escaped = u8::from(b[j + 1] == b'\\') & u8::from(b[j] != b'\\');
+        any |= quote & !escaped;
+    }
+    any != 0
+}
+
+/// The first `"` in `s`, eight bytes at a time.
+fn find_quote(s: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
-    let mut i = 0;
-    while i < NEAR {
-        let Some(word) = s.get(i..i + 8) else {
-            return s[i..].iter().position(|&b| b == b'"').map(|n| i + n);
-        };
+    let mut words = s.chunks_exact(8);
+    for (k, word) in words.by_ref().enumerate() {
         let x = u64::from_le_bytes(word.try_into().ok()?) ^ QUOTES;
         // The lowest byte flagged is the first zero byte of `x`: the first quote.
         let found = x.wrapping_sub(ONES) & !x & HIGHS;
         if found != 0 {
-            return Some(i + found.trailing_zeros() as usize / 8);
-        }
-        i += 8;
-    }
-    quotes.find(&s[i..]).map(|n| i + n)
-}
-
-/// Finds quotes further on: a searcher made once per record, since at a quote every 50 bytes
-/// or so (source code in tool results) the dispatch of the `memchr` function costs about as
-/// much as the search.
-struct Quotes {
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
-}
-
-impl Quotes {
-    fn new() -> Self {
-        Quotes {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'"'),
+            return Some(k * 8 + found.trailing_zeros() as usize / 8);
         }
     }
-
-    fn find(&self, s: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(one) = &self.avx2 {
-            return one.find(s);
-        }
-        memchr(b'"', s)
-    }
+    let rest = words.remainder();
+    let at = s.len() - rest.len();
+    rest.iter().position(|&b| b == b'"').map(|n| at + n)
 }
 
 /// Whether a string's content (as written) is JSON: no raw control characters, only valid
@@ -869,6 +889,56 @@ mod tests {
         keep: 4,
         keep_long: 8,
     };
+
+    #[test]
+    fn finds_string_ends_as_reading_byte_by_byte_does() {
+        // Escapes take two bytes; the first quote outside one ends the string.
+        fn reference(src: &[u8], from: usize) -> Option<usize> {
+            let mut i = from;
+            while i < src.len() {
+                match src[i] {
+                    b'\\' => i += 2,
+                    b'"' => return Some(i),
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        let pieces: [&[u8]; 8] = [
+            b"\\\"",
+            b"\\\\\"",
+            b"\\\\\\\"",
+            b"\\\\",
+            b"x",
+            b"\"",
+            b"\\",
+            br"\u00e9",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            // Plain bytes, so that quotes and backslashes fall on every position of the words
+            // and blocks, then a run of pieces.
+            let mut src = vec![b'a'; (next() % 150) as usize];
+            for _ in 0..next() % 60 {
+                src.extend_from_slice(pieces[(next() % 8) as usize]);
+                src.extend(std::iter::repeat_n(b'b', (next() % 4 == 0) as usize * 40));
+            }
+            for from in 0..=src.len() {
+                assert_eq!(
+                    string_end(&src, from),
+                    reference(&src, from),
+                    "{from} in {}",
+                    String::from_utf8_lossy(&src)
+                );
+            }
+        }
+    }
 
     #[test]
     fn compares_keys() {
