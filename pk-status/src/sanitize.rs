@@ -26,6 +26,10 @@ const ST: char = '\u{9c}';
 /// - the bidi embedding, override and isolate characters U+202A–U+202E and U+2066–U+2069 are
 ///   removed.
 pub fn clean(text: &str) -> String {
+    // Most text is printable ASCII, which comes out as it went in.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut it = text.chars().peekable();
     let mut space = false;

@@ -674,15 +674,21 @@ fn may_end(block: &[u8]) -> bool {
     any != 0
 }
 
-/// The first `"` in `s`, eight bytes at a time.
+/// The first `"` in `s`.
 fn find_quote(s: &[u8]) -> Option<usize> {
+    find_byte(b'"', s)
+}
+
+/// The first `byte` in `s`, eight bytes at a time.
+#[inline]
+fn find_byte(byte: u8, s: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    let pattern = u64::from_ne_bytes([byte; 8]);
     let mut words = s.chunks_exact(8);
     for (k, word) in words.by_ref().enumerate() {
-        let x = u64::from_le_bytes(word.try_into().ok()?) ^ QUOTES;
-        // The lowest byte flagged is the first zero byte of `x`: the first quote.
+        let x = u64::from_le_bytes(word.try_into().ok()?) ^ pattern;
+        // The lowest byte flagged is the first zero byte of `x`: the first `byte`.
         let found = x.wrapping_sub(ONES) & !x & HIGHS;
         if found != 0 {
             return Some(k * 8 + found.trailing_zeros() as usize / 8);
@@ -690,7 +696,7 @@ fn find_quote(s: &[u8]) -> Option<usize> {
     }
     let rest = words.remainder();
     let at = s.len() - rest.len();
-    rest.iter().position(|&b| b == b'"').map(|n| at + n)
+    rest.iter().position(|&b| b == byte).map(|n| at + n)
 }
 
 /// Whether a string's content (as written) is JSON: no raw control characters, only valid
@@ -707,7 +713,9 @@ fn check(raw: &[u8]) -> bool {
         return true;
     }
     let mut i = 0;
-    while let Some(n) = memchr(b'\\', &raw[i..]) {
+    // Escapes come every few dozen bytes in source code: `memchr`'s dispatch would cost more
+    // than the search.
+    while let Some(n) = find_byte(b'\\', &raw[i..]) {
         let at = i + n;
         i = match raw.get(at + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
