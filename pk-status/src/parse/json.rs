@@ -15,9 +15,9 @@
 //! are kept as written and decoded only when read: most strings kept are never read (the
 //! parsers look at a few fields of each record).
 //!
-//! What is read is checked as strictly as serde_json does (the grammar, escapes, surrogate
-//! pairs, no raw control characters in strings); what is passed over or cut off is only
-//! followed (its strings and brackets), not checked. A string that is not UTF-8 reads with
+//! What is kept is checked as strictly as serde_json does (the grammar, escapes, surrogate
+//! pairs, no raw control characters in strings), as the record is read; what is passed over or
+//! cut off is only followed (its strings and brackets), not checked. A string that is not UTF-8 reads with
 //! U+FFFD in place of the bad bytes. Objects keep their keys in order; [`Value::get`] finds the
 //! last of duplicate keys and [`Object::iter`] goes in key order, as serde_json's map does.
 
