@@ -40,8 +40,8 @@
 //!    `TMUX_TMPDIR` and `GIT_CONFIG_GLOBAL` in the temporary folder, `GIT_CONFIG_NOSYSTEM=1`):
 //!    a one-commit repository whose plan has `PK_BENCH_TRACKS` tracks running `sleep 600`,
 //!    each with a `claude-session` transcript of `PK_BENCH_TRACK_MB` written beforehand.
-//!    `pk up --detach` starts the real `pk watch`; once its status.json shows every transcript
-//!    read to the end (and one more tick), `VmRSS` and `VmHWM` are read from
+//!    `pk up --detach --yes` starts the real `pk watch`; once its status.json shows every
+//!    transcript read to the end (and one more tick), `VmRSS` and `VmHWM` are read from
 //!    `/proc/<pid>/status` of the watcher.
 //! 4. **Write to bar.** In the same session, `PK_BENCH_WRITES` times: a line that changes a
 //!    track's state (a prompt: working; a response ending the turn: done) is appended to one
@@ -1184,7 +1184,7 @@ fn bench_watch(root: &Path, cfg: &Config) -> WatchReport {
         .sum();
     std::fs::write(world.repo.join("parallel.toml"), plan(&world, cfg.tracks)).expect("plan");
     let start = Instant::now();
-    world.pk(&["up", "--detach"]);
+    world.pk(&["up", "--detach", "--yes"]);
     let deadline = Instant::now() + Duration::from_secs(300);
     while !all_read(&world, cfg.tracks) {
         assert!(

@@ -109,7 +109,9 @@ pub(crate) struct Ledger {
     reported: Option<Figures>,
     /// Usage not covered by a report, per model ("" when unknown).
     live: BTreeMap<String, Usage>,
-    seen: HashMap<String, Entry>,
+    seen: HashMap<Box<str>, Entry>,
+    /// The key of [`Ledger::add_dedup`]'s record, built here rather than allocated per record.
+    key: String,
     /// Incremented by each report: entries of older epochs are covered by it.
     epoch: u32,
     cumulative: HashMap<String, Usage>,
@@ -125,8 +127,13 @@ impl Ledger {
 
     /// Adds a record that has no duplicates.
     pub fn add(&mut self, model: &str, u: Usage) {
-        let slot = self.live.entry(model.to_string()).or_default();
-        *slot = slot.plus(&u);
+        // The model is known but for the first record of each.
+        match self.live.get_mut(model) {
+            Some(slot) => *slot = slot.plus(&u),
+            None => {
+                self.live.insert(model.to_string(), u);
+            }
+        }
     }
 
     fn remove(&mut self, model: &str, u: &Usage) {
@@ -135,48 +142,47 @@ impl Ledger {
         }
     }
 
-    /// Adds a record that may repeat under `key`; keeps the non-sidechain copy over a sidechain
-    /// one, else the copy with the most tokens (later copies of a Claude response carry the
-    /// final output count).
-    pub fn add_dedup(&mut self, key: String, model: &str, u: Usage, sidechain: bool) -> Added {
-        match self.seen.get(&key) {
-            None => {
-                self.add(model, u);
-                let epoch = self.epoch;
-                let model = model.to_string();
-                self.seen.insert(
-                    key,
-                    Entry {
-                        model,
-                        usage: u,
-                        sidechain,
-                        epoch,
-                    },
-                );
-                Added::New
-            }
-            Some(e) if e.epoch != self.epoch => Added::Ignored,
-            Some(e) => {
-                let better = (e.sidechain && !sidechain)
-                    || (e.sidechain == sidechain && u.total() > e.usage.total());
-                if !better {
-                    return Added::Ignored;
-                }
-                let old = e.clone();
-                self.remove(&old.model, &old.usage);
-                self.add(model, u);
-                self.seen.insert(
-                    key,
-                    Entry {
-                        model: model.to_string(),
-                        usage: u,
-                        sidechain,
-                        epoch: self.epoch,
-                    },
-                );
-                Added::Replaced
-            }
+    /// Adds a record that may repeat under the same `id` and `request` (a Claude response: its
+    /// message id and request id); keeps the non-sidechain copy over a sidechain one, else the
+    /// copy with the most tokens (later copies of a Claude response carry the final output
+    /// count).
+    pub fn add_dedup(
+        &mut self,
+        id: &str,
+        request: Option<&str>,
+        model: &str,
+        u: Usage,
+        sidechain: bool,
+    ) -> Added {
+        self.key.clear();
+        self.key.push_str(id);
+        if let Some(r) = request {
+            self.key.push('\0');
+            self.key.push_str(r);
         }
+        let epoch = self.epoch;
+        let Some(e) = self.seen.get_mut(self.key.as_str()) else {
+            self.add(model, u);
+            let entry = Entry {
+                model: model.to_string(),
+                usage: u,
+                sidechain,
+                epoch,
+            };
+            self.seen.insert(self.key.as_str().into(), entry);
+            return Added::New;
+        };
+        let better = (e.sidechain && !sidechain)
+            || (e.sidechain == sidechain && u.total() > e.usage.total());
+        if e.epoch != epoch || !better {
+            return Added::Ignored;
+        }
+        let old = std::mem::replace(&mut e.usage, u);
+        e.sidechain = sidechain;
+        let old_model = (e.model != model).then(|| std::mem::replace(&mut e.model, model.into()));
+        self.remove(old_model.as_deref().unwrap_or(model), &old);
+        self.add(model, u);
+        Added::Replaced
     }
 
     /// Adds the increase of a cumulative total kept under `stream` (a Codex thread). A total
@@ -261,22 +267,22 @@ mod tests {
     fn dedup_keeps_the_largest_copy() {
         let mut l = Ledger::new("claude-sonnet-4-5");
         assert_eq!(
-            l.add_dedup("m1".into(), "claude-sonnet-4-5", u(3, 9), false),
+            l.add_dedup("m1", None, "claude-sonnet-4-5", u(3, 9), false),
             Added::New
         );
         assert_eq!(
-            l.add_dedup("m1".into(), "claude-sonnet-4-5", u(3, 187), false),
+            l.add_dedup("m1", None, "claude-sonnet-4-5", u(3, 187), false),
             Added::Replaced
         );
         assert_eq!(
-            l.add_dedup("m1".into(), "claude-sonnet-4-5", u(3, 9), false),
+            l.add_dedup("m1", None, "claude-sonnet-4-5", u(3, 9), false),
             Added::Ignored
         );
         assert_eq!(l.totals().0.output, 187);
         // A main-chain copy wins over a sidechain copy even if smaller.
-        l.add_dedup("m2".into(), "claude-sonnet-4-5", u(0, 50), true);
+        l.add_dedup("m2", None, "claude-sonnet-4-5", u(0, 50), true);
         assert_eq!(
-            l.add_dedup("m2".into(), "claude-sonnet-4-5", u(0, 40), false),
+            l.add_dedup("m2", None, "claude-sonnet-4-5", u(0, 40), false),
             Added::Replaced
         );
         assert_eq!(l.totals().0.output, 227);
@@ -300,7 +306,7 @@ mod tests {
     #[test]
     fn reports_replace_and_later_usage_adds() {
         let mut l = Ledger::new("claude-sonnet-4-5");
-        l.add_dedup("m1".into(), "claude-sonnet-4-5", u(10, 10), false);
+        l.add_dedup("m1", None, "claude-sonnet-4-5", u(10, 10), false);
         let rep = Figures {
             tokens: u(10, 10).tokens,
             cost: 1.0,
@@ -308,10 +314,10 @@ mod tests {
         l.report(rep);
         assert_eq!(l.totals(), (u(10, 10).tokens, 1.0, true));
         // A copy of an already reported message changes nothing.
-        l.add_dedup("m1".into(), "claude-sonnet-4-5", u(10, 99), false);
+        l.add_dedup("m1", None, "claude-sonnet-4-5", u(10, 99), false);
         assert_eq!(l.totals(), (u(10, 10).tokens, 1.0, true));
         // The next turn adds on top until its report.
-        l.add_dedup("m2".into(), "claude-sonnet-4-5", u(0, 1_000_000), false);
+        l.add_dedup("m2", None, "claude-sonnet-4-5", u(0, 1_000_000), false);
         let (t, c, r) = l.totals();
         assert_eq!((t.output, c, r), (1_000_010, 16.0, false));
         l.report(Figures {

@@ -26,6 +26,10 @@ const ST: char = '\u{9c}';
 /// - the bidi embedding, override and isolate characters U+202A–U+202E and U+2066–U+2069 are
 ///   removed.
 pub fn clean(text: &str) -> String {
+    // Most text is printable ASCII, which comes out as it went in.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut it = text.chars().peekable();
     let mut space = false;
@@ -69,6 +73,15 @@ pub fn truncate(s: &str, max_chars: usize) -> String {
     let mut out: String = s.chars().take(max_chars - 1).collect();
     out.push('…');
     out
+}
+
+/// [`truncate`], reusing `s` when it is short enough.
+pub(crate) fn truncate_owned(s: String, max_chars: usize) -> String {
+    if s.chars().nth(max_chars).is_none() {
+        s
+    } else {
+        truncate(&s, max_chars)
+    }
 }
 
 /// Characters removed without a trace: C0 (the whitespace ones are handled before), DEL, C1,

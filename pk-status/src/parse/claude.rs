@@ -2,7 +2,7 @@
 //! `user` records carrying an Anthropic API message (formats notes §1.4, §1.5, §2.2, §2.3).
 
 use super::json::Value;
-use super::{Ctx, count, flag, text};
+use super::{Ctx, count, flag, pricing_model, text};
 use crate::ledger::{Added, Usage};
 use crate::state::TrackState;
 use crate::status::Tokens;
@@ -76,21 +76,18 @@ impl Claude {
             ctx.set_model(m);
         }
         if let Some(u) = msg.get("usage").filter(|u| u.is_object()) {
-            let pricing = ctx.pricing_model(model);
+            let pricing = pricing_model(&ctx.status.model, model);
             let usage = claude_usage(u);
             match text(msg, "id").filter(|id| !id.is_empty()) {
                 Some(id) => {
-                    let key = match request_id {
-                        Some(r) => format!("{id}\u{0}{r}"),
-                        None => id.to_string(),
-                    };
-                    if ctx.ledger.add_dedup(key, &pricing, usage, sidechain) == Added::New
-                        && !sidechain
-                    {
+                    let added = ctx
+                        .ledger
+                        .add_dedup(id, request_id, pricing, usage, sidechain);
+                    if added == Added::New && !sidechain {
                         self.responses = self.responses.saturating_add(1);
                     }
                 }
-                None => ctx.ledger.add(&pricing, usage),
+                None => ctx.ledger.add(pricing, usage),
             }
         }
         let prefix = if sidechain { SUBAGENT } else { "" };

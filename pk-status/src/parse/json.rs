@@ -10,17 +10,22 @@
 //! the values of some keys are passed over without being read (at any depth), other strings
 //! are cut to their first bytes ([`Policy::keep`]; more for the values that name a tool's
 //! target, of which the parsers look at the first 512 characters, [`super::tools`]). Finding
-//! where a string ends is a `memchr` for its closing quote, so text passed over costs little
-//! more than reading it; strings without escapes are borrowed, not copied.
+//! where a string ends is a search for its closing quote, 64 bytes at a time over long strings
+//! ([`string_end`]), so text passed over costs little more than reading it. Strings and keys
+//! are kept as written and decoded only when read: most strings kept are never read (the
+//! parsers look at a few fields of each record).
 //!
-//! What is read is checked as strictly as serde_json does (the grammar, escapes, surrogate
-//! pairs, no raw control characters in strings); what is passed over or cut off is only
-//! followed (its strings and brackets), not checked. A string that is not UTF-8 reads with
+//! What is kept is checked as strictly as serde_json does (the grammar, escapes, surrogate
+//! pairs, no raw control characters in strings), as the record is read; what is passed over or
+//! cut off is only followed (its strings and brackets), not checked. A string that is not UTF-8 reads with
 //! U+FFFD in place of the bad bytes. Objects keep their keys in order; [`Value::get`] finds the
 //! last of duplicate keys and [`Object::iter`] goes in key order, as serde_json's map does.
 
 use memchr::memchr;
 use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+use std::ops::Deref;
 
 /// A JSON value read from a record.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,18 +33,88 @@ pub(crate) enum Value<'a> {
     Null,
     Bool(bool),
     Number(Number<'a>),
-    String(Cow<'a, str>),
+    String(Str<'a>),
     Array(Vec<Value<'a>>),
     Object(Object<'a>),
 }
 
-/// A number, as written (checked against JSON's grammar).
+/// A number, as written (checked against JSON's grammar: ASCII).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Number<'a>(Cow<'a, str>);
+pub(crate) struct Number<'a>(Cow<'a, [u8]>);
+
+/// A string's content, as written (escapes checked) and decoded when first read.
+#[derive(Clone)]
+pub(crate) struct Str<'a> {
+    raw: &'a [u8],
+    text: OnceCell<Cow<'a, str>>,
+}
+
+/// A key: its text, borrowed from the line when it is ASCII without escapes (as keys are),
+/// else decoded. Always UTF-8.
+type Key<'a> = Cow<'a, [u8]>;
 
 /// An object's members, in the order written.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Object<'a>(Vec<(Cow<'a, str>, Value<'a>)>);
+pub(crate) struct Object<'a>(Vec<(Key<'a>, Value<'a>)>);
+
+impl<'a> Str<'a> {
+    /// `raw`: the content of a string as written, checked by [`check`].
+    fn new(raw: &'a [u8]) -> Self {
+        Str {
+            raw,
+            text: OnceCell::new(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.text.get_or_init(|| {
+            // Most strings read are short: a loop without early exit, not `memchr`.
+            if !self.raw.iter().fold(false, |e, &b| e | (b == b'\\')) {
+                match std::str::from_utf8(self.raw) {
+                    Ok(text) => Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(self.raw),
+                }
+            } else {
+                // Checked when read: unescaping cannot fail.
+                Cow::Owned(unescape(self.raw).unwrap_or_default())
+            }
+        })
+    }
+}
+
+impl From<String> for Str<'_> {
+    fn from(s: String) -> Self {
+        Str {
+            raw: b"",
+            text: OnceCell::from(Cow::Owned(s)),
+        }
+    }
+}
+
+impl Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Str<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Str<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for Str<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
 
 impl<'a> Value<'a> {
     /// `self[key]` when `self` is an object that has `key`.
@@ -52,7 +127,7 @@ impl<'a> Value<'a> {
 
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Value::String(s) => Some(s.as_ref()),
+            Value::String(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -102,28 +177,36 @@ impl<'a> Value<'a> {
 }
 
 impl Number<'_> {
-    fn is_integer(&self) -> bool {
-        !self.0.contains(['.', 'e', 'E'])
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// The value when it is an integer from 0 to `u64::MAX` (as serde_json).
     pub fn as_u64(&self) -> Option<u64> {
-        if self.is_integer() {
-            self.0.parse().ok()
-        } else {
-            None
+        let digits = &*self.0;
+        if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
         }
+        // Twenty digits can exceed `u64::MAX`.
+        digits.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
     }
 
     pub fn as_f64(&self) -> Option<f64> {
-        self.0.parse().ok()
+        self.text().parse().ok()
     }
 }
 
 impl<'a> Object<'a> {
     /// The value of `key`; the last one when the key is repeated.
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+        let key = key.as_bytes();
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| same(k, key))
+            .map(|(_, v)| v)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -132,8 +215,12 @@ impl<'a> Object<'a> {
 
     /// The members in key order, the last of a repeated key only.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
-        let mut members: Vec<(&str, &Value<'a>)> =
-            self.0.iter().rev().map(|(k, v)| (&**k, v)).collect();
+        let mut members: Vec<(&str, &Value<'a>)> = self
+            .0
+            .iter()
+            .rev()
+            .map(|(k, v)| (std::str::from_utf8(k).unwrap_or_default(), v))
+            .collect();
         // Stable: of equal keys the last written comes first, and is kept.
         members.sort_by(|a, b| a.0.cmp(b.0));
         members.dedup_by(|later, kept| later.0 == kept.0);
@@ -163,7 +250,7 @@ impl<'o, 'a> IntoIterator for &'o Object<'a> {
 pub(crate) struct Policy {
     /// What becomes of a key's value, wherever the key is (the key as written, escapes and
     /// all).
-    pub key: fn(&[u8]) -> Keep,
+    pub keys: &'static Keys,
     /// Bytes kept of a string under a [`Keep::Short`] key: an error message is shown to 200
     /// characters, a prompt is classified by its first few.
     pub keep: usize,
@@ -182,6 +269,100 @@ pub(crate) enum Keep {
     /// Strings cut to [`Policy::keep_long`] bytes: paths, commands and other targets of tool
     /// calls.
     Long,
+}
+
+/// Keys and what becomes of their values, the other keys' [`Keys::other`]. A policy is asked
+/// about every key of every record: one probe of a small table, most often.
+#[derive(Debug)]
+pub(crate) struct Keys {
+    slots: [Option<(&'static str, Keep)>; SLOTS],
+    other: Keep,
+}
+
+/// Slots of a [`Keys`] table: a few times more than keys, so that probes end early.
+const SLOTS: usize = 256;
+
+impl Keys {
+    /// `lists`: keys and what becomes of them (a key listed twice keeps its first entry).
+    pub const fn new(lists: &[(Keep, &[&'static str])], other: Keep) -> Keys {
+        let mut slots = [None; SLOTS];
+        let mut l = 0;
+        while l < lists.len() {
+            let (keep, keys) = lists[l];
+            let mut k = 0;
+            while k < keys.len() {
+                let mut i = slot(keys[k].as_bytes());
+                loop {
+                    match slots[i] {
+                        None => {
+                            slots[i] = Some((keys[k], keep));
+                            break;
+                        }
+                        Some((known, _)) if eq(known.as_bytes(), keys[k].as_bytes()) => break,
+                        Some(_) => i = (i + 1) % SLOTS,
+                    }
+                }
+                k += 1;
+            }
+            l += 1;
+        }
+        Keys { slots, other }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Keep {
+        let mut i = slot(key);
+        loop {
+            match self.slots[i] {
+                None => return self.other,
+                Some((known, keep)) if same(known.as_bytes(), key) => return keep,
+                Some(_) => i = (i + 1) % SLOTS,
+            }
+        }
+    }
+}
+
+/// `a == b`, for keys: without a call to `memcmp` when short.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    match n {
+        0..8 => a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y)) == 0,
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// A key's first slot: from its length and three of its bytes.
+const fn slot(key: &[u8]) -> usize {
+    let n = key.len();
+    if n == 0 {
+        return 0;
+    }
+    let h = n
+        .wrapping_mul(0x9e37)
+        .wrapping_add((key[0] as usize) << 5)
+        .wrapping_add((key[n / 2] as usize) << 2)
+        .wrapping_add((key[n - 1] as usize).wrapping_mul(7));
+    (h ^ (h >> 8)) % SLOTS
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Deepest nesting read (serde_json's own limit).
@@ -221,7 +402,12 @@ impl<'a> Reader<'a, '_> {
             b'[' => self.array(depth + 1, keep),
             b'"' => {
                 let raw = self.string_raw()?;
-                Some(Value::String(decode(raw, keep)?))
+                let raw = if raw.len() > keep {
+                    &raw[..cut_point(raw, keep)]
+                } else {
+                    raw
+                };
+                check(raw).then(|| Value::String(Str::new(raw)))
             }
             b't' => self.literal(b"true", Value::Bool(true)),
             b'f' => self.literal(b"false", Value::Bool(false)),
@@ -256,7 +442,7 @@ impl<'a> Reader<'a, '_> {
             self.ws();
             let keep = match self.policy {
                 None => Some(usize::MAX),
-                Some(p) => match (p.key)(key) {
+                Some(p) => match p.keys.get(key) {
                     Keep::Drop => None,
                     Keep::Short => Some(p.keep),
                     Keep::Long => Some(p.keep_long),
@@ -264,7 +450,7 @@ impl<'a> Reader<'a, '_> {
             };
             match keep {
                 Some(keep) => {
-                    let key = decode(key, usize::MAX)?;
+                    let key = read_key(key)?;
                     let value = self.value(depth, keep)?;
                     members.push((key, value));
                 }
@@ -359,9 +545,9 @@ impl<'a> Reader<'a, '_> {
                 return None;
             }
         }
-        // ASCII by construction.
-        let text = std::str::from_utf8(&self.src[start..self.i]).ok()?;
-        Some(Value::Number(Number(Cow::Borrowed(text))))
+        Some(Value::Number(Number(Cow::Borrowed(
+            &self.src[start..self.i],
+        ))))
     }
 
     /// Passes over the value at the cursor: follows its strings and brackets only.
@@ -415,66 +601,149 @@ impl<'a> Reader<'a, '_> {
 
 /// The index of the quote that ends the string whose content starts at `from`.
 fn string_end(src: &[u8], from: usize) -> Option<usize> {
+    // Short strings (keys, most values) and the first bytes of long ones: eight bytes at a time.
+    let near = (from + NEAR).min(src.len());
     let mut at = from;
-    loop {
-        let quote = at + find_quote(src.get(at..)?)?;
-        // Escaped when an odd number of backslashes comes before it.
-        if quote == from || src[quote - 1] != b'\\' {
-            return Some(quote);
-        }
-        let backslashes = src[from..quote]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'\\')
-            .count();
-        if backslashes % 2 == 0 {
+    while let Some(n) = find_quote(&src[at..near]) {
+        let quote = at + n;
+        if ends_string(src, from, quote) {
             return Some(quote);
         }
         at = quote + 1;
     }
+    at = near;
+    // Long strings: 64 bytes at a time, passing over the quotes escaped by one backslash
+    // without stopping at each (source code in tool results has one every 50 bytes or so).
+    while let Some(block) = at.checked_sub(2).and_then(|s| src.get(s..at + BLOCK)) {
+        if may_end(block) {
+            let mut k = at;
+            while let Some(n) = find_quote(&src[k..at + BLOCK]) {
+                let quote = k + n;
+                if ends_string(src, from, quote) {
+                    return Some(quote);
+                }
+                k = quote + 1;
+            }
+        }
+        at += BLOCK;
+    }
+    // The last bytes of the line.
+    while let Some(n) = find_quote(src.get(at..)?) {
+        let quote = at + n;
+        if ends_string(src, from, quote) {
+            return Some(quote);
+        }
+        at = quote + 1;
+    }
+    None
 }
 
-/// The first `"` in `s`: eight bytes at a time over the first bytes (keys and most values are
-/// short), then `memchr`.
+/// Bytes of a string looked at eight at a time before going by blocks.
+const NEAR: usize = 32;
+
+/// Bytes of a block of [`may_end`].
+const BLOCK: usize = 64;
+
+/// Whether the quote at `quote` ends the string whose content starts at `from`: it does
+/// unless an odd number of backslashes comes before it.
+fn ends_string(src: &[u8], from: usize, quote: usize) -> bool {
+    quote == from
+        || src[quote - 1] != b'\\'
+        || src[from..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count()
+            % 2
+            == 0
+}
+
+/// Whether the [`BLOCK`] bytes that follow the first two of `block` hold a quote that may end a
+/// string: one that comes after anything but a single backslash. Without early exits, the loop
+/// is vectorized: a few instructions per 16 bytes.
+fn may_end(block: &[u8]) -> bool {
+    let Ok(b) = <&[u8; BLOCK + 2]>::try_from(block) else {
+        return true;
+    };
+    let mut any = 0u8;
+    for j in 0..BLOCK {
+        let quote = u8::from(b[j + 2] == b'"');
+        let escaped = u8::from(b[j + 1] == b'\\') & u8::from(b[j] != b'\\');
+        any |= quote & !escaped;
+    }
+    any != 0
+}
+
+/// The first `"` in `s`.
 fn find_quote(s: &[u8]) -> Option<usize> {
-    const NEAR: usize = 32;
+    find_byte(b'"', s)
+}
+
+/// The first `byte` in `s`, eight bytes at a time.
+#[inline]
+fn find_byte(byte: u8, s: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
-    let mut i = 0;
-    while i < NEAR {
-        let Some(word) = s.get(i..i + 8) else {
-            return s[i..].iter().position(|&b| b == b'"').map(|n| i + n);
-        };
-        let x = u64::from_le_bytes(word.try_into().ok()?) ^ QUOTES;
-        // The lowest byte flagged is the first zero byte of `x`: the first quote.
+    let pattern = u64::from_ne_bytes([byte; 8]);
+    let mut words = s.chunks_exact(8);
+    for (k, word) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes(word.try_into().ok()?) ^ pattern;
+        // The lowest byte flagged is the first zero byte of `x`: the first `byte`.
         let found = x.wrapping_sub(ONES) & !x & HIGHS;
         if found != 0 {
-            return Some(i + found.trailing_zeros() as usize / 8);
+            return Some(k * 8 + found.trailing_zeros() as usize / 8);
         }
-        i += 8;
     }
-    memchr(b'"', &s[i..]).map(|n| i + n)
+    let rest = words.remainder();
+    let at = s.len() - rest.len();
+    rest.iter().position(|&b| b == byte).map(|n| at + n)
 }
 
-/// The text of a string's content (escaped as written), cut to about `keep` bytes.
-fn decode(raw: &[u8], keep: usize) -> Option<Cow<'_, str>> {
-    let raw = if raw.len() > keep {
-        &raw[..cut_point(raw, keep)]
-    } else {
-        raw
-    };
-    // Without early exits, these loops are vectorized.
-    if raw.iter().fold(false, |c, &b| c | (b < 0x20)) {
+/// Whether a string's content (as written) is JSON: no raw control characters, only valid
+/// escapes. Bytes that are not UTF-8 are fine (they read as U+FFFD).
+fn check(raw: &[u8]) -> bool {
+    // Without early exits, this loop is vectorized.
+    let (control, escape) = raw.iter().fold((false, false), |(c, e), &b| {
+        (c | (b < 0x20), e | (b == b'\\'))
+    });
+    if control {
+        return false;
+    }
+    if !escape {
+        return true;
+    }
+    let mut i = 0;
+    // Escapes come every few dozen bytes in source code: `memchr`'s dispatch would cost more
+    // than the search.
+    while let Some(n) = find_byte(b'\\', &raw[i..]) {
+        let at = i + n;
+        i = match raw.get(at + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
+            Some(b'u') => match unicode_escape(&raw[at..]) {
+                Some((_, len)) => at + len,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// A key's text, checked as [`check`] does; `None` when it is not JSON.
+fn read_key(raw: &[u8]) -> Option<Key<'_>> {
+    // Keys are short, and ASCII without escapes: borrowed.
+    if raw.iter().all(|&b| (0x20..0x80).contains(&b) && b != b'\\') {
+        return Some(Cow::Borrowed(raw));
+    }
+    if !check(raw) {
         return None;
     }
-    if memchr(b'\\', raw).is_none() {
-        return Some(match std::str::from_utf8(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(raw),
-        });
-    }
-    unescape(raw).map(Cow::Owned)
+    let text = if memchr(b'\\', raw).is_some() {
+        unescape(raw)?
+    } else {
+        String::from_utf8_lossy(raw).into_owned()
+    };
+    Some(Cow::Owned(text.into_bytes()))
 }
 
 /// Replaces the escapes of a string's content.
@@ -601,12 +870,14 @@ pub(crate) fn from_serde(v: serde_json::Value) -> Value<'static> {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::Number(n) => Value::Number(Number(Cow::Owned(n.to_string()))),
-        serde_json::Value::String(s) => Value::String(Cow::Owned(s)),
+        serde_json::Value::Number(n) => {
+            Value::Number(Number(Cow::Owned(n.to_string().into_bytes())))
+        }
+        serde_json::Value::String(s) => Value::String(Str::from(s)),
         serde_json::Value::Array(a) => Value::Array(a.into_iter().map(from_serde).collect()),
         serde_json::Value::Object(o) => Value::Object(Object(
             o.into_iter()
-                .map(|(k, v)| (Cow::Owned(k), from_serde(v)))
+                .map(|(k, v)| (Cow::Owned(k.into_bytes()), from_serde(v)))
                 .collect(),
         )),
     }
@@ -616,19 +887,121 @@ pub(crate) fn from_serde(v: serde_json::Value) -> Value<'static> {
 mod tests {
     use super::*;
 
-    fn key(key: &[u8]) -> Keep {
-        match key {
-            b"big" | b"gone" => Keep::Drop,
-            b"command" => Keep::Long,
-            _ => Keep::Short,
-        }
-    }
+    static KEYS: Keys = Keys::new(
+        &[(Keep::Drop, &["big", "gone"]), (Keep::Long, &["command"])],
+        Keep::Short,
+    );
 
     const P: Policy = Policy {
-        key,
+        keys: &KEYS,
         keep: 4,
         keep_long: 8,
     };
+
+    #[test]
+    fn finds_string_ends_as_reading_byte_by_byte_does() {
+        // Escapes take two bytes; the first quote outside one ends the string.
+        fn reference(src: &[u8], from: usize) -> Option<usize> {
+            let mut i = from;
+            while i < src.len() {
+                match src[i] {
+                    b'\\' => i += 2,
+                    b'"' => return Some(i),
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        let pieces: [&[u8]; 8] = [
+            b"\\\"",
+            b"\\\\\"",
+            b"\\\\\\\"",
+            b"\\\\",
+            b"x",
+            b"\"",
+            b"\\",
+            br"\u00e9",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            // Plain bytes, so that quotes and backslashes fall on every position of the words
+            // and blocks, then a run of pieces.
+            let mut src = vec![b'a'; (next() % 150) as usize];
+            for _ in 0..next() % 60 {
+                src.extend_from_slice(pieces[(next() % 8) as usize]);
+                src.extend(std::iter::repeat_n(b'b', (next() % 4 == 0) as usize * 40));
+            }
+            for from in 0..=src.len() {
+                assert_eq!(
+                    string_end(&src, from),
+                    reference(&src, from),
+                    "{from} in {}",
+                    String::from_utf8_lossy(&src)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compares_keys() {
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "type",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "input_tokens",
+        ];
+        let keys = keys
+            .iter()
+            .chain(&["cache_creation_input_tokens", "abcdefghijklmnop"]);
+        let keys: Vec<&str> = keys.copied().collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
+            // One byte off, anywhere.
+            for i in 0..a.len() {
+                let mut c = a.as_bytes().to_vec();
+                c[i] ^= 1;
+                assert!(!same(a.as_bytes(), &c), "{a} {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn key_tables_find_their_keys_only() {
+        let lists: &[(Keep, &[&str])] = &[
+            (Keep::Drop, &["a", "b", "ab", "ba", "type", "typf", "uype"]),
+            (Keep::Long, &["", "command", "commanc", "b"]),
+        ];
+        let keys = Keys::new(lists, Keep::Short);
+        for (keep, list) in lists {
+            for k in *list {
+                let expected = if *k == "b" { Keep::Drop } else { *keep };
+                assert_eq!(keys.get(k.as_bytes()), expected, "{k}");
+            }
+        }
+        for other in ["c", "types", "comman", "\\u0061", "commanD"] {
+            assert_eq!(keys.get(other.as_bytes()), Keep::Short, "{other}");
+        }
+        // Full of keys in one place: probes go round.
+        let many: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+        let many: &'static [&'static str] =
+            Vec::leak(many.into_iter().map(|k| &*String::leak(k)).collect());
+        let lists: &'static [(Keep, &'static [&'static str])] = Vec::leak(vec![(Keep::Drop, many)]);
+        let keys = Keys::new(lists, Keep::Long);
+        assert!(many.iter().all(|k| keys.get(k.as_bytes()) == Keep::Drop));
+        assert_eq!(keys.get(b"k200"), Keep::Long);
+    }
 
     /// `src` read with `P`, written back as serde_json would.
     fn run(src: &str) -> Option<String> {
@@ -639,12 +1012,12 @@ mod tests {
         match v {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => (*b).into(),
-            Value::Number(n) => serde_json::from_str(&n.0).unwrap(),
+            Value::Number(n) => serde_json::from_str(n.text()).unwrap(),
             Value::String(s) => s.to_string().into(),
             Value::Array(a) => a.iter().map(to_serde).collect(),
             Value::Object(o) => serde_json::Value::Object(
                 o.0.iter()
-                    .map(|(k, v)| (k.to_string(), to_serde(v)))
+                    .map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), to_serde(v)))
                     .collect(),
             ),
         }

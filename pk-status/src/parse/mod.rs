@@ -18,7 +18,7 @@ mod lines;
 mod tools;
 
 use crate::ledger::{Ledger, Usage};
-use crate::sanitize::{clean, truncate};
+use crate::sanitize::{clean, truncate, truncate_owned};
 use crate::state::TrackState;
 use crate::status::{Tokens, TrackStatus};
 use crate::time::Timestamp;
@@ -152,8 +152,11 @@ impl Ctx {
 
     /// Sets the last tool from a tool name and its input, `prefix` marking a sub-agent's call.
     pub fn set_tool(&mut self, prefix: &str, name: &str, input: Option<&Value>) {
-        let text = tools::describe(name, input, self.cwd.as_deref());
-        self.status.last_tool = Some(truncate(&format!("{prefix}{text}"), TOOL_MAX));
+        let mut text = tools::describe(name, input, self.cwd.as_deref());
+        if !prefix.is_empty() {
+            text.insert_str(0, prefix);
+        }
+        self.status.last_tool = Some(truncate_owned(text, TOOL_MAX));
     }
 
     /// Sets the last tool from an already described text.
@@ -196,15 +199,22 @@ impl Ctx {
         self.status.cost_is_reported = reported;
     }
 
-    /// The model to price usage with: the record's, else the one last seen, else "" (the
-    /// ledger's fallback).
+    /// The model to price usage with: see [`pricing_model`].
     pub fn pricing_model(&self, record_model: Option<&str>) -> String {
-        record_model
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-            .or_else(|| self.status.model.clone())
-            .unwrap_or_default()
+        pricing_model(&self.status.model, record_model).to_string()
     }
+}
+
+/// The model to price usage with: the record's, else the one last seen (`shown`, the status's),
+/// else "" (the ledger's fallback).
+pub(crate) fn pricing_model<'a>(
+    shown: &'a Option<String>,
+    record_model: Option<&'a str>,
+) -> &'a str {
+    record_model
+        .filter(|m| !m.is_empty())
+        .or(shown.as_deref())
+        .unwrap_or_default()
 }
 
 /// Per-format parser state.
@@ -313,76 +323,93 @@ fn trim_bytes(line: &[u8]) -> &[u8] {
 /// Claude records (stream, hooks): what no parser of them reads is left out, and the strings
 /// read further than the first 512 bytes are the tool targets of [`tools`] and paths.
 static CLAUDE: json::Policy = json::Policy {
-    key: claude_key,
+    keys: &CLAUDE_KEYS,
     keep: 512,
     keep_long: 4096,
 };
 
-fn claude_key(key: &[u8]) -> json::Keep {
-    match key {
-        // Tool results again, file snapshots, thinking: the bulk of a session file.
-        b"toolUseResult" | b"tool_use_result" | b"tool_response" | b"snapshot" | b"thinking"
-        | b"signature" | b"data" | b"originalFile" | b"structuredPatch"
-        // Bookkeeping on every line.
-        | b"parentUuid" | b"logicalParentUuid" | b"leafUuid" | b"uuid" | b"userType"
-        | b"entrypoint" | b"sessionId" | b"version" | b"gitBranch" | b"slug" | b"hookInfos" => {
-            json::Keep::Drop
-        }
-        _ => target_key(key),
-    }
-}
+static CLAUDE_KEYS: json::Keys = json::Keys::new(
+    &[
+        (
+            json::Keep::Drop,
+            &[
+                // Tool results again, file snapshots, thinking: the bulk of a session file.
+                "toolUseResult",
+                "tool_use_result",
+                "tool_response",
+                "snapshot",
+                "thinking",
+                "signature",
+                "data",
+                "originalFile",
+                "structuredPatch",
+                // Bookkeeping on every line.
+                "parentUuid",
+                "logicalParentUuid",
+                "leafUuid",
+                "uuid",
+                "userType",
+                "entrypoint",
+                "sessionId",
+                "version",
+                "gitBranch",
+                "slug",
+                "hookInfos",
+            ],
+        ),
+        (json::Keep::Long, &tools::TARGET_KEYS),
+        (json::Keep::Long, &PATH_KEYS),
+    ],
+    json::Keep::Short,
+);
 
-/// The keys whose strings are read further than the first bytes: the tool targets of
-/// [`tools::TARGET_KEYS`], and paths.
-fn target_key(key: &[u8]) -> json::Keep {
-    match key {
-        b"command" | b"file_path" | b"notebook_path" | b"absolute_path" | b"pattern" | b"query"
-        | b"url" | b"path" | b"description" | b"prompt" | b"skill" | b"subject" | b"cwd"
-        | b"transcript_path" => json::Keep::Long,
-        _ => json::Keep::Short,
-    }
-}
+/// Keys of paths read further than the first bytes, besides [`tools::TARGET_KEYS`].
+const PATH_KEYS: [&str; 2] = ["cwd", "transcript_path"];
 
 /// Claude session files, the biggest: only the keys that [`claude_session`] and [`claude`]
 /// read are kept (with [`record_time`]'s and the tool targets).
 static CLAUDE_SESSION: json::Policy = json::Policy {
-    key: claude_session_key,
+    keys: &CLAUDE_SESSION_KEYS,
     ..CLAUDE
 };
 
-fn claude_session_key(key: &[u8]) -> json::Keep {
-    match key {
-        b"type"
-        | b"subtype"
-        | b"timestamp"
-        | b"isSidechain"
-        | b"isMeta"
-        | b"isCompactSummary"
-        | b"isApiErrorMessage"
-        | b"error"
-        | b"requestId"
-        | b"message"
-        | b"model"
-        | b"id"
-        | b"content"
-        | b"text"
-        | b"name"
-        | b"input"
-        | b"stop_reason"
-        | b"usage"
-        | b"input_tokens"
-        | b"output_tokens"
-        | b"cache_read_input_tokens"
-        | b"cache_creation_input_tokens"
-        | b"cache_creation"
-        | b"ephemeral_1h_input_tokens"
-        | b"tool_use_id" => json::Keep::Short,
-        _ => match target_key(key) {
-            json::Keep::Long => json::Keep::Long,
-            _ => json::Keep::Drop,
-        },
-    }
-}
+static CLAUDE_SESSION_KEYS: json::Keys = json::Keys::new(
+    &[
+        (
+            json::Keep::Short,
+            &[
+                "type",
+                "subtype",
+                "timestamp",
+                "isSidechain",
+                "isMeta",
+                "isCompactSummary",
+                "isApiErrorMessage",
+                "error",
+                "requestId",
+                "message",
+                "model",
+                "id",
+                "content",
+                "text",
+                "name",
+                "input",
+                "stop_reason",
+                "usage",
+                "input_tokens",
+                "output_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+                "cache_creation",
+                "ephemeral_1h_input_tokens",
+                "tool_use_id",
+            ],
+        ),
+        (json::Keep::Long, &tools::TARGET_KEYS),
+        (json::Keep::Long, &PATH_KEYS),
+    ],
+    json::Keep::Drop,
+);
 
 /// The record's own time: an RFC 3339 `timestamp`, or a number of milliseconds (seconds when
 /// too small to be milliseconds).
@@ -603,13 +630,13 @@ mod tests {
     fn claude_policy_keeps_every_tool_target_long() {
         for key in tools::TARGET_KEYS.iter().chain(&["cwd", "transcript_path"]) {
             for policy in [&CLAUDE, &CLAUDE_SESSION] {
-                assert_eq!((policy.key)(key.as_bytes()), json::Keep::Long, "{key}");
+                assert_eq!(policy.keys.get(key.as_bytes()), json::Keep::Long, "{key}");
             }
         }
-        assert_eq!(claude_key(b"toolUseResult"), json::Keep::Drop);
-        assert_eq!(claude_key(b"anything"), json::Keep::Short);
-        assert_eq!(claude_session_key(b"usage"), json::Keep::Short);
-        assert_eq!(claude_session_key(b"anything"), json::Keep::Drop);
+        assert_eq!(CLAUDE_KEYS.get(b"toolUseResult"), json::Keep::Drop);
+        assert_eq!(CLAUDE_KEYS.get(b"anything"), json::Keep::Short);
+        assert_eq!(CLAUDE_SESSION_KEYS.get(b"usage"), json::Keep::Short);
+        assert_eq!(CLAUDE_SESSION_KEYS.get(b"anything"), json::Keep::Drop);
     }
 
     #[test]

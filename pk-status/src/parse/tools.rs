@@ -3,6 +3,7 @@
 
 use super::json::Value;
 use crate::sanitize::clean;
+use std::borrow::Cow;
 
 /// Input keys that name a tool call's target, most telling first. Covers Claude Code's tools
 /// (Bash, Read, Edit, Write, Grep, Glob, WebFetch, WebSearch, Task/Agent, Skill), Gemini's
@@ -31,12 +32,14 @@ const HEAD: usize = 512;
 
 /// `name target`, cleaned (not truncated).
 pub(crate) fn describe(name: &str, input: Option<&Value>, cwd: Option<&str>) -> String {
-    let name = clean(head(name));
-    match input.and_then(|i| target(i, cwd)) {
-        Some(t) if name.is_empty() => t,
-        Some(t) => format!("{name} {t}"),
-        None => name,
+    let mut text = clean(head(name));
+    if let Some(t) = input.and_then(|i| target(i, cwd)) {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&t);
     }
+    text
 }
 
 fn target(input: &Value, cwd: Option<&str>) -> Option<String> {
@@ -52,16 +55,15 @@ fn target(input: &Value, cwd: Option<&str>) -> Option<String> {
     for key in TARGET_KEYS {
         let text = match (key, input.get(key)) {
             ("command", Some(Value::String(s))) => unwrap_shell(head(s)),
-            ("command", Some(Value::Array(argv))) => command_from_argv(argv),
-            (_, Some(Value::String(s))) => head(s).to_string(),
+            ("command", Some(Value::Array(argv))) => Cow::Owned(command_from_argv(argv)),
+            (_, Some(Value::String(s))) => Cow::Borrowed(head(s)),
             _ => continue,
         };
         let text = if PATH_KEYS.contains(&key) {
-            relative(&text, cwd).to_string()
+            clean(relative(&text, cwd))
         } else {
-            text
+            clean(&text)
         };
-        let text = clean(&text);
         if !text.is_empty() {
             return Some(text);
         }
@@ -104,21 +106,21 @@ fn command_from_argv(argv: &[Value]) -> String {
 }
 
 /// `bash -lc 'cargo test'` → `cargo test`.
-fn unwrap_shell(cmd: &str) -> String {
+fn unwrap_shell(cmd: &str) -> Cow<'_, str> {
     let mut parts = cmd.splitn(3, ' ');
     let (Some(shell), Some(opt), Some(script)) = (parts.next(), parts.next(), parts.next()) else {
-        return cmd.to_string();
+        return Cow::Borrowed(cmd);
     };
     if !is_shell(shell) || !matches!(opt, "-c" | "-lc") {
-        return cmd.to_string();
+        return Cow::Borrowed(cmd);
     }
     let script = script.trim();
     if script.len() >= 2 && script.starts_with('\'') && script.ends_with('\'') {
-        script[1..script.len() - 1].replace("'\\''", "'")
+        Cow::Owned(script[1..script.len() - 1].replace("'\\''", "'"))
     } else if script.len() >= 2 && script.starts_with('"') && script.ends_with('"') {
-        script[1..script.len() - 1].to_string()
+        Cow::Borrowed(&script[1..script.len() - 1])
     } else {
-        script.to_string()
+        Cow::Borrowed(script)
     }
 }
 
