@@ -489,14 +489,37 @@ fn copy_files(ctx: &Ctx, plan: &Plan, track: &Track) -> Result<Vec<PathBuf>> {
             ));
             continue;
         }
+        if through_symlink(&track.worktree, rel) {
+            ctx.out.warn(&format!(
+                "track `{}`: `{}` in the worktree is or goes through a symbolic link, not copied",
+                track.name,
+                rel.display()
+            ));
+            continue;
+        }
         copy_tree(&from, &to, rel, &mut copied)
             .with_context(|| format!("failed to copy {} into {}", from.display(), to.display()))?;
     }
     Ok(copied)
 }
 
+/// True when `root/rel` or a folder on the way to it is a symbolic link: a branch can commit
+/// `config -> /home/me/.config`, and copying through it would write outside the worktree.
+fn through_symlink(root: &Path, rel: &Path) -> bool {
+    let mut path = root.to_path_buf();
+    rel.components().any(|part| {
+        path.push(part);
+        std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+    })
+}
+
 fn copy_tree(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
+    // Never through a link (or over anything) the worktree already has.
+    let there = std::fs::symlink_metadata(to).ok();
+    if there.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+        return Ok(());
+    }
     if meta.is_dir() {
         std::fs::create_dir_all(to)?;
         for entry in std::fs::read_dir(from)? {
@@ -505,7 +528,7 @@ fn copy_tree(from: &Path, to: &Path, rel: &Path, copied: &mut Vec<PathBuf>) -> s
             copy_tree(&entry.path(), &to.join(&name), &rel.join(&name), copied)?;
         }
         Ok(())
-    } else if to.exists() {
+    } else if there.is_some() {
         Ok(())
     } else {
         copied.push(rel.to_path_buf());
@@ -657,7 +680,7 @@ fn ensure_watcher(
                 Cmd::new("respawn-pane")
                     .flag("-k")
                     .opt("-t", &p.id)
-                    .opt("-c", cwd.to_string_lossy())
+                    .start_dir(&cwd)
                     .args(&argv),
             ])
             .map_err(|e| e.wrap("failed to restart the status watcher"))?;

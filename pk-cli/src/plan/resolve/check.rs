@@ -199,6 +199,9 @@ pub fn copy_path(entry: &str) -> Result<PathBuf, String> {
     if entry.trim().is_empty() {
         return Err("is empty".into());
     }
+    if let Some(c) = entry.chars().find(|c| c.is_control()) {
+        return Err(format!("contains the control character {c:?}"));
+    }
     if path.is_absolute() {
         return Err("is absolute: give a path relative to the repository root".into());
     }
@@ -435,7 +438,16 @@ mod tests {
         assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
         assert_eq!(copy_path(".env"), Ok(PathBuf::from(".env")));
         assert_eq!(copy_path("./a/../b/c"), Ok(PathBuf::from("b/c")));
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", ".", "a/.."] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            ".",
+            "a/..",
+            "a\nb",
+            "\u{1b}x",
+        ] {
             assert!(copy_path(bad).is_err(), "{bad}");
         }
     }
