@@ -680,7 +680,7 @@ fn ensure_watcher(
                 Cmd::new("respawn-pane")
                     .flag("-k")
                     .opt("-t", &p.id)
-                    .start_dir(&cwd)
+                    .start_dir(cwd)
                     .args(&argv),
             ])
             .map_err(|e| e.wrap("failed to restart the status watcher"))?;

@@ -213,7 +213,7 @@ pub fn watch_window(session: &str, cwd: &std::path::Path, argv: &[String]) -> Ve
             .flag("-d")
             .opt("-t", format!("{}:", exact(session)))
             .opt("-n", WATCH_WINDOW)
-            .start_dir(&cwd)
+            .start_dir(cwd)
             .args(argv),
         Cmd::new("set-option")
             .flag("-p")

@@ -534,10 +534,15 @@ impl Resolver<'_> {
             }
             return repo_root.join("..");
         }
-        let expanded = template
-            .replace("{repo}", repo_name)
-            .replace("{session}", session);
+        let expanded = check::expand(template, &[("repo", repo_name), ("session", session)]);
         let folder = check::normalize(&repo_root.join(expanded));
+        if let Some(span) = span.clone()
+            && folder.components().any(|c| c.as_os_str().len() > 255)
+        {
+            let diag = self.at(span, "`worktrees` has a folder name longer than 255 bytes");
+            self.report(diag.hint("file systems refuse longer names: shorten it"));
+            return repo_root.join("..");
+        }
         let inside = folder.starts_with(repo_root)
             || folder
                 .canonicalize()
@@ -560,14 +565,15 @@ impl Resolver<'_> {
         if let Err((at, why)) = check::placeholders(value, &["track"]) {
             let diag = self.at(self.inner_span(template, at), format!("`branch` {why}"));
             self.report(diag.hint("the only placeholder is `{track}`"));
-        } else if !value.contains("{track}") {
+        } else if check::expand(value, &[("track", "a")]) == check::expand(value, &[("track", "b")])
+        {
             let diag = self.at(template.span(), "`branch` does not contain `{track}`");
             self.report(
                 diag.hint(
                     "every track needs its own branch: use a template such as \"pk/{track}\"",
                 ),
             );
-        } else if let Err(why) = check::branch_name(&value.replace("{track}", "track")) {
+        } else if let Err(why) = check::branch_name(&check::expand(value, &[("track", "track")])) {
             let msg = format!("`branch` template gives invalid branch names: it {why}");
             let diag = self.at(template.span(), msg);
             self.report(diag.hint("branch names follow `git check-ref-format --branch`"));

@@ -4,6 +4,7 @@
 mod approval;
 mod common;
 mod down;
+mod hostile;
 mod live;
 mod plans;
 mod up;

@@ -84,10 +84,11 @@ impl Resolver<'_> {
         };
         let valid_name = check::track_name(&name).is_ok();
 
-        let branch = session.branch_template.replace("{track}", &name);
+        let branch = check::expand(&session.branch_template, &[("track", &name)]);
         let worktree = session.worktrees.join(&name);
         if valid_name && let Some(name_span) = t.name.as_ref().map(Spanned::span) {
-            let template_ok = check::branch_name(&session.branch_template.replace("{track}", "x"));
+            let template_ok =
+                check::branch_name(&check::expand(&session.branch_template, &[("track", "x")]));
             if template_ok.is_ok()
                 && let Err(why) = check::branch_name(&branch)
             {
