@@ -214,10 +214,13 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             ))
             .hint("move it away, or change `worktrees` in the plan"));
         }
-        if let Some(w) = worktrees
-            .iter()
-            .find(|w| w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)))
-        {
+        // Not the stale record of this track's own folder, deleted by hand and dropped above.
+        let own = |w: &crate::git::WorktreeEntry| {
+            crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree)
+        };
+        if let Some(w) = worktrees.iter().find(|w| {
+            w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)) && !own(w)
+        }) {
             return Err(Error::refused(format!(
                 "branch `{}` of track `{}` is checked out in {}",
                 track.branch,

@@ -8,4 +8,5 @@ mod hostile;
 mod live;
 mod plans;
 mod up;
+mod world;
 mod zellij;
