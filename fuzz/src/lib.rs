@@ -38,7 +38,8 @@ fn hash(data: &[u8]) -> u64 {
 /// - every text of the status (`last_tool`, `last_error`, `model`) is inert and short;
 /// - the tmux status line and the zellij bar drawn from it carry no control characters but
 ///   the bar's own colours, and every `#` of the content is escaped for tmux;
-/// - the watcher's message about it is inert; the JSON of `pk status` round-trips.
+/// - the watcher's message about it and the pane's rendering of each line are inert; the JSON
+///   of `pk status` round-trips.
 pub fn transcript(format: Format, data: &[u8]) {
     let mut whole = Tracker::new(format);
     whole.feed(data, NOW_MS);
@@ -73,6 +74,14 @@ pub fn transcript(format: Format, data: &[u8]) {
     check_bars(&[("api", status), ("web", &exited), ("docs", &combined)]);
     let message = pk_cli::commands::watch::alert_text("api", status);
     assert_inert("the watcher's message", &message);
+    // What a headless agent's pane shows of each line (`pk agent-run`).
+    for line in data.split(|&b| b == b'\n') {
+        if let Some(shown) = pk_cli::commands::replay::show_line(&String::from_utf8_lossy(line)) {
+            for part in shown.split('\n') {
+                assert_inert("the pane's rendering", part);
+            }
+        }
+    }
 }
 
 /// The texts of a status are inert, bounded, and its numbers sane; it survives JSON.
@@ -107,7 +116,7 @@ fn check_status(s: &TrackStatus) {
 
 /// The tmux status line and the zellij bar of `tracks`, at several widths.
 pub fn check_bars(tracks: &[(&str, &TrackStatus)]) {
-    for width in [0, 1, 7, 20, 45, 80, 200] {
+    for width in [0, 9, 45, 200] {
         let line = pk_status::render::tmux(tracks, width);
         assert_inert("the tmux status line", &line);
         assert_tmux_literal(&line);
