@@ -36,21 +36,38 @@ pub fn preset_argv(
         AgentPreset::Codex => s(&["codex"]),
         AgentPreset::ClaudeHeadless => {
             let mut v = s(&["claude", "-p"]);
-            v.extend(prompt.clone());
-            v.extend(s(&["--output-format", "stream-json", "--verbose"]));
+            match prompt {
+                Some(p) if p.starts_with('-') => {
+                    v.extend(s(&["--output-format", "stream-json", "--verbose", "--"]));
+                    v.push(p);
+                }
+                p => {
+                    v.extend(p);
+                    v.extend(s(&["--output-format", "stream-json", "--verbose"]));
+                }
+            }
             return v;
         }
         AgentPreset::CodexExec => s(&["codex", "exec", "--json"]),
         AgentPreset::Gemini => {
             let mut v = s(&["gemini", "--output-format", "stream-json"]);
-            v.push("-p".into());
-            v.push(prompt.unwrap_or_default());
+            match prompt.unwrap_or_default() {
+                p if p.starts_with('-') => v.push(format!("--prompt={p}")),
+                p => v.extend(["-p".to_string(), p]),
+            }
             return v;
         }
         // A shell has no prompt argument: `pk agent-run` prints the prompt above it.
         AgentPreset::Shell => return vec![shell.to_string()],
     };
-    argv.extend(prompt);
+    if let Some(p) = prompt {
+        // A prompt is an instruction, never an option of the agent's CLI: one that starts
+        // with `-` (`--settings=…` would run the hooks it names, unapproved) goes after `--`.
+        if p.starts_with('-') {
+            argv.push("--".into());
+        }
+        argv.push(p);
+    }
     argv
 }
 
@@ -79,6 +96,41 @@ mod tests {
         let cmd = Agent::Command(vec!["/usr/local/bin/my-agent".into(), "--x".into()]);
         assert_eq!(label(&cmd), "my-agent");
         assert_eq!(label(&Agent::Preset(AgentPreset::CodexExec)), "codex-exec");
+    }
+
+    #[test]
+    fn prompts_that_look_like_options_stay_prompts() {
+        let p = || Some("--settings={\"hooks\":{}}".to_string());
+        let evil = p().unwrap();
+        assert_eq!(
+            preset_argv(AgentPreset::Claude, p(), "sh", None),
+            ["claude", "--", &evil]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::CodexExec, p(), "sh", None),
+            ["codex", "exec", "--json", "--", &evil]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::ClaudeHeadless, p(), "sh", None),
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--",
+                &evil
+            ]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::Gemini, p(), "sh", None),
+            [
+                "gemini",
+                "--output-format",
+                "stream-json",
+                &format!("--prompt={evil}")
+            ]
+        );
     }
 
     #[test]

@@ -43,6 +43,13 @@ impl Cmd {
         self
     }
 
+    /// Adds `-c DIR`, a pane's start folder. tmux expands formats in it (`#{…}`, and `#(…)`,
+    /// which runs a shell command), so every `#` is doubled: the folder stays literal.
+    #[must_use]
+    pub fn start_dir(self, dir: &std::path::Path) -> Cmd {
+        self.opt("-c", dir.to_string_lossy().replace('#', "##"))
+    }
+
     /// Adds a positional argument (an option value, a pane's argv).
     #[must_use]
     pub fn arg(mut self, value: impl AsRef<str>) -> Cmd {
@@ -321,6 +328,12 @@ mod tests {
         let c = Cmd::new("set-option").opt("-t", "s").arg("@x").arg("evil;");
         assert_eq!(c.argv(), ["set-option", "-t", "s", "@x", "evil\\;"]);
         assert_eq!(escape("a;b"), "a;b");
+    }
+
+    #[test]
+    fn start_folders_are_never_formats() {
+        let c = Cmd::new("split-window").start_dir(std::path::Path::new("/w/#(touch x)/#S"));
+        assert_eq!(c.argv(), ["split-window", "-c", "/w/##(touch x)/##S"]);
     }
 
     #[test]

@@ -99,7 +99,36 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     } else {
         print_table(&ws.plan, &report, state.is_some());
     }
+    if let Some(state) = &state {
+        warn_about_the_world(ctx, &ws, state, &report);
+    }
     Ok(())
+}
+
+/// What changed under pk since `pk up`, on stderr (also with `--json`): the session is gone
+/// (its tmux server was stopped, say) or a worktree folder was deleted by hand.
+fn warn_about_the_world(ctx: &Ctx, ws: &Workspace, state: &State, report: &StatusJson) {
+    let session = &ws.plan.session.name;
+    if report.tracks.iter().all(|t| t.pane.is_none())
+        && !ws.mux(ctx, Some(state)).has_session(session)
+    {
+        ctx.out.warn(&format!(
+            "session `{session}` is not running (its {} server or session was stopped): \
+             `pk up` starts it again with the same worktrees, branches and ports",
+            state.multiplexer
+        ));
+    }
+    for rec in state.tracks.iter().filter(|r| r.worktree_created) {
+        if !rec.worktree.exists() {
+            ctx.out.warn(&format!(
+                "the worktree of track `{}` ({}) is gone: `pk up` makes it again from branch \
+                 `{}`, `pk down` forgets it",
+                rec.name,
+                rec.worktree.display(),
+                rec.branch
+            ));
+        }
+    }
 }
 
 /// Gathers the status of every track of the plan.

@@ -250,10 +250,13 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             ))
             .hint("move it away, or change `worktrees` in the plan"));
         }
-        if let Some(w) = worktrees
-            .iter()
-            .find(|w| w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)))
-        {
+        // Not the stale record of this track's own folder, deleted by hand and dropped above.
+        let own = |w: &crate::git::WorktreeEntry| {
+            crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree)
+        };
+        if let Some(w) = worktrees.iter().find(|w| {
+            w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)) && !own(w)
+        }) {
             return Err(Error::refused(format!(
                 "branch `{}` of track `{}` is checked out in {}",
                 track.branch,
@@ -620,10 +623,28 @@ fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Resul
             ));
             continue;
         }
+        if through_symlink(&track.worktree, rel) {
+            ctx.out.warn(&format!(
+                "track `{}`: `{}` in the worktree is or goes through a symbolic link, not copied",
+                track.name,
+                rel.display()
+            ));
+            continue;
+        }
         walk_copies(&from, &to, rel, redo, &mut copies)
             .with_context(|| format!("failed to read {}", from.display()))?;
     }
     Ok(copies)
+}
+
+/// True when `root/rel` or a folder on the way to it is a symbolic link: a branch can commit
+/// `config -> /home/me/.config`, and copying through it would write outside the worktree.
+fn through_symlink(root: &Path, rel: &Path) -> bool {
+    let mut path = root.to_path_buf();
+    rel.components().any(|part| {
+        path.push(part);
+        std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+    })
 }
 
 fn walk_copies(
@@ -634,6 +655,11 @@ fn walk_copies(
     copies: &mut Vec<Copy>,
 ) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
+    // Never through a link (or over anything) the worktree already has.
+    let there = std::fs::symlink_metadata(to).ok();
+    if there.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+        return Ok(());
+    }
     if meta.is_dir() {
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
@@ -648,7 +674,7 @@ fn walk_copies(
         }
         return Ok(());
     }
-    let there = std::fs::symlink_metadata(to).is_ok();
+    let there = there.is_some();
     let cut_short = there && redo.iter().any(|r| r == rel) && !same_file(from, to);
     if !there || cut_short {
         copies.push(Copy {
@@ -799,7 +825,7 @@ fn ensure_watcher(
                 Cmd::new("respawn-pane")
                     .flag("-k")
                     .opt("-t", &p.id)
-                    .opt("-c", cwd.to_string_lossy())
+                    .start_dir(cwd)
                     .args(&argv),
             ])
             .map_err(|e| e.wrap("failed to restart the status watcher"))?;

@@ -83,7 +83,7 @@ fn fill_window(target: &str, window: &Window, agents_width: u32) -> Vec<Cmd> {
                 .flag("-v")
                 .opt("-l", format!("{}%", split_percent(k - 1, agents.len())))
                 .opt("-t", target)
-                .opt("-c", agent.cwd.to_string_lossy())
+                .start_dir(&agent.cwd)
                 .args(&agent.argv),
         );
         cmds.extend(label(target, agent));
@@ -103,7 +103,7 @@ fn add_editor(target: &str, editor: &EditorPane, agents_width: u32) -> Vec<Cmd> 
             .flag("-f")
             .opt("-l", format!("{}%", 100 - agents_width))
             .opt("-t", target)
-            .opt("-c", editor.cwd.to_string_lossy())
+            .start_dir(&editor.cwd)
             .args(&editor.argv),
         Cmd::new("set-option")
             .flag("-p")
@@ -141,7 +141,7 @@ pub fn new_window(session: &str, window: &Window, agents_width: u32) -> Vec<Cmd>
                 .opt("-n", name)
                 .opt("-x", w.to_string())
                 .opt("-y", h.to_string())
-                .opt("-c", first.cwd.to_string_lossy())
+                .start_dir(&first.cwd)
                 .args(&first.argv),
         );
         cmds.extend(session_options(session));
@@ -151,7 +151,7 @@ pub fn new_window(session: &str, window: &Window, agents_width: u32) -> Vec<Cmd>
                 .flag("-d")
                 .opt("-t", format!("{}:", exact(session)))
                 .opt("-n", name)
-                .opt("-c", first.cwd.to_string_lossy())
+                .start_dir(&first.cwd)
                 .args(&first.argv),
         );
     }
@@ -213,7 +213,7 @@ pub fn watch_window(session: &str, cwd: &std::path::Path, argv: &[String]) -> Ve
             .flag("-d")
             .opt("-t", format!("{}:", exact(session)))
             .opt("-n", WATCH_WINDOW)
-            .opt("-c", cwd.to_string_lossy())
+            .start_dir(cwd)
             .args(argv),
         Cmd::new("set-option")
             .flag("-p")
@@ -235,7 +235,7 @@ pub fn add_agent(session: &str, window: &str, below: &str, agent: &AgentPane) ->
         Cmd::new("split-window")
             .flag("-v")
             .opt("-t", below)
-            .opt("-c", agent.cwd.to_string_lossy())
+            .start_dir(&agent.cwd)
             .args(&agent.argv),
     ];
     cmds.extend(label(&target, agent));

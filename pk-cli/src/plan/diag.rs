@@ -142,9 +142,29 @@ pub fn render(path: &Path, diagnostics: &[Diagnostic]) -> String {
     blocks.join("\n\n")
 }
 
+/// Bidi embeddings, overrides and isolates: they make text read differently from what it is.
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with control and bidi characters (but line breaks) written as escapes (`\u{1b}`), so
+/// that no value quoted in a message (a key, a path, a value) can drive the terminal.
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (c.is_control() && c != '\n') || is_bidi(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn render_one(path: &Path, diag: &Diagnostic) -> String {
     use std::fmt::Write as _;
-    let mut out = format!("error: {}\n", diag.message);
+    let mut out = format!("error: {}\n", inert(&diag.message));
+    let path = inert(&path.display().to_string());
     let width = diag
         .location
         .as_ref()
@@ -157,7 +177,7 @@ fn render_one(path: &Path, diag: &Diagnostic) -> String {
                 .source_line
                 .chars()
                 .map(|c| {
-                    if c.is_control() && c != '\t' {
+                    if (c.is_control() && c != '\t') || is_bidi(c) {
                         '\u{fffd}'
                     } else {
                         c
@@ -172,17 +192,17 @@ fn render_one(path: &Path, diag: &Diagnostic) -> String {
             let gap = if line.is_empty() { "" } else { " " };
             let carets = "^".repeat(loc.len);
             let (n, col) = (loc.line, loc.column);
-            let _ = writeln!(out, "{pad}--> {}:{n}:{col}", path.display());
+            let _ = writeln!(out, "{pad}--> {path}:{n}:{col}");
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{n} |{gap}{line}");
             let _ = write!(out, "{pad} | {indent}{carets}");
         }
         None => {
-            let _ = write!(out, "{pad}--> {}", path.display());
+            let _ = write!(out, "{pad}--> {path}");
         }
     }
     if let Some(hint) = &diag.hint {
-        let _ = write!(out, "\n{pad} = hint: {hint}");
+        let _ = write!(out, "\n{pad} = hint: {}", inert(hint));
     }
     out
 }
@@ -264,6 +284,21 @@ mod tests {
             text.contains("1 | \tname = \"a\u{fffd}b\"\n  | \t       ^^"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn messages_and_hints_cannot_drive_the_terminal() {
+        let src = "a = \"\u{202e}x\"";
+        let diag = Diagnostic::at(src, 4..src.len(), "key `\u{1b}]52;c;eA==\u{7}` \u{9b}31m")
+            .hint("path \u{202e}txt.exe");
+        let text = render(Path::new("p\u{1b}[2J"), &[diag]);
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || is_bidi(c)),
+            "{text:?}"
+        );
+        assert!(text.contains("key `\\u{1b}]52;c;eA==\\u{7}`"), "{text}");
     }
 
     #[test]

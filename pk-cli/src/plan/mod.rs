@@ -11,7 +11,7 @@ mod resolve;
 pub(crate) use diag::Diagnostic;
 pub use diag::PlanError;
 pub(crate) use resolve::syntax_diagnostic;
-pub use resolve::{find_plan, load};
+pub use resolve::{Repo, find_plan, load, resolve_source};
 
 use std::path::PathBuf;
 

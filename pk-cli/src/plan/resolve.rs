@@ -56,6 +56,29 @@ pub fn find_plan(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, Error> 
     .hint("run `pk demo` to try pk, or write a parallel.toml (see examples/ in pk's repository)"))
 }
 
+/// What resolving a plan asks of its repository: a real [`Git`], or a stand-in for tests and
+/// the fuzzer (`fuzz/fuzz_targets/plan.rs`), so that [`resolve_source`] needs no repository.
+pub trait Repo {
+    /// The main checkout's root (absolute).
+    fn root(&self) -> &Path;
+    /// True when `name` resolves to a commit.
+    fn commit_exists(&self, name: &str) -> bool;
+    /// The branch the main checkout is on, if any.
+    fn current_branch(&self) -> Option<String>;
+}
+
+impl Repo for Git {
+    fn root(&self) -> &Path {
+        Git::root(self)
+    }
+    fn commit_exists(&self, name: &str) -> bool {
+        Git::commit_exists(self, name)
+    }
+    fn current_branch(&self) -> Option<String> {
+        Git::current_branch(self)
+    }
+}
+
 /// Reads, parses and resolves the plan at `path` for the repository of `git`. `env` reads
 /// environment variables (`$VISUAL`, `$EDITOR`), so tests can inject them.
 pub fn load(
@@ -74,17 +97,33 @@ pub fn load(
             ))));
         }
     };
-    let raw = raw::parse(&source).map_err(|e| fail(syntax_diagnostic(&source, &e)))?;
+    resolve_source(&source, path, git, env)
+}
+
+/// Parses and resolves `source`, the text of the plan at `path`, for `repo`. Reads no file but
+/// those the plan names (`prompt_file`, a layout file), relative to `path`'s folder.
+pub fn resolve_source(
+    source: &str,
+    path: &Path,
+    repo: &dyn Repo,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanError> {
+    let fail = |d: Diagnostic| PlanError::new(path, vec![d]);
+    let raw = raw::parse(source).map_err(|e| fail(syntax_diagnostic(source, &e)))?;
     let abs_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut r = Resolver {
-        src: &source,
+        src: source,
         diags: Vec::new(),
-        git,
+        git: repo,
         env,
         plan_dir: abs_path.parent().map(Path::to_path_buf).unwrap_or_default(),
         exists: HashMap::new(),
         layout_error: None,
     };
+    for span in nul_strings(source) {
+        let diag = r.at(span, "the value contains a NUL character (`\\u0000`)");
+        r.report(diag.hint("remove it: no path, argument or environment variable can hold one"));
+    }
     let plan = r.plan(raw, abs_path);
     if r.diags.is_empty() {
         match r.layout_error {
@@ -96,6 +135,29 @@ pub fn load(
         diags.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
         Err(PlanError::new(path, diags))
     }
+}
+
+/// The spans of the string values that hold a NUL character (only the escapes `\u0000` and
+/// `\U00000000` can write one): no path, argument or environment variable can hold it, so such a
+/// value is refused at its place rather than failing later, half-way through `pk up`.
+fn nul_strings(source: &str) -> Vec<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    fn walk(value: &Spanned<DeValue<'_>>, out: &mut Vec<Range<usize>>) {
+        match value.get_ref() {
+            DeValue::String(s) if s.contains('\0') => out.push(value.span()),
+            DeValue::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            DeValue::Table(table) => table.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if !(source.contains("u0000") || source.contains("U00000000")) {
+        return out;
+    }
+    if let Ok(doc) = DeTable::parse(source) {
+        doc.get_ref().values().for_each(|v| walk(v, &mut out));
+    }
+    out
 }
 
 /// A TOML or schema error from the `toml` crate, in pk's words where it helps.
@@ -151,7 +213,7 @@ fn shown(value: &str) -> String {
 struct Resolver<'a> {
     src: &'a str,
     diags: Vec<Diagnostic>,
-    git: &'a Git,
+    git: &'a dyn Repo,
     env: &'a dyn Fn(&str) -> Option<String>,
     plan_dir: PathBuf,
     exists: HashMap<String, bool>,
@@ -182,6 +244,35 @@ impl Resolver<'_> {
         } else {
             span
         }
+    }
+
+    /// A file the plan names for pk to read (`prompt_file`, a layout file): a path relative to
+    /// the plan's folder that stays inside the repository, also through symbolic links. A plan
+    /// is shared, and what pk reads for it goes to an agent (a prompt) or onto the screen, so it
+    /// cannot name `~/.ssh/id_rsa` or `/dev/zero`. Reports and returns `None` otherwise.
+    fn inside_repo(&mut self, value: &Str, what: &str) -> Option<PathBuf> {
+        let text = value.get_ref();
+        let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        let root = real(self.git.root());
+        let path = check::normalize(&real(&self.plan_dir).join(text));
+        let why = if text.chars().any(char::is_control) {
+            "contains a control character"
+        } else if text.trim().is_empty() {
+            "is empty"
+        } else if Path::new(text).is_absolute() {
+            "is absolute"
+        } else if !path.starts_with(&root) {
+            "leaves the repository"
+        } else if !real(&path).starts_with(&root) {
+            "leads out of the repository through a symbolic link"
+        } else {
+            return Some(path);
+        };
+        let diag = self.at(value.span(), format!("{what} `{}` {why}", shown(text)));
+        self.report(diag.hint(format!(
+            "a {what} is a path relative to the plan's folder, inside the repository"
+        )));
+        None
     }
 
     fn commit_exists(&mut self, name: &str) -> bool {
@@ -373,7 +464,9 @@ impl Resolver<'_> {
             )));
             return fallback();
         }
-        let path = self.plan_dir.join(value);
+        let Some(path) = self.inside_repo(layout, "layout file") else {
+            return fallback();
+        };
         if !path.is_file() {
             let diag = self.at(
                 layout.span(),
@@ -433,10 +526,23 @@ impl Resolver<'_> {
             }
             return repo_root.join("..");
         }
-        let expanded = template
-            .replace("{repo}", repo_name)
-            .replace("{session}", session);
+        if let Some(c) = template.chars().find(|c| c.is_control()) {
+            if let Some(span) = span {
+                let msg = format!("`worktrees` contains the control character {c:?}");
+                let diag = self.at(span, msg);
+                self.report(diag.hint("a folder name holds printable characters only"));
+            }
+            return repo_root.join("..");
+        }
+        let expanded = check::expand(template, &[("repo", repo_name), ("session", session)]);
         let folder = check::normalize(&repo_root.join(expanded));
+        if let Some(span) = span.clone()
+            && folder.components().any(|c| c.as_os_str().len() > 255)
+        {
+            let diag = self.at(span, "`worktrees` has a folder name longer than 255 bytes");
+            self.report(diag.hint("file systems refuse longer names: shorten it"));
+            return repo_root.join("..");
+        }
         let inside = folder.starts_with(repo_root)
             || folder
                 .canonicalize()
@@ -459,14 +565,15 @@ impl Resolver<'_> {
         if let Err((at, why)) = check::placeholders(value, &["track"]) {
             let diag = self.at(self.inner_span(template, at), format!("`branch` {why}"));
             self.report(diag.hint("the only placeholder is `{track}`"));
-        } else if !value.contains("{track}") {
+        } else if check::expand(value, &[("track", "a")]) == check::expand(value, &[("track", "b")])
+        {
             let diag = self.at(template.span(), "`branch` does not contain `{track}`");
             self.report(
                 diag.hint(
                     "every track needs its own branch: use a template such as \"pk/{track}\"",
                 ),
             );
-        } else if let Err(why) = check::branch_name(&value.replace("{track}", "track")) {
+        } else if let Err(why) = check::branch_name(&check::expand(value, &[("track", "track")])) {
             let msg = format!("`branch` template gives invalid branch names: it {why}");
             let diag = self.at(template.span(), msg);
             self.report(diag.hint("branch names follow `git check-ref-format --branch`"));

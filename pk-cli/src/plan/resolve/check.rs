@@ -171,6 +171,39 @@ pub fn placeholders(template: &str, allowed: &[&str]) -> Result<(), (usize, Stri
     Ok(())
 }
 
+/// Expands the `{key}` placeholders of a template whose placeholders [`placeholders`] checked;
+/// `{{` and `}}` stand for literal braces, as the check reads them.
+pub fn expand(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let known = tail.starts_with('{').then(|| {
+            values
+                .iter()
+                .find(|(k, _)| tail[1..].starts_with(k) && tail[1 + k.len()..].starts_with('}'))
+        });
+        match known.flatten() {
+            Some((key, value)) => {
+                out.push_str(value);
+                rest = &tail[key.len() + 2..];
+            }
+            None => {
+                out.push_str(&tail[..1]);
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The allowed placeholders, for hints: "`{track}`, `{port}`, `{branch}`".
 pub fn list_placeholders(allowed: &[&str]) -> String {
     let names: Vec<String> = allowed.iter().map(|p| format!("`{{{p}}}`")).collect();
@@ -198,6 +231,9 @@ pub fn copy_path(entry: &str) -> Result<PathBuf, String> {
     let path = Path::new(entry);
     if entry.trim().is_empty() {
         return Err("is empty".into());
+    }
+    if let Some(c) = entry.chars().find(|c| c.is_control()) {
+        return Err(format!("contains the control character {c:?}"));
     }
     if path.is_absolute() {
         return Err("is absolute: give a path relative to the repository root".into());
@@ -427,6 +463,14 @@ mod tests {
     }
 
     #[test]
+    fn templates_expand_placeholders_and_double_braces() {
+        let v = [("repo", "shop"), ("session", "s")];
+        assert_eq!(expand("../{repo}.pk/{session}", &v), "../shop.pk/s");
+        assert_eq!(expand("a{{repo}}b}}c{x}", &v), "a{repo}b}c{x}");
+        assert_eq!(expand("}{", &v), "}{");
+    }
+
+    #[test]
     fn paths() {
         assert_eq!(
             normalize(Path::new("/a/b/../c/./d")),
@@ -435,7 +479,16 @@ mod tests {
         assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
         assert_eq!(copy_path(".env"), Ok(PathBuf::from(".env")));
         assert_eq!(copy_path("./a/../b/c"), Ok(PathBuf::from("b/c")));
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", ".", "a/.."] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            ".",
+            "a/..",
+            "a\nb",
+            "\u{1b}x",
+        ] {
             assert!(copy_path(bad).is_err(), "{bad}");
         }
     }

@@ -84,10 +84,11 @@ impl Resolver<'_> {
         };
         let valid_name = check::track_name(&name).is_ok();
 
-        let branch = session.branch_template.replace("{track}", &name);
+        let branch = check::expand(&session.branch_template, &[("track", &name)]);
         let worktree = session.worktrees.join(&name);
         if valid_name && let Some(name_span) = t.name.as_ref().map(Spanned::span) {
-            let template_ok = check::branch_name(&session.branch_template.replace("{track}", "x"));
+            let template_ok =
+                check::branch_name(&check::expand(&session.branch_template, &[("track", "x")]));
             if template_ok.is_ok()
                 && let Err(why) = check::branch_name(&branch)
             {
@@ -195,6 +196,12 @@ impl Resolver<'_> {
         }
         if tr.path.get_ref().trim().is_empty() {
             self.report(self.at(tr.path.span(), "transcript `path` is empty"));
+        } else if tr.path.get_ref().chars().any(char::is_control) {
+            let diag = self.at(
+                tr.path.span(),
+                "transcript `path` contains a control character",
+            );
+            self.report(diag);
         }
         let format = tr.format.get_ref();
         if !TRANSCRIPT_FORMATS.contains(&format.as_str()) {
@@ -222,11 +229,15 @@ impl Resolver<'_> {
             (None, None) => return None,
             (None, Some(file)) => file,
         };
-        let path = self.plan_dir.join(file.get_ref());
-        let problem = match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => return Some(text),
-                Err(_) => "is not UTF-8 text".to_string(),
+        let path = self.inside_repo(file, "prompt file")?;
+        let problem = match std::fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => "is not a file".to_string(),
+            Ok(_) => match std::fs::read(&path) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => return Some(text),
+                    Err(_) => "is not UTF-8 text".to_string(),
+                },
+                Err(e) => format!("cannot be read: {e}"),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
             Err(e) => format!("cannot be read: {e}"),
