@@ -20,3 +20,7 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then bench_tmp=/dev/shm; fi
 TMPDIR=$bench_tmp PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench up_down --locked
 echo "== live status bench (quick: prints figures, fails only when a command fails)"
 PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench status --locked
+echo "== fuzzing, bounded (PK_FUZZ_SECONDS per target, default 20; 0 skips it)"
+if [ "${PK_FUZZ_SECONDS:-20}" != 0 ]; then
+  bash scripts/fuzz.sh "${PK_FUZZ_SECONDS:-20}"
+fi
