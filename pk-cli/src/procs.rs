@@ -51,10 +51,7 @@ pub fn record(state_dir: &Path, track: &str) -> Result<String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let sid = rustix::process::getsid(None)
-        .ok()
-        .map(|p| p.as_raw_pid())
-        .filter(|sid| *sid == pid);
+    let sid = imp::session_id(pid).filter(|sid| *sid == pid);
     let run = Run {
         id: format!("{pid}-{nanos}"),
         pid,
@@ -153,6 +150,13 @@ mod imp {
 
     pub(super) fn start_time(pid: i32) -> Option<u64> {
         stat(pid).map(|s| s.start)
+    }
+
+    /// The terminal session `pid` is in. Read from `/proc`, not with `getsid`: in a PID
+    /// namespace whose session leader lives outside it (a container, CI) the session id is 0,
+    /// and rustix's `getsid` asserts that it is positive.
+    pub(super) fn session_id(pid: i32) -> Option<i32> {
+        stat(pid).map(|s| s.sid).filter(|sid| *sid > 0)
     }
 
     /// True when the process `pid` that started at `start` has ended (a zombie has).
@@ -266,6 +270,10 @@ mod imp {
 
     pub(super) fn start_time(_pid: i32) -> Option<u64> {
         None
+    }
+
+    pub(super) fn session_id(_pid: i32) -> Option<i32> {
+        rustix::process::getsid(None).ok().map(|p| p.as_raw_pid())
     }
 
     /// Ends the pane's process group (its id is the leader's, the recorded session's), once
