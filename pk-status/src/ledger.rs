@@ -63,7 +63,8 @@ impl Figures {
     fn plus(&self, o: &Figures) -> Figures {
         Figures {
             tokens: self.tokens.plus(&o.tokens),
-            cost: self.cost + o.cost,
+            // Never infinite, whatever was reported.
+            cost: (self.cost + o.cost).min(f64::MAX),
         }
     }
 

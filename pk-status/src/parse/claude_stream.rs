@@ -136,7 +136,9 @@ fn result(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
     let cost = ["total_cost_usd", "cost_usd", "total_cost"]
         .iter()
         .find_map(|k| v.get(k).and_then(Value::as_f64))
-        .filter(|c| c.is_finite() && *c >= 0.0);
+        // A run's cost, in dollars: anything past a billion is not one (and adding such
+        // figures up would overflow to infinity).
+        .filter(|c| c.is_finite() && (0.0..1e9).contains(c));
     if let Some(cost) = cost {
         let tokens = model_usage_tokens(v, ctx)
             .or_else(|| {
@@ -206,6 +208,19 @@ mod tests {
     }
 
     const ASK: &str = r#"{"type":"control_request","request_id":"r1","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"rm -rf build"},"tool_use_id":"t1"}}"#;
+
+    #[test]
+    fn absurd_reported_costs_are_not_costs() {
+        let mut t = crate::Tracker::new(crate::Format::ClaudeStream);
+        let r = "{\"type\":\"result\",\"subtype\":\"success\",\"total_cost_usd\":1e308}\n";
+        t.feed(r.as_bytes(), 0);
+        t.feed(
+            b"{\"type\":\"result\",\"subtype\":\"success\",\"total_cost_usd\":2}\n",
+            0,
+        );
+        t.feed(r.as_bytes(), 0);
+        assert_eq!(t.status().cost_usd, 2.0);
+    }
 
     #[test]
     fn permission_requests_wait_until_answered() {
