@@ -62,7 +62,7 @@ for target in "${targets[@]}"; do
     2>"fuzz/$target.log"; then
     grep -a -m1 -A6 'panicked at\|ERROR: libFuzzer\|ERROR: AddressSanitizer' "fuzz/$target.log" |
       cut -c1-400 || tail -n 20 "fuzz/$target.log"
-    grep -a -o 'fuzz/artifacts/[^ ]*' "fuzz/$target.log" | sort -u | sed 's/^/  input: /' || true
+    grep -a -o 'fuzz/artifacts/[a-z_]*/[a-z-]*-[0-9a-f]\{40\}' "fuzz/$target.log" | sort -u | sed 's/^/  input: /' || true
     failed+=("$target")
   else
     grep -E '^(stat::number_of_executed_units|stat::new_units_added)' "fuzz/$target.log" |
