@@ -3,14 +3,22 @@
 use crate::plan::{Agent, AgentPreset, Track};
 use std::path::Path;
 
+/// What pk adds to an interactive agent's command line so that it reports its state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusHooks<'a> {
+    /// Claude: the settings file that installs pk's hooks (`--settings <file>`).
+    pub claude_settings: Option<&'a Path>,
+    /// Codex: the `notify` program (`-c notify=[…]`).
+    pub codex_notify: Option<&'a [String]>,
+}
+
 /// The argv that starts a track's agent, with the prompt handed over the way that agent takes
-/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead. `claude_settings`
-/// is the settings file that installs pk's hooks into interactive Claude.
-pub fn argv(track: &Track, shell: &str, claude_settings: Option<&Path>) -> Vec<String> {
+/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead.
+pub fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String> {
     let prompt = track.prompt.clone();
     match &track.agent {
         Agent::Command(argv) => argv.clone(),
-        Agent::Preset(preset) => preset_argv(*preset, prompt, shell, claude_settings),
+        Agent::Preset(preset) => preset_argv(*preset, prompt, shell, hooks),
     }
 }
 
@@ -19,7 +27,7 @@ pub fn preset_argv(
     preset: AgentPreset,
     prompt: Option<String>,
     shell: &str,
-    claude_settings: Option<&Path>,
+    hooks: StatusHooks,
 ) -> Vec<String> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let mut argv = match preset {
@@ -27,13 +35,23 @@ pub fn preset_argv(
         // pk's hooks to the user's own settings for this session only.
         AgentPreset::Claude => {
             let mut v = s(&["claude"]);
-            if let Some(settings) = claude_settings {
+            if let Some(settings) = hooks.claude_settings {
                 v.push("--settings".into());
                 v.push(settings.to_string_lossy().into_owned());
             }
             v
         }
-        AgentPreset::Codex => s(&["codex"]),
+        // `-c` overrides Codex's configuration for this session only; its value is TOML.
+        AgentPreset::Codex => {
+            let mut v = s(&["codex"]);
+            if let Some(notify) = hooks.codex_notify {
+                let array: toml::value::Array =
+                    notify.iter().cloned().map(toml::Value::String).collect();
+                v.push("-c".into());
+                v.push(format!("notify={}", toml::Value::Array(array)));
+            }
+            v
+        }
         AgentPreset::ClaudeHeadless => {
             let mut v = s(&["claude", "-p"]);
             match prompt {
@@ -103,15 +121,20 @@ mod tests {
         let p = || Some("--settings={\"hooks\":{}}".to_string());
         let evil = p().unwrap();
         assert_eq!(
-            preset_argv(AgentPreset::Claude, p(), "sh", None),
+            preset_argv(AgentPreset::Claude, p(), "sh", StatusHooks::default()),
             ["claude", "--", &evil]
         );
         assert_eq!(
-            preset_argv(AgentPreset::CodexExec, p(), "sh", None),
+            preset_argv(AgentPreset::CodexExec, p(), "sh", StatusHooks::default()),
             ["codex", "exec", "--json", "--", &evil]
         );
         assert_eq!(
-            preset_argv(AgentPreset::ClaudeHeadless, p(), "sh", None),
+            preset_argv(
+                AgentPreset::ClaudeHeadless,
+                p(),
+                "sh",
+                StatusHooks::default()
+            ),
             [
                 "claude",
                 "-p",
@@ -123,7 +146,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            preset_argv(AgentPreset::Gemini, p(), "sh", None),
+            preset_argv(AgentPreset::Gemini, p(), "sh", StatusHooks::default()),
             [
                 "gemini",
                 "--output-format",
@@ -137,11 +160,16 @@ mod tests {
     fn prompts_go_where_each_agent_takes_them() {
         let p = || Some("fix it".to_string());
         assert_eq!(
-            preset_argv(AgentPreset::Claude, p(), "sh", None),
+            preset_argv(AgentPreset::Claude, p(), "sh", StatusHooks::default()),
             ["claude", "fix it"]
         );
         assert_eq!(
-            preset_argv(AgentPreset::ClaudeHeadless, p(), "sh", None),
+            preset_argv(
+                AgentPreset::ClaudeHeadless,
+                p(),
+                "sh",
+                StatusHooks::default()
+            ),
             [
                 "claude",
                 "-p",
@@ -152,16 +180,19 @@ mod tests {
             ]
         );
         assert_eq!(
-            preset_argv(AgentPreset::CodexExec, p(), "sh", None),
+            preset_argv(AgentPreset::CodexExec, p(), "sh", StatusHooks::default()),
             ["codex", "exec", "--json", "fix it"]
         );
-        assert_eq!(preset_argv(AgentPreset::Codex, None, "sh", None), ["codex"]);
         assert_eq!(
-            preset_argv(AgentPreset::Gemini, p(), "sh", None),
+            preset_argv(AgentPreset::Codex, None, "sh", StatusHooks::default()),
+            ["codex"]
+        );
+        assert_eq!(
+            preset_argv(AgentPreset::Gemini, p(), "sh", StatusHooks::default()),
             ["gemini", "--output-format", "stream-json", "-p", "fix it"]
         );
         assert_eq!(
-            preset_argv(AgentPreset::Shell, p(), "/bin/zsh", None),
+            preset_argv(AgentPreset::Shell, p(), "/bin/zsh", StatusHooks::default()),
             ["/bin/zsh"]
         );
         assert_eq!(
@@ -169,7 +200,10 @@ mod tests {
                 AgentPreset::Claude,
                 p(),
                 "sh",
-                Some(Path::new("/r/.git/pk/s/tracks/a/claude-settings.json"))
+                StatusHooks {
+                    claude_settings: Some(Path::new("/r/.git/pk/s/tracks/a/claude-settings.json")),
+                    ..StatusHooks::default()
+                }
             ),
             [
                 "claude",
@@ -178,5 +212,32 @@ mod tests {
                 "fix it"
             ]
         );
+    }
+
+    #[test]
+    fn codex_gets_pk_as_its_notify_for_this_session_only() {
+        let notify = [
+            "/opt/my \"pk\"/pk".to_string(),
+            "hook".to_string(),
+            "--events".to_string(),
+            "/r/e.ndjson".to_string(),
+        ];
+        let hooks = StatusHooks {
+            codex_notify: Some(&notify),
+            ..StatusHooks::default()
+        };
+        let argv = preset_argv(AgentPreset::Codex, Some("fix it".into()), "sh", hooks);
+        assert_eq!(argv[..2], ["codex", "-c"]);
+        assert_eq!(argv[3], "fix it");
+        // The value is TOML that reads back as the same argv, whatever the path holds.
+        let value = argv[2].strip_prefix("notify=").unwrap();
+        let table: toml::Table = format!("notify = {value}").parse().unwrap();
+        let back: Vec<&str> = table["notify"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(back, notify);
     }
 }

@@ -168,17 +168,22 @@ fn agent_text(agent: &AgentCommand) -> String {
             let Some(preset) = AgentPreset::from_name(name) else {
                 return format!("preset {name}");
             };
-            let argv = crate::agent::preset_argv(preset, Some(PROMPT.into()), SHELL, None)
-                .iter()
-                .map(|a| {
-                    if a == PROMPT || a == SHELL {
-                        a.clone()
-                    } else {
-                        crate::shell::quote(a)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
+            let argv = crate::agent::preset_argv(
+                preset,
+                Some(PROMPT.into()),
+                SHELL,
+                crate::agent::StatusHooks::default(),
+            )
+            .iter()
+            .map(|a| {
+                if a == PROMPT || a == SHELL {
+                    a.clone()
+                } else {
+                    crate::shell::quote(a)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
             format!("{argv}   (preset {name})")
         }
     }

@@ -1,4 +1,5 @@
-//! Claude Code hooks, installed without touching the user's worktree or settings.
+//! Claude Code hooks and Codex's `notify`, installed without touching the user's worktree or
+//! settings.
 //!
 //! Claude's on-disk transcript cannot show that it waits for a permission (notes/formats.md §3),
 //! so pk starts interactive Claude with `--settings <file>`: a settings file of its own, under
@@ -6,6 +7,12 @@
 //! command appends the hook's payload, one JSON object per line, to the track's event file,
 //! which the watcher reads as `claude-hooks`. Only the sessions pk starts get these hooks, so
 //! no other Claude session on the machine writes into a track's file.
+//!
+//! Interactive Codex gets `-c notify=[pk hook …]` on its command line: Codex runs it after every
+//! turn, and pk records that as a `Stop`, then runs the user's own `notify`. Codex's hooks, which
+//! could also show a permission wait, run only once the user has trusted them in Codex (`/hooks`),
+//! and trust follows the hook's text: `pk hook` with no `--events` reads `PK_EVENTS`, so one
+//! user-level Codex hook serves every track (README, "Codex").
 //!
 //! The hook must never slow Claude down nor fail it: it reads its input, appends one line with
 //! a single write, and exits 0 whatever happened.
@@ -127,6 +134,86 @@ pub fn append_value(events: &Path, value: &Value, now_ms: i64) -> Result<()> {
     }
 }
 
+/// Codex's `notify` for a track: `pk hook --events <file> --codex-notify -- [user's notify…]`.
+/// Codex runs it after every turn with its JSON payload as one more argument (notes/formats.md
+/// §4.3); pk records the turn's end and then runs the user's own `notify`, which a `-c notify=`
+/// on Codex's command line would otherwise replace for this session.
+pub fn codex_notify(pk_exe: &Path, events: &Path, user: &[String]) -> Vec<String> {
+    let mut argv = vec![
+        pk_exe.to_string_lossy().into_owned(),
+        "hook".into(),
+        "--events".into(),
+        events.to_string_lossy().into_owned(),
+        "--codex-notify".into(),
+        "--".into(),
+    ];
+    argv.extend(user.iter().cloned());
+    argv
+}
+
+/// The `notify` of a Codex `config.toml` (an array of strings), or nothing.
+pub fn user_codex_notify(config_toml: &str) -> Vec<String> {
+    let Ok(table) = config_toml.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let Some(toml::Value::Array(items)) = table.get("notify") else {
+        return Vec::new();
+    };
+    let argv: Option<Vec<String>> = items
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect();
+    argv.unwrap_or_default()
+}
+
+/// The hook line of a Codex `notify` payload: a completed turn is a `Stop` (the agent waits
+/// for its human). Other kinds of notification are not states; `None` for them.
+pub fn codex_notify_line(payload: &str, now_ms: i64) -> Option<String> {
+    let v: Value = serde_json::from_str(payload).ok()?;
+    if v.get("type").and_then(Value::as_str) != Some("agent-turn-complete") {
+        return None;
+    }
+    let mut event = Map::new();
+    event.insert("hook_event_name".into(), json!("Stop"));
+    event.insert("source".into(), json!("codex-notify"));
+    for (from, to) in [
+        ("thread-id", "session_id"),
+        ("turn-id", "turn_id"),
+        ("cwd", "cwd"),
+    ] {
+        if let Some(x) = v.get(from).filter(|x| x.is_string()) {
+            event.insert(to.into(), x.clone());
+        }
+    }
+    event_line(Value::Object(event).to_string().as_bytes(), now_ms)
+}
+
+/// How the agents pk starts reach `pk hook`: pk's own path, and the `notify` the user's Codex
+/// already runs (kept running beside pk's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HookTarget {
+    /// The pk executable (absolute).
+    pub exe: std::path::PathBuf,
+    /// The user's Codex `notify`, from `$CODEX_HOME/config.toml`.
+    pub codex_user_notify: Vec<String>,
+}
+
+impl HookTarget {
+    /// The target for this pk and the user's Codex configuration. `env` reads the environment
+    /// the agents inherit.
+    pub fn current(env: &dyn Fn(&str) -> Option<String>) -> Result<HookTarget> {
+        let exe = std::env::current_exe().context("failed to find the pk executable")?;
+        let codex_user_notify = crate::transcript::codex_root(env)
+            .and_then(|root| std::fs::read_to_string(root.join("config.toml")).ok())
+            .map(|text| user_codex_notify(&text))
+            .unwrap_or_default();
+        Ok(HookTarget {
+            exe,
+            codex_user_notify,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +235,54 @@ mod tests {
             "'/opt/pk bin/pk' hook --events /r/.git/pk/shop/tracks/api/events.ndjson"
         );
         assert!(hooks["Stop"][0].get("matcher").is_none());
+    }
+
+    #[test]
+    fn codex_notify_records_the_turn_then_runs_the_users_own() {
+        let argv = codex_notify(
+            Path::new("/opt/pk"),
+            Path::new("/r/e.ndjson"),
+            &["notify-send".to_string(), "Codex".to_string()],
+        );
+        assert_eq!(
+            argv,
+            [
+                "/opt/pk",
+                "hook",
+                "--events",
+                "/r/e.ndjson",
+                "--codex-notify",
+                "--",
+                "notify-send",
+                "Codex"
+            ]
+        );
+        assert_eq!(
+            user_codex_notify("model = \"o3\"\nnotify = [\"python3\", \"/h/n.py\"]\n"),
+            ["python3", "/h/n.py"]
+        );
+        assert!(user_codex_notify("notify = \"x\"").is_empty());
+        assert!(user_codex_notify("notify = [1]").is_empty());
+        assert!(user_codex_notify("not toml [").is_empty());
+        assert!(user_codex_notify("[tui]\nnotify = [\"a\"]\n").is_empty());
+    }
+
+    #[test]
+    fn a_codex_turn_complete_is_a_stop() {
+        let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u2","cwd":"/w/api","input-messages":["go"],"last-assistant-message":"done"}"#;
+        let line = codex_notify_line(payload, 1_000).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["hook_event_name"], "Stop");
+        assert_eq!(v["session_id"], "t1");
+        assert_eq!(v["cwd"], "/w/api");
+        let mut t = Tracker::new(Format::ClaudeHooks);
+        t.feed(br#"{"hook_event_name":"UserPromptSubmit"}"#, 500);
+        t.feed(b"\n", 500);
+        assert_eq!(t.status().state, TrackState::Working);
+        t.feed(format!("{line}\n").as_bytes(), 2_000);
+        assert_eq!(t.status().state, TrackState::Done);
+        assert_eq!(codex_notify_line(r#"{"type":"other"}"#, 0), None);
+        assert_eq!(codex_notify_line("not json", 0), None);
     }
 
     #[test]

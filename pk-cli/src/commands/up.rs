@@ -5,6 +5,7 @@
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
+use crate::hooks::HookTarget;
 use crate::layout::{self, AgentPane};
 use crate::lock::SessionLock;
 use crate::mux::Mux;
@@ -143,8 +144,9 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     }
 
     state.idle_after_secs = plan.session.idle_after_secs;
-    let made = prepare_tracks(ctx, ws, &mut state)?;
-    write_track_files(ws)?;
+    let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
+    let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
+    write_track_files(ws, &hook)?;
     crate::fault::point("up:track-files-written");
     let mux = ws.mux(ctx, Some(&state));
     let panes_made = match &mux {
@@ -175,7 +177,12 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
 /// as `worktree_created` but not yet `worktree_ready`), each step only adds to what git has,
 /// and a worktree a crash left half made (registered but not checked out, `copy` files not in)
 /// is finished by the next run.
-fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<String>> {
+fn prepare_tracks(
+    ctx: &Ctx,
+    ws: &Workspace,
+    state: &mut State,
+    hook: &HookTarget,
+) -> Result<Vec<String>> {
     let plan = &ws.plan;
     let git = &ws.git;
     for rec in &state.tracks {
@@ -305,7 +312,7 @@ fn prepare_tracks(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<Vec<St
             events: None,
             agent_started_ms: prev.and_then(|r| r.agent_started_ms),
         };
-        let files = TrackFiles::of(&ws.state_dir, track, &env);
+        let files = TrackFiles::of(&ws.state_dir, track, &env, hook);
         let launch = launch_spec(plan, track, &record, &shell, &files);
         let record = TrackRecord {
             launch,
@@ -440,13 +447,21 @@ pub struct TrackFiles {
     pub source: Option<Source>,
     /// The settings file with pk's hooks, for interactive Claude.
     pub claude_settings: Option<PathBuf>,
+    /// Codex's `notify` argv, for interactive Codex.
+    pub codex_notify: Option<Vec<String>>,
     /// The file a headless agent's stream is kept in.
     pub tee: Option<Tee>,
 }
 
 impl TrackFiles {
-    /// Decides the files of `track`; `env` is the environment the agents inherit.
-    pub fn of(state_dir: &Path, track: &Track, env: &dyn Fn(&str) -> Option<String>) -> TrackFiles {
+    /// Decides the files of `track`; `env` is the environment the agents inherit, `hook` how
+    /// they reach `pk hook`.
+    pub fn of(
+        state_dir: &Path,
+        track: &Track,
+        env: &dyn Fn(&str) -> Option<String>,
+        hook: &HookTarget,
+    ) -> TrackFiles {
         let dir = transcript::track_dir(state_dir, &track.name);
         let source = transcript::source_for(track, &dir, env);
         let preset = match &track.agent {
@@ -460,8 +475,11 @@ impl TrackFiles {
                 path: path.to_path_buf(),
                 format,
             });
+        let events = dir.join(transcript::EVENTS_FILE);
         TrackFiles {
-            events: dir.join(transcript::EVENTS_FILE),
+            codex_notify: (preset == Some(plan::AgentPreset::Codex))
+                .then(|| crate::hooks::codex_notify(&hook.exe, &events, &hook.codex_user_notify)),
+            events,
             claude_settings: (preset == Some(plan::AgentPreset::Claude))
                 .then(|| dir.join(transcript::CLAUDE_SETTINGS_FILE)),
             dir,
@@ -522,7 +540,14 @@ pub fn launch_spec(
     Launch {
         env,
         setup: track.setup.clone(),
-        argv: crate::agent::argv(track, shell, files.claude_settings.as_deref()),
+        argv: crate::agent::argv(
+            track,
+            shell,
+            crate::agent::StatusHooks {
+                claude_settings: files.claude_settings.as_deref(),
+                codex_notify: files.codex_notify.as_deref(),
+            },
+        ),
         agent: crate::agent::label(&track.agent),
         tee: files.tee.clone(),
     }
@@ -530,15 +555,14 @@ pub fn launch_spec(
 
 /// Makes every track's folder under the state folder and writes the Claude settings with pk's
 /// hooks (rewritten only when they changed: the path of pk may have).
-fn write_track_files(ws: &Workspace) -> Result<()> {
-    let exe = std::env::current_exe().context("failed to find the pk executable")?;
+fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
     let env = |k: &str| std::env::var(k).ok();
     for track in &ws.plan.tracks {
-        let files = TrackFiles::of(&ws.state_dir, track, &env);
+        let files = TrackFiles::of(&ws.state_dir, track, &env, hook);
         std::fs::create_dir_all(&files.dir)
             .with_context(|| format!("failed to create {}", files.dir.display()))?;
         if let Some(path) = &files.claude_settings {
-            let settings = crate::hooks::claude_settings(&exe, &files.events);
+            let settings = crate::hooks::claude_settings(&hook.exe, &files.events);
             let text = serde_json::to_string_pretty(&settings).context("failed to encode hooks")?;
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
                 crate::state::write_atomically(path, text.as_bytes())?;

@@ -358,6 +358,111 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
 }
 
 #[test]
+fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // A fake interactive `codex` that records its arguments and stays up.
+    let path = env.fake_program(
+        "codex",
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OUT/codex.args.tmp\"\nmv \"$OUT/codex.args.tmp\" \"$OUT/codex.args\"\nexec sleep 600\n",
+    );
+    // The user's own Codex notify, which pk must keep running.
+    let marker = env.out().join("user-notify.json");
+    env.fake_program(
+        "my-notify",
+        &format!("#!/bin/sh\nprintf '%s' \"$2\" > '{}'\n", marker.display()),
+    );
+    let codex_home = env.root().join("home/.codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let my_notify = env.root().join("bin/my-notify");
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!(
+            "model = \"gpt-5\"\nnotify = [{:?}, \"--from-codex\"]\n",
+            my_notify.display().to_string()
+        ),
+    )
+    .unwrap();
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18250\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"codex\"\nprompt = \"Add rate limiting\"\n",
+        out = env.out().to_string_lossy(),
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let args_file = env.out().join("codex.args");
+    env.wait_for("codex to start", 20, || args_file.exists());
+    let args: Vec<String> = std::fs::read_to_string(&args_file)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(args[0], "-c", "{args:?}");
+    assert_eq!(args.last().unwrap(), "Add rate limiting");
+    // What Codex does with `-c notify=…`: reads the value as TOML.
+    let value = args[1].strip_prefix("notify=").expect("a notify override");
+    let table: toml::Table = format!("notify = {value}").parse().unwrap();
+    let notify: Vec<String> = table["notify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    // A user-level Codex hook, as the README shows it: `pk hook` run from inside the pane's
+    // environment (PK_EVENTS), the payload on stdin.
+    let pane_env = |cmd: &mut std::process::Command| {
+        env.apply_env(cmd);
+        let events = env.repo.join(".git/pk/shop/tracks/api/events.ndjson");
+        cmd.env("PK_EVENTS", events);
+    };
+    let mut cmd = std::process::Command::new(&notify[0]);
+    pane_env(&mut cmd);
+    let hook = |payload: serde_json::Value| {
+        let mut cmd = env.pk_cmd(&["hook"]);
+        pane_env(&mut cmd);
+        let mut child = cmd.stdin(std::process::Stdio::piped()).spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.to_string().as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    let screen = env.attach_screen("shop");
+    hook(
+        serde_json::json!({"hook_event_name": "PermissionRequest", "session_id": "t1",
+        "turn_id": "u1", "tool_name": "Bash", "tool_input": {"command": "cargo test"}}),
+    );
+    env.wait_for("the bar to show api waiting", 10, || {
+        state_of(&screen.status_line(), "api") == Some("waiting")
+    });
+    hook(
+        serde_json::json!({"hook_event_name": "PostToolUse", "session_id": "t1",
+        "turn_id": "u1", "tool_name": "Bash", "tool_input": {"command": "cargo test"}}),
+    );
+    env.wait_for("the bar to show api working", 10, || {
+        state_of(&screen.status_line(), "api") == Some("working")
+    });
+    // The turn ends: Codex runs its notify with the payload as the last argument.
+    let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u1","cwd":"/w","input-messages":["go"],"last-assistant-message":"Done."}"#;
+    let status = cmd.args(&notify[1..]).arg(payload).status().unwrap();
+    assert!(status.success());
+    env.wait_for("the bar to show api done", 10, || {
+        state_of(&screen.status_line(), "api") == Some("done")
+    });
+    assert_eq!(env.status_json()["tracks"][0]["state"], "done");
+    env.wait_for("the user's own notify to run", 10, || marker.exists());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), payload);
+    // Outside a pk session (no PK_EVENTS) the same user-level hook records nothing, quietly.
+    let mut outside = env.pk_cmd(&["hook"]);
+    env.apply_env(&mut outside);
+    let out = outside.stdin(std::process::Stdio::null()).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+}
+
+#[test]
 fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
     if !tmux_available() {
         return;
