@@ -259,6 +259,35 @@ impl Git {
         Ok(parse_status(&out.stdout))
     }
 
+    /// `git status` of a worktree, as [`Git::dirt`] runs it, raw, for `pk watch`: without the
+    /// optional index lock, so that its own count does not touch the worktree's git folder,
+    /// which the watcher watches.
+    pub fn status_raw(&self, path: &Path) -> Result<Vec<u8>> {
+        let mut cmd = self.command_in(path);
+        cmd.args([
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=none",
+        ]);
+        let out = self
+            .run(cmd)
+            .map_err(|e| e.wrap(format!("failed to read the status of {}", path.display())))?;
+        Ok(out.stdout)
+    }
+
+    /// The tracked files of a worktree (`git ls-files -z`: the index only, no folder walk).
+    pub fn tracked_files_raw(&self, path: &Path) -> Result<Vec<u8>> {
+        let mut cmd = self.command_in(path);
+        cmd.args(["--no-optional-locks", "ls-files", "-z"]);
+        let out = self
+            .run(cmd)
+            .map_err(|e| e.wrap(format!("failed to list the files of {}", path.display())))?;
+        Ok(out.stdout)
+    }
+
     /// True when every commit of `branch` is already in `base`: fast-forward or merge commit,
     /// or a squash merge (merging the branch into base would change nothing).
     pub fn is_merged(&self, branch: &str, base: &str) -> Result<bool> {

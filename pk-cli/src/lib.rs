@@ -11,6 +11,7 @@ pub mod agent;
 pub mod approval;
 pub mod cli;
 pub mod commands;
+pub mod dirt;
 pub mod env_vars;
 pub mod error;
 pub mod fault;

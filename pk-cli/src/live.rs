@@ -421,6 +421,10 @@ pub struct TrackEntry {
     /// the zellij plugin focuses it on a click.
     #[serde(default)]
     pub pane: Option<String>,
+    /// Changed and untracked files of the worktree, when the watcher's count is current
+    /// ([`crate::dirt`]); `pk status` asks git when it is not.
+    #[serde(default)]
+    pub changed_files: Option<usize>,
 }
 
 impl TrackEntry {
@@ -434,6 +438,7 @@ impl TrackEntry {
             transcript_cursor: feed.transcript().map(Follower::cursor),
             events_cursor: Some(feed.events().cursor()),
             pane,
+            changed_files: None,
         }
     }
 }

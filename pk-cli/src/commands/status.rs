@@ -2,7 +2,9 @@
 //!
 //! What each agent does comes from the status watcher's `status.json` when the watcher runs
 //! (it has read every transcript as it grew: fast at any size); otherwise each track's files
-//! are read once here with the same code ([`crate::live`]).
+//! are read once here with the same code ([`crate::live`]). The watcher also keeps each
+//! worktree's count of changed files ([`crate::dirt`]); `git status` runs here only for the
+//! worktrees it has no current count of.
 
 use crate::Ctx;
 use crate::cli::PlanArg;
@@ -135,16 +137,6 @@ fn warn_about_the_world(ctx: &Ctx, ws: &Workspace, state: &State, report: &Statu
 pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<StatusJson> {
     let plan = &ws.plan;
     let mux = ws.mux(ctx, state);
-    // The slow part is one `git status` per worktree: all at once, and the multiplexer meanwhile.
-    let worktrees: Vec<PathBuf> = plan.tracks.iter().map(|t| t.worktree.clone()).collect();
-    let (panes, changed) = std::thread::scope(|scope| {
-        let panes = scope.spawn(|| match state {
-            Some(_) => mux.session_panes(&plan.session.name).unwrap_or_default(),
-            None => Vec::new(),
-        });
-        let changed = changed_files(ctx, &ws.git, &worktrees);
-        (panes.join().unwrap_or_default(), changed)
-    });
     // The watcher's view when it runs; else the files, read once.
     let watcher_runs = super::watch::is_running(&ws.state_dir);
     let file = if watcher_runs {
@@ -152,6 +144,37 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
     } else {
         None
     };
+    let entry_of = |name: &str| {
+        file.as_ref()
+            .and_then(|f| f.tracks.iter().find(|e| e.name == name))
+    };
+    // Changed files: the watcher's count when it is current, else one `git status` per
+    // worktree (the slow part): all at once, and the multiplexer meanwhile.
+    let counted: Vec<Option<usize>> = plan
+        .tracks
+        .iter()
+        .map(|t| entry_of(&t.name).and_then(|e| e.changed_files))
+        .collect();
+    let to_ask: Vec<PathBuf> = plan
+        .tracks
+        .iter()
+        .zip(&counted)
+        .filter(|(_, c)| c.is_none())
+        .map(|(t, _)| t.worktree.clone())
+        .collect();
+    let (panes, asked) = std::thread::scope(|scope| {
+        let panes = scope.spawn(|| match state {
+            Some(_) => mux.session_panes(&plan.session.name).unwrap_or_default(),
+            None => Vec::new(),
+        });
+        let asked = changed_files(ctx, &ws.git, &to_ask);
+        (panes.join().unwrap_or_default(), asked)
+    });
+    let mut asked = asked.into_iter();
+    let changed: Vec<usize> = counted
+        .into_iter()
+        .map(|c| c.or_else(|| asked.next()).unwrap_or(0))
+        .collect();
     let now = live::now_ms();
     let idle_ms =
         i64::try_from(plan.session.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -170,9 +193,7 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
                 Some(r) => BTreeMap::from([("port".to_string(), r.port())]),
                 None => BTreeMap::new(),
             };
-            let entry = file
-                .as_ref()
-                .and_then(|f| f.tracks.iter().find(|e| e.name == t.name));
+            let entry = entry_of(&t.name);
             let (status, transcript) = match (entry, rec) {
                 (Some(e), _) => (e.status.clone(), e.transcript.clone()),
                 (None, Some(rec)) => {

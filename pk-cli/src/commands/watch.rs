@@ -13,13 +13,18 @@
 //! is kept dead by `remain-on-exit`), re-renders for idleness and picks up new tracks; when the
 //! tmux server or the session is gone, it exits.
 //!
+//! It also keeps every worktree's count of changed files ([`crate::dirt`]), so that `pk status`
+//! does not run `git status` in each.
+//!
 //! notify is used without a debouncer crate: the watcher only needs "something in these
 //! folders changed", and gathering events with a short `recv_timeout` is that debouncer in a few
 //! lines, without its extra thread and timer tick.
 
 use crate::Ctx;
 use crate::cli::PlanArg;
+use crate::dirt::Worktree;
 use crate::error::{Context, Error, Result};
+use crate::git::Git;
 use crate::layout;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::lock::SessionLock;
@@ -28,7 +33,7 @@ use crate::state::State;
 use crate::tmux::{Client, Cmd, Pane};
 use crate::workspace::Workspace;
 use clap::Args;
-use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
@@ -109,7 +114,8 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
         state.session,
         state.tracks.len()
     );
-    let mut watch = Watch::new(state_dir, state, mux, fs);
+    let git = Git::discover(&state.repo_root).ok();
+    let mut watch = Watch::new(state_dir, state, mux, fs, git);
     watch.run(&rx)
 }
 
@@ -137,14 +143,22 @@ enum Flow {
     Stop,
 }
 
+/// Who wants a folder watched (bits of [`Watch::watched`]): the feeds, the worktrees.
+const FOR_FEEDS: u8 = 1;
+const FOR_TREES: u8 = 2;
+
 struct Watch {
     state_dir: PathBuf,
     state: State,
     state_stamp: Option<SystemTime>,
     mux: Mux,
     fs: notify::RecommendedWatcher,
-    watched: BTreeSet<PathBuf>,
+    /// The folders watched, and for whom.
+    watched: HashMap<PathBuf, u8>,
     feeds: Vec<TrackFeed>,
+    /// To count changed files; none when the repository cannot be opened (no counts then).
+    git: Option<Git>,
+    worktrees: Vec<Worktree>,
     panes: Vec<Pane>,
     clients: Vec<Client>,
     panes_at: Option<Instant>,
@@ -160,15 +174,23 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(state_dir: PathBuf, state: State, mux: Mux, fs: notify::RecommendedWatcher) -> Watch {
+    fn new(
+        state_dir: PathBuf,
+        state: State,
+        mux: Mux,
+        fs: notify::RecommendedWatcher,
+        git: Option<Git>,
+    ) -> Watch {
         let mut w = Watch {
             state_stamp: stamp(&state_dir),
             state_dir,
             state,
             mux,
             fs,
-            watched: BTreeSet::new(),
+            watched: HashMap::new(),
             feeds: Vec::new(),
+            git,
+            worktrees: Vec::new(),
             panes: Vec::new(),
             clients: Vec::new(),
             panes_at: None,
@@ -185,19 +207,22 @@ impl Watch {
     fn run(&mut self, rx: &Receiver<notify::Result<notify::Event>>) -> Result<()> {
         let mut next_tick = Instant::now();
         loop {
-            let wait = next_tick.saturating_duration_since(Instant::now());
+            let deadline = self.next_count().map_or(next_tick, |d| d.min(next_tick));
+            let wait = deadline.saturating_duration_since(Instant::now());
             let triggered = match rx.recv_timeout(wait) {
-                Ok(event) if relevant(&event) => {
-                    settle(rx);
-                    true
+                Ok(event) => {
+                    let mut events = vec![event];
+                    settle(rx, &mut events);
+                    self.route(&events)
                 }
-                Ok(_) | Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Timeout) => false,
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(Error::failure("the file watcher stopped"));
                 }
             };
             let full = Instant::now() >= next_tick;
-            if !triggered && !full {
+            let count_due = self.next_count().is_some_and(|d| d <= Instant::now());
+            if !triggered && !full && !count_due {
                 continue;
             }
             if full {
@@ -265,7 +290,124 @@ impl Watch {
         self.sync_watches(now, full);
         self.push_bar(&statuses);
         self.announce(&statuses);
-        self.write_status(statuses)
+        // The bar first; then the counts that are due (they take a `git status` each).
+        if self.write_status(statuses.clone())? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+        if self.count_due() {
+            return self.write_status(statuses);
+        }
+        Ok(Flow::Go)
+    }
+
+    /// Marks the worktrees the events are in as pending, forgets removed folders. True when
+    /// an event may mean new content (of a transcript, hook events, the state, a worktree).
+    fn route(&mut self, events: &[notify::Result<notify::Event>]) -> bool {
+        let now = Instant::now();
+        let mut any = false;
+        for event in events {
+            if !relevant(event) {
+                continue;
+            }
+            any = true;
+            let Ok(event) = event else {
+                // The queue overflowed: anything may have changed.
+                for w in &mut self.worktrees {
+                    w.touch(None, now);
+                }
+                continue;
+            };
+            for path in &event.paths {
+                if matches!(
+                    event.kind,
+                    EventKind::Remove(RemoveKind::Folder | RemoveKind::Any)
+                ) && self.watched.remove(path).is_some()
+                {
+                    // The kernel dropped its watch with the folder; watched again if it comes
+                    // back.
+                    let _ = self.fs.unwatch(path);
+                }
+                for w in self.worktrees.iter_mut().filter(|w| w.owns(path)) {
+                    w.touch(Some(path), now);
+                }
+            }
+        }
+        any
+    }
+
+    /// When the next count of a worktree is due.
+    fn next_count(&self) -> Option<Instant> {
+        self.git.as_ref()?;
+        self.worktrees.iter().filter_map(Worktree::due_at).min()
+    }
+
+    /// Counts the worktrees that are due, all at once, then watches what their counts showed.
+    /// True when any was counted.
+    fn count_due(&mut self) -> bool {
+        let Some(git) = &self.git else {
+            return false;
+        };
+        let now = Instant::now();
+        let mut due: Vec<&mut Worktree> = self
+            .worktrees
+            .iter_mut()
+            .filter(|w| w.due_at().is_some_and(|d| d <= now))
+            .collect();
+        if due.is_empty() {
+            return false;
+        }
+        std::thread::scope(|scope| {
+            for w in &mut due {
+                scope.spawn(move || w.recount(git));
+            }
+        });
+        self.sync_tree_watches();
+        true
+    }
+
+    /// Watches the folders of every worktree; a worktree one of whose folders cannot be
+    /// watched gives no count.
+    fn sync_tree_watches(&mut self) {
+        let want: BTreeSet<PathBuf> = self.worktrees.iter().flat_map(Worktree::dirs).collect();
+        let failed = self.want(&want, FOR_TREES);
+        for w in &mut self.worktrees {
+            w.set_blind(failed.iter().any(|d| w.owns(d)));
+        }
+    }
+
+    /// Makes `dirs` the folders watched for `who`: watches the new ones, unwatches those
+    /// nobody wants any more. Returns the folders that exist but could not be watched.
+    fn want(&mut self, dirs: &BTreeSet<PathBuf>, who: u8) -> Vec<PathBuf> {
+        let mut dropped = Vec::new();
+        for (dir, flags) in self.watched.iter_mut() {
+            if *flags & who != 0 && !dirs.contains(dir) {
+                *flags &= !who;
+                if *flags == 0 {
+                    dropped.push(dir.clone());
+                }
+            }
+        }
+        for dir in dropped {
+            let _ = self.fs.unwatch(&dir);
+            self.watched.remove(&dir);
+        }
+        let mut failed = Vec::new();
+        for dir in dirs {
+            match self.watched.get_mut(dir) {
+                Some(flags) => *flags |= who,
+                None => {
+                    if !dir.is_dir() {
+                        continue;
+                    }
+                    if self.fs.watch(dir, RecursiveMode::NonRecursive).is_ok() {
+                        self.watched.insert(dir.clone(), who);
+                    } else if dir.is_dir() {
+                        failed.push(dir.clone());
+                    }
+                }
+            }
+        }
+        failed
     }
 
     /// Re-reads the state when `pk up` changed it (tracks added). False when it is gone: the
@@ -289,8 +431,21 @@ impl Watch {
         true
     }
 
-    /// One feed per track of the state, kept across reloads unless the track's files changed.
+    /// One feed and one worktree per track of the state, kept across reloads unless the
+    /// track's files changed.
     fn sync_feeds(&mut self) {
+        let mut old_trees = std::mem::take(&mut self.worktrees);
+        for rec in &self.state.tracks {
+            let kept = old_trees
+                .iter()
+                .position(|w| w.track == rec.name && w.root == rec.worktree)
+                .map(|i| old_trees.swap_remove(i));
+            self.worktrees
+                .push(kept.unwrap_or_else(|| Worktree::new(&rec.name, &rec.worktree)));
+        }
+        if !old_trees.is_empty() {
+            self.sync_tree_watches();
+        }
         let mut old: Vec<TrackFeed> = std::mem::take(&mut self.feeds);
         for rec in &self.state.tracks {
             let fresh = TrackFeed::new(rec, &self.state_dir);
@@ -310,24 +465,20 @@ impl Watch {
         for feed in &self.feeds {
             want.extend(feed.watch_dirs(now));
         }
-        let stale: Vec<PathBuf> = self
-            .watched
-            .iter()
-            .filter(|d| !want.contains(*d) || (full && !d.is_dir()))
-            .cloned()
-            .collect();
-        for dir in stale {
-            let _ = self.fs.unwatch(&dir);
-            self.watched.remove(&dir);
-        }
-        for dir in want {
-            if !self.watched.contains(&dir)
-                && dir.is_dir()
-                && self.fs.watch(&dir, RecursiveMode::NonRecursive).is_ok()
-            {
-                self.watched.insert(dir);
+        if full {
+            // A folder removed and made again needs a new watch.
+            let gone: Vec<PathBuf> = self
+                .watched
+                .iter()
+                .filter(|(d, flags)| **flags & FOR_FEEDS != 0 && !d.is_dir())
+                .map(|(d, _)| d.clone())
+                .collect();
+            for dir in gone {
+                let _ = self.fs.unwatch(&dir);
+                self.watched.remove(&dir);
             }
         }
+        self.want(&want, FOR_FEEDS);
     }
 
     /// Pushes the status line into the session when it changed (tmux; zellij's plugin reads
@@ -438,7 +589,13 @@ impl Watch {
                     .panes
                     .iter()
                     .find(|p| p.track == f.name() && p.role == "agent");
-                TrackEntry::of(f, s, pane.map(|p| p.id.clone()))
+                let mut entry = TrackEntry::of(f, s, pane.map(|p| p.id.clone()));
+                entry.changed_files = self
+                    .worktrees
+                    .iter()
+                    .find(|w| w.track == f.name())
+                    .and_then(Worktree::count);
+                entry
             })
             .collect();
         if self.written.as_ref() == Some(&entries) {
@@ -491,11 +648,15 @@ fn relevant(event: &notify::Result<notify::Event>) -> bool {
 }
 
 /// Gathers the rest of a burst of events.
-fn settle(rx: &Receiver<notify::Result<notify::Event>>) {
+fn settle(
+    rx: &Receiver<notify::Result<notify::Event>>,
+    events: &mut Vec<notify::Result<notify::Event>>,
+) {
     let start = Instant::now();
     while start.elapsed() < SETTLE_MAX {
-        if rx.recv_timeout(SETTLE).is_err() {
-            break;
+        match rx.recv_timeout(SETTLE) {
+            Ok(event) => events.push(event),
+            Err(_) => break,
         }
     }
 }

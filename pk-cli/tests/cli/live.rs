@@ -463,6 +463,87 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
 }
 
 #[test]
+fn the_watcher_counts_changed_files_so_status_runs_no_git() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    std::fs::write(env.repo.join(".gitignore"), "target/\n").unwrap();
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-qm", "ignore target"]);
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18350\n\n[env]\nOUT = {:?}\n\n[[track]]\nname = \"api\"\n{agent}\n\n[[track]]\nname = \"web\"\n{agent}\n",
+        env.out().to_string_lossy(),
+        agent = env.recording_agent()
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let status_file = env.repo.join(".git/pk/shop/status.json");
+    // The watcher's counts, once current for every track.
+    let counts = || -> Option<Vec<u64>> {
+        let text = std::fs::read_to_string(&status_file).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["tracks"]
+            .as_array()?
+            .iter()
+            .map(|t| t["changed_files"].as_u64())
+            .collect()
+    };
+    let wait_counts = |want: [u64; 2], what: &str| {
+        env.wait_for(what, 15, || counts() == Some(want.to_vec()));
+    };
+    // `pk status` then asks git nothing and says what the watcher counted.
+    let status_agrees = |want: [u64; 2]| {
+        let run = env.pk_ok(&["-v", "status", "--json"]);
+        assert!(!run.stderr.contains(" status --porcelain"), "{run}");
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let got: Vec<u64> = v["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["changed_files"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, want, "{run}");
+    };
+    wait_counts([0, 0], "first counts");
+    status_agrees([0, 0]);
+    let api = env.worktrees().join("api");
+    // A new file two folders down: the parent's event, then the new folders are watched.
+    std::fs::create_dir_all(api.join("a/b")).unwrap();
+    std::fs::write(api.join("a/b/new.rs"), "x").unwrap();
+    wait_counts([1, 0], "the new file to be counted");
+    status_agrees([1, 0]);
+    std::fs::write(api.join("a/b/other.rs"), "y").unwrap();
+    wait_counts([2, 0], "a second file in the new folder");
+    // A commit moves the count back to 0 without touching the files.
+    env.git_in(&api, &["add", "a"]);
+    env.git_in(&api, &["commit", "-qm", "add a"]);
+    wait_counts([0, 0], "the commit to be seen");
+    // An edit of a tracked file in a folder that was there from the start.
+    std::fs::write(env.worktrees().join("web/src/lib.rs"), "pub fn g() {}\n").unwrap();
+    wait_counts([0, 1], "the edit in web");
+    status_agrees([0, 1]);
+    // Ignored folders are not git's business, nor the watcher's.
+    std::fs::create_dir_all(api.join("target/debug")).unwrap();
+    std::fs::write(api.join("target/debug/out.o"), "o").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    wait_counts([0, 1], "counts to stay");
+    status_agrees([0, 1]);
+    // Removing a file counts too (a deleted tracked file is a change).
+    std::fs::remove_file(api.join("a/b/new.rs")).unwrap();
+    wait_counts([1, 1], "the deletion to be counted");
+    // The watcher gone, `pk status` asks git and finds the same.
+    env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
+    let mut run = env.pk_ok(&["-v", "status", "--json"]);
+    env.wait_for("the watcher to stop", 10, || {
+        run = env.pk_ok(&["-v", "status", "--json"]);
+        run.stderr.contains(" status --porcelain")
+    });
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["tracks"][0]["changed_files"], 1);
+    assert_eq!(v["tracks"][1]["changed_files"], 1);
+}
+
+#[test]
 fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
     if !tmux_available() {
         return;
