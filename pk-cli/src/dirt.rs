@@ -120,6 +120,12 @@ impl Worktree {
         });
     }
 
+    /// Whether a count should be tried again without an event: the last one found no
+    /// worktree (not made yet when the watcher started) or a folder could not be watched.
+    pub fn wants_retry(&self) -> bool {
+        self.pending.is_none() && (self.count.is_none() || self.blind)
+    }
+
     /// When the pending count is due, if one is.
     pub fn due_at(&self) -> Option<Instant> {
         let (since, last) = self.pending?;
@@ -129,6 +135,9 @@ impl Worktree {
     /// Counts with git; events that come meanwhile leave it pending.
     pub fn recount(&mut self, git: &Git) {
         let started = Instant::now();
+        if self.gitdir.is_none() {
+            self.gitdir = read_gitdir(&self.root);
+        }
         if !self.root.join(".git").exists() {
             // Deleted by hand: nothing to count, and no folder to watch.
             self.count = None;
@@ -271,7 +280,9 @@ mod tests {
         assert!(w.pending.is_some());
         w.settle(t + Duration::from_millis(1));
         assert_eq!(w.count(), Some(3));
+        assert!(!w.wants_retry());
         w.set_blind(true);
         assert_eq!(w.count(), None);
+        assert!(w.wants_retry(), "blind: tried again on the next tick");
     }
 }

@@ -221,6 +221,12 @@ impl Watch {
                 }
             };
             let full = Instant::now() >= next_tick;
+            if full {
+                let now = Instant::now();
+                for w in self.worktrees.iter_mut().filter(|w| w.wants_retry()) {
+                    w.touch(None, now);
+                }
+            }
             let count_due = self.next_count().is_some_and(|d| d <= Instant::now());
             if !triggered && !full && !count_due {
                 continue;

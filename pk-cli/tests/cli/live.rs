@@ -531,6 +531,19 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
     // Removing a file counts too (a deleted tracked file is a change).
     std::fs::remove_file(api.join("a/b/new.rs")).unwrap();
     wait_counts([1, 1], "the deletion to be counted");
+    // A track added to the running session is counted and watched too.
+    let plan = std::fs::read_to_string(env.repo.join("parallel.toml")).unwrap();
+    env.write_plan(&format!(
+        "{plan}\n[[track]]\nname = \"docs\"\n{}\n",
+        env.recording_agent()
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let counts3 = |want: [u64; 3], what: &str| {
+        env.wait_for(what, 15, || counts() == Some(want.to_vec()));
+    };
+    counts3([1, 1, 0], "the new track's first count");
+    std::fs::write(env.worktrees().join("docs/README.md"), "docs\n").unwrap();
+    counts3([1, 1, 1], "a file in the new track");
     // The watcher gone, `pk status` asks git and finds the same.
     env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
     let mut run = env.pk_ok(&["-v", "status", "--json"]);
@@ -541,6 +554,7 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["tracks"][0]["changed_files"], 1);
     assert_eq!(v["tracks"][1]["changed_files"], 1);
+    assert_eq!(v["tracks"][2]["changed_files"], 1);
 }
 
 #[test]
