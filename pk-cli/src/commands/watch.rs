@@ -37,7 +37,7 @@ use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -143,9 +143,14 @@ enum Flow {
     Stop,
 }
 
-/// Who wants a folder watched (bits of [`Watch::watched`]): the feeds, the worktrees.
-const FOR_FEEDS: u8 = 1;
-const FOR_TREES: u8 = 2;
+/// Who wants a folder watched: the feeds (a few folders, asked for on every cycle) or the
+/// worktrees (thousands, asked for after a count). Kept apart so that a cycle walks only the
+/// feeds' folders.
+#[derive(Debug, Clone, Copy)]
+enum For {
+    Feeds,
+    Trees,
+}
 
 struct Watch {
     state_dir: PathBuf,
@@ -153,8 +158,12 @@ struct Watch {
     state_stamp: Option<SystemTime>,
     mux: Mux,
     fs: notify::RecommendedWatcher,
-    /// The folders watched, and for whom.
-    watched: HashMap<PathBuf, u8>,
+    /// The folders watched.
+    watched: HashSet<PathBuf>,
+    /// The folders the feeds want watched.
+    feed_dirs: BTreeSet<PathBuf>,
+    /// The folders the worktrees want watched.
+    tree_dirs: BTreeSet<PathBuf>,
     feeds: Vec<TrackFeed>,
     /// To count changed files; none when the repository cannot be opened (no counts then).
     git: Option<Git>,
@@ -187,7 +196,9 @@ impl Watch {
             state,
             mux,
             fs,
-            watched: HashMap::new(),
+            watched: HashSet::new(),
+            feed_dirs: BTreeSet::new(),
+            tree_dirs: BTreeSet::new(),
             feeds: Vec::new(),
             git,
             worktrees: Vec::new(),
@@ -327,7 +338,7 @@ impl Watch {
                 if matches!(
                     event.kind,
                     EventKind::Remove(RemoveKind::Folder | RemoveKind::Any)
-                ) && self.watched.remove(path).is_some()
+                ) && self.watched.remove(path)
                 {
                     // The kernel dropped its watch with the folder; watched again if it comes
                     // back.
@@ -375,44 +386,44 @@ impl Watch {
     /// watched gives no count.
     fn sync_tree_watches(&mut self) {
         let want: BTreeSet<PathBuf> = self.worktrees.iter().flat_map(Worktree::dirs).collect();
-        let failed = self.want(&want, FOR_TREES);
+        let failed = self.want(want, For::Trees);
         for w in &mut self.worktrees {
             w.set_blind(failed.iter().any(|d| w.owns(d)));
         }
     }
 
-    /// Makes `dirs` the folders watched for `who`: watches the new ones, unwatches those
-    /// nobody wants any more. Returns the folders that exist but could not be watched.
-    fn want(&mut self, dirs: &BTreeSet<PathBuf>, who: u8) -> Vec<PathBuf> {
-        let mut dropped = Vec::new();
-        for (dir, flags) in self.watched.iter_mut() {
-            if *flags & who != 0 && !dirs.contains(dir) {
-                *flags &= !who;
-                if *flags == 0 {
-                    dropped.push(dir.clone());
-                }
+    /// Makes `dirs` the folders `who` wants watched: watches the new ones (those that exist),
+    /// unwatches those nobody wants any more. Returns the folders that exist but could not be
+    /// watched.
+    fn want(&mut self, dirs: BTreeSet<PathBuf>, who: For) -> Vec<PathBuf> {
+        let Watch {
+            fs,
+            watched,
+            feed_dirs,
+            tree_dirs,
+            ..
+        } = self;
+        let (mine, other) = match who {
+            For::Feeds => (feed_dirs, &*tree_dirs),
+            For::Trees => (tree_dirs, &*feed_dirs),
+        };
+        for dir in mine.difference(&dirs) {
+            if !other.contains(dir) && watched.remove(dir) {
+                let _ = fs.unwatch(dir);
             }
-        }
-        for dir in dropped {
-            let _ = self.fs.unwatch(&dir);
-            self.watched.remove(&dir);
         }
         let mut failed = Vec::new();
-        for dir in dirs {
-            match self.watched.get_mut(dir) {
-                Some(flags) => *flags |= who,
-                None => {
-                    if !dir.is_dir() {
-                        continue;
-                    }
-                    if self.fs.watch(dir, RecursiveMode::NonRecursive).is_ok() {
-                        self.watched.insert(dir.clone(), who);
-                    } else if dir.is_dir() {
-                        failed.push(dir.clone());
-                    }
-                }
+        for dir in &dirs {
+            if watched.contains(dir) || !dir.is_dir() {
+                continue;
+            }
+            if fs.watch(dir, RecursiveMode::NonRecursive).is_ok() {
+                watched.insert(dir.clone());
+            } else if dir.is_dir() {
+                failed.push(dir.clone());
             }
         }
+        *mine = dirs;
         failed
     }
 
@@ -473,18 +484,13 @@ impl Watch {
         }
         if full {
             // A folder removed and made again needs a new watch.
-            let gone: Vec<PathBuf> = self
-                .watched
-                .iter()
-                .filter(|(d, flags)| **flags & FOR_FEEDS != 0 && !d.is_dir())
-                .map(|(d, _)| d.clone())
-                .collect();
-            for dir in gone {
-                let _ = self.fs.unwatch(&dir);
-                self.watched.remove(&dir);
+            for dir in &self.feed_dirs {
+                if !dir.is_dir() && self.watched.remove(dir) {
+                    let _ = self.fs.unwatch(dir);
+                }
             }
         }
-        self.want(&want, FOR_FEEDS);
+        self.want(want, For::Feeds);
     }
 
     /// Pushes the status line into the session when it changed (tmux; zellij's plugin reads

@@ -233,6 +233,30 @@ impl TestEnv {
         )
     }
 
+    /// Installs a fake interactive agent `name` that records its arguments, one per line, in
+    /// `out/<name>.args`, then stays up; returns the PATH for the plan's `[env]` (which must
+    /// also set `OUT`).
+    pub fn fake_agent_recording_args(&self, name: &str) -> String {
+        self.fake_program(
+            name,
+            &format!(
+                "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OUT/{name}.args.tmp\"\nmv \"$OUT/{name}.args.tmp\" \"$OUT/{name}.args\"\nexec sleep 600\n"
+            ),
+        )
+    }
+
+    /// The arguments [`TestEnv::fake_agent_recording_args`]'s agent `name` was started with,
+    /// waiting for it to start.
+    pub fn recorded_args(&self, name: &str) -> Vec<String> {
+        let file = self.out().join(format!("{name}.args"));
+        self.wait_for(&format!("{name} to start"), 20, || file.exists());
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
     /// Waits until `f` is true (polling), or fails after `secs`.
     pub fn wait_for(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
         let start = Instant::now();

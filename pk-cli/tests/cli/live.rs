@@ -264,22 +264,13 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
     }
     let env = TestEnv::new();
     // A fake `claude` that records its arguments and stays up like the interactive one.
-    let path = env.fake_program(
-        "claude",
-        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OUT/claude.args.tmp\"\nmv \"$OUT/claude.args.tmp\" \"$OUT/claude.args\"\nexec sleep 600\n",
-    );
+    let path = env.fake_agent_recording_args("claude");
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18200\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Add rate limiting\"\n",
         out = env.out().to_string_lossy(),
     ));
     env.pk_ok(&["up", "--detach"]);
-    let args_file = env.out().join("claude.args");
-    env.wait_for("claude to start", 20, || args_file.exists());
-    let args: Vec<String> = std::fs::read_to_string(&args_file)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let args = env.recorded_args("claude");
     assert_eq!(args[0], "--settings", "{args:?}");
     assert_eq!(args.last().unwrap(), "Add rate limiting");
     let settings_path = PathBuf::from(&args[1]);
@@ -364,10 +355,7 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
     }
     let env = TestEnv::new();
     // A fake interactive `codex` that records its arguments and stays up.
-    let path = env.fake_program(
-        "codex",
-        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$OUT/codex.args.tmp\"\nmv \"$OUT/codex.args.tmp\" \"$OUT/codex.args\"\nexec sleep 600\n",
-    );
+    let path = env.fake_agent_recording_args("codex");
     // The user's own Codex notify, which pk must keep running.
     let marker = env.out().join("user-notify.json");
     env.fake_program(
@@ -390,13 +378,7 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
         out = env.out().to_string_lossy(),
     ));
     env.pk_ok(&["up", "--detach"]);
-    let args_file = env.out().join("codex.args");
-    env.wait_for("codex to start", 20, || args_file.exists());
-    let args: Vec<String> = std::fs::read_to_string(&args_file)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let args = env.recorded_args("codex");
     assert_eq!(args[0], "-c", "{args:?}");
     assert_eq!(args.last().unwrap(), "Add rate limiting");
     // What Codex does with `-c notify=…`: reads the value as TOML.
@@ -415,8 +397,6 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
         let events = env.repo.join(".git/pk/shop/tracks/api/events.ndjson");
         cmd.env("PK_EVENTS", events);
     };
-    let mut cmd = std::process::Command::new(&notify[0]);
-    pane_env(&mut cmd);
     let hook = |payload: serde_json::Value| {
         let mut cmd = env.pk_cmd(&["hook"]);
         pane_env(&mut cmd);
@@ -447,6 +427,8 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
     });
     // The turn ends: Codex runs its notify with the payload as the last argument.
     let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u1","cwd":"/w","input-messages":["go"],"last-assistant-message":"Done."}"#;
+    let mut cmd = std::process::Command::new(&notify[0]);
+    pane_env(&mut cmd);
     let status = cmd.args(&notify[1..]).arg(payload).status().unwrap();
     assert!(status.success());
     env.wait_for("the bar to show api done", 10, || {
