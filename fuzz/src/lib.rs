@@ -56,6 +56,20 @@ pub fn transcript(format: Format, data: &[u8]) {
         format!("{:?}", split.status()),
         "split at {a} and {b} of {len}"
     );
+    // Saved after the first chunk through its JSON, resumed, fed the rest from its offset:
+    // what a restarted watcher or `pk status` does.
+    let mut first = Tracker::new(format);
+    first.feed(&data[..a], NOW_MS);
+    let saved = serde_json::to_string(&first.checkpoint(a as u64)).expect("checkpoint encodes");
+    let saved: pk_status::Checkpoint = serde_json::from_str(&saved).expect("checkpoint decodes");
+    let mut resumed = Tracker::resume(saved.clone());
+    resumed.feed(&data[saved.offset as usize..], NOW_MS);
+    assert_eq!(
+        format!("{:?}", whole.status()),
+        format!("{:?}", resumed.status()),
+        "resumed at {} (cut at {a}) of {len}",
+        saved.offset
+    );
     whole.finish(NOW_MS);
     split.finish(NOW_MS);
     assert_eq!(

@@ -8,15 +8,24 @@
 //! keeps them alive and reads on every change ([`refresh_all`]: long backlogs, as on its first
 //! look at big transcripts, on several threads); `pk status`, when no watcher runs, reads each
 //! file once.
+//!
+//! Neither reads a transcript twice: the watcher saves each feed's state now and then in a
+//! checkpoint (`.git/pk/<session>/checkpoints/<track>.json`: the trackers at a line boundary,
+//! where each file was read to, and a hash of the bytes just before), and a restarted watcher or
+//! a `pk status` without one resumes from it, reading only what the files gained since. A file
+//! that is not the one the checkpoint read (another inode, shorter, other bytes before the
+//! offset) is read from its start.
 
 use crate::error::{Context, Error, Result};
 use crate::state::TrackRecord;
 use crate::transcript::{self, Source};
-use pk_status::{FileChange, FileCursor, Format, Timestamp, Tokens, TrackStatus, Tracker};
+use pk_status::{
+    Checkpoint, FileChange, FileCursor, Format, Timestamp, Tokens, TrackStatus, Tracker,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +51,16 @@ const THREADS_MAX: usize = 4;
 /// granularity and a slow start leave some slack).
 const START_SLACK: Duration = Duration::from_secs(5);
 
+/// The folder of the tracks' checkpoints in the session's state folder.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+
+/// Version of the checkpoint files: one of another version is not read (the files are read
+/// from their start instead).
+const CHECKPOINT_VERSION: u32 = 1;
+
+/// Bytes before a checkpoint's offset whose hash must match for the file to be the one read.
+const CHECKPOINT_TAIL: u64 = 4096;
+
 /// Now, in unix milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -55,6 +74,19 @@ pub struct Follower {
     path: PathBuf,
     cursor: FileCursor,
     tracker: Tracker,
+    /// The bytes the last [`Follower::poll`] read, for `pk -v status`.
+    last_read: Option<(u64, u64)>,
+}
+
+/// A follower as a checkpoint holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SavedFollower {
+    path: PathBuf,
+    /// The file's inode.
+    id: Option<u64>,
+    /// [`tail_hash`] at the checkpoint's offset.
+    tail: u64,
+    checkpoint: Checkpoint,
 }
 
 impl Follower {
@@ -64,7 +96,49 @@ impl Follower {
             path,
             cursor: FileCursor::default(),
             tracker: Tracker::new(format),
+            last_read: None,
         }
+    }
+
+    /// The follower a checkpoint saved, when the file at `path` is still the one it read
+    /// (same inode, at least as long, the same bytes before the offset); else a new one.
+    fn resume(path: PathBuf, format: Format, saved: Option<SavedFollower>) -> Follower {
+        let Some(saved) = saved.filter(|s| s.path == path && s.checkpoint.format() == format)
+        else {
+            return Follower::new(path, format);
+        };
+        let offset = saved.checkpoint.offset;
+        if tail_hash(&path, offset, saved.id) != Some(saved.tail) {
+            return Follower::new(path, format);
+        }
+        Follower {
+            path,
+            cursor: FileCursor {
+                offset,
+                len_seen: offset,
+                id: saved.id,
+            },
+            tracker: Tracker::resume(saved.checkpoint),
+            last_read: None,
+        }
+    }
+
+    /// The follower's state for a checkpoint; `None` when its file is gone or changed since
+    /// it was read.
+    fn save(&self) -> Option<SavedFollower> {
+        let checkpoint = self.tracker.checkpoint(self.cursor.offset);
+        let tail = tail_hash(&self.path, checkpoint.offset, self.cursor.id)?;
+        Some(SavedFollower {
+            path: self.path.clone(),
+            id: self.cursor.id,
+            tail,
+            checkpoint,
+        })
+    }
+
+    /// The bytes read by the last [`Follower::poll`] that read any, as `(from, to)`.
+    pub fn last_read(&self) -> Option<(u64, u64)> {
+        self.last_read
     }
 
     /// The file followed.
@@ -124,6 +198,7 @@ impl Follower {
                 }
             }
         }
+        self.last_read = Some((from, self.cursor.offset));
         true
     }
 
@@ -136,6 +211,22 @@ impl Follower {
     pub fn backlog(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len().saturating_sub(self.cursor.offset))
     }
+}
+
+/// FNV-1a of the up to [`CHECKPOINT_TAIL`] bytes of the file at `path` before `offset`; `None`
+/// when the file is not there, is another one than `id`, or is shorter than `offset`.
+fn tail_hash(path: &Path, offset: u64, id: Option<u64>) -> Option<u64> {
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if id.is_some_and(|id| id != meta.ino()) || meta.len() < offset {
+        return None;
+    }
+    let from = offset.saturating_sub(CHECKPOINT_TAIL);
+    let mut buf = vec![0; (offset - from) as usize];
+    file.read_exact_at(&mut buf, from).ok()?;
+    Some(buf.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }))
 }
 
 /// Runs `work` on every item; on several threads when the items have much to read together
@@ -204,6 +295,28 @@ pub struct TrackFeed {
     not_before: Option<SystemTime>,
     codex_seen: HashMap<PathBuf, bool>,
     finished: bool,
+    /// Where reading stood at the last checkpoint written or read.
+    saved: Option<Progress>,
+}
+
+/// Where a feed's reading stands: the event file's offset, the transcript and its offset,
+/// whether the agent's end was seen. A checkpoint is written when it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Progress(u64, Option<(PathBuf, u64)>, bool);
+
+/// A feed as its checkpoint file holds it.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedFeed {
+    version: u32,
+    name: String,
+    /// What the feed was made for: the checkpoint is read only for the same.
+    source: Option<Source>,
+    events_path: PathBuf,
+    started: Option<i64>,
+    events: Option<SavedFollower>,
+    transcript: Option<SavedFollower>,
+    carried: (Tokens, f64),
+    finished: bool,
 }
 
 impl TrackFeed {
@@ -228,7 +341,83 @@ impl TrackFeed {
             not_before,
             codex_seen: HashMap::new(),
             finished: false,
+            saved: None,
         }
+    }
+
+    /// The feed of a track, from its checkpoint in `state_dir` when there is one for the same
+    /// files: it then reads only what they gained since (see the module's doc).
+    pub fn resume(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
+        let mut feed = TrackFeed::new(rec, state_dir);
+        let Some(saved) = std::fs::read(checkpoint_path(state_dir, &rec.name))
+            .ok()
+            .and_then(|text| serde_json::from_slice::<SavedFeed>(&text).ok())
+        else {
+            return feed;
+        };
+        let same = saved.version == CHECKPOINT_VERSION
+            && saved.name == feed.name
+            && saved.source == feed.source
+            && saved.events_path == feed.events.path()
+            && saved.started == feed.started;
+        if !same {
+            return feed;
+        }
+        let events_path = feed.events.path().to_path_buf();
+        feed.events = Follower::resume(events_path, Format::ClaudeHooks, saved.events);
+        if let Some(t) = saved.transcript {
+            let format = feed.source.as_ref().map_or(Format::Lines, Source::format);
+            feed.transcript = Some(Follower::resume(t.path.clone(), format, Some(t)));
+        }
+        feed.carried = saved.carried;
+        feed.finished = saved.finished;
+        feed.saved = Some(feed.progress());
+        feed
+    }
+
+    /// Writes the feed's checkpoint into `state_dir` when reading went on since the last one.
+    /// Returns whether it wrote. The folder is not made when it is gone (the session was torn
+    /// down).
+    pub fn save(&mut self, state_dir: &Path) -> Result<bool> {
+        let progress = self.progress();
+        if self.saved.as_ref() == Some(&progress) || !state_dir.is_dir() {
+            return Ok(false);
+        }
+        let saved = SavedFeed {
+            version: CHECKPOINT_VERSION,
+            name: self.name.clone(),
+            source: self.source.clone(),
+            events_path: self.events.path().to_path_buf(),
+            started: self.started,
+            events: self.events.save(),
+            transcript: self.transcript.as_ref().and_then(Follower::save),
+            carried: self.carried,
+            finished: self.finished,
+        };
+        let text = serde_json::to_vec(&saved).context("failed to encode a checkpoint")?;
+        let path = checkpoint_path(state_dir, &self.name);
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir(dir)
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(
+                Error::failure(format!("failed to create {}", dir.display()))
+                    .wrap_cause(e.to_string()),
+            );
+        }
+        crate::state::write_atomically_in_place(&path, &text)?;
+        self.saved = Some(progress);
+        Ok(true)
+    }
+
+    fn progress(&self) -> Progress {
+        Progress(
+            self.events.cursor.offset,
+            self.transcript
+                .as_ref()
+                .map(|t| (t.path.clone(), t.cursor.offset)),
+            self.finished,
+        )
     }
 
     /// True when both feeds read the same files the same way (a reloaded state left the track
@@ -384,6 +573,11 @@ impl TrackFeed {
     }
 }
 
+/// Where the checkpoint of `track` is kept.
+pub fn checkpoint_path(state_dir: &Path, track: &str) -> PathBuf {
+    state_dir.join(CHECKPOINT_DIR).join(format!("{track}.json"))
+}
+
 /// What the watcher knows, written atomically to `status.json` on every change: for
 /// `pk status` (fast at any transcript size) and the zellij plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -462,7 +656,7 @@ impl StatusFile {
             )));
         }
         let text = serde_json::to_vec_pretty(self).context("failed to encode status.json")?;
-        crate::state::write_atomically(&state_dir.join(STATUS_FILE), &text)
+        crate::state::write_atomically_in_place(&state_dir.join(STATUS_FILE), &text)
     }
 }
 
@@ -660,6 +854,129 @@ mod tests {
         assert_eq!(StatusFile::load(dir.path()), Some(file.clone()));
         let gone = dir.path().join("gone");
         assert!(file.save(&gone).is_err());
+        assert!(!gone.exists());
+    }
+
+    /// A Claude stream transcript with one response per line, `n` of them from `first`.
+    fn responses(first: usize, n: usize) -> String {
+        (first..first + n)
+            .map(|i| {
+                format!(
+                    "{{\"type\":\"assistant\",\"message\":{{\"id\":\"m{i}\",\"model\":\"claude-sonnet-4-5\",\"content\":[{{\"type\":\"tool_use\",\"id\":\"t{i}\",\"name\":\"Bash\",\"input\":{{\"command\":\"step {i}\"}}}}],\"usage\":{{\"input_tokens\":10,\"output_tokens\":{i}}}}}}}\n"
+                )
+            })
+            .collect()
+    }
+
+    fn stream_feed(dir: &Path) -> (TrackRecord, PathBuf, PathBuf) {
+        let tr = dir.join("t.ndjson");
+        let ev = dir.join("events.ndjson");
+        let mut rec = record(
+            Some(Source::File {
+                path: tr.clone(),
+                format: Format::ClaudeStream,
+            }),
+            &ev,
+        );
+        rec.agent_started_ms = Some(1);
+        (rec, tr, ev)
+    }
+
+    /// What a feed that reads both files whole makes of them.
+    fn read_whole(rec: &TrackRecord, dir: &Path) -> TrackStatus {
+        let mut feed = TrackFeed::new(rec, dir);
+        feed.refresh(9);
+        feed.status()
+    }
+
+    #[test]
+    fn a_resumed_feed_reads_only_what_came_since_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, tr, ev) = stream_feed(dir.path());
+        append(&tr, &responses(0, 300));
+        // A torn last line: the checkpoint stops before it.
+        let torn_at = std::fs::metadata(&tr).unwrap().len();
+        append(&tr, "{\"type\":\"assistant\",\"mess");
+        append(&ev, "{\"hook_event_name\":\"UserPromptSubmit\"}\n");
+        let mut feed = TrackFeed::resume(&rec, dir.path());
+        feed.refresh(9);
+        assert!(feed.save(dir.path()).unwrap());
+        assert!(
+            !feed.save(dir.path()).unwrap(),
+            "nothing new: not written again"
+        );
+        append(&tr, "age\":{\"id\":\"x\"}}\n");
+        append(&tr, &responses(300, 2));
+
+        let mut again = TrackFeed::resume(&rec, dir.path());
+        assert_eq!(again.status().turns, 300, "the checkpoint's status");
+        again.refresh(9);
+        let len = std::fs::metadata(&tr).unwrap().len();
+        assert_eq!(
+            again.transcript().unwrap().last_read(),
+            Some((torn_at, len))
+        );
+        assert_eq!(again.events().last_read(), None, "no new events");
+        assert_eq!(again.status(), read_whole(&rec, dir.path()));
+        assert_eq!(again.status().turns, 302);
+        assert_eq!(again.status().last_tool.as_deref(), Some("Bash step 301"));
+    }
+
+    #[test]
+    fn a_checkpoint_of_other_files_or_content_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, tr, _) = stream_feed(dir.path());
+        append(&tr, &responses(0, 50));
+        let mut feed = TrackFeed::resume(&rec, dir.path());
+        feed.refresh(9);
+        feed.save(dir.path()).unwrap();
+        let resumed_from = |rec: &TrackRecord| {
+            let mut f = TrackFeed::resume(rec, dir.path());
+            f.refresh(9);
+            let from = f.transcript().unwrap().last_read().map(|r| r.0);
+            assert_eq!(f.status(), read_whole(rec, dir.path()));
+            from
+        };
+        append(&tr, &responses(50, 1));
+        assert!(resumed_from(&rec) > Some(0));
+
+        // Another agent run of the track: its files are not the checkpoint's.
+        let mut restarted = rec.clone();
+        restarted.agent_started_ms = Some(2);
+        assert_eq!(resumed_from(&restarted), Some(0));
+
+        // The same file, rewritten in place (same inode, longer): other bytes before the
+        // checkpoint's offset.
+        let text = std::fs::read_to_string(&tr)
+            .unwrap()
+            .replace("step 4", "step X");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tr)
+            .unwrap()
+            .write_all(format!("{text}{}", responses(60, 1)).as_bytes())
+            .unwrap();
+        assert_eq!(resumed_from(&rec), Some(0));
+
+        // Replaced by another file, and a damaged checkpoint.
+        feed.refresh(9);
+        feed.save(dir.path()).unwrap();
+        std::fs::remove_file(&tr).unwrap();
+        append(&tr, &responses(0, 70));
+        assert_eq!(resumed_from(&rec), Some(0));
+        std::fs::write(checkpoint_path(dir.path(), "api"), "{\"version\":1,").unwrap();
+        assert_eq!(resumed_from(&rec), Some(0));
+    }
+
+    #[test]
+    fn a_checkpoint_never_makes_the_state_folder_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, tr, _) = stream_feed(dir.path());
+        append(&tr, &responses(0, 1));
+        let gone = dir.path().join("gone");
+        let mut feed = TrackFeed::resume(&rec, &gone);
+        feed.refresh(9);
+        assert!(!feed.save(&gone).unwrap());
         assert!(!gone.exists());
     }
 }

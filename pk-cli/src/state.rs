@@ -207,6 +207,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .parent()
         .ok_or_else(|| Error::failure(format!("{} has no parent folder", path.display())))?;
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    write_atomically_in_place(path, bytes)
+}
+
+/// Like [`write_atomically`], but fails rather than make the file's folder: for what the
+/// watcher writes into a session's state folder, which must not come back once `pk down`
+/// removed it.
+pub fn write_atomically_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::failure(format!("{} has no parent folder", path.display())))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy(),

@@ -12,14 +12,19 @@
 //!
 //! Token sums are integers per model, priced when asked, so the figures do not depend on how
 //! the input was chunked or in which order equal keys were replaced.
+//!
+//! A ledger is saved in checkpoints ([`crate::Checkpoint`]), so everything in it serializes,
+//! and it stays small however long the transcript: the responses remembered for deduplication
+//! are the last [`DEDUP_WINDOW`], by a hash of their key.
 
 use crate::prices;
 use crate::status::Tokens;
-use std::collections::{BTreeMap, HashMap};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// One usage record: additive token counters, plus how many of the cache writes were one-hour
 /// writes (Claude prices those differently).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Usage {
     pub tokens: Tokens,
     pub write_1h: u64,
@@ -53,7 +58,7 @@ impl Usage {
 }
 
 /// Tokens and cost as a whole.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Figures {
     pub tokens: Tokens,
     pub cost: f64,
@@ -78,12 +83,127 @@ impl Figures {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Distinct responses remembered for deduplication. The copies of one Claude response are
+/// written together (one line per content block, then the final usage), with at most the lines
+/// of a few concurrent sub-agents between them; 512 keys is far more than that gap, and keeps a
+/// ledger's memory and checkpoint size fixed (about 50 bytes a key) however long the session.
+pub(crate) const DEDUP_WINDOW: usize = 512;
+
+/// One remembered response. Saved as a tuple, `[key, model, [input, output, cache_read,
+/// cache_write, write_1h], sidechain, epoch]`: checkpoints hold hundreds of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SavedEntry", into = "SavedEntry")]
 struct Entry {
-    model: String,
+    key: u64,
+    model: Box<str>,
     usage: Usage,
     sidechain: bool,
     epoch: u32,
+}
+
+type SavedEntry = (u64, Box<str>, [u64; 5], bool, u32);
+
+impl From<SavedEntry> for Entry {
+    fn from(
+        (key, model, [input, output, cache_read, cache_write, write_1h], sidechain, epoch): SavedEntry,
+    ) -> Entry {
+        let tokens = Tokens {
+            input,
+            output,
+            cache_read,
+            cache_write,
+        };
+        Entry {
+            key,
+            model,
+            usage: Usage { tokens, write_1h },
+            sidechain,
+            epoch,
+        }
+    }
+}
+
+impl From<Entry> for SavedEntry {
+    fn from(e: Entry) -> SavedEntry {
+        let t = e.usage.tokens;
+        let counts = [
+            t.input,
+            t.output,
+            t.cache_read,
+            t.cache_write,
+            e.usage.write_1h,
+        ];
+        (e.key, e.model, counts, e.sidechain, e.epoch)
+    }
+}
+
+/// The last [`DEDUP_WINDOW`] responses, by the hash of their key, oldest first. Serialized as
+/// that list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "VecDeque<Entry>", into = "VecDeque<Entry>")]
+struct Recent {
+    entries: VecDeque<Entry>,
+    /// Key hash → position in `entries` counted from the start of the window's history
+    /// (`index - evicted` is the position now).
+    index: HashMap<u64, u64>,
+    evicted: u64,
+}
+
+impl Recent {
+    fn get_mut(&mut self, key: u64) -> Option<&mut Entry> {
+        let at = self.index.get(&key)? - self.evicted;
+        self.entries.get_mut(at as usize)
+    }
+
+    /// Remembers a response not remembered yet, forgetting the oldest beyond the window.
+    fn insert(&mut self, entry: Entry) {
+        if self.entries.len() == DEDUP_WINDOW
+            && let Some(old) = self.entries.pop_front()
+        {
+            self.index.remove(&old.key);
+            self.evicted += 1;
+        }
+        self.index
+            .insert(entry.key, self.evicted + self.entries.len() as u64);
+        self.entries.push_back(entry);
+    }
+}
+
+impl From<VecDeque<Entry>> for Recent {
+    fn from(entries: VecDeque<Entry>) -> Recent {
+        let mut recent = Recent::default();
+        // Through insert: a saved list that repeats a key or is too long stays consistent.
+        for e in entries {
+            if recent.get_mut(e.key).is_none() {
+                recent.insert(e);
+            }
+        }
+        recent
+    }
+}
+
+impl From<Recent> for VecDeque<Entry> {
+    fn from(recent: Recent) -> VecDeque<Entry> {
+        recent.entries
+    }
+}
+
+/// The key of a response: FNV-1a of its id and request id. Stable across builds (checkpoints
+/// outlive the process), and 64 bits make a collision within the window vanishingly rare.
+fn key_hash(id: &str, request: Option<&str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(id.as_bytes());
+    if let Some(r) = request {
+        // A separator no id holds, so ("ab", "c") and ("a", "bc") differ.
+        eat(&[0xff]);
+        eat(r.as_bytes());
+    }
+    h
 }
 
 /// What [`Ledger::add_dedup`] did with a record.
@@ -98,7 +218,7 @@ pub(crate) enum Added {
 }
 
 /// The accounts of one source.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Ledger {
     /// Prices usage whose model the source does not name.
     fallback_model: String,
@@ -110,9 +230,7 @@ pub(crate) struct Ledger {
     reported: Option<Figures>,
     /// Usage not covered by a report, per model ("" when unknown).
     live: BTreeMap<String, Usage>,
-    seen: HashMap<Box<str>, Entry>,
-    /// The key of [`Ledger::add_dedup`]'s record, built here rather than allocated per record.
-    key: String,
+    seen: Recent,
     /// Incremented by each report: entries of older epochs are covered by it.
     epoch: u32,
     cumulative: HashMap<String, Usage>,
@@ -155,22 +273,17 @@ impl Ledger {
         u: Usage,
         sidechain: bool,
     ) -> Added {
-        self.key.clear();
-        self.key.push_str(id);
-        if let Some(r) = request {
-            self.key.push('\0');
-            self.key.push_str(r);
-        }
+        let key = key_hash(id, request);
         let epoch = self.epoch;
-        let Some(e) = self.seen.get_mut(self.key.as_str()) else {
+        let Some(e) = self.seen.get_mut(key) else {
             self.add(model, u);
-            let entry = Entry {
-                model: model.to_string(),
+            self.seen.insert(Entry {
+                key,
+                model: model.into(),
                 usage: u,
                 sidechain,
                 epoch,
-            };
-            self.seen.insert(self.key.as_str().into(), entry);
+            });
             return Added::New;
         };
         let better = (e.sidechain && !sidechain)
@@ -180,7 +293,7 @@ impl Ledger {
         }
         let old = std::mem::replace(&mut e.usage, u);
         e.sidechain = sidechain;
-        let old_model = (e.model != model).then(|| std::mem::replace(&mut e.model, model.into()));
+        let old_model = (&*e.model != model).then(|| std::mem::replace(&mut e.model, model.into()));
         self.remove(old_model.as_deref().unwrap_or(model), &old);
         self.add(model, u);
         Added::Replaced
@@ -354,5 +467,70 @@ mod tests {
         let mut l = Ledger::new("gpt-5-codex");
         l.add("", u(1_000_000, 0));
         assert_eq!(l.totals().1, 1.25);
+    }
+
+    #[test]
+    fn dedup_remembers_the_last_window_of_responses() {
+        let mut l = Ledger::new("claude-sonnet-4-5");
+        let model = "claude-sonnet-4-5";
+        for i in 0..DEDUP_WINDOW + 10 {
+            let id = format!("m{i}");
+            assert_eq!(
+                l.add_dedup(&id, Some("r"), model, u(1, 1), false),
+                Added::New
+            );
+            // A copy of the response before is still known.
+            if i > 0 {
+                let prev = format!("m{}", i - 1);
+                assert_eq!(
+                    l.add_dedup(&prev, Some("r"), model, u(1, 1), false),
+                    Added::Ignored
+                );
+            }
+        }
+        assert_eq!(l.seen.entries.len(), DEDUP_WINDOW);
+        assert_eq!(l.seen.index.len(), DEDUP_WINDOW);
+        let last = format!("m{}", DEDUP_WINDOW + 9);
+        assert_eq!(
+            l.add_dedup(&last, Some("r"), model, u(1, 5), false),
+            Added::Replaced
+        );
+        let n = (DEDUP_WINDOW + 10) as u64;
+        assert_eq!(l.totals().0, u(n, n + 4).tokens);
+        // The request id is part of the key.
+        assert_eq!(
+            l.add_dedup(&last, Some("r2"), model, u(1, 1), false),
+            Added::New
+        );
+        assert_ne!(key_hash("ab", Some("c")), key_hash("a", Some("bc")));
+        assert_ne!(key_hash("ab", None), key_hash("ab", Some("")));
+    }
+
+    #[test]
+    fn a_ledger_reads_back_as_it_was_saved() {
+        let mut l = Ledger::new("gpt-5");
+        l.add_dedup("m1", Some("r"), "claude-opus-4-1", u(3, 9), true);
+        l.add_cumulative("thread", "", u(100, 10));
+        l.report(Figures {
+            tokens: u(1, 2).tokens,
+            cost: 0.1 + 0.2,
+        });
+        l.add_dedup("m2", None, "", u(7, 7), false);
+        let text = serde_json::to_string(&l).unwrap();
+        let mut back: Ledger = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, l);
+        // And goes on the same way.
+        for x in [&mut l, &mut back] {
+            assert_eq!(x.add_dedup("m2", None, "", u(7, 9), false), Added::Replaced);
+            assert_eq!(
+                x.add_dedup("m1", Some("r"), "", u(3, 9), false),
+                Added::Ignored
+            );
+        }
+        assert_eq!(back.totals(), l.totals());
+        // A damaged list (a key twice) still reads as a consistent window.
+        let twice = r#"[[1,"",[0,0,0,0,0],false,0],[1,"x",[0,1,0,0,0],false,0]]"#;
+        let r: Recent = serde_json::from_str(twice).unwrap();
+        assert_eq!((r.entries.len(), r.index.len()), (1, 1));
     }
 }

@@ -36,4 +36,4 @@ pub use reader::{FileChange, FileCursor, LineBuffer};
 pub use state::TrackState;
 pub use status::{Tokens, TrackStatus, apply_exit, apply_idle, combine, total_cost};
 pub use time::Timestamp;
-pub use tracker::Tracker;
+pub use tracker::{Checkpoint, Tracker};

@@ -122,6 +122,27 @@ impl LineBuffer {
         line
     }
 
+    /// A buffer with nothing pending, as a [`crate::Checkpoint`] saved it: `skipping` when the
+    /// checkpoint was inside a line over the limit.
+    pub(crate) fn resumed(max_line: usize, skipping: bool, dropped: u64) -> Self {
+        LineBuffer {
+            pending: Vec::new(),
+            max_line,
+            skipping,
+            dropped,
+        }
+    }
+
+    /// The longest line kept.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// True inside a line over the limit, whose rest is skipped up to its newline.
+    pub fn is_skipping(&self) -> bool {
+        self.skipping
+    }
+
     /// Number of bytes waiting for their newline.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

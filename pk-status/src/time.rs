@@ -116,8 +116,16 @@ impl fmt::Display for Timestamp {
 }
 
 impl Serialize for Timestamp {
+    /// RFC 3339 for the years 0000 to 9999; a number of milliseconds beyond, where RFC 3339 has
+    /// no four-digit year (a transcript can claim any time), so that every time reads back.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        // 0000-01-01 and 10000-01-01, in days since 1970-01-01.
+        const DAYS: std::ops::Range<i64> = -719_528..2_932_897;
+        if DAYS.contains(&self.0.div_euclid(MS_PER_DAY)) {
+            s.serialize_str(&self.to_rfc3339())
+        } else {
+            s.serialize_i64(self.0)
+        }
     }
 }
 
@@ -259,5 +267,24 @@ mod tests {
             Timestamp(42)
         );
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        // Every time reads back, as text where it has a four-digit year.
+        for (ms, text) in [
+            (-62_167_219_200_000, Some("0000-01-01T00:00:00.000Z")),
+            (253_402_300_799_999, Some("9999-12-31T23:59:59.999Z")),
+            (-62_167_219_200_001, None),
+            (253_402_300_800_000, None),
+            (i64::MAX, None),
+            (i64::MIN, None),
+        ] {
+            let json = serde_json::to_string(&Timestamp(ms)).unwrap();
+            match text {
+                Some(t) => assert_eq!(json, format!("\"{t}\"")),
+                None => assert_eq!(json, ms.to_string()),
+            }
+            assert_eq!(
+                serde_json::from_str::<Timestamp>(&json).unwrap(),
+                Timestamp(ms)
+            );
+        }
     }
 }

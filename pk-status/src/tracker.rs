@@ -3,6 +3,7 @@
 use crate::parse::{Ctx, Format, Parser};
 use crate::reader::LineBuffer;
 use crate::status::TrackStatus;
+use serde::{Deserialize, Serialize};
 
 /// Follows one transcript or event file of one track.
 ///
@@ -120,10 +121,79 @@ impl Tracker {
         self.ctx.transcript_path.as_deref()
     }
 
+    /// Saves the state, `consumed` being the bytes of the file fed so far, so that reading can
+    /// go on later, in another process, from [`Checkpoint::offset`] ([`Tracker::resume`]).
+    /// The bytes of an unfinished last line are not saved: the checkpoint's offset is before
+    /// them, and the resumed tracker reads them again from the file.
+    pub fn checkpoint(&self, consumed: u64) -> Checkpoint {
+        let pending = self.lines.pending_len() as u64;
+        Checkpoint {
+            offset: consumed.saturating_sub(pending),
+            format: self.format,
+            model_hint: self.model_hint.clone(),
+            max_line: self.lines.max_line(),
+            skipping: self.lines.is_skipping(),
+            dropped: self.lines.dropped_lines(),
+            skipped: self.skipped,
+            parser: self.parser.clone(),
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    /// The tracker a checkpoint saved, to be fed the file from [`Checkpoint::offset`] on: its
+    /// status is then the same as if it had read the whole file.
+    pub fn resume(c: Checkpoint) -> Tracker {
+        Tracker {
+            format: c.format,
+            model_hint: c.model_hint,
+            lines: LineBuffer::resumed(c.max_line, c.skipping, c.dropped),
+            parser: c.parser,
+            ctx: c.ctx,
+            skipped: c.skipped,
+        }
+    }
+
     /// Lines skipped as not records of the format (not JSON, torn, or over the line limit).
     /// Records of unknown types are not counted: skipping them is normal.
     pub fn skipped_lines(&self) -> u64 {
         self.skipped + self.lines.dropped_lines()
+    }
+}
+
+/// A [`Tracker`] saved at a line boundary ([`Tracker::checkpoint`]), for `pk status` and a
+/// restarted watcher to read only what the file gained since, however big it is.
+///
+/// Its size does not grow with the file's: a few kilobytes, up to about 30 KB for a Claude
+/// session with hundreds of responses ([`crate::ledger`] remembers the last 512).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Bytes of the file the saved state covers: reading goes on from here.
+    pub offset: u64,
+    format: Format,
+    model_hint: Option<String>,
+    max_line: usize,
+    /// Inside a line over the limit, whose rest is skipped up to its newline.
+    skipping: bool,
+    dropped: u64,
+    skipped: u64,
+    parser: Parser,
+    ctx: Ctx,
+}
+
+impl Checkpoint {
+    /// The format of the file read.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The model the tracker was started with ([`Tracker::with_model`]).
+    pub fn model_hint(&self) -> Option<&str> {
+        self.model_hint.as_deref()
+    }
+
+    /// The status at the checkpoint.
+    pub fn status(&self) -> &TrackStatus {
+        &self.ctx.status
     }
 }
 

@@ -3,7 +3,7 @@
 //! A small deterministic generator (xorshift) stands in for a property-testing crate: the
 //! same seeds run every time, so a failure reproduces.
 
-use pk_status::{Format, LineBuffer, TrackStatus, Tracker};
+use pk_status::{Checkpoint, Format, LineBuffer, TrackStatus, Tracker};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -319,4 +319,103 @@ fn invalid_utf8_inside_records_is_tolerated() {
     assert_eq!(s.model.as_deref(), Some("claude-\u{fffd}sonnet"));
     assert_eq!(s.last_tool.as_deref(), Some("Bash echo \u{fffd}"));
     assert_eq!(skipped, 0);
+}
+
+/// Reads `doc` up to `cut`, saves a checkpoint through its JSON, resumes from it and reads the
+/// rest from the checkpoint's offset: what a restarted watcher or `pk status` does.
+fn run_resumed(format: Format, doc: &[u8], cut: usize, max_line: usize) -> (TrackStatus, u64) {
+    let mut first = Tracker::new(format).with_max_line(max_line);
+    first.feed(&doc[..cut], NOW);
+    let saved = first.checkpoint(cut as u64);
+    assert!(
+        saved.offset <= cut as u64,
+        "{format}: offset past what was read"
+    );
+    let text = serde_json::to_string(&saved).expect("a checkpoint encodes");
+    let back: Checkpoint = serde_json::from_str(&text).expect("a checkpoint decodes");
+    assert_eq!(back, saved, "{format} cut at {cut}: {text}");
+    let mut t = Tracker::resume(back);
+    t.feed(&doc[saved.offset as usize..], NOW);
+    (t.status().clone(), t.skipped_lines())
+}
+
+fn run_with_max_line(format: Format, doc: &[u8], max_line: usize) -> (TrackStatus, u64) {
+    let mut t = Tracker::new(format).with_max_line(max_line);
+    t.feed(doc, NOW);
+    (t.status().clone(), t.skipped_lines())
+}
+
+#[test]
+fn resuming_from_a_checkpoint_anywhere_gives_the_same_status() {
+    for &(format, bytes) in FIXTURES {
+        // 300 bytes: some fixture lines are longer, so the checkpoint is taken inside a
+        // skipped line too.
+        for max_line in [LineBuffer::DEFAULT_MAX_LINE, 300] {
+            let whole = run_with_max_line(format, bytes, max_line);
+            // Around every newline, where the torn-line handling matters, and every 97th byte.
+            let mut cuts: Vec<usize> = (0..=bytes.len()).step_by(97).collect();
+            for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+                cuts.extend(i.saturating_sub(1)..(i + 2).min(bytes.len() + 1));
+            }
+            for cut in cuts {
+                assert_eq!(
+                    run_resumed(format, bytes, cut, max_line),
+                    whole,
+                    "{format} max {max_line} cut at {cut}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn resuming_garbage_from_a_checkpoint_gives_the_same_status() {
+    let mut rng = Rng(0x5eed_0004);
+    for round in 0..150 {
+        let doc = garbage(&mut rng);
+        let format = Format::ALL[round % Format::ALL.len()];
+        let max_line = [LineBuffer::DEFAULT_MAX_LINE, 40][round % 2];
+        let whole = run_with_max_line(format, &doc, max_line);
+        for _ in 0..10 {
+            let cut = rng.below(doc.len() + 1);
+            assert_eq!(
+                run_resumed(format, &doc, cut, max_line),
+                whole,
+                "{format} round {round} cut {cut}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_stays_small_however_long_the_session() {
+    let mut t = Tracker::new(Format::ClaudeSession);
+    let mut size_at = Vec::new();
+    for n in [1_000, 10_000] {
+        while t.status().turns < n {
+            let i = t.status().turns;
+            let line = format!(
+                "{{\"type\":\"assistant\",\"requestId\":\"req_{i:024}\",\"message\":{{\"id\":\"msg_{i:024}\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":{{\"input_tokens\":3,\"output_tokens\":{i}}}}}}}\n"
+            );
+            t.feed(line.as_bytes(), NOW);
+        }
+        size_at.push(serde_json::to_vec(&t.checkpoint(0)).unwrap().len());
+    }
+    assert!(size_at[1] < 40_000, "{size_at:?}");
+    // Ten times the responses, not more than the digits of bigger counts.
+    assert!(size_at[1] < size_at[0] + size_at[0] / 10, "{size_at:?}");
+}
+
+#[test]
+fn far_times_survive_a_checkpoint() {
+    for t in ["9e14", "-9e14", "-62135596800001", "253402300800000"] {
+        let doc = format!("{{\"type\":\"system\",\"subtype\":\"init\",\"timestamp\":{t}}}\n");
+        let whole = run_with_max_line(Format::ClaudeStream, doc.as_bytes(), 1 << 20);
+        assert!(whole.0.last_activity.is_some(), "{t}");
+        assert_eq!(
+            run_resumed(Format::ClaudeStream, doc.as_bytes(), doc.len(), 1 << 20),
+            whole,
+            "{t}"
+        );
+    }
 }

@@ -197,8 +197,16 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
             let (status, transcript) = match (entry, rec) {
                 (Some(e), _) => (e.status.clone(), e.transcript.clone()),
                 (None, Some(rec)) => {
-                    let mut feed = TrackFeed::new(rec, &ws.state_dir);
+                    // No watcher: from the checkpoint, reading only what came since, and
+                    // leaving the next one for the next look.
+                    let mut feed = TrackFeed::resume(rec, &ws.state_dir);
                     feed.refresh(now);
+                    if ctx.verbose {
+                        show_reads(&feed);
+                    }
+                    if let Err(e) = feed.save(&ws.state_dir) {
+                        ctx.out.warn(&e.to_string());
+                    }
                     let transcript = feed.transcript().map(|f| f.path().to_path_buf());
                     (feed.status(), transcript)
                 }
@@ -243,6 +251,21 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
         total_cost_usd: tracks.iter().map(|t| t.cost_usd).sum(),
         tracks,
     })
+}
+
+/// Says, under `-v`, what was read of a track's files.
+fn show_reads(feed: &TrackFeed) {
+    let files = [Some(feed.events()), feed.transcript()];
+    for f in files.into_iter().flatten() {
+        match f.last_read() {
+            Some((from, to)) => eprintln!(
+                "pk: read {} bytes of {} from byte {from}",
+                to - from,
+                f.path().display()
+            ),
+            None => eprintln!("pk: nothing new in {}", f.path().display()),
+        }
+    }
 }
 
 /// The number of changed and untracked files of each worktree: 0 for one that does not exist,

@@ -305,6 +305,9 @@ impl Watch {
             statuses.push(status);
         }
         self.sync_watches(now, full);
+        if full {
+            self.save_checkpoints();
+        }
         self.push_bar(&statuses);
         self.announce(&statuses);
         // The bar first; then the counts that are due (they take a `git status` each).
@@ -315,6 +318,19 @@ impl Watch {
             return self.write_status(statuses);
         }
         Ok(Flow::Go)
+    }
+
+    /// Saves the checkpoint of every feed that read on since its last one: once a tick, so that
+    /// a busy agent costs one small write per [`TICK`], and a watcher started again (or
+    /// `pk status` without one) reads at most a tick's worth of what was already read.
+    fn save_checkpoints(&mut self) {
+        for feed in &mut self.feeds {
+            if let Err(e) = feed.save(&self.state_dir)
+                && self.state_dir.is_dir()
+            {
+                eprintln!("pk watch: {e}");
+            }
+        }
     }
 
     /// Marks the worktrees the events are in as pending, forgets removed folders. True when
@@ -470,7 +486,20 @@ impl Watch {
                 .iter()
                 .position(|f| f.name() == rec.name && f.same_files(&fresh))
                 .map(|i| old.swap_remove(i));
-            self.feeds.push(kept.unwrap_or(fresh));
+            // A new track, or a watcher started again: from the checkpoint, if any.
+            let feed = kept.unwrap_or_else(|| {
+                let feed = TrackFeed::resume(rec, &self.state_dir);
+                if let Some(t) = feed.transcript().filter(|t| t.cursor().offset > 0) {
+                    println!(
+                        "pk watch: {}: reading {} on from byte {} (its checkpoint)",
+                        rec.name,
+                        t.path().display(),
+                        t.cursor().offset
+                    );
+                }
+                feed
+            });
+            self.feeds.push(feed);
         }
     }
 

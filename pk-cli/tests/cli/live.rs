@@ -746,3 +746,103 @@ fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
         assert_eq!(alone["tracks"][0]["exit_code"], api["exit_code"], "{alone}");
     }
 }
+
+/// `n` Claude stream responses from `first`, one line each, each a Bash call.
+fn responses(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"assistant\",\"message\":{{\"id\":\"m{i}\",\"model\":\"claude-sonnet-4-5\",\"content\":[{{\"type\":\"tool_use\",\"id\":\"t{i}\",\"name\":\"Bash\",\"input\":{{\"command\":\"step {i}\"}}}}],\"usage\":{{\"input_tokens\":10,\"output_tokens\":{i}}}}}}}\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn status_and_a_restarted_watcher_read_on_from_the_checkpoint() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let tr = transcript(&env, "api");
+    std::fs::create_dir_all(env.out()).unwrap();
+    std::fs::write(&tr, responses(0, 2000)).unwrap();
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18380\n\n[[track]]\nname = \"api\"\ncommand = [\"sleep\", \"600\"]\ntranscript = {{ path = {:?}, format = \"claude-stream\" }}\n",
+        tr.to_string_lossy()
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let state_dir = env.repo.join(".git/pk/shop");
+    let checkpoint = state_dir.join("checkpoints/api.json");
+    env.wait_for("the watcher's checkpoint", 15, || {
+        std::fs::read_to_string(&checkpoint).is_ok_and(|t| t.contains("\"turns\":2000"))
+    });
+    env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
+    let track = |run: &crate::common::Run| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        v["tracks"][0].clone()
+    };
+    let status = |env: &TestEnv| env.pk_ok(&["-v", "status", "--json"]);
+    // Without a watcher, `pk -v status` says what it read.
+    env.wait_for("the watcher to stop", 10, || {
+        status(&env).stderr.contains("pk: nothing new in ")
+    });
+
+    // Without a watcher, `pk status` reads only what was appended since the checkpoint.
+    let before = std::fs::metadata(&tr).unwrap().len();
+    use std::io::Write;
+    let append = |text: &str| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&tr).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append(&responses(2000, 2));
+    let after = std::fs::metadata(&tr).unwrap().len();
+    let run = status(&env);
+    let read = format!(
+        "pk: read {} bytes of {} from byte {before}",
+        after - before,
+        tr.display()
+    );
+    assert!(run.stderr.contains(&read), "{read}\n{run}");
+    let resumed = track(&run);
+    assert_eq!(resumed["last_tool"], "Bash step 2001", "{run}");
+    // Its figures are those of a whole read: the same with the checkpoint gone.
+    let run = status(&env);
+    assert!(
+        run.stderr
+            .contains(&format!("pk: nothing new in {}", tr.display())),
+        "{run}"
+    );
+    std::fs::remove_file(&checkpoint).unwrap();
+    let whole = status(&env);
+    assert!(
+        whole.stderr.contains(&format!(
+            "pk: read {after} bytes of {} from byte 0",
+            tr.display()
+        )),
+        "{whole}"
+    );
+    // But the time of the activity: these lines carry none, so they are dated when read.
+    let undated = |mut t: serde_json::Value| {
+        t.as_object_mut().unwrap().remove("last_activity");
+        t
+    };
+    assert_eq!(undated(track(&whole)), undated(resumed.clone()));
+    let output: u64 = (0..2002).sum();
+    assert_eq!(resumed["tokens"]["output"], output);
+    assert_eq!(resumed["tokens"]["input"], 20_020);
+
+    // A watcher started again by `pk up` reads on from the checkpoint `pk status` left.
+    append(&responses(2002, 1));
+    env.pk_ok(&["up", "--detach"]);
+    let status_file = state_dir.join("status.json");
+    env.wait_for("the new watcher to read the new line", 15, || {
+        std::fs::read_to_string(&status_file).is_ok_and(|t| t.contains("Bash step 2002"))
+    });
+    let shown = env.tmux(&["capture-pane", "-p", "-t", "=shop:=pk-watch"]);
+    let said = format!(
+        "pk watch: api: reading {} on from byte {after} (its checkpoint)",
+        tr.display()
+    );
+    assert!(shown.stdout.contains(&said), "{said}\n{shown}");
+}

@@ -6,12 +6,13 @@ use super::{Ctx, count, flag, pricing_model, text};
 use crate::ledger::{Added, Usage};
 use crate::state::TrackState;
 use crate::status::Tokens;
+use serde::{Deserialize, Serialize};
 
 /// Shown before a sub-agent's tool calls, so they do not pass for the main agent's.
 pub(crate) const SUBAGENT: &str = "Agent › ";
 
 /// Turn counting shared by both Claude parsers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Claude {
     /// Main-conversation API responses seen since the agent's last report.
     responses: u32,

@@ -19,9 +19,10 @@ use super::{Ctx, count, flag, text};
 use crate::ledger::Figures;
 use crate::state::TrackState;
 use crate::status::Tokens;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
     claude: Claude,
     /// Open permission (or elicitation) requests: request id → tool_use id ("" if none).

@@ -15,8 +15,9 @@ use super::json::Value;
 use super::tools::files_summary;
 use super::{Ctx, openai_usage, text};
 use crate::state::TrackState;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
     thread: String,
 }

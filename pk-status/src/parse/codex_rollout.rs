@@ -18,8 +18,9 @@ use super::tools::{files_summary, patch_files};
 use super::{Ctx, openai_usage, text};
 use crate::ledger::Usage;
 use crate::state::TrackState;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
     last_usage: Option<Usage>,
 }

@@ -114,7 +114,7 @@ const ERROR_MAX: usize = 200;
 
 /// What every parser updates: the status, the accounts, and a few facts that help describe
 /// tool calls.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Ctx {
     pub status: TrackStatus,
     pub ledger: Ledger,
@@ -218,7 +218,7 @@ pub(crate) fn pricing_model<'a>(
 }
 
 /// Per-format parser state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Parser {
     ClaudeStream(claude_stream::State),
     ClaudeSession(claude::Claude),
