@@ -54,8 +54,9 @@ const START_SLACK: Duration = Duration::from_secs(5);
 /// The folder of the tracks' checkpoints in the session's state folder.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 
-/// Version of the checkpoint files: one of another version is not read (the files are read
-/// from their start instead).
+/// Version of the checkpoint files' layout: a file of another version, or whose trackers are of
+/// another [`Checkpoint::VERSION`], or written by another version of pk, is not read: the files
+/// are read from their start instead.
 const CHECKPOINT_VERSION: u32 = 1;
 
 /// Bytes before a checkpoint's offset whose hash must match for the file to be the one read.
@@ -308,6 +309,10 @@ struct Progress(u64, Option<(PathBuf, u64)>, bool);
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedFeed {
     version: u32,
+    /// [`Checkpoint::VERSION`] of the trackers in it.
+    engine: u32,
+    /// The version of pk that wrote it.
+    pk: String,
     name: String,
     /// What the feed was made for: the checkpoint is read only for the same.
     source: Option<Source>,
@@ -356,6 +361,8 @@ impl TrackFeed {
             return feed;
         };
         let same = saved.version == CHECKPOINT_VERSION
+            && saved.engine == Checkpoint::VERSION
+            && saved.pk == env!("CARGO_PKG_VERSION")
             && saved.name == feed.name
             && saved.source == feed.source
             && saved.events_path == feed.events.path()
@@ -385,6 +392,8 @@ impl TrackFeed {
         }
         let saved = SavedFeed {
             version: CHECKPOINT_VERSION,
+            engine: Checkpoint::VERSION,
+            pk: env!("CARGO_PKG_VERSION").to_string(),
             name: self.name.clone(),
             source: self.source.clone(),
             events_path: self.events.path().to_path_buf(),

@@ -181,6 +181,11 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// Version of what a checkpoint holds. Saved checkpoints of another version must not be
+    /// resumed: bump it whenever the saved state changes shape or meaning (the test
+    /// `checkpoint_shape_is_versioned` fails then, as a reminder).
+    pub const VERSION: u32 = 1;
+
     /// The format of the file read.
     pub fn format(&self) -> Format {
         self.format
@@ -246,5 +251,25 @@ mod tests {
         assert_eq!(t.status().state, TrackState::Working);
         assert_eq!(t.status().last_activity, Some(crate::Timestamp(42)));
         assert_eq!(t.status().tokens.total(), 0);
+    }
+
+    #[test]
+    fn checkpoint_shape_is_versioned() {
+        let mut t = Tracker::new(Format::ClaudeStream);
+        t.feed(
+            br#"{"type":"assistant","message":{"id":"m","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"t","name":"Bash","input":{"command":"ls"}}],"usage":{"input_tokens":3,"output_tokens":5}}}
+{"type":"user","mess"#,
+            1_772_442_845_000,
+        );
+        let saved = serde_json::to_string(&t.checkpoint(200)).unwrap();
+        // When this changes, bump Checkpoint::VERSION, then update the text here.
+        assert_eq!(Checkpoint::VERSION, 1);
+        // The 20 bytes of the torn line are not saved: the offset is before them.
+        let expected = concat!(
+            r#"{"offset":180,"format":"claude-stream","model_hint":null,"max_line":4194304,"skipping":false,"dropped":0,"skipped":0,"parser":{"ClaudeStream":{"claude":{"responses":1,"reported_turns":0},"open":{},"session_id":null}},"ctx":{"status":{"state":"working","state_at":"2026-03-02T09:14:05.000Z","last_activity":"2026-03-0"#,
+            r#"2T09:14:05.000Z","last_tool":"Bash ls","turns":1,"tokens":{"input":3,"output":5,"cache_read":0,"cache_write":0},"cost_usd":0.000084,"cost_is_reported":false,"last_error":null,"model":"claude-sonnet-4-5","exit_code":null},"ledger":{"fallback_model":"claude-sonnet-4-5","carried":{"tokens":{"input":0,"output":0,"cache_"#,
+            r#"read":0,"cache_write":0},"cost":0.0},"carried_priced":false,"reported":null,"live":{"claude-sonnet-4-5":{"tokens":{"input":3,"output":5,"cache_read":0,"cache_write":0},"write_1h":0}},"seen":[[12638191598602154840,"claude-sonnet-4-5",[3,5,0,0,0],false,0]],"epoch":0,"cumulative":{}},"cwd":null,"transcript_path":null}}"#,
+        );
+        assert_eq!(saved, expected);
     }
 }
