@@ -1,13 +1,15 @@
 //! Live status, speed and memory (issue 3): the first scan of big Claude session files against
-//! `wc -l`, the cost of an append, the watcher's memory with many tracks, and the time from a
-//! transcript write to the tmux status line.
+//! `wc -l`, the cost of an append, the watcher's memory with many tracks, the time from a
+//! transcript write to the tmux status line, and `pk status` without a watcher (resumed from
+//! the checkpoints against reading every transcript whole).
 //!
 //! Run with `cargo bench -p pk-cli --bench status`. Env: `PK_BENCH_MB` (total size of the
 //! generated session files, default 512), `PK_BENCH_TRACKS` (default 16), `PK_BENCH_TRACK_MB`
 //! (transcript size per track for the watcher, default 4), `PK_BENCH_APPENDS` (default 50),
-//! `PK_BENCH_WRITES` (latency samples, default 40), `PK_BENCH_ROUNDS` (scan rounds, default 3).
+//! `PK_BENCH_WRITES` (latency samples, default 40), `PK_BENCH_ROUNDS` (scan rounds, default 3),
+//! `PK_BENCH_STATUSES` (runs of `pk status` without a watcher, each way, default 10).
 //! `PK_BENCH_QUICK=1` sets small defaults (32 MB, 4 tracks of 1 MB, 20 appends, 15 writes, 1
-//! round) for CI: it runs in well under a minute.
+//! round, 5 runs) for CI: it runs in well under a minute.
 //!
 //! Method. Everything is generated in a temporary folder (`TMPDIR`). Figures are printed,
 //! never asserted: the exit code is non-zero only when something fails (a command, or a
@@ -49,6 +51,17 @@
 //!    `tmux show-options` until it changes. The time runs from just before the write to the
 //!    return of the poll that saw the change (so it includes up to one poll, a tmux process
 //!    of a few ms). Writes are 100–300 ms apart. Median and 95th percentile.
+//! 5. **`pk status` without a watcher.** In the same session, the pk-watch window is killed and
+//!    `pk -v status --json` run until it reads the files itself (it says so on stderr). Then
+//!    `PK_BENCH_STATUSES` rounds, each (a) a 1 KB assistant line appended to one track's
+//!    transcript (tracks in turn) and `pk status --json` timed: it resumes every track from its
+//!    checkpoint and reads the 1 KB; (b) every checkpoint removed and `pk status --json` timed:
+//!    it reads every transcript whole (and writes the checkpoints again, for the next (a)). The
+//!    two alternate so that both see the same load. Both are the whole command (a process,
+//!    tmux asked for the panes, `git status` in each worktree), as a user sees it. Once before
+//!    the rounds, each way is run with `-v` and what it says it read is checked: the appended
+//!    bytes only, from the transcript's former end; every transcript from byte 0. Median and
+//!    95th percentile of each, and (a) over (b).
 
 use pk_cli::live::Follower;
 use pk_status::{Format, Timestamp, TrackState};
@@ -66,6 +79,7 @@ struct Config {
     appends: usize,
     writes: usize,
     rounds: usize,
+    statuses: usize,
 }
 
 impl Config {
@@ -89,6 +103,7 @@ impl Config {
             appends: get("PK_BENCH_APPENDS", 50, 20).max(1),
             writes: get("PK_BENCH_WRITES", 40, 15).max(1),
             rounds: get("PK_BENCH_ROUNDS", 3, 1).max(1),
+            statuses: get("PK_BENCH_STATUSES", 10, 5).max(1),
         }
     }
 }
@@ -1027,10 +1042,16 @@ impl World {
     }
 
     fn pk(&self, args: &[&str]) -> String {
-        run(self
-            .cmd(env!("CARGO_BIN_EXE_pk"))
-            .args(["--socket", &self.socket])
-            .args(args))
+        self.pk_with_stderr(args).0
+    }
+
+    /// `pk args`: its stdout and its stderr (where `pk -v` says what it read).
+    fn pk_with_stderr(&self, args: &[&str]) -> (String, String) {
+        run_with_stderr(
+            self.cmd(env!("CARGO_BIN_EXE_pk"))
+                .args(["--socket", &self.socket])
+                .args(args),
+        )
     }
 
     /// `tmux -f /dev/null -L SOCKET args`.
@@ -1065,6 +1086,11 @@ impl Drop for World {
 
 /// Runs a command; a failure panics with its stderr.
 fn run(cmd: &mut Command) -> String {
+    run_with_stderr(cmd).0
+}
+
+/// Runs a command; returns its stdout and stderr. A failure panics with its stderr.
+fn run_with_stderr(cmd: &mut Command) -> (String, String) {
     let shown = format!(
         "{} {}",
         cmd.get_program().to_string_lossy(),
@@ -1084,7 +1110,10 @@ fn run(cmd: &mut Command) -> String {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn plan(world: &World, tracks: usize) -> String {
@@ -1169,6 +1198,7 @@ struct WatchReport {
     hwm_kib: u64,
     latencies: Vec<f64>,
     timeouts: usize,
+    no_watcher: NoWatcherReport,
 }
 
 fn bench_watch(root: &Path, cfg: &Config) -> WatchReport {
@@ -1240,6 +1270,7 @@ fn bench_watch(root: &Path, cfg: &Config) -> WatchReport {
         memory_kib(pid).0 > 0,
         "the watcher is gone after the writes"
     );
+    let no_watcher = bench_no_watcher(&world, &mut g, cfg);
     WatchReport {
         tracks: cfg.tracks,
         transcript_bytes,
@@ -1248,7 +1279,173 @@ fn bench_watch(root: &Path, cfg: &Config) -> WatchReport {
         hwm_kib,
         latencies,
         timeouts,
+        no_watcher,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `pk status` without a watcher.
+
+/// `pk status --json` without a watcher, in ms per run.
+struct NoWatcherReport {
+    /// The transcripts' total size after the rounds.
+    transcript_bytes: u64,
+    /// (a) After a 1 KB append: every track resumed from its checkpoint.
+    resumed: Vec<f64>,
+    /// (b) With no checkpoint: every transcript read whole.
+    whole: Vec<f64>,
+}
+
+/// Stops the watcher and measures `pk status` resumed from the checkpoints against reading
+/// every transcript whole, in alternation (see the module's doc, 5).
+fn bench_no_watcher(world: &World, g: &mut Gen, cfg: &Config) -> NoWatcherReport {
+    stop_watcher(world);
+    check_resumes(world, g, 1);
+    let mut tokens = output_tokens(&check_reads_whole(world, cfg.tracks));
+    let mut resumed = Vec::with_capacity(cfg.statuses);
+    let mut whole = Vec::with_capacity(cfg.statuses);
+    for k in 0..cfg.statuses {
+        let track = 1 + k % cfg.tracks;
+        let line = g.append_line(1024, pk_cli::live::now_ms(), None);
+        append(&world.transcript(track), &line);
+        let (t, out) = time_status(world);
+        resumed.push(t);
+        // The appended response's 77 output tokens: the line was read, once.
+        tokens += 77;
+        assert_eq!(output_tokens(&out), tokens, "resumed: the append not seen");
+        remove_checkpoints(world, cfg.tracks);
+        let (t, out) = time_status(world);
+        whole.push(t);
+        assert_eq!(output_tokens(&out), tokens, "read whole: not the same");
+        eprintln!(
+            "  pk status without a watcher, round {}: {:.0} ms resumed after a 1 KB append, {:.0} ms reading every transcript whole",
+            k + 1,
+            resumed[k],
+            whole[k]
+        );
+    }
+    let transcript_bytes = (1..=cfg.tracks)
+        .map(|i| std::fs::metadata(world.transcript(i)).expect("stat").len())
+        .sum();
+    NoWatcherReport {
+        transcript_bytes,
+        resumed,
+        whole,
+    }
+}
+
+/// Kills the pk-watch window and waits until `pk status` reads the files itself: while the
+/// watcher's lock is held it reads only status.json, which would measure nothing here.
+fn stop_watcher(world: &World) {
+    world.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, stderr) = world.pk_with_stderr(&["-v", "status", "--json"]);
+        if reads_files(&stderr) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pk status still reads the watcher's status.json 10 s after its window was killed:\n{stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether `pk -v status` read the tracks' files itself (it says so only then).
+fn reads_files(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.starts_with("pk: read ") || l.starts_with("pk: nothing new in "))
+}
+
+/// What `pk -v status` says it read of `path`: the bytes and the byte it read from; `None`
+/// when it read nothing of it.
+fn read_of(stderr: &str, path: &Path) -> Option<(u64, u64)> {
+    let path = path.display().to_string();
+    stderr.lines().find_map(|l| {
+        let (bytes, rest) = l.strip_prefix("pk: read ")?.split_once(" bytes of ")?;
+        let (file, from) = rest.rsplit_once(" from byte ")?;
+        if file != path {
+            return None;
+        }
+        Some((bytes.parse().ok()?, from.parse().ok()?))
+    })
+}
+
+/// Appends a 1 KB line to `track`'s transcript and checks that `pk -v status` resumes from the
+/// checkpoint: it reads that line only, from the transcript's former end.
+fn check_resumes(world: &World, g: &mut Gen, track: usize) {
+    let path = world.transcript(track);
+    let end = std::fs::metadata(&path).expect("stat").len();
+    let line = g.append_line(1024, pk_cli::live::now_ms(), None);
+    append(&path, &line);
+    let (_, stderr) = world.pk_with_stderr(&["-v", "status", "--json"]);
+    assert_eq!(
+        read_of(&stderr, &path),
+        Some((line.len() as u64, end)),
+        "pk status did not resume {} from its checkpoint:\n{stderr}",
+        path.display()
+    );
+}
+
+/// Removes every checkpoint and checks that `pk -v status` then reads every transcript from
+/// byte 0 to its end. Returns its stdout, what it made of them, for the timed runs to match.
+fn check_reads_whole(world: &World, tracks: usize) -> String {
+    remove_checkpoints(world, tracks);
+    let (stdout, stderr) = world.pk_with_stderr(&["-v", "status", "--json"]);
+    for i in 1..=tracks {
+        let path = world.transcript(i);
+        let len = std::fs::metadata(&path).expect("stat").len();
+        assert_eq!(
+            read_of(&stderr, &path),
+            Some((len, 0)),
+            "pk status did not read {} whole:\n{stderr}",
+            path.display()
+        );
+    }
+    stdout
+}
+
+/// Removes every file of the checkpoints folder, checking that each track had one there (the
+/// last `pk status` wrote or kept them) and nothing else was: else (b) would not be the full
+/// read it claims to be, nor (a) a resume.
+fn remove_checkpoints(world: &World, tracks: usize) {
+    let state_dir = world.state_dir();
+    for i in 1..=tracks {
+        let path = pk_cli::live::checkpoint_path(&state_dir, &format!("t{i:02}"));
+        std::fs::remove_file(&path)
+            .unwrap_or_else(|e| panic!("remove the checkpoint {}: {e}", path.display()));
+    }
+    let dir = state_dir.join(pk_cli::live::CHECKPOINT_DIR);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read the checkpoints folder")
+        .map(|e| e.expect("checkpoints folder entry").file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "other files in {}: {left:?}",
+        dir.display()
+    );
+}
+
+/// Times one `pk status --json` (the whole process, as a user runs it); returns the time in ms
+/// and its stdout.
+fn time_status(world: &World) -> (f64, String) {
+    let start = Instant::now();
+    let out = world.pk(&["status", "--json"]);
+    (ms(start.elapsed()), out)
+}
+
+/// The output tokens of all tracks in `pk status --json`'s report.
+fn output_tokens(json: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(json).expect("pk status --json is JSON");
+    v["tracks"]
+        .as_array()
+        .expect("tracks in pk status --json")
+        .iter()
+        .map(|t| t["tokens"]["output"].as_u64().expect("output tokens"))
+        .sum()
 }
 
 fn tmux_available() -> bool {
@@ -1385,5 +1582,23 @@ fn main() {
             },
             met(p95 <= 250.0)
         );
+        print_no_watcher(&w.no_watcher);
     }
+}
+
+fn print_no_watcher(r: &NoWatcherReport) {
+    let (a50, a95) = (median(&r.resumed), percentile(&r.resumed, 95.0));
+    let (b50, b95) = (median(&r.whole), percentile(&r.whole, 95.0));
+    println!();
+    println!(
+        "pk status without a watcher ({:.1} MB of transcripts, {} runs each, alternating)",
+        r.transcript_bytes as f64 / MB as f64,
+        r.resumed.len()
+    );
+    println!("  resumed from checkpoints, 1 KB appended: median {a50:>6.1} ms, p95 {a95:>6.1} ms");
+    println!("  every transcript read whole:             median {b50:>6.1} ms, p95 {b95:>6.1} ms");
+    println!(
+        "  resumed / whole = {:.2} (the rest of both is the same: starting pk, tmux, one git status per worktree)",
+        a50 / b50
+    );
 }
