@@ -846,3 +846,58 @@ fn status_and_a_restarted_watcher_read_on_from_the_checkpoint() {
     );
     assert!(shown.stdout.contains(&said), "{said}\n{shown}");
 }
+
+#[test]
+fn interactive_gemini_waits_and_finishes_through_user_level_hooks() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // A fake interactive `gemini` that runs its hooks as Gemini CLI 0.61 does with the
+    // README's user-level settings: `pk hook` with the payload on stdin, in the pane's
+    // environment, its stdout read as instructions (so it must print nothing). It waits for a
+    // key at the permission prompt.
+    let out = env.out();
+    let path = env.fake_program(
+        "gemini",
+        &format!(
+            r#"#!/bin/sh
+hook() {{ printf '%s' "$1" | {pk:?} hook >> "$OUT/hook.stdout"; echo $? >> "$OUT/hook.codes"; }}
+shell=',"tool_name":"run_shell_command","tool_input":{{"command":"echo hi > out.txt"}}'
+hook '{{"hook_event_name":"SessionStart","source":"startup","session_id":"g"}}'
+hook '{{"hook_event_name":"BeforeAgent","prompt":"write hi","session_id":"g"}}'
+hook '{{"hook_event_name":"BeforeTool","session_id":"g"'"$shell"'}}'
+hook '{{"hook_event_name":"Notification","notification_type":"ToolPermission","message":"Tool Confirm Shell Command requires execution","session_id":"g"}}'
+read answer
+hook '{{"hook_event_name":"AfterTool","session_id":"g"'"$shell"'}}'
+hook '{{"hook_event_name":"AfterAgent","prompt_response":"Done.","session_id":"g"}}'
+exec sleep 600
+"#,
+            pk = env!("CARGO_BIN_EXE_pk"),
+        ),
+    );
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18390\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\ncommand = [\"gemini\", \"--skip-trust\"]\n",
+        out = out.to_string_lossy(),
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let screen = env.attach_screen("shop");
+    env.wait_for("the bar to show api waiting", 10, || {
+        state_of(&screen.status_line(), "api") == Some("waiting")
+    });
+    let track = &env.status_json()["tracks"][0];
+    assert_eq!(track["state"], "waiting");
+    assert_eq!(track["last_tool"], "run_shell_command echo hi > out.txt");
+    // The human approves: the tool runs, the turn ends.
+    env.tmux(&["send-keys", "-t", &pane_of(&env, "api"), "y", "Enter"]);
+    env.wait_for("the bar to show api done", 10, || {
+        state_of(&screen.status_line(), "api") == Some("done")
+    });
+    assert_eq!(env.status_json()["tracks"][0]["state"], "done");
+    let codes = std::fs::read_to_string(out.join("hook.codes")).unwrap();
+    assert_eq!(codes, "0\n".repeat(6));
+    assert_eq!(
+        std::fs::read_to_string(out.join("hook.stdout")).unwrap(),
+        ""
+    );
+}

@@ -12,6 +12,12 @@
 //! stop event ends the wait. Hooks carry no tokens: those come from the transcript, merged with
 //! [`crate::combine`]. The payload's `transcript_path` is kept for the watcher
 //! ([`crate::Tracker::transcript_path`]): it follows `/clear` to the new session file.
+//!
+//! Codex's hooks use Claude's names. Gemini CLI's hooks (0.61) send the same payload shape with
+//! names of their own: `BeforeAgent` (a prompt) and `AfterTool` mean `working`; `BeforeTool`
+//! too, though it comes before the permission prompt, which follows as
+//! `Notification(ToolPermission)`: `waiting`; `AfterAgent` ends the turn (also when the human
+//! cancelled it): `done`.
 
 use super::claude::SUBAGENT;
 use super::json::Value;
@@ -43,10 +49,9 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
             }
         }
         "UserPromptSubmit" | "PostToolUse" | "PostToolUseFailure" | "PostToolBatch"
-        | "SubagentStart" | "SubagentStop" | "PermissionDenied" | "ElicitationResult" => {
-            ctx.set_state(TrackState::Working, at)
-        }
-        "PreToolUse" => {
+        | "SubagentStart" | "SubagentStop" | "PermissionDenied" | "ElicitationResult"
+        | "BeforeAgent" | "AfterTool" => ctx.set_state(TrackState::Working, at),
+        "PreToolUse" | "BeforeTool" => {
             tool(ctx);
             ctx.set_state(TrackState::Working, at);
         }
@@ -56,7 +61,7 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
         }
         "Elicitation" => ctx.set_state(TrackState::Waiting, at),
         "Notification" => match text(v, "notification_type") {
-            Some("permission_prompt" | "elicitation_dialog") => {
+            Some("permission_prompt" | "elicitation_dialog" | "ToolPermission") => {
                 ctx.set_state(TrackState::Waiting, at)
             }
             // The prompt has been idle a minute; a pending permission dialog still wins.
@@ -65,7 +70,7 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
             }
             _ => ctx.touch(at),
         },
-        "Stop" if !sub => ctx.set_state(TrackState::Done, at),
+        "Stop" | "AfterAgent" if !sub => ctx.set_state(TrackState::Done, at),
         "StopFailure" => {
             let error = text(v, "error")
                 .or_else(|| text(v, "message"))
@@ -173,6 +178,57 @@ mod tests {
         assert_eq!(
             t.status().state_at,
             Some(crate::Timestamp(1_772_442_845_102))
+        );
+    }
+
+    /// The order Gemini CLI 0.61 sent them in, around a shell command that needed approval
+    /// (payloads as captured, cut short).
+    #[test]
+    fn gemini_hooks_give_the_same_states() {
+        let gemini = |event: &str, extra: &str| {
+            format!(
+                r#"{{"session_id":"g","transcript_path":"/h/.gemini/tmp/w/chats/session-2026-11-21T06-21-92354e4b.jsonl","cwd":"/w","hook_event_name":"{event}","timestamp":"2026-11-21T06:21:00.000Z"{extra}}}"#
+            )
+        };
+        let shell =
+            r#","tool_name":"run_shell_command","tool_input":{"command":"echo hi > out.txt"}"#;
+        let steps = [
+            (
+                gemini("SessionStart", r#","source":"startup""#),
+                TrackState::Done,
+            ),
+            (
+                gemini("BeforeAgent", r#","prompt":"write hi""#),
+                TrackState::Working,
+            ),
+            (gemini("BeforeModel", ""), TrackState::Working),
+            (gemini("BeforeTool", shell), TrackState::Working),
+            (
+                gemini(
+                    "Notification",
+                    r#","notification_type":"ToolPermission","message":"Tool Confirm Shell Command requires execution","details":{"type":"exec","command":"echo hi > out.txt"}"#,
+                ),
+                TrackState::Waiting,
+            ),
+            (gemini("AfterTool", shell), TrackState::Working),
+            (
+                gemini("AfterAgent", r#","prompt_response":"done""#),
+                TrackState::Done,
+            ),
+            (
+                gemini("SessionEnd", r#","reason":"exit""#),
+                TrackState::Done,
+            ),
+        ];
+        let mut lines = Vec::new();
+        for (line, state) in steps {
+            lines.push(line);
+            let t = run(&lines);
+            assert_eq!(t.status().state, state, "after {}", lines.last().unwrap());
+        }
+        assert_eq!(
+            run(&lines).status().last_tool.as_deref(),
+            Some("run_shell_command echo hi > out.txt")
         );
     }
 }
