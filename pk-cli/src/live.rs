@@ -62,6 +62,10 @@ const CHECKPOINT_VERSION: u32 = 1;
 /// Bytes before a checkpoint's offset whose hash must match for the file to be the one read.
 const CHECKPOINT_TAIL: u64 = 4096;
 
+/// Largest checkpoint file read: real ones are a few KB to about 60 KB (two trackers); a
+/// bigger file is not pk's.
+const CHECKPOINT_MAX: u64 = 1 << 20;
+
 /// Now, in unix milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -135,6 +139,12 @@ impl Follower {
             tail,
             checkpoint,
         })
+    }
+
+    /// Where a checkpoint of the follower would resume: the bytes read, but an unfinished last
+    /// line.
+    fn checkpoint_offset(&self) -> u64 {
+        self.cursor.offset - self.tracker.pending_len() as u64
     }
 
     /// The bytes read by the last [`Follower::poll`] that read any, as `(from, to)`.
@@ -212,6 +222,17 @@ impl Follower {
     pub fn backlog(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len().saturating_sub(self.cursor.offset))
     }
+}
+
+/// The file at `path`, if it is at most `max` bytes.
+fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(max + 1)
+        .read_to_end(&mut text)
+        .ok()?;
+    (text.len() as u64 <= max).then_some(text)
 }
 
 /// FNV-1a of the up to [`CHECKPOINT_TAIL`] bytes of the file at `path` before `offset`; `None`
@@ -300,10 +321,10 @@ pub struct TrackFeed {
     saved: Option<Progress>,
 }
 
-/// Where a feed's reading stands: the event file's offset, the transcript and its offset,
-/// whether the agent's end was seen. A checkpoint is written when it changed.
+/// Where a feed's checkpoint would stand: the event file's offset, the transcript and its
+/// offset (each before an unfinished last line). A checkpoint is written when it changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Progress(u64, Option<(PathBuf, u64)>, bool);
+struct Progress(u64, Option<(PathBuf, u64)>);
 
 /// A feed as its checkpoint file holds it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -321,7 +342,6 @@ struct SavedFeed {
     events: Option<SavedFollower>,
     transcript: Option<SavedFollower>,
     carried: (Tokens, f64),
-    finished: bool,
 }
 
 impl TrackFeed {
@@ -354,8 +374,7 @@ impl TrackFeed {
     /// files: it then reads only what they gained since (see the module's doc).
     pub fn resume(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
         let mut feed = TrackFeed::new(rec, state_dir);
-        let Some(saved) = std::fs::read(checkpoint_path(state_dir, &rec.name))
-            .ok()
+        let Some(saved) = read_capped(&checkpoint_path(state_dir, &rec.name), CHECKPOINT_MAX)
             .and_then(|text| serde_json::from_slice::<SavedFeed>(&text).ok())
         else {
             return feed;
@@ -376,8 +395,9 @@ impl TrackFeed {
             let format = feed.source.as_ref().map_or(Format::Lines, Source::format);
             feed.transcript = Some(Follower::resume(t.path.clone(), format, Some(t)));
         }
+        // Not `finished`: the watcher sees again whether the agent ended, and a resumed tracker
+        // has nothing pending to finish if it did.
         feed.carried = saved.carried;
-        feed.finished = saved.finished;
         feed.saved = Some(feed.progress());
         feed
     }
@@ -401,8 +421,11 @@ impl TrackFeed {
             events: self.events.save(),
             transcript: self.transcript.as_ref().and_then(Follower::save),
             carried: self.carried,
-            finished: self.finished,
         };
+        // A file that was there but could not be saved (gone or replaced since it was read) is
+        // saved once it has been read again.
+        let complete = (saved.events.is_some() || self.events.cursor.offset == 0)
+            && saved.transcript.is_some() == self.transcript.is_some();
         let text = serde_json::to_vec(&saved).context("failed to encode a checkpoint")?;
         let path = checkpoint_path(state_dir, &self.name);
         if let Some(dir) = path.parent()
@@ -415,17 +438,24 @@ impl TrackFeed {
             );
         }
         crate::state::write_atomically_in_place(&path, &text)?;
-        self.saved = Some(progress);
+        if !state_dir.join(crate::state::STATE_FILE).exists() {
+            // `pk down` removed the session meanwhile: leave it nothing to trip on.
+            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_dir(path.parent().unwrap_or(state_dir));
+            return Ok(false);
+        }
+        if complete {
+            self.saved = Some(progress);
+        }
         Ok(true)
     }
 
     fn progress(&self) -> Progress {
         Progress(
-            self.events.cursor.offset,
+            self.events.checkpoint_offset(),
             self.transcript
                 .as_ref()
-                .map(|t| (t.path.clone(), t.cursor.offset)),
-            self.finished,
+                .map(|t| (t.path.clone(), t.checkpoint_offset())),
         )
     }
 
@@ -877,7 +907,10 @@ mod tests {
             .collect()
     }
 
+    /// A track reading a Claude stream, in a state folder `dir` (with a state file: a session
+    /// that is up).
     fn stream_feed(dir: &Path) -> (TrackRecord, PathBuf, PathBuf) {
+        std::fs::write(dir.join(crate::state::STATE_FILE), "{}").unwrap();
         let tr = dir.join("t.ndjson");
         let ev = dir.join("events.ndjson");
         let mut rec = record(
@@ -967,14 +1000,45 @@ mod tests {
             .unwrap();
         assert_eq!(resumed_from(&rec), Some(0));
 
-        // Replaced by another file, and a damaged checkpoint.
+        // Replaced by another file with the same bytes and more (renamed over it while the old
+        // one is still open, so the inode differs): only the inode tells.
         feed.refresh(9);
         feed.save(dir.path()).unwrap();
-        std::fs::remove_file(&tr).unwrap();
-        append(&tr, &responses(0, 70));
+        let _old = std::fs::File::open(&tr).unwrap();
+        let copy = dir.path().join("copy.ndjson");
+        std::fs::copy(&tr, &copy).unwrap();
+        append(&copy, &responses(70, 1));
+        std::fs::rename(&copy, &tr).unwrap();
         assert_eq!(resumed_from(&rec), Some(0));
+        // A damaged checkpoint.
         std::fs::write(checkpoint_path(dir.path(), "api"), "{\"version\":1,").unwrap();
         assert_eq!(resumed_from(&rec), Some(0));
+    }
+
+    #[test]
+    fn an_unfinished_last_line_is_read_again_but_not_saved_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, tr, _) = stream_feed(dir.path());
+        append(&tr, &responses(0, 3));
+        append(
+            &tr,
+            "{\"type\":\"result\",\"subtype\":\"success\",\"total_cost_usd\":0.5}",
+        );
+        let mut feed = TrackFeed::resume(&rec, dir.path());
+        feed.refresh(9);
+        assert!(feed.save(dir.path()).unwrap());
+        let mut again = TrackFeed::resume(&rec, dir.path());
+        again.refresh(9);
+        assert!(
+            again.transcript().unwrap().last_read().is_some(),
+            "the tail, again"
+        );
+        assert!(!again.save(dir.path()).unwrap(), "no progress: not written");
+        // The agent died: the tail is a complete line, and the same whichever way it was read.
+        again.finish(9);
+        feed.finish(9);
+        assert_eq!(again.status().cost_usd, 0.5);
+        assert_eq!(again.status(), feed.status());
     }
 
     #[test]
@@ -987,5 +1051,9 @@ mod tests {
         feed.refresh(9);
         assert!(!feed.save(&gone).unwrap());
         assert!(!gone.exists());
+        // Torn down while the checkpoint was written: the folder is left empty.
+        std::fs::remove_file(dir.path().join(crate::state::STATE_FILE)).unwrap();
+        assert!(!feed.save(dir.path()).unwrap());
+        assert!(!dir.path().join(CHECKPOINT_DIR).exists());
     }
 }

@@ -168,7 +168,7 @@ impl State {
 
     /// Reads the state in `dir`, if there is one.
     pub fn load(dir: &Path) -> Result<Option<State>> {
-        let path = dir.join("state.json");
+        let path = dir.join(STATE_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -195,9 +195,12 @@ impl State {
     /// Writes the state into `dir` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).context("failed to encode pk's state")?;
-        write_atomically(&dir.join("state.json"), text.as_bytes())
+        write_atomically(&dir.join(STATE_FILE), text.as_bytes())
     }
 }
+
+/// The state's file name in the session's state folder.
+pub const STATE_FILE: &str = "state.json";
 
 /// Writes `bytes` to `path` so that readers see either the old or the new contents, never a
 /// part: a temporary file in the same folder, renamed over the target. (No fsync: this guards

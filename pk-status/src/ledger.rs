@@ -139,7 +139,7 @@ impl From<Entry> for SavedEntry {
 
 /// The last [`DEDUP_WINDOW`] responses, by the hash of their key, oldest first. Serialized as
 /// that list.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "VecDeque<Entry>", into = "VecDeque<Entry>")]
 struct Recent {
     entries: VecDeque<Entry>,
@@ -166,6 +166,14 @@ impl Recent {
         self.index
             .insert(entry.key, self.evicted + self.entries.len() as u64);
         self.entries.push_back(entry);
+    }
+}
+
+/// The same responses remembered: the positions are bookkeeping (counted from 0 again when
+/// read back from a checkpoint).
+impl PartialEq for Recent {
+    fn eq(&self, other: &Recent) -> bool {
+        self.entries == other.entries
     }
 }
 
@@ -323,7 +331,7 @@ impl Ledger {
         }
         self.reported = Some(f);
         self.live.clear();
-        self.epoch += 1;
+        self.epoch = self.epoch.saturating_add(1);
     }
 
     /// A new agent process starts writing to the same source: what was counted so far stays,
@@ -337,7 +345,7 @@ impl Ledger {
         self.carried_priced |= !reported;
         self.reported = None;
         self.live.clear();
-        self.epoch += 1;
+        self.epoch = self.epoch.saturating_add(1);
     }
 
     /// Tokens, cost, and whether the cost is exactly the agent's own figure.
@@ -532,5 +540,28 @@ mod tests {
         let twice = r#"[[1,"",[0,0,0,0,0],false,0],[1,"x",[0,1,0,0,0],false,0]]"#;
         let r: Recent = serde_json::from_str(twice).unwrap();
         assert_eq!((r.entries.len(), r.index.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_ledger_past_its_window_reads_back_and_goes_on_the_same() {
+        let model = "claude-sonnet-4-5";
+        let mut l = Ledger::new(model);
+        for i in 0..DEDUP_WINDOW + 100 {
+            l.add_dedup(&format!("m{i}"), None, model, u(1, 1), false);
+        }
+        let mut back: Ledger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+        assert_eq!(back, l);
+        // Copies on both sides of the window's edge, and new responses that push it on.
+        for x in [&mut l, &mut back] {
+            for i in [99, 100, 101, DEDUP_WINDOW + 99] {
+                x.add_dedup(&format!("m{i}"), None, model, u(1, 2), false);
+            }
+            for i in 0..10 {
+                x.add_dedup(&format!("n{i}"), None, model, u(1, 1), false);
+            }
+            x.add_dedup("m110", None, model, u(1, 3), false);
+        }
+        assert_eq!(back, l);
+        assert_eq!(back.totals(), l.totals());
     }
 }

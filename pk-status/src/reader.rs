@@ -75,10 +75,10 @@ impl LineBuffer {
                 if part.len() <= self.max_line {
                     f(strip_cr(part));
                 } else {
-                    self.dropped += 1;
+                    self.dropped = self.dropped.saturating_add(1);
                 }
             } else if self.pending.len() + part.len() > self.max_line {
-                self.dropped += 1;
+                self.dropped = self.dropped.saturating_add(1);
                 self.release();
             } else {
                 self.pending.extend_from_slice(part);
@@ -90,7 +90,7 @@ impl LineBuffer {
             return;
         }
         if self.pending.len() + rest.len() > self.max_line {
-            self.dropped += 1;
+            self.dropped = self.dropped.saturating_add(1);
             self.pending = Vec::new();
             self.skipping = true;
         } else {

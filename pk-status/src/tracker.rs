@@ -77,7 +77,7 @@ impl Tracker {
         } = self;
         lines.feed_each_bytes(bytes, |line| {
             if !parser.line(ctx, line, now_ms) {
-                *skipped += 1;
+                *skipped = skipped.saturating_add(1);
             }
         });
         ctx.refresh_totals();
@@ -86,7 +86,7 @@ impl Tracker {
     /// Feeds one complete line (without its newline), for callers that already split lines.
     pub fn feed_line(&mut self, line: &str, now_ms: i64) {
         if !self.parser.line(&mut self.ctx, line.as_bytes(), now_ms) {
-            self.skipped += 1;
+            self.skipped = self.skipped.saturating_add(1);
         }
         self.ctx.refresh_totals();
     }
@@ -126,7 +126,7 @@ impl Tracker {
     /// The bytes of an unfinished last line are not saved: the checkpoint's offset is before
     /// them, and the resumed tracker reads them again from the file.
     pub fn checkpoint(&self, consumed: u64) -> Checkpoint {
-        let pending = self.lines.pending_len() as u64;
+        let pending = self.pending_len() as u64;
         Checkpoint {
             offset: consumed.saturating_sub(pending),
             format: self.format,
@@ -138,6 +138,11 @@ impl Tracker {
             parser: self.parser.clone(),
             ctx: self.ctx.clone(),
         }
+    }
+
+    /// Bytes fed that wait for their newline: a [`Tracker::checkpoint`] leaves them out.
+    pub fn pending_len(&self) -> usize {
+        self.lines.pending_len()
     }
 
     /// The tracker a checkpoint saved, to be fed the file from [`Checkpoint::offset`] on: its
@@ -156,7 +161,7 @@ impl Tracker {
     /// Lines skipped as not records of the format (not JSON, torn, or over the line limit).
     /// Records of unknown types are not counted: skipping them is normal.
     pub fn skipped_lines(&self) -> u64 {
-        self.skipped + self.lines.dropped_lines()
+        self.skipped.saturating_add(self.lines.dropped_lines())
     }
 }
 

@@ -259,6 +259,7 @@ impl Watch {
         if !self.reload_state() {
             return Ok(Flow::Stop);
         }
+        let mut fresh_panes = false;
         if full || self.panes_at.is_none_or(|t| t.elapsed() >= PANES_MAX_AGE) {
             let snapshot = match &self.mux {
                 Mux::Tmux(tmux) => tmux.snapshot(&self.state.session),
@@ -270,6 +271,7 @@ impl Watch {
                     self.panes = panes;
                     self.clients = clients;
                     self.panes_at = Some(Instant::now());
+                    fresh_panes = true;
                 }
                 Err(e) => {
                     if !self.mux.has_session(&self.state.session) {
@@ -294,7 +296,11 @@ impl Watch {
                     pk_status::apply_idle(&feed.status(), now, idle_ms)
                 }
                 _ => {
-                    feed.finish(now);
+                    // The writer is gone: an unfinished last line is complete. Not on the word
+                    // of an older list of panes, which lacks a track just added.
+                    if pane.is_some() || fresh_panes {
+                        feed.finish(now);
+                    }
                     let since = *self
                         .dead_since
                         .entry(feed.name().to_string())
