@@ -127,7 +127,7 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
 /// Hands out a block for each request of the session in `state_dir`, keeping blocks the registry
 /// already holds for these tracks. Returns the first port of each block, in request order.
 pub fn allocate(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
-    with_registry(|reg| assign(reg, state_dir, requests))
+    with_registry(|reg| assign(reg, state_dir, requests, &mut is_free))
 }
 
 /// The blocks pk would hand out now, without recording them (`pk check`, `pk layout`).
@@ -137,11 +137,17 @@ pub fn preview(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    assign(&mut reg, state_dir, requests)
+    assign(&mut reg, state_dir, requests, &mut is_free)
 }
 
 /// The allocation itself, on a registry in memory.
-fn assign(reg: &mut Registry, state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
+/// Gives each request its block; `free` probes a port (the machine's, but in tests).
+fn assign(
+    reg: &mut Registry,
+    state_dir: &Path,
+    requests: &[Request<'_>],
+    free: &mut dyn FnMut(u16) -> bool,
+) -> Result<Vec<u16>> {
     // Blocks of sessions whose state is gone (a repository deleted by hand) are free again.
     reg.blocks
         .retain(|b| b.state_dir == state_dir || b.state_dir.exists());
@@ -154,7 +160,7 @@ fn assign(reg: &mut Registry, state_dir: &Path, requests: &[Request<'_>]) -> Res
             .map(|b| b.start);
         let start = match req.keep.or(held) {
             Some(start) => start,
-            None => pick(req.base, req.len, &reg.blocks, &mut is_free).ok_or_else(|| {
+            None => pick(req.base, req.len, &reg.blocks, free).ok_or_else(|| {
                 Error::failure(format!(
                     "no block of {} free ports at or above {} for track `{}`",
                     req.len, req.base, req.track
@@ -226,6 +232,11 @@ mod tests {
             base: 20100,
             len: 10,
             keep,
+        };
+        // Every port free: the machine is shared, and a port some other program holds for a
+        // moment would move the blocks (`is_free` is tested on its own below).
+        let assign = |reg: &mut Registry, dir: &Path, reqs: &[Request<'_>]| {
+            assign(reg, dir, reqs, &mut |_| true)
         };
         let mut reg = Registry::default();
         let a = assign(&mut reg, &one, &[req("api", None), req("web", None)]).unwrap();
