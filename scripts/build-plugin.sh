@@ -15,7 +15,10 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
 fi
 
 # Reproducible: cargo names workspace sources by relative paths, so the file does not depend on
-# where the checkout is; dependencies are named by their path under CARGO_HOME.
+# where the checkout is; dependencies are named by their path under CARGO_HOME (their panic
+# messages carry it), which is mapped to one name so the file does not depend on whose machine
+# built it either.
+export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 cargo build -p pk-zellij-plugin --target wasm32-wasip1 --release --locked
 
 if [ "${1:-}" = "--check" ]; then

@@ -14,14 +14,8 @@ seconds="${1:-60}"
 shift || true
 
 toolchain="${PK_FUZZ_TOOLCHAIN:-nightly}"
-if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
-  echo "fuzz: installing the $toolchain toolchain"
-  rustup toolchain install "$toolchain" --profile minimal
-fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "fuzz: installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
-fi
+bash scripts/setup.sh fuzz
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 if [ $# -gt 0 ]; then
   targets=("$@")
