@@ -25,13 +25,6 @@ pub fn assert_inert(what: &str, text: &str) {
     }
 }
 
-/// FNV-1a: picks where to split an input, from the input itself, so that plain transcript
-/// files work as seeds.
-fn hash(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 /// Reads `data` as a transcript in `format`:
 /// - whole, and split at two offsets (three chunks): the status is the same;
@@ -44,7 +37,8 @@ pub fn transcript(format: Format, data: &[u8]) {
     let mut whole = Tracker::new(format);
     whole.feed(data, NOW_MS);
     let mut split = Tracker::new(format);
-    let h = hash(data);
+    // Where to split, from the input itself, so that plain transcript files work as seeds.
+    let h = pk_status::fnv1a(data);
     let len = data.len() as u64;
     let a = (h % (len + 1)) as usize;
     let b = a + ((h >> 32) % (len - a as u64 + 1)) as usize;

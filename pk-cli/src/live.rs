@@ -246,9 +246,7 @@ fn tail_hash(path: &Path, offset: u64, id: Option<u64>) -> Option<u64> {
     let from = offset.saturating_sub(CHECKPOINT_TAIL);
     let mut buf = vec![0; (offset - from) as usize];
     file.read_exact_at(&mut buf, from).ok()?;
-    Some(buf.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    }))
+    Some(pk_status::fnv1a(&buf))
 }
 
 /// Runs `work` on every item; on several threads when the items have much to read together

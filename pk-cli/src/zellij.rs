@@ -296,9 +296,10 @@ pub fn plugin_path() -> Result<PathBuf> {
 
 /// Where [`plugin_path`] puts the plugin (without writing it).
 pub fn plugin_file() -> PathBuf {
-    cache_dir()
-        .join("pk")
-        .join(format!("pk-zellij-plugin-{:016x}.wasm", fnv1a(PLUGIN_WASM)))
+    cache_dir().join("pk").join(format!(
+        "pk-zellij-plugin-{:016x}.wasm",
+        pk_status::fnv1a(PLUGIN_WASM)
+    ))
 }
 
 fn cache_dir() -> PathBuf {
@@ -309,13 +310,6 @@ fn cache_dir() -> PathBuf {
             .unwrap_or_else(std::env::temp_dir)
             .join(".cache"),
     }
-}
-
-/// FNV-1a, 64 bits: enough to tell versions of one file apart.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -199,19 +199,12 @@ impl From<Recent> for VecDeque<Entry> {
 /// The key of a response: FNV-1a of its id and request id. Stable across builds (checkpoints
 /// outlive the process), and 64 bits make a collision within the window vanishingly rare.
 fn key_hash(id: &str, request: Option<&str>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(id.as_bytes());
-    if let Some(r) = request {
+    let h = crate::Fnv1a::new().write(id.as_bytes());
+    match request {
         // A separator no id holds, so ("ab", "c") and ("a", "bc") differ.
-        eat(&[0xff]);
-        eat(r.as_bytes());
+        Some(r) => h.write(&[0xff]).write(r.as_bytes()).finish(),
+        None => h.finish(),
     }
-    h
 }
 
 /// What [`Ledger::add_dedup`] did with a record.

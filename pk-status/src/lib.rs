@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod bar;
+mod hash;
 mod ledger;
 mod parse;
 pub mod prices;
@@ -31,6 +32,7 @@ mod status;
 mod time;
 mod tracker;
 
+pub use hash::{Fnv1a, fnv1a};
 pub use parse::Format;
 pub use reader::{FileChange, FileCursor, LineBuffer};
 pub use state::TrackState;
