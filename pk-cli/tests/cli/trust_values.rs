@@ -1,12 +1,25 @@
-//! Ports that must hold whatever the timing (issue 10, cases 7-9): two `pk up` at the same
-//! instant never share a port block; a port held on IPv6 only is not handed out; a damaged port
-//! registry is refused, never read as empty.
+//! Ports and paths that must hold whatever the timing or the file system (issue 10, cases 7-11):
+//! two `pk up` at the same instant never share a port block; a port held on IPv6 only is not
+//! handed out; a damaged port registry is refused, never read as empty; a `worktrees` folder or
+//! a `copy` entry that reaches through a symbolic link into the checkout or out of the
+//! repository is refused at its line and column; a `copy` never leaves a link in a worktree.
 
 use crate::common::{Run, TestEnv, tmux_available};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// `LINE:COLUMN` (1-based, characters) of the first `needle` in `text`.
+fn position(text: &str, needle: &str) -> String {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in {text}"));
+    let line = text[..at].matches('\n').count() + 1;
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let column = text[start..at].chars().count() + 1;
+    format!("{line}:{column}")
+}
 
 /// `pk args` in `env`, with the port registry in `registry` (shared by several worlds, as on
 /// one machine).
@@ -259,4 +272,152 @@ fn pk_down_works_with_a_damaged_port_registry() {
     assert_eq!(env.worktree_list().len(), 1);
     // The file is left for the next `pk up` to report.
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"blocks\": [");
+}
+
+/// Runs `pk check` and `pk up` on `text`: both refuse with exit 2 at `needle`'s line and
+/// column, saying `says`.
+fn assert_refused_at(env: &TestEnv, text: &str, needle: &str, says: &str) {
+    env.write_plan(text);
+    for args in [&["check"][..], &["up", "--detach"]] {
+        let run = env.pk(args);
+        assert_eq!(run.code, 2, "{args:?}\n{text}\n{run}");
+        let at = format!("parallel.toml:{}\n", position(text, needle));
+        assert!(run.stderr.contains(&at), "wanted {at:?} for\n{text}\n{run}");
+        assert!(run.stderr.contains(says), "wanted {says:?}\n{run}");
+    }
+}
+
+fn assert_nothing_made(env: &TestEnv) {
+    assert!(!env.repo.join(".git/pk").exists());
+    assert!(!env.worktrees().exists());
+    assert_eq!(env.worktree_list().len(), 1);
+    assert_eq!(env.git(&["branch", "--list"]).lines().count(), 1);
+    if tmux_available() {
+        assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    }
+}
+
+#[test]
+fn worktrees_through_a_link_into_the_checkout_are_refused_at_their_line_and_column() {
+    let env = TestEnv::new();
+    // Beside the repository, links to the main checkout and into its `.git`.
+    std::os::unix::fs::symlink(&env.repo, env.root().join("link")).unwrap();
+    std::os::unix::fs::symlink(env.repo.join(".git"), env.root().join("gitlink")).unwrap();
+    std::os::unix::fs::symlink(env.repo.join("src"), env.root().join("srclink")).unwrap();
+    for value in [
+        "\"../link/sub\"",
+        "\"../link\"",
+        "\"../gitlink/wt\"",
+        "\"../srclink/deeper/still\"",
+    ] {
+        let text = format!(
+            "[session]\nname = \"shop\"\nworktrees = {value}\n\n[[track]]\nname = \"api\"\nagent = \"shell\"\n"
+        );
+        assert_refused_at(&env, &text, value, "is inside the main checkout");
+    }
+    assert_nothing_made(&env);
+    assert!(!env.repo.join("sub").exists() && !env.repo.join(".git/wt").exists());
+    assert!(!env.repo.join("src/deeper").exists());
+}
+
+#[test]
+fn copy_through_a_link_out_of_the_repository_is_refused_at_its_line_and_column() {
+    let env = TestEnv::new();
+    let outside = env.root().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "TOKEN=hunter2\n").unwrap();
+    // In the main checkout: a folder link and a file link leading out of it.
+    std::os::unix::fs::symlink(&outside, env.repo.join("conf")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret"), env.repo.join("leak.env")).unwrap();
+    for value in ["\"conf/secret\"", "\"leak.env\"", "\"conf\""] {
+        let text = format!(
+            "[session]\nname = \"shop\"\n\n[[track]]\nname = \"api\"\nagent = \"shell\"\ncopy = [\"README.md\", {value}]\n"
+        );
+        assert_refused_at(
+            &env,
+            &text,
+            value,
+            "leads out of the repository through a symbolic link",
+        );
+    }
+    assert_nothing_made(&env);
+}
+
+/// Every symbolic link under `dir`.
+fn links_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            out.push(path);
+        } else if meta.is_dir() {
+            out.extend(links_under(&path));
+        }
+    }
+    out
+}
+
+#[test]
+fn copy_of_a_link_copies_what_it_points_to_and_never_makes_a_link() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let outside = env.root().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "TOKEN=hunter2\n").unwrap();
+    // The main checkout's untracked files: `.env` links to a file of the repository; `conf`
+    // holds a file, a link inside the repository, one out of it, one to nothing and one to a
+    // folder.
+    std::fs::create_dir_all(env.repo.join("config")).unwrap();
+    std::fs::write(env.repo.join("config/dev.env"), "PORT=1\n").unwrap();
+    std::os::unix::fs::symlink("config/dev.env", env.repo.join(".env")).unwrap();
+    let conf = env.repo.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("a.env"), "A=1\n").unwrap();
+    std::os::unix::fs::symlink("../config/dev.env", conf.join("inner.env")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret"), conf.join("out.env")).unwrap();
+    std::os::unix::fs::symlink("nowhere", conf.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("../config", conf.join("sub")).unwrap();
+    // An entry that is a link to a folder of the repository: that folder's files.
+    std::os::unix::fs::symlink("config", env.repo.join("settings")).unwrap();
+    env.write_plan(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 22000\n\n[[track]]\nname = \"api\"\nagent = \"shell\"\ncopy = [\".env\", \"conf\", \"settings\"]\n",
+    );
+    let up = env.pk_ok(&["up", "--detach"]);
+    let wt = env.worktrees().join("api");
+    assert_eq!(links_under(&wt), Vec::<PathBuf>::new(), "{up}");
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".env")).unwrap(),
+        "PORT=1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("conf/inner.env")).unwrap(),
+        "PORT=1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("conf/a.env")).unwrap(),
+        "A=1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("settings/dev.env")).unwrap(),
+        "PORT=1\n"
+    );
+    for (name, why) in [
+        ("out.env", "leads out of the repository"),
+        ("dangling", "to nothing"),
+        ("sub", "to a folder"),
+    ] {
+        assert!(!wt.join("conf").join(name).exists(), "{name}");
+        let warning = format!("`conf/{name}` in the main checkout is a symbolic link");
+        assert!(
+            up.stderr.contains(&warning) && up.stderr.contains(why),
+            "{name}: {up}"
+        );
+    }
+    // pk's copies are its own: `pk down` removes the worktree without `--force`.
+    env.pk_ok(&["down"]);
+    assert!(!wt.exists());
+    assert_eq!(env.worktree_list().len(), 1);
 }
