@@ -545,11 +545,18 @@ impl Resolver<'_> {
         }
         // Where the folder lands once made: through a link on the way (`../link/sub`, `link`
         // pointing at the checkout or into its `.git`) as much as lexically.
-        let inside =
-            folder.starts_with(repo_root) || resolved(&folder).starts_with(resolved(repo_root));
-        if inside && let Some(span) = span {
+        let real = resolved(&folder);
+        let linked = !folder.starts_with(repo_root) && real.starts_with(resolved(repo_root));
+        if (folder.starts_with(repo_root) || linked)
+            && let Some(span) = span
+        {
+            let through = if linked {
+                format!(" (through a symbolic link, at {})", real.display())
+            } else {
+                String::new()
+            };
             let msg = format!(
-                "the worktrees folder {} is inside the main checkout",
+                "the worktrees folder {} is inside the main checkout{through}",
                 folder.display()
             );
             let diag = self
