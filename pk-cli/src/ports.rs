@@ -10,7 +10,7 @@
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::OpenOptions;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::path::{Path, PathBuf};
 
 /// One block in the registry.
@@ -65,11 +65,30 @@ pub struct Request<'a> {
     pub keep: Option<u16>,
 }
 
-/// True when nothing listens on `port` (IPv4, any address or loopback).
+/// True when nothing listens on `port`, on IPv4 or IPv6, any address or loopback: a dev server
+/// that listens on `[::1]` only (as many do for `localhost`) holds the port as much as one on
+/// `127.0.0.1`.
 pub fn is_free(port: u16) -> bool {
-    [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST]
-        .iter()
-        .all(|ip| TcpListener::bind(SocketAddrV4::new(*ip, port)).is_ok())
+    let v4 = [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST]
+        .map(|ip| SocketAddr::V4(SocketAddrV4::new(ip, port)));
+    let v6 = [Ipv6Addr::UNSPECIFIED, Ipv6Addr::LOCALHOST]
+        .map(|ip| SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)));
+    v4.iter()
+        .chain(&v6)
+        .all(|addr| match TcpListener::bind(addr) {
+            Ok(_) => true,
+            Err(e) => no_such_address(&e),
+        })
+}
+
+/// True when a bind failed because the machine has no such address or family (no IPv6, or no
+/// `::1`), which says nothing about the port being taken.
+fn no_such_address(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        Errno::from_io_error(e),
+        Some(Errno::ADDRNOTAVAIL | Errno::AFNOSUPPORT)
+    )
 }
 
 /// Picks the first block at or after `base`, aligned on `len`, that overlaps no taken block and
@@ -98,8 +117,47 @@ pub fn pick(
     None
 }
 
+/// What to do with a registry file that does not parse.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Damaged {
+    /// Fail: handing out blocks from it could give away one another session holds.
+    Refuse,
+    /// Leave it as it is and change nothing (`pk down`: it cannot release what it cannot read,
+    /// and tearing down must not fail on it; the next `pk up` reports it).
+    Skip,
+}
+
+/// Reads the registry at `path`: empty when there is none yet, an error when it does not parse.
+/// A file that is there but empty or cut short (edited by hand, a disk that filled up, a crash
+/// of the file system) is not read as empty: the blocks it lost may be in use.
+fn read_registry(path: &Path) -> Result<Registry> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
+        Err(e) => {
+            return Err(Error::failure(format!("failed to read {}", path.display()))
+                .wrap_cause(e.to_string()));
+        }
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Error::failure(format!(
+            "the port registry {} is damaged: {e}",
+            path.display()
+        ))
+        .hint("pk hands out no ports from it: the blocks it lost may be held by other sessions")
+        .hint(format!(
+            "move it aside (`mv {0} {0}.damaged`), then run `pk up` first in each repository \
+             whose pk session is up: each records its blocks again from its own state",
+            crate::shell::quote(&path.to_string_lossy())
+        ))
+    })
+}
+
 /// Opens the registry under its lock, lets `f` change it, writes it back.
-fn with_registry<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
+fn with_registry<T: Default>(
+    damaged: Damaged,
+    f: impl FnOnce(&mut Registry) -> Result<T>,
+) -> Result<T> {
     let dir = registry_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let lock_path = dir.join("ports.lock");
@@ -113,9 +171,10 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
     lock.lock()
         .with_context(|| format!("failed to lock {}", lock_path.display()))?;
     let path = dir.join("ports.json");
-    let mut registry: Registry = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
-        Err(_) => Registry::default(),
+    let mut registry = match read_registry(&path) {
+        Ok(registry) => registry,
+        Err(_) if damaged == Damaged::Skip => return Ok(T::default()),
+        Err(e) => return Err(e),
     };
     let out = f(&mut registry)?;
     let text =
@@ -127,16 +186,30 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
 /// Hands out a block for each request of the session in `state_dir`, keeping blocks the registry
 /// already holds for these tracks. Returns the first port of each block, in request order.
 pub fn allocate(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
-    with_registry(|reg| assign(reg, state_dir, requests, &mut is_free))
+    with_registry(Damaged::Refuse, |reg| {
+        record(reg, state_dir, requests, &mut is_free)
+    })
+}
+
+/// The locked step of [`allocate`]: makes the session's state folder, then assigns and records
+/// its blocks. A block counts as held while its state folder exists, so the folder must exist
+/// before the block is recorded: made later (with the state, after the lock is released), a
+/// second `pk up` in that moment would take the block for a vanished session's and hand it out
+/// again. A folder made for a `pk up` that then dies is removed, with its blocks, by `pk down`.
+fn record(
+    reg: &mut Registry,
+    state_dir: &Path,
+    requests: &[Request<'_>],
+    free: &mut dyn FnMut(u16) -> bool,
+) -> Result<Vec<u16>> {
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("failed to create {}", state_dir.display()))?;
+    assign(reg, state_dir, requests, free)
 }
 
 /// The blocks pk would hand out now, without recording them (`pk check`, `pk layout`).
 pub fn preview(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
-    let path = registry_dir().join("ports.json");
-    let mut reg: Registry = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let mut reg = read_registry(&registry_dir().join("ports.json"))?;
     assign(&mut reg, state_dir, requests, &mut is_free)
 }
 
@@ -183,7 +256,7 @@ fn assign(
 
 /// Gives back the blocks of `tracks` (all of the session's when `None`).
 pub fn release(state_dir: &Path, tracks: Option<&[String]>) -> Result<()> {
-    with_registry(|reg| {
+    with_registry(Damaged::Skip, |reg| {
         reg.blocks
             .retain(|b| !(b.state_dir == state_dir && tracks.is_none_or(|t| t.contains(&b.track))));
         Ok(())
@@ -255,6 +328,55 @@ mod tests {
         std::fs::remove_dir_all(&one).unwrap();
         let c = assign(&mut reg, &two, &[req("api", None), req("new", None)]).unwrap();
         assert_eq!(c[1], a[0], "{c:?}");
+    }
+
+    #[test]
+    fn a_block_is_held_from_the_moment_it_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        // The first session's state folder is not there yet: `pk up` has just begun.
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::create_dir_all(&two).unwrap();
+        let req = [Request {
+            track: "api",
+            base: 20100,
+            len: 10,
+            keep: None,
+        }];
+        let mut reg = Registry::default();
+        let a = record(&mut reg, &one, &req, &mut |_| true).unwrap();
+        assert!(one.is_dir());
+        // A second `pk up` before the first wrote its state does not take the block back.
+        let b = record(&mut reg, &two, &req, &mut |_| true).unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_damaged_registry_is_an_error_not_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ports.json");
+        assert!(read_registry(&path).unwrap().blocks.is_empty());
+        let whole = serde_json::to_string_pretty(&Registry {
+            blocks: vec![block(4100, 10)],
+        })
+        .unwrap();
+        for cut in ["", &whole[..whole.len() / 2]] {
+            std::fs::write(&path, cut).unwrap();
+            let err = read_registry(&path).unwrap_err().to_string();
+            assert!(err.contains("is damaged"), "{err}");
+        }
+        std::fs::write(&path, &whole).unwrap();
+        assert_eq!(read_registry(&path).unwrap().blocks, [block(4100, 10)]);
+    }
+
+    #[test]
+    fn a_port_bound_on_ipv6_loopback_only_is_not_free() {
+        // A machine without IPv6 cannot have the port held there.
+        let Ok(listener) = TcpListener::bind("[::1]:0") else {
+            return;
+        };
+        let port = listener.local_addr().unwrap().port();
+        assert!(!is_free(port));
+        drop(listener);
     }
 
     #[test]

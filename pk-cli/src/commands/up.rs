@@ -606,7 +606,8 @@ struct Copy {
 }
 
 impl Copy {
-    /// Copies the file (a symlink as a symlink), unless something is there already.
+    /// Copies the file's content (of what it points to, for a link in the main checkout: a
+    /// link in the worktree could write outside it, or dangle), unless something is there.
     fn run(&self) -> std::io::Result<()> {
         if self.replace {
             match std::fs::remove_file(&self.to) {
@@ -620,14 +621,7 @@ impl Copy {
         if let Some(parent) = self.to.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        if std::fs::symlink_metadata(&self.from)?
-            .file_type()
-            .is_symlink()
-        {
-            std::os::unix::fs::symlink(std::fs::read_link(&self.from)?, &self.to)
-        } else {
-            std::fs::copy(&self.from, &self.to).map(drop)
-        }
+        std::fs::copy(&self.from, &self.to).map(drop)
     }
 }
 
@@ -636,6 +630,7 @@ impl Copy {
 /// worktree it has not finished making) that differ from their source: a kill cut them short.
 fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Result<Vec<Copy>> {
     let mut copies = Vec::new();
+    let root = crate::git::canonical(&plan.repo_root);
     for rel in &track.copy {
         let from = plan.repo_root.join(rel);
         let to = track.worktree.join(rel);
@@ -655,8 +650,25 @@ fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Resul
             ));
             continue;
         }
-        walk_copies(&from, &to, rel, redo, &mut copies)
+        // An entry that is a link to a folder in the repository (the plan check refused any
+        // leading out of it): its files, as for the folder itself.
+        let from = match std::fs::symlink_metadata(&from) {
+            Ok(m) if m.file_type().is_symlink() && from.is_dir() => {
+                let real = crate::git::canonical(&from);
+                if real.starts_with(&root) { real } else { from }
+            }
+            _ => from,
+        };
+        let mut skipped = Vec::new();
+        walk_copies(&from, &to, rel, redo, &mut copies, &root, &mut skipped)
             .with_context(|| format!("failed to read {}", from.display()))?;
+        for (rel, why) in skipped {
+            ctx.out.warn(&format!(
+                "track `{}`: `{}` in the main checkout is a symbolic link {why}, not copied",
+                track.name,
+                rel.display()
+            ));
+        }
     }
     Ok(copies)
 }
@@ -677,11 +689,19 @@ fn walk_copies(
     rel: &Path,
     redo: &[PathBuf],
     copies: &mut Vec<Copy>,
+    root: &Path,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
 ) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     // Never through a link (or over anything) the worktree already has.
     let there = std::fs::symlink_metadata(to).ok();
     if there.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+        return Ok(());
+    }
+    if meta.file_type().is_symlink()
+        && let Some(why) = unfollowed_link(root, from)
+    {
+        skipped.push((rel.to_path_buf(), why));
         return Ok(());
     }
     if meta.is_dir() {
@@ -694,6 +714,8 @@ fn walk_copies(
                 &rel.join(&name),
                 redo,
                 copies,
+                root,
+                skipped,
             )?;
         }
         return Ok(());
@@ -711,15 +733,21 @@ fn walk_copies(
     Ok(())
 }
 
-/// True when `a` and `b` hold the same bytes (or are symlinks to the same place).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::read_link(a), std::fs::read_link(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        (Err(_), Err(_)) => {
-            matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
-        }
-        _ => false,
+/// Why the link `from` in the main checkout (resolved: `root`) is not copied, if it is not: its
+/// content is, when it is a file of the repository; a link to a folder is not followed (it may
+/// loop back), nor one leading out of the repository or to nothing.
+fn unfollowed_link(root: &Path, from: &Path) -> Option<&'static str> {
+    match std::fs::canonicalize(from) {
+        Err(_) => Some("to nothing"),
+        Ok(target) if !target.starts_with(root) => Some("that leads out of the repository"),
+        Ok(target) if !target.is_file() => Some("to a folder or a special file"),
+        Ok(_) => None,
     }
+}
+
+/// True when `a` and `b` hold the same bytes (through links: pk copies what a link points to).
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The argv of a track's agent pane: pk itself, which sets the environment and folder, runs

@@ -543,13 +543,20 @@ impl Resolver<'_> {
             self.report(diag.hint("file systems refuse longer names: shorten it"));
             return repo_root.join("..");
         }
-        let inside = folder.starts_with(repo_root)
-            || folder
-                .canonicalize()
-                .is_ok_and(|real| real.starts_with(repo_root));
-        if inside && let Some(span) = span {
+        // Where the folder lands once made: through a link on the way (`../link/sub`, `link`
+        // pointing at the checkout or into its `.git`) as much as lexically.
+        let real = resolved(&folder);
+        let linked = !folder.starts_with(repo_root) && real.starts_with(resolved(repo_root));
+        if (folder.starts_with(repo_root) || linked)
+            && let Some(span) = span
+        {
+            let through = if linked {
+                format!(" (through a symbolic link, at {})", real.display())
+            } else {
+                String::new()
+            };
             let msg = format!(
-                "the worktrees folder {} is inside the main checkout",
+                "the worktrees folder {} is inside the main checkout{through}",
                 folder.display()
             );
             let diag = self
@@ -646,4 +653,21 @@ impl Resolver<'_> {
         }
         out
     }
+}
+
+/// Where `path` is once followed through every symbolic link on the way, also when it does not
+/// exist yet: the nearest existing folder above it resolved, the rest appended as written
+/// (what `create_dir_all` or a copy would reach).
+pub(crate) fn resolved(path: &Path) -> PathBuf {
+    for above in path.ancestors() {
+        if let Ok(real) = above.canonicalize() {
+            let rest = path.strip_prefix(above).unwrap_or(Path::new(""));
+            return if rest.as_os_str().is_empty() {
+                real
+            } else {
+                real.join(rest)
+            };
+        }
+    }
+    path.to_path_buf()
 }

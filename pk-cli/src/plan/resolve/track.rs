@@ -285,7 +285,23 @@ impl Resolver<'_> {
     fn copies(&mut self, list: Option<&StrList>) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for entry in list.map_or(&[][..], |l| l.get_ref().as_slice()) {
+            // Through a link in the main checkout (`conf -> /home/me/.config`), an entry would
+            // copy a file from outside the repository into the worktree, where an agent reads it.
+            let through_link = |path: &PathBuf| {
+                let root = super::resolved(self.git.root());
+                !super::resolved(&self.git.root().join(path)).starts_with(root)
+            };
             match check::copy_path(entry.get_ref()) {
+                Ok(path) if through_link(&path) => {
+                    let msg = format!(
+                        "`copy` entry `{}` leads out of the repository through a symbolic link",
+                        shown(entry.get_ref())
+                    );
+                    let diag = self
+                        .at(entry.span(), msg)
+                        .hint("`copy` takes paths relative to the repository root, inside it");
+                    self.report(diag);
+                }
                 Ok(path) => out.push(path),
                 Err(why) => {
                     let msg = format!("`copy` entry `{}` {why}", shown(entry.get_ref()));
