@@ -80,10 +80,13 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let checked = crate::git::in_parallel(&present, |rec| {
         // A worktree a crash of `pk up` left without files is filled first (else every file
         // would look deleted), one whose index git cannot read gets a new one.
-        if let Some(said) = repair::readable(git, rec)? {
+        if let Some(said) = repair::fill(git, rec)? {
             ctx.out.warn(&said);
         }
-        users_dirt(git, &state.repo_root, rec)
+        let said = |s: &str| ctx.out.warn(s);
+        repair::checked(git, &rec.worktree, &rec.name, said, || {
+            users_dirt(git, &state.repo_root, rec)
+        })
     });
     let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
     for (rec, dirt) in present.iter().zip(checked) {

@@ -8,8 +8,10 @@ use crate::git::Git;
 use crate::state::TrackRecord;
 use std::path::Path;
 
-/// Makes the worktree of `rec` one `git status` can read. Returns what was repaired, to say.
-pub(super) fn readable(git: &Git, rec: &TrackRecord) -> Result<Option<String>> {
+/// Fills a worktree pk has not finished making (its record is not `worktree_ready`) before it is
+/// checked for work, else every file would look deleted; when its checkout fails again, gives
+/// it an index only. Returns what it could not do, to say.
+pub(super) fn fill(git: &Git, rec: &TrackRecord) -> Result<Option<String>> {
     let worktree = &rec.worktree;
     if !rec.worktree_ready
         && let Err(e) = crate::commands::up::finish_checkout(git, worktree, false)
@@ -24,14 +26,31 @@ pub(super) fn readable(git: &Git, rec: &TrackRecord) -> Result<Option<String>> {
             e.causes.first().map_or(e.message.as_str(), String::as_str)
         )));
     }
+    Ok(None)
+}
+
+/// Checks the worktree of track `name` for work with `check`; when that fails because git
+/// cannot read the worktree's index, rebuilds the index and checks again. `said` gets what was
+/// repaired. (Asked only after a failure: the usual `pk down` runs no more git.)
+pub(super) fn checked<T>(
+    git: &Git,
+    worktree: &Path,
+    name: &str,
+    said: impl Fn(&str),
+    check: impl Fn() -> Result<T>,
+) -> Result<T> {
+    let err = match check() {
+        Ok(found) => return Ok(found),
+        Err(e) => e,
+    };
     if index_readable(git, worktree) {
-        return Ok(None);
+        return Err(err);
     }
-    index_from_head(git, worktree)?;
-    Ok(Some(format!(
-        "the index of worktree `{}` was damaged; rebuilt it from its branch (its files are untouched)",
-        rec.name
-    )))
+    index_from_head(git, worktree).map_err(|e| e.wrap_cause(err.to_string()))?;
+    said(&format!(
+        "the index of worktree `{name}` was damaged; rebuilt it from its branch (its files are untouched)"
+    ));
+    check()
 }
 
 /// True when git can read the worktree's index (or it has none).

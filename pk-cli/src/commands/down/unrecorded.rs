@@ -155,11 +155,8 @@ pub(super) fn tear_down(
 
     // Look before touching anything, as with a record.
     let checked = crate::git::in_parallel(&ours, |f| -> Result<Dirt> {
-        let rec = as_record(f);
-        if let Some(repaired) = super::repair::readable(git, &rec)? {
-            ctx.out.warn(&repaired);
-        }
-        git.dirt(&f.path)
+        let said = |s: &str| ctx.out.warn(s);
+        super::repair::checked(git, &f.path, &f.track, said, || git.dirt(&f.path))
     });
     let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
     for (f, dirt) in ours.iter().zip(checked) {
@@ -239,36 +236,17 @@ pub(super) fn tear_down(
         ))
         .hint("check them, then remove them with `git worktree remove <path>`"));
     }
+    if args.delete_branches && !ours.is_empty() {
+        ctx.out.warn(
+            "branches kept: without its record pk cannot tell which it made (delete them with `git branch -d`)",
+        );
+    }
     lock.remove()?;
     ctx.out.step(&format!(
         "session {} is down",
         ctx.out.paint(Style::Bold, session)
     ));
     Ok(())
-}
-
-/// A record for a worktree found without one, for the repairs `pk down` makes: complete (pk
-/// cannot tell it was not), so nothing is checked out in it.
-fn as_record(f: &Found) -> crate::state::TrackRecord {
-    crate::state::TrackRecord {
-        name: f.track.clone(),
-        branch: f.branch.clone(),
-        base: String::new(),
-        branch_created: false,
-        worktree: f.path.clone(),
-        worktree_created: true,
-        worktree_ready: true,
-        worktree_removing: false,
-        port_block: 0,
-        port_count: 0,
-        ports: Vec::new(),
-        copied: Vec::new(),
-        pane: None,
-        launch: Default::default(),
-        transcript: None,
-        events: None,
-        agent_started_ms: None,
-    }
 }
 
 /// What pk writes into a session's folder (besides temporary files starting with `.`).
