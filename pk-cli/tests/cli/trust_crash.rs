@@ -235,7 +235,8 @@ fn up_with_a_failing_checkout_filter_fails_and_down_removes_everything() {
     assert_eq!(run.code, 1, "{run}");
     assert!(
         run.stderr.contains("failed to check out the worktree of")
-            && run.stderr.contains("smudge filter broken failed"),
+            && run.stderr.contains("smudge filter broken failed")
+            && run.stderr.contains("`pk down` removes what it made"),
         "says why:\n{run}"
     );
 
