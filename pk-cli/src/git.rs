@@ -131,6 +131,7 @@ impl Git {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_PAGER", "cat")
             .stdin(Stdio::null());
+        crate::children::end_with_pk(&mut cmd);
         cmd
     }
 

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod approval;
+pub mod children;
 pub mod cli;
 pub mod commands;
 pub mod dirt;

@@ -40,6 +40,41 @@ impl SessionLock {
     /// Takes the lock file at `path` without waiting. `Ok(Err(holder))` when another process
     /// holds it, with the pid it wrote, if any.
     pub fn try_acquire_at(path: &Path) -> Result<std::result::Result<SessionLock, Option<String>>> {
+        // A lock file removed ([`SessionLock::remove`]) after this process opened it and before
+        // it locked it is no one's lock any more: open the new one and try again.
+        loop {
+            let taken = SessionLock::try_acquire_once(path)?;
+            match &taken {
+                Ok(lock) if !lock.is_at_path() => continue,
+                _ => return Ok(taken),
+            }
+        }
+    }
+
+    /// True when the locked file is still the one at the lock's path.
+    fn is_at_path(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(held), Ok(there)) => (held.dev(), held.ino()) == (there.dev(), there.ino()),
+            _ => false,
+        }
+    }
+
+    /// Removes the lock file, then releases the lock: for when the session it guards is gone
+    /// (`pk down`), so that nothing of it is left. Another pk that opened the file meanwhile
+    /// finds it removed once it holds the lock, and takes a new one.
+    pub fn remove(self) -> Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(
+                Error::failure(format!("failed to remove {}", self.path.display()))
+                    .wrap_cause(e.to_string()),
+            ),
+        }
+    }
+
+    fn try_acquire_once(path: &Path) -> Result<std::result::Result<SessionLock, Option<String>>> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -117,5 +152,21 @@ mod tests {
         drop(first);
         SessionLock::acquire(dir.path(), "shop").unwrap();
         SessionLock::acquire(dir.path(), "other").unwrap();
+    }
+
+    #[test]
+    fn a_removed_lock_file_is_not_held_by_whoever_opened_it_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pk").join("shop.lock");
+        let first = SessionLock::acquire(dir.path(), "shop").unwrap();
+        // Opened before the removal, locked after it: that lock guards nothing.
+        let early = OpenOptions::new().read(true).open(&path).unwrap();
+        first.remove().unwrap();
+        assert!(!path.exists());
+        early.try_lock().unwrap();
+        let second = SessionLock::acquire(dir.path(), "shop").unwrap();
+        assert!(path.exists(), "a new lock file is made");
+        SessionLock::acquire(dir.path(), "shop").unwrap_err();
+        drop(second);
     }
 }

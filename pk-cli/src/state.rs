@@ -181,6 +181,9 @@ impl State {
             .with_context(|| format!("failed to read pk's state in {}", path.display()))
             .map_err(|e| {
                 e.hint("the file is damaged; move it aside and check `git worktree list` by hand")
+                    .hint(
+                        "without it, `pk down` finds pk's session and worktrees from tmux and git",
+                    )
             })?;
         if state.version != VERSION {
             return Err(Error::failure(format!(

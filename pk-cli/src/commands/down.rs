@@ -18,6 +18,9 @@ use crate::{Ctx, fault, ports};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
+mod repair;
+mod unrecorded;
+
 /// Tear the session down and remove the worktrees pk created, never losing work.
 ///
 /// Refuses (exit 3), listing every changed and untracked file, when a worktree holds work
@@ -44,23 +47,20 @@ pub struct DownArgs {
 
 /// Runs `pk down`.
 pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
-    let target = Target::open(ctx, args.plan.plan.as_deref())?;
-    let _lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
-    let Some(mut state) = State::load(&target.state_dir)? else {
-        // What a killed `pk up` or `pk down` can leave without a record: port blocks taken just
-        // before the first record, pk's own folder half removed (nothing else is in it).
-        if ports::registry_dir().join("ports.json").exists() {
-            ports::release(&target.state_dir, None)?;
-        }
-        if target.state_dir.exists() {
-            std::fs::remove_dir_all(&target.state_dir)
-                .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
-        }
-        ctx.out.step(&format!(
-            "nothing to tear down: pk has not set up session `{}` here",
-            target.session
-        ));
-        return Ok(());
+    let mut target = Target::open(ctx, args.plan.plan.as_deref())?;
+    let mut lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
+    let mut loaded = State::load(&target.state_dir)?;
+    if loaded.is_none()
+        && let Some(renamed) = unrecorded::renamed(ctx, &target)?
+    {
+        // The plan renamed the session while it was up: pk's record of it is under the old name.
+        lock.remove()?;
+        lock = SessionLock::acquire(renamed.git.common_dir(), &renamed.session)?;
+        loaded = State::load(&renamed.state_dir)?;
+        target = renamed;
+    }
+    let Some(mut state) = loaded else {
+        return unrecorded::tear_down(ctx, args, &target, lock);
     };
     let mux = crate::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let git = &target.git;
@@ -78,12 +78,15 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         .filter(|r| r.worktree_created && is_worktree(&r.worktree))
         .collect();
     let checked = crate::git::in_parallel(&present, |rec| {
-        // A worktree a crash of `pk up` left without files is filled first: else every file
-        // would look deleted.
-        if !rec.worktree_ready {
-            super::up::finish_checkout(git, &rec.worktree, false)?;
+        // A worktree a crash of `pk up` left without files is filled first (else every file
+        // would look deleted), one whose index git cannot read gets a new one.
+        if let Some(said) = repair::fill(git, rec)? {
+            ctx.out.warn(&said);
         }
-        users_dirt(git, &state.repo_root, rec)
+        let said = |s: &str| ctx.out.warn(s);
+        repair::checked(git, &rec.worktree, &rec.name, said, || {
+            users_dirt(git, &state.repo_root, rec)
+        })
     });
     let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
     for (rec, dirt) in present.iter().zip(checked) {
@@ -165,9 +168,9 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             i,
             Some(Removal {
                 path: rec.worktree.clone(),
-                // Saved work, or files a killed removal deleted (all that differ, checked
-                // above): git would refuse them as changes.
-                saved: dirt.is_some() || rec.worktree_removing,
+                // Saved work, or files a killed removal deleted or a failed checkout never
+                // wrote (all that differ, checked above): git would refuse them as changes.
+                saved: dirt.is_some() || rec.worktree_removing || !rec.worktree_ready,
             }),
         ));
     }
@@ -225,6 +228,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         std::fs::remove_dir_all(&target.state_dir)
             .with_context(|| format!("failed to remove {}", target.state_dir.display()))?;
     }
+    lock.remove()?;
     ctx.out.step(&format!(
         "session {} is down",
         ctx.out.paint(Style::Bold, &state.session)
@@ -242,6 +246,8 @@ struct Target {
     git: Git,
     session: String,
     state_dir: PathBuf,
+    /// The plan, when it loads: what pk made is looked for from it when pk has no record.
+    plan: Option<crate::plan::Plan>,
 }
 
 impl Target {
@@ -252,6 +258,7 @@ impl Target {
                     session: ws.plan.session.name.clone(),
                     state_dir: ws.state_dir,
                     git: ws.git,
+                    plan: Some(ws.plan),
                 });
             }
             Err(e) => e,
@@ -263,16 +270,7 @@ impl Target {
         let Ok(git) = Git::discover(path.parent().unwrap_or(Path::new("/"))) else {
             return Err(plan_err);
         };
-        let mut found = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(git.common_dir().join("pk")) {
-            for entry in entries.flatten() {
-                if let Ok(Some(state)) = State::load(&entry.path())
-                    && crate::git::canonical(&state.plan) == path
-                {
-                    found.push((state.session, entry.path()));
-                }
-            }
-        }
+        let found = unrecorded::records_of(&git, &path);
         match found.as_slice() {
             [(session, dir)] => {
                 ctx.out.warn(&format!(
@@ -282,6 +280,7 @@ impl Target {
                     session: session.clone(),
                     state_dir: dir.clone(),
                     git,
+                    plan: None,
                 })
             }
             _ => Err(plan_err),
@@ -299,12 +298,13 @@ fn is_worktree(path: &Path) -> bool {
 
 /// The worktree's changed and untracked files, less the untracked copies pk made itself that
 /// are still identical to their source in the main checkout. In a worktree whose removal was killed half way (checked clean or saved before it began),
-/// the files it deleted are not the user's work either.
+/// the files it deleted are not the user's work either, nor, in one pk never finished making,
+/// the files its checkout did not write.
 fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord) -> Result<Dirt> {
     let mut dirt = git.dirt(&rec.worktree)?;
     dirt.untracked
         .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
-    if rec.worktree_removing {
+    if rec.worktree_removing || !rec.worktree_ready {
         dirt.changed
             .retain(|f| std::fs::symlink_metadata(rec.worktree.join(f)).is_ok());
     }

@@ -364,6 +364,7 @@ fn prepare_tracks(
                 "failed to check out the worktree of `{}`",
                 track.name
             ))
+            .hint("fix what git says, then run `pk up` again; `pk down` removes what it made")
         })?;
     }
     for track in &to_finish {
@@ -378,6 +379,7 @@ fn prepare_tracks(
                 "failed to check out the worktree of `{}`",
                 track.name
             ))
+            .hint("fix what git says, then run `pk up` again; `pk down` removes what it made")
         })?;
     }
     crate::fault::point("up:checked-out");

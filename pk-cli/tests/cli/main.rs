@@ -9,6 +9,7 @@ mod hostile;
 mod live;
 mod plans;
 mod procs;
+mod trust_crash;
 mod trust_values;
 mod up;
 mod world;

@@ -65,11 +65,15 @@ pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
             return Ok(removed);
         };
         // A worktree pk is still making, in which only pk's git ran: a lock left there (the
-        // index, HEAD) or on its branch is that of a git killed with pk.
+        // index, HEAD) or on its branch is that of a git that ran for a killed pk. Removed only
+        // once that git is gone (see `crate::children`).
         let mut locks: Vec<PathBuf> = std::fs::read_dir(&admin)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         locks.retain(|p| p.extension().is_some_and(|e| e == "lock") && p.is_file());
+        if !locks.is_empty() {
+            ensure_no_holder(&admin, path)?;
+        }
         for lock in locks {
             std::fs::remove_file(&lock)
                 .with_context(|| format!("failed to remove {}", lock.display()))?;
@@ -84,6 +88,34 @@ pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
         return Ok(true);
     }
     Ok(removed)
+}
+
+/// How long the git of a killed pk gets to end (its parent-death signal) before pk refuses.
+const HOLDER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refuses (exit 3) while a live process holds a file in the worktree's git folder `admin` or
+/// works in the worktree: the git a killed pk started, still at work (where there is no
+/// parent-death signal, or a git started by an older pk), or someone else's.
+fn ensure_no_holder(admin: &Path, worktree: &Path) -> Result<()> {
+    let holders = crate::children::holders_after(admin, worktree, HOLDER_PATIENCE);
+    if holders.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "the worktree {} is still in use by a process an interrupted pk may have started:",
+        worktree.display()
+    );
+    for h in &holders {
+        msg.push_str(&format!(
+            "\n  pid {} ({}): {}",
+            h.pid,
+            h.name,
+            h.what.display()
+        ));
+    }
+    Err(Error::refused(msg)
+        .hint("wait for it to finish (or end it), then run this again")
+        .hint("pk removes git's lock files there only once no process holds them"))
 }
 
 /// Removes the folders in `.git/worktrees` that a killed `git worktree add` of `worktree` began

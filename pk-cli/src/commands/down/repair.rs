@@ -1,0 +1,79 @@
+//! What `pk down` does to a worktree git cannot read as it is (issue 10, cases 4 and 5), so
+//! that it can check it for work and remove it whatever state `pk up` stopped in: a worktree
+//! whose checkout failed (a filter that fails) and so has no index, or whose index is damaged
+//! (a killed git's 0-byte index). Neither touches a file of the working tree.
+
+use crate::error::{Error, Result};
+use crate::git::Git;
+use crate::state::TrackRecord;
+use std::path::Path;
+
+/// Fills a worktree pk has not finished making (its record is not `worktree_ready`) before it is
+/// checked for work, else every file would look deleted; when its checkout fails again, gives
+/// it an index only. Returns what it could not do, to say.
+pub(super) fn fill(git: &Git, rec: &TrackRecord) -> Result<Option<String>> {
+    let worktree = &rec.worktree;
+    if !rec.worktree_ready
+        && let Err(e) = crate::commands::up::finish_checkout(git, worktree, false)
+    {
+        // The checkout that failed for `pk up` fails again (a filter's program is missing):
+        // only the index is made, from the branch; the files never checked out are then
+        // missing, which is not work (the worktree was never handed over).
+        index_from_head(git, worktree).map_err(|e2| e2.wrap_cause(e.to_string()))?;
+        return Ok(Some(format!(
+            "could not check out the worktree of `{}` ({}); checked only the files that are there",
+            rec.name,
+            e.causes.first().map_or(e.message.as_str(), String::as_str)
+        )));
+    }
+    Ok(None)
+}
+
+/// Checks the worktree of track `name` for work with `check`; when that fails because git
+/// cannot read the worktree's index, rebuilds the index and checks again. `said` gets what was
+/// repaired. (Asked only after a failure: the usual `pk down` runs no more git.)
+pub(super) fn checked<T>(
+    git: &Git,
+    worktree: &Path,
+    name: &str,
+    said: impl Fn(&str),
+    check: impl Fn() -> Result<T>,
+) -> Result<T> {
+    let err = match check() {
+        Ok(found) => return Ok(found),
+        Err(e) => e,
+    };
+    if index_readable(git, worktree) {
+        return Err(err);
+    }
+    index_from_head(git, worktree).map_err(|e| e.wrap_cause(err.to_string()))?;
+    said(&format!(
+        "the index of worktree `{name}` was damaged; rebuilt it from its branch (its files are untouched)"
+    ));
+    check()
+}
+
+/// True when git can read the worktree's index (or it has none).
+fn index_readable(git: &Git, worktree: &Path) -> bool {
+    let mut cmd = git.command_in(worktree);
+    cmd.args(["--no-optional-locks", "ls-files", "--cached", "-z"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd.status().is_ok_and(|s| s.success())
+}
+
+/// Writes the worktree's index afresh from its HEAD, without reading the old one and without
+/// touching the files: `git status` then compares the files with the branch.
+fn index_from_head(git: &Git, worktree: &Path) -> Result<()> {
+    let mut cmd = git.command_in(worktree);
+    cmd.args(["read-tree", "HEAD"]);
+    crate::shell::run_captured(&mut cmd, "git", false)
+        .map(drop)
+        .map_err(|e| {
+            e.wrap(format!(
+                "failed to rebuild the index of {}",
+                worktree.display()
+            ))
+        })
+        .map_err(|e: Error| e.hint("check the worktree with `git status` there"))
+}

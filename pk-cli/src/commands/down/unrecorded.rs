@@ -1,0 +1,301 @@
+//! `pk down` without pk's record of the session (issue 10, case 6): the plan renamed the
+//! session while it was up (the record is under the old name), or the record was damaged and
+//! moved aside. What pk made is then found from what git and the multiplexer show, said, and
+//! torn down with the usual care; `pk down` never exits 0 while pk's things are still there.
+
+use super::{Target, refusal, save_work, sh};
+use crate::error::{Context, Error, Result};
+use crate::git::{Dirt, Git, Removal, canonical};
+use crate::lock::SessionLock;
+use crate::output::Style;
+use crate::state::State;
+use crate::{Ctx, ports};
+use std::path::{Path, PathBuf};
+
+/// The sessions pk's records say were set up from the plan file at `plan` (canonical).
+pub(super) fn records_of(git: &Git, plan: &Path) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(git.common_dir().join("pk")) {
+        for entry in entries.flatten() {
+            if let Ok(Some(state)) = State::load(&entry.path())
+                && canonical(&state.plan) == plan
+            {
+                found.push((state.session, entry.path()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The session pk set up from this plan under another name than the plan's now, if pk's
+/// records hold one (warned about); an error when they hold several.
+pub(super) fn renamed(ctx: &Ctx, target: &Target) -> Result<Option<Target>> {
+    let Some(plan) = &target.plan else {
+        return Ok(None);
+    };
+    let found: Vec<_> = records_of(&target.git, &canonical(&plan.path))
+        .into_iter()
+        .filter(|(_, dir)| *dir != target.state_dir)
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [(session, dir)] => {
+            ctx.out.warn(&format!(
+                "the plan names session `{}`, but pk set this plan up as session `{session}`: tearing that down",
+                target.session
+            ));
+            Ok(Some(Target {
+                git: target.git.clone(),
+                session: session.clone(),
+                state_dir: dir.clone(),
+                plan: None,
+            }))
+        }
+        several => {
+            let names: Vec<String> = several.iter().map(|(s, _)| format!("`{s}`")).collect();
+            Err(Error::failure(format!(
+                "pk set this plan up as several sessions ({}), none named `{}` as the plan now does",
+                names.join(", "),
+                target.session
+            ))
+            .hint("set `name` in the plan's [session] to one of them, run `pk down`, then the next"))
+        }
+    }
+}
+
+/// One worktree found that pk made.
+struct Found {
+    track: String,
+    path: PathBuf,
+    branch: String,
+}
+
+/// Tears down what pk made for the plan's session without a record of it: its session (a
+/// session of that name whose panes are pk's), the worktrees at the plan's places on the plan's
+/// branches, the processes its panes recorded, its port blocks. Anything else in the worktrees
+/// folder is listed and left alone, and then pk exits 1.
+pub(super) fn tear_down(
+    ctx: &Ctx,
+    args: &super::DownArgs,
+    target: &Target,
+    lock: SessionLock,
+) -> Result<()> {
+    let git = &target.git;
+    let session = &target.session;
+    let mut ours: Vec<Found> = Vec::new();
+    let mut strangers: Vec<PathBuf> = Vec::new();
+    let mut pk_session = false;
+    let mux = target
+        .plan
+        .as_ref()
+        .map(|plan| crate::mux::Mux::of(ctx, None, plan.session.multiplexer));
+    if let Some(plan) = &target.plan {
+        let folder = canonical(&plan.session.worktrees);
+        for w in git.worktrees()?.into_iter().skip(1) {
+            let path = canonical(&w.path);
+            if !path.starts_with(&folder) {
+                continue;
+            }
+            // pk's: where the plan puts a track's worktree, on that track's branch.
+            let track = plan.tracks.iter().find(|t| {
+                canonical(&t.worktree) == path
+                    && w.branch.as_deref() == Some(&format!("refs/heads/{}", t.branch))
+            });
+            match track {
+                Some(t) if !w.prunable => ours.push(Found {
+                    track: t.name.clone(),
+                    path: t.worktree.clone(),
+                    branch: t.branch.clone(),
+                }),
+                _ => strangers.push(w.path.clone()),
+            }
+        }
+        // pk marks each pane it makes with its role or track: a session of that name without
+        // such a pane is someone else's, and left alone.
+        pk_session = mux
+            .as_ref()
+            .and_then(|m| m.session_panes(session))
+            .is_some_and(|panes| {
+                panes
+                    .iter()
+                    .any(|p| !p.role.is_empty() || !p.track.is_empty())
+            });
+    }
+    let has_runs = !crate::procs::runs(&target.state_dir).is_empty();
+
+    if ours.is_empty() && !pk_session && strangers.is_empty() && !has_runs {
+        // What a killed `pk up` or `pk down` can leave without a record: port blocks taken just
+        // before the first record, pk's own folder half removed.
+        release_and_clean(ctx, target)?;
+        lock.remove()?;
+        ctx.out.step(&format!(
+            "nothing to tear down: pk has not set up session `{session}` here"
+        ));
+        return Ok(());
+    }
+
+    let mux_name = mux.as_ref().map_or("tmux", |m| m.name());
+    let mut said = format!(
+        "pk has no record of session `{session}` ({} is missing); found what it made from git and {mux_name}:",
+        target.state_dir.join(crate::state::STATE_FILE).display()
+    );
+    if pk_session {
+        said.push_str(&format!("\n  {mux_name} session {session}"));
+    }
+    for f in &ours {
+        said.push_str(&format!(
+            "\n  worktree {} ({}) on branch {}",
+            f.track,
+            f.path.display(),
+            f.branch
+        ));
+    }
+    ctx.out.warn(&said);
+
+    // Look before touching anything, as with a record.
+    let checked = crate::git::in_parallel(&ours, |f| -> Result<Dirt> {
+        let said = |s: &str| ctx.out.warn(s);
+        super::repair::checked(git, &f.path, &f.track, said, || git.dirt(&f.path))
+    });
+    let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
+    for (f, dirt) in ours.iter().zip(checked) {
+        let dirt = dirt?;
+        if !dirt.is_clean() {
+            dirty.push((f.track.clone(), f.path.clone(), dirt));
+        }
+    }
+    if !dirty.is_empty() && !args.force {
+        return Err(refusal(&dirty));
+    }
+
+    if pk_session && let Some(mux) = &mux {
+        mux.kill_session(session)?;
+        ctx.out.step(&format!(
+            "  {} {} session {session}",
+            ctx.out.paint(Style::Red, "-"),
+            mux.name()
+        ));
+    }
+    let ended = crate::procs::end_all(&target.state_dir);
+    if ended > 0 {
+        ctx.out.step(&format!(
+            "  {} {ended} process(es) the tracks left running",
+            ctx.out.paint(Style::Red, "-"),
+        ));
+    }
+    let mut removals = Vec::new();
+    for f in &ours {
+        let saved = dirty.iter().any(|(n, _, _)| *n == f.track);
+        if saved {
+            let name = save_work(git, &f.track, &f.path)?;
+            ctx.out.step(&format!(
+                "  {} saved the uncommitted files of {} on {name}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {name} --worktree -- .",
+                ctx.out.paint(Style::Yellow, "!"),
+                f.track,
+                sh(git.root()),
+                sh(&f.path),
+                crate::shell::quote(&f.branch),
+                sh(&f.path),
+            ));
+        }
+        removals.push(Removal {
+            path: f.path.clone(),
+            saved,
+        });
+    }
+    let mut failure = None;
+    for (f, result) in ours.iter().zip(git.remove_worktrees(&removals)) {
+        match result {
+            Ok(()) => ctx.out.step(&format!(
+                "  {} worktree {} ({})",
+                ctx.out.paint(Style::Red, "-"),
+                f.track,
+                f.path.display()
+            )),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let Some(plan) = &target.plan {
+        // Only if empty: anything else in it is not pk's.
+        let _ = std::fs::remove_dir(&plan.session.worktrees);
+    }
+    release_and_clean(ctx, target)?;
+
+    if !strangers.is_empty() {
+        let list: Vec<String> = strangers.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::failure(format!(
+            "left alone {} worktree(s) in pk's worktrees folder that are not where the plan puts a track on its branch:\n  {}",
+            list.len(),
+            list.join("\n  ")
+        ))
+        .hint("check them, then remove them with `git worktree remove <path>`"));
+    }
+    if args.delete_branches && !ours.is_empty() {
+        ctx.out.warn(
+            "branches kept: without its record pk cannot tell which it made (delete them with `git branch -d`)",
+        );
+    }
+    lock.remove()?;
+    ctx.out.step(&format!(
+        "session {} is down",
+        ctx.out.paint(Style::Bold, session)
+    ));
+    Ok(())
+}
+
+/// What pk writes into a session's folder (besides temporary files starting with `.`).
+/// (The zellij layout and watcher log are named in `commands/up/zellij.rs`, the watcher's lock
+/// in `commands/watch.rs`.)
+const PK_FILES: [&str; 7] = [
+    crate::state::STATE_FILE,
+    "tracks",
+    crate::live::STATUS_FILE,
+    crate::live::CHECKPOINT_DIR,
+    "zellij-layout.kdl",
+    "watch.log",
+    "watch.lock",
+];
+
+/// Releases the session's port blocks and removes pk's files from its folder; anything else
+/// there (a damaged record moved aside) is kept, and said.
+fn release_and_clean(ctx: &Ctx, target: &Target) -> Result<()> {
+    if ports::registry_dir().join("ports.json").exists() {
+        ports::release(&target.state_dir, None)?;
+    }
+    let dir = &target.state_dir;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut kept = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !PK_FILES.contains(&name.as_ref()) && !name.starts_with('.') {
+            kept.push(name.into_owned());
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("failed to remove {}", path.display()))?;
+    }
+    if kept.is_empty() {
+        std::fs::remove_dir(dir).with_context(|| format!("failed to remove {}", dir.display()))?;
+    } else {
+        ctx.out.warn(&format!(
+            "kept {}: it holds files pk did not write ({})",
+            dir.display(),
+            kept.join(", ")
+        ));
+    }
+    Ok(())
+}
