@@ -25,6 +25,7 @@ pub mod output;
 pub mod plan;
 pub mod ports;
 pub mod procs;
+pub(crate) mod prompt;
 pub mod shell;
 pub mod state;
 pub mod tmux;

@@ -451,6 +451,8 @@ pub struct TrackFiles {
     pub codex_notify: Option<Vec<String>>,
     /// The file a headless agent's stream is kept in.
     pub tee: Option<Tee>,
+    /// The file that holds a prompt too long for the command line ([`crate::prompt`]).
+    pub prompt: Option<PathBuf>,
 }
 
 impl TrackFiles {
@@ -482,6 +484,11 @@ impl TrackFiles {
             events,
             claude_settings: (preset == Some(plan::AgentPreset::Claude))
                 .then(|| dir.join(transcript::CLAUDE_SETTINGS_FILE)),
+            prompt: track
+                .prompt
+                .as_deref()
+                .is_some_and(crate::prompt::is_long)
+                .then(|| dir.join(crate::prompt::FILE)),
             dir,
             source,
             tee,
@@ -514,8 +521,13 @@ pub fn launch_spec(
     for (name, port) in &rec.ports {
         env.push((env_vars::port_var(name), port.to_string()));
     }
-    if let Some(prompt) = &track.prompt {
-        env.push((env_vars::PK_PROMPT.to_string(), prompt.clone()));
+    match (&track.prompt, &files.prompt) {
+        (_, Some(file)) => env.push((
+            env_vars::PK_PROMPT_FILE.to_string(),
+            file.to_string_lossy().into_owned(),
+        )),
+        (Some(prompt), None) => env.push((env_vars::PK_PROMPT.to_string(), prompt.clone())),
+        (None, None) => {}
     }
     // Where status comes from: any agent may append hook events; a transcript whose path is
     // known in advance is named (interactive agents pick their own file names).
@@ -550,11 +562,15 @@ pub fn launch_spec(
         ),
         agent: crate::agent::label(&track.agent),
         tee: files.tee.clone(),
+        stdin: files
+            .prompt
+            .clone()
+            .filter(|_| crate::prompt::on_stdin(&track.agent)),
     }
 }
 
 /// Makes every track's folder under the state folder and writes the Claude settings with pk's
-/// hooks (rewritten only when they changed: the path of pk may have).
+/// hooks (rewritten only when they changed: the path of pk may have) and long prompts.
 fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
     let env = |k: &str| std::env::var(k).ok();
     for track in &ws.plan.tracks {
@@ -567,6 +583,11 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
                 crate::state::write_atomically(path, text.as_bytes())?;
             }
+        }
+        if let (Some(path), Some(prompt)) = (&files.prompt, &track.prompt)
+            && std::fs::read(path).ok().as_deref() != Some(prompt.as_bytes())
+        {
+            crate::state::write_atomically(path, prompt.as_bytes())?;
         }
     }
     Ok(())

@@ -1,0 +1,161 @@
+//! What the machine does to pk, end to end: a prompt longer than the kernel takes in one
+//! argument, the repository's `post-checkout` hook, a reader that closes pk's output early, and
+//! `pk demo` run inside a tmux pane that no terminal shows.
+
+use crate::common::{TestEnv, tmux_available};
+
+/// A prompt of about 1 MB: numbered lines, so that a cut or a reordering shows.
+fn big_prompt() -> String {
+    (0..21_000)
+        .map(|i| format!("line {i:05}: add rate limiting to every endpoint\n"))
+        .collect()
+}
+
+/// A fake agent, installed as `name`, that records what it was given, by track: its arguments
+/// (one per line) in `out/<track>.args`, its environment in `out/<track>.env`, and its standard
+/// input, when that is not a terminal, in `out/<track>.stdin`. Returns the PATH for the plan.
+fn recording_agent(env: &TestEnv, name: &str) -> String {
+    env.fake_program(
+        name,
+        "#!/bin/sh\nf=\"$OUT/$PK_TRACK\"\n\
+         [ -t 0 ] || cat > \"$f.stdin\"\n\
+         env > \"$f.env\"\n\
+         for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$f.args.tmp\"\n\
+         mv \"$f.args.tmp\" \"$f.args\"\n\
+         exec sleep 600\n",
+    )
+}
+
+fn recorded(env: &TestEnv, track: &str, what: &str) -> String {
+    let args = env.out().join(format!("{track}.args"));
+    env.wait_for(&format!("the agent of {track}"), 30, || args.exists());
+    std::fs::read_to_string(env.out().join(format!("{track}.{what}"))).unwrap_or_default()
+}
+
+fn var<'a>(env_text: &'a str, name: &str) -> Option<&'a str> {
+    env_text
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+}
+
+#[test]
+fn long_prompts_reach_the_agents_that_read_stdin_whole_and_argv_keeps_the_rest() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let path = recording_agent(&env, "claude");
+    recording_agent(&env, "codex");
+    recording_agent(&env, "gemini");
+    let big = big_prompt();
+    assert!(big.len() > 1_000_000);
+    // The longest prompt that still goes on the command line (100 KiB), one line.
+    let edge = format!("{}END", "y".repeat(100 * 1024 - 3));
+    std::fs::create_dir_all(env.repo.join("tasks")).unwrap();
+    std::fs::write(env.repo.join("tasks/big.md"), &big).unwrap();
+    std::fs::write(env.repo.join("tasks/edge.md"), &edge).unwrap();
+    let track = |name: &str, agent: &str, file: &str| {
+        format!("[[track]]\nname = \"{name}\"\nagent = \"{agent}\"\nprompt_file = \"{file}\"\n\n")
+    };
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = 19600\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n{}{}{}{}{}",
+        track("ch", "claude-headless", "tasks/big.md"),
+        track("cx", "codex-exec", "tasks/big.md"),
+        track("ge", "gemini", "tasks/big.md"),
+        track("sh", "shell", "tasks/big.md"),
+        track("cl", "claude", "tasks/edge.md"),
+        out = env.out().to_string_lossy(),
+    ));
+    let check = env.pk(&["check"]);
+    assert_eq!(check.code, 0, "{check}");
+    env.pk_ok(&["up", "--detach"]);
+
+    let state = env.repo.join(".git/pk/shop/tracks");
+    for (t, argv) in [
+        ("ch", "-p\n--output-format\nstream-json\n--verbose\n"),
+        ("cx", "exec\n--json\n-\n"),
+        ("ge", "--output-format\nstream-json\n"),
+    ] {
+        assert_eq!(recorded(&env, t, "args"), argv, "the arguments of {t}");
+        let stdin = recorded(&env, t, "stdin");
+        assert!(
+            stdin == big,
+            "{t} read {} bytes, not the prompt",
+            stdin.len()
+        );
+        let vars = recorded(&env, t, "env");
+        let file = state.join(t).join("prompt.md");
+        assert_eq!(var(&vars, "PK_PROMPT_FILE"), file.to_str(), "{t}");
+        assert_eq!(var(&vars, "PK_PROMPT"), None, "{t}");
+    }
+    // The interactive agent at the limit: the prompt as its last argument and in PK_PROMPT.
+    let args = recorded(&env, "cl", "args");
+    assert_eq!(args.lines().last(), Some(edge.as_str()));
+    let vars = recorded(&env, "cl", "env");
+    assert_eq!(var(&vars, "PK_PROMPT"), Some(edge.as_str()));
+    assert_eq!(var(&vars, "PK_PROMPT_FILE"), None);
+    // A shell takes no prompt: its pane says where the task is, and the shell starts.
+    let file = state.join("sh/prompt.md");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), big);
+    env.wait_for("the shell pane's task line", 20, || {
+        let panes = env.tmux(&["list-panes", "-s", "-t", "=shop", "-F", "#{pane_id}"]);
+        panes.stdout.lines().any(|p| {
+            let text = env.tmux(&["capture-pane", "-p", "-J", "-t", p]).stdout;
+            text.contains(&format!("task: in {}", file.display()))
+        })
+    });
+    // `pk exec` runs with the track's environment too.
+    let run = env.pk_ok(&["exec", "ch", "--", "sh", "-c", "echo \"[$PK_PROMPT]\""]);
+    assert_eq!(run.stdout.trim(), "[]", "{run}");
+}
+
+#[test]
+fn long_prompts_are_refused_at_their_line_where_the_agent_takes_only_an_argument() {
+    let env = TestEnv::new();
+    let big = big_prompt();
+    std::fs::write(env.repo.join("big.md"), &big).unwrap();
+    let inline = format!("prompt = \"\"\"\n{big}\"\"\"");
+    // (the agent lines of the track, the prompt's key and value, what the error names)
+    let cases = [
+        (
+            "agent = \"claude\"\n",
+            "prompt_file = \"big.md\"",
+            "too long for `claude`",
+        ),
+        (
+            "agent = \"codex\"\n",
+            "prompt_file = \"big.md\"",
+            "too long for `codex`",
+        ),
+        ("", "prompt_file = \"big.md\"", "too long for `claude`"),
+        (
+            "command = [\"my-agent\"]\n",
+            "prompt_file = \"big.md\"",
+            "too long for `PK_PROMPT`",
+        ),
+        ("agent = \"codex\"\n", inline.as_str(), "codex-exec"),
+    ];
+    for (agent, prompt, says) in cases {
+        let text = format!(
+            "[session]\nname = \"shop\"\n\n[[track]]\nname = \"ok\"\nprompt = \"short\"\n\n[[track]]\nname = \"api\"\n{agent}{prompt}\n"
+        );
+        env.write_plan(&text);
+        let value = prompt.split_once(" = ").unwrap().1;
+        let at = text.find(value).unwrap();
+        let line = text[..at].matches('\n').count() + 1;
+        let column = at - text[..at].rfind('\n').unwrap();
+        let where_ = format!("parallel.toml:{line}:{column}\n");
+        for args in [&["check"][..], &["up", "--detach"]] {
+            let run = env.pk(args);
+            assert_eq!(run.code, 2, "{args:?} {agent}{}\n{run}", &prompt[..20]);
+            assert!(run.stderr.contains(&where_), "wanted {where_:?}:\n{run}");
+            assert!(run.stderr.contains(says), "wanted {says:?}:\n{run}");
+            assert!(run.stderr.contains("128 KiB"), "{run}");
+            assert!(run.stdout.is_empty(), "{run}");
+        }
+    }
+    // Nothing was made.
+    assert!(!env.repo.join(".git/pk").exists());
+    assert!(!env.worktrees().exists());
+    assert_eq!(env.git(&["branch", "--list"]).lines().count(), 1);
+}
