@@ -366,6 +366,9 @@ fn prepare_tracks(
             ))
         })?;
     }
+    for track in &to_add {
+        post_checkout(ctx, git, track);
+    }
     for track in &to_finish {
         ctx.out.step(&format!(
             "  {} worktree {}: finishing what an interrupted pk began",
@@ -373,12 +376,15 @@ fn prepare_tracks(
             ctx.out.paint(Style::Bold, &track.name),
         ));
         let restore = half_removed.contains(&track.name);
-        finish_checkout(git, &track.worktree, restore).map_err(|e| {
+        let checked_out = finish_checkout(git, &track.worktree, restore).map_err(|e| {
             e.wrap(format!(
                 "failed to check out the worktree of `{}`",
                 track.name
             ))
         })?;
+        if checked_out {
+            post_checkout(ctx, git, track);
+        }
     }
     crate::fault::point("up:checked-out");
     for track in to_add.iter().chain(&to_finish) {
@@ -424,6 +430,18 @@ fn prepare_tracks(
         .chain(&to_finish)
         .map(|t| t.name.clone())
         .collect())
+}
+
+/// Runs the repository's `post-checkout` hook in a track's new worktree, as `git worktree add`
+/// would have. A failure is a warning: like git's, it does not undo the checkout.
+fn post_checkout(ctx: &Ctx, git: &crate::git::Git, track: &Track) {
+    if let Err(e) = git.post_checkout(&track.worktree) {
+        ctx.out.warn(&format!(
+            "worktree {}: {e}
+  (the worktree is checked out and kept)",
+            track.name
+        ));
+    }
 }
 
 /// `PK_PORT_<NAME>` ports of a track: consecutive from the block's start.

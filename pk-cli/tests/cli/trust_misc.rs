@@ -3,6 +3,7 @@
 //! `pk demo` run inside a tmux pane that no terminal shows.
 
 use crate::common::{TestEnv, tmux_available};
+use std::path::Path;
 
 /// A prompt of about 1 MB: numbered lines, so that a cut or a reordering shows.
 fn big_prompt() -> String {
@@ -158,4 +159,93 @@ fn long_prompts_are_refused_at_their_line_where_the_agent_takes_only_an_argument
     assert!(!env.repo.join(".git/pk").exists());
     assert!(!env.worktrees().exists());
     assert_eq!(env.git(&["branch", "--list"]).lines().count(), 1);
+}
+
+/// A `post-checkout` hook at `path` that appends, to `out/hook.log`, its arguments, its folder
+/// and whether `GIT_DIR` or `GIT_WORK_TREE` was set, then exits with `code`.
+fn install_hook(env: &TestEnv, path: &Path, code: u8) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let script = format!(
+        "#!/bin/sh\necho \"$* | $(pwd -P) | GIT_DIR=${{GIT_DIR-unset}} GIT_WORK_TREE=${{GIT_WORK_TREE-unset}} | $(git rev-parse --abbrev-ref HEAD)\" >> {log:?}\necho 'hook says no' >&2\nexit {code}\n",
+        log = env.out().join("hook.log"),
+    );
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn hook_log(env: &TestEnv) -> Vec<String> {
+    std::fs::read_to_string(env.out().join("hook.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn two_tracks(env: &TestEnv, base: u16) {
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = {base}\n\n[[track]]\nname = \"api\"\nagent = \"shell\"\n\n[[track]]\nname = \"web\"\nagent = \"shell\"\n"
+    ));
+}
+
+#[test]
+fn the_post_checkout_hook_runs_in_each_new_worktree_as_git_worktree_add_runs_it() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    install_hook(&env, &env.repo.join(".git/hooks/post-checkout"), 0);
+    two_tracks(&env, 19650);
+    let run = env.pk_ok(&["up", "--detach"]);
+    assert!(!run.stderr.contains("hook says no"), "{run}");
+    let head = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let mut log = hook_log(&env);
+    log.sort();
+    let wt = |t: &str| std::fs::canonicalize(env.worktrees().join(t)).unwrap();
+    let zero = "0".repeat(40);
+    assert_eq!(
+        log,
+        ["api", "web"]
+            .map(|t| format!(
+                "{zero} {head} 1 | {} | GIT_DIR=unset GIT_WORK_TREE=unset | pk/{t}",
+                wt(t).display()
+            ))
+            .to_vec()
+    );
+    // Nothing new checked out, the hook does not run again.
+    env.pk_ok(&["up", "--detach"]);
+    assert_eq!(hook_log(&env).len(), 2);
+}
+
+#[test]
+fn a_hooks_path_hook_that_fails_is_a_warning_and_the_worktree_stays() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // A hooks folder committed in the repository, relative as husky sets it: each worktree
+    // runs its own copy.
+    install_hook(&env, &env.repo.join(".githooks/post-checkout"), 1);
+    env.git(&["add", ".githooks"]);
+    env.git(&["commit", "-q", "-m", "hooks"]);
+    env.git(&["config", "core.hooksPath", ".githooks"]);
+    two_tracks(&env, 19700);
+    let run = env.pk_ok(&["up", "--detach"]);
+    assert_eq!(hook_log(&env).len(), 2, "{run}");
+    for t in ["api", "web"] {
+        let hook = env.worktrees().join(t).join(".githooks/post-checkout");
+        assert!(
+            run.stderr
+                .contains(&format!("the post-checkout hook {} failed", hook.display())),
+            "{run}"
+        );
+        assert!(env.worktrees().join(t).join("src/lib.rs").is_file());
+    }
+    assert!(run.stderr.contains("hook says no"), "{run}");
+    assert!(
+        run.stderr.contains("the worktree is checked out and kept"),
+        "{run}"
+    );
+    assert_eq!(env.worktree_list().len(), 3);
+    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
 }
