@@ -2,7 +2,7 @@
 //! argument, the repository's `post-checkout` hook, a reader that closes pk's output early, and
 //! `pk demo` run inside a tmux pane that no terminal shows.
 
-use crate::common::{TestEnv, tmux_available};
+use crate::common::{Run, TestEnv, tmux_available};
 use std::path::Path;
 
 /// A prompt of about 1 MB: numbered lines, so that a cut or a reordering shows.
@@ -248,4 +248,52 @@ fn a_hooks_path_hook_that_fails_is_a_warning_and_the_worktree_stays() {
     );
     assert_eq!(env.worktree_list().len(), 3);
     assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+}
+
+/// Runs pk with its standard output a pipe whose reader is already gone.
+fn pk_into_a_closed_pipe(env: &TestEnv, args: &[&str]) -> Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = env
+        .pk_cmd(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_pk_quietly() {
+    let env = TestEnv::new();
+    env.write_plan("[session]\nname = \"shop\"\n\n[[track]]\nname = \"api\"\n");
+    let mut cases: Vec<&[&str]> = vec![
+        &["man"],
+        &["completions", "bash"],
+        &["completions", "zsh"],
+        &["layout"],
+        &["layout", "--zellij"],
+        &["status"],
+        &["status", "--json"],
+        &["--help"],
+    ];
+    if tmux_available() {
+        cases.push(&["check"]);
+    }
+    for args in cases {
+        let run = pk_into_a_closed_pipe(&env, args);
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "pk {args:?}");
+    }
+    // Other failures to write still fail.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = env.pk_cmd(&["man"]).stdout(full).output().unwrap();
+    let run = Run::from(out);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stderr.contains("failed to write to standard output"),
+        "{run}"
+    );
 }
