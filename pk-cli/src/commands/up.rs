@@ -1002,6 +1002,15 @@ pub fn attach(tmux: &Tmux, session: &str) -> Result<()> {
         .and_then(|v| v.split(',').next().map(str::to_owned));
     let target = crate::tmux::exact(session);
     if inside.is_some() && inside == tmux.socket_path() {
+        // `switch-client` moves the client that shows this pane; with none attached (pk run in
+        // a detached session) it would fail after everything worked.
+        if tmux.current_client().is_none() {
+            eprintln!(
+                "no tmux client shows this pane to switch to `{session}`: attach with `{}`",
+                tmux.attach_command(session)
+            );
+            return Ok(());
+        }
         return tmux
             .run(vec![Cmd::new("switch-client").opt("-t", target)])
             .map(drop);

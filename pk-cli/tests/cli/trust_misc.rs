@@ -3,7 +3,8 @@
 //! `pk demo` run inside a tmux pane that no terminal shows.
 
 use crate::common::{Run, TestEnv, tmux_available};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// A prompt of about 1 MB: numbered lines, so that a cut or a reordering shows.
 fn big_prompt() -> String {
@@ -296,4 +297,93 @@ fn a_reader_that_closes_the_pipe_ends_pk_quietly() {
         run.stderr.contains("failed to write to standard output"),
         "{run}"
     );
+}
+
+/// Runs `pk demo` in the pane of a session `outer` on the test's server, as typed there (TMUX
+/// and TMUX_PANE set, stdin a terminal), once `wait` (a shell command) returns. Returns the
+/// demo's folder, exit code and stderr.
+fn demo_in_a_pane(env: &TestEnv, wait: &str) -> (PathBuf, String, String) {
+    let dir = env.root().join("demo");
+    let r = env.out().join("demo");
+    let script = format!(
+        "{wait}; {pk:?} --socket {socket} demo --dir {dir:?} > {r:?}.out 2> {r:?}.err; echo $? > {r:?}.tmp; mv {r:?}.tmp {r:?}.rc; sleep 600",
+        pk = env!("CARGO_BIN_EXE_pk"),
+        socket = env.socket,
+    );
+    let run = env.tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "outer",
+        &script,
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    let rc = PathBuf::from(format!("{}.rc", r.display()));
+    env.wait_for("pk demo to end", 60, || rc.exists());
+    let read = |ext: &str| std::fs::read_to_string(format!("{}.{ext}", r.display())).unwrap();
+    (dir, read("rc").trim().to_string(), read("err"))
+}
+
+fn demo_down(env: &TestEnv, dir: &Path) {
+    let mut down = Command::new(env!("CARGO_BIN_EXE_pk"));
+    env.apply_env(&mut down);
+    let out = down
+        .current_dir(dir.join("shop"))
+        .args(["--socket", &env.socket, "down"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", Run::from(out));
+}
+
+#[test]
+fn demo_in_a_tmux_pane_that_no_client_shows_succeeds_and_says_how_to_attach() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    // A detached session: no client is attached to it.
+    let (dir, rc, err) = demo_in_a_pane(&env, "true");
+    assert_eq!(rc, "0", "{err}");
+    assert!(err.contains("the demo runs in pk-demo"), "{err}");
+    let attach = format!(
+        "attach with `tmux -L {} attach-session -t =pk-demo`",
+        env.socket
+    );
+    assert!(err.contains(&attach), "wanted {attach:?}:\n{err}");
+    assert!(!err.contains("error"), "{err}");
+    // What it says works.
+    let _screen = env.attach_screen("pk-demo");
+    env.wait_for("a client on the demo", 20, || {
+        !env.tmux(&["list-clients", "-t", "=pk-demo"])
+            .stdout
+            .is_empty()
+    });
+    demo_down(&env, &dir);
+}
+
+#[test]
+fn demo_in_a_tmux_pane_that_a_client_shows_switches_that_client_to_the_demo() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let wait = format!(
+        "until [ -n \"$(tmux -L {} list-clients -t =outer)\" ]; do sleep 0.1; done",
+        env.socket
+    );
+    std::thread::scope(|s| {
+        let demo = s.spawn(|| demo_in_a_pane(&env, &wait));
+        env.wait_for("the outer session", 20, || {
+            env.tmux(&["has-session", "-t", "=outer"]).code == 0
+        });
+        let _screen = env.attach_screen("outer");
+        let (dir, rc, err) = demo.join().unwrap();
+        assert_eq!(rc, "0", "{err}");
+        assert!(!err.contains("attach with"), "{err}");
+        let clients = env.tmux(&["list-clients", "-F", "#{client_session}"]);
+        assert_eq!(clients.stdout.trim(), "pk-demo", "{clients}");
+        demo_down(&env, &dir);
+    });
 }
