@@ -40,7 +40,10 @@ impl Git {
                 "the {} hook was ignored because it is not executable",
                 hook.display()
             ))
-            .hint(format!("`chmod +x {}` to run it", hook.display())));
+            .hint(format!(
+                "`chmod +x {}` to run it",
+                crate::shell::quote(&hook.to_string_lossy())
+            )));
         }
         let mut exec_path = self.command_in(worktree);
         exec_path.arg("--exec-path");
@@ -59,11 +62,15 @@ impl Git {
         for var in SCRUBBED_VARS {
             run.env_remove(var);
         }
-        let out = run
-            .env("PATH", path)
+        run.env("PATH", path)
             .env("GIT_EXEC_PATH", exec_path)
             .env("GIT_PREFIX", "")
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        if self.verbose {
+            eprintln!("pk: running {}", crate::shell::render(&run));
+        }
+        // Its output is kept for a failure, like git's own when pk runs it.
+        let out = run
             .output()
             .with_context(|| format!("failed to run the hook {}", hook.display()))?;
         if out.status.success() {
