@@ -13,13 +13,36 @@ pub struct StatusHooks<'a> {
 }
 
 /// The argv that starts a track's agent, with the prompt handed over the way that agent takes
-/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead.
+/// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead. A prompt too long
+/// for an argument is left out for the agents that read it on standard input
+/// ([`crate::prompt`]).
 pub fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String> {
     let prompt = track.prompt.clone();
+    let on_stdin = prompt.as_deref().is_some_and(crate::prompt::is_long)
+        && crate::prompt::on_stdin(&track.agent);
     match &track.agent {
         Agent::Command(argv) => argv.clone(),
+        Agent::Preset(preset) if on_stdin => stdin_argv(*preset),
         Agent::Preset(preset) => preset_argv(*preset, prompt, shell, hooks),
     }
+}
+
+/// The argv of a headless preset that reads its prompt on standard input: `claude -p` and
+/// `gemini` do when they get none as an argument and stdin is not a terminal, `codex exec`
+/// when the prompt is `-`.
+fn stdin_argv(preset: AgentPreset) -> Vec<String> {
+    let argv: &[&str] = match preset {
+        AgentPreset::CodexExec => &["codex", "exec", "--json", "-"],
+        AgentPreset::Gemini => &["gemini", "--output-format", "stream-json"],
+        _ => &[
+            "claude",
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ],
+    };
+    argv.iter().map(|a| a.to_string()).collect()
 }
 
 /// The argv of a preset.

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     Usage,
     /// Refused to protect work: exit 3.
     Refused,
+    /// Standard output was closed by its reader (`pk man | head`): exit 0, nothing said
+    /// ([`crate::output::print`]).
+    StdoutClosed,
 }
 
 impl ErrorKind {
@@ -37,6 +40,7 @@ impl ErrorKind {
             ErrorKind::Failure => exit::FAILURE,
             ErrorKind::Usage => exit::USAGE,
             ErrorKind::Refused => exit::REFUSED,
+            ErrorKind::StdoutClosed => exit::SUCCESS,
         }
     }
 }

@@ -9,6 +9,8 @@
 //! another with `--no-checkout` and then fills the working trees in parallel. Removing does not
 //! race, so `pk down` removes them all at once ([`Git::remove_worktrees`]).
 
+mod post_checkout;
+
 use crate::error::{Context, Error, Result};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -26,6 +26,7 @@ pub mod output;
 pub mod plan;
 pub mod ports;
 pub mod procs;
+pub(crate) mod prompt;
 pub mod shell;
 pub mod state;
 pub mod tmux;
@@ -82,6 +83,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = Ctx::from_args(&cli.global).and_then(|ctx| commands::dispatch(&ctx, cli.command));
     match result {
         Ok(code) => ExitCode::from(code),
+        // Whoever read the output has all they wanted (`pk man | head`), as with ripgrep.
+        Err(err) if err.kind == error::ErrorKind::StdoutClosed => ExitCode::SUCCESS,
         Err(err) => {
             output::Output::from_env().error(&err);
             ExitCode::from(err.kind.exit_code())

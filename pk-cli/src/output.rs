@@ -1,7 +1,35 @@
 //! Everything pk prints for people goes through here: colour only on a terminal and never with
 //! `NO_COLOR`, progress on stderr, results on stdout.
 
+use crate::error::{Error, ErrorKind, Result};
 use std::io::{IsTerminal, Write};
+
+/// Writes `bytes` to standard output, now (flushed). A reader that went away (`pk man | head`)
+/// is no failure: the error it returns ends pk with exit 0 and no message, as ripgrep does.
+/// (Rust ignores SIGPIPE, so the write fails with EPIPE instead of killing pk; `println!` would
+/// panic.)
+pub fn print(bytes: impl AsRef<[u8]>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes.as_ref())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                let mut err = Error::failure("standard output was closed");
+                err.kind = ErrorKind::StdoutClosed;
+                err
+            } else {
+                Error::failure("failed to write to standard output").wrap_cause(e.to_string())
+            }
+        })
+}
+
+/// `println!` through [`print`]: returns its result, for `?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::print(format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
 
 /// Styled output.
 #[derive(Debug, Clone, Copy)]

@@ -121,6 +121,10 @@ pub struct Launch {
     /// stream) while showing it readably.
     #[serde(default)]
     pub tee: Option<Tee>,
+    /// A prompt too long for the command line, for an agent that reads it on standard input:
+    /// the file that holds it, opened as the agent's stdin ([`crate::prompt`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<PathBuf>,
 }
 
 /// A headless agent's stream, kept as its transcript.

@@ -304,6 +304,30 @@ impl Tmux {
             .map(drop)
     }
 
+    /// The client a command run from here acts on (`switch-client`'s): the one attached to the
+    /// session of the pane pk runs in (`TMUX_PANE`), if any.
+    pub fn current_client(&self) -> Option<String> {
+        let name = self
+            .run(vec![
+                Cmd::new("display-message").flag("-p").arg("#{client_name}"),
+            ])
+            .ok()?;
+        Some(name.trim().to_string()).filter(|n| !n.is_empty())
+    }
+
+    /// How a person attaches a terminal to `session` on this server.
+    pub fn attach_command(&self, session: &str) -> String {
+        let socket = self
+            .socket
+            .as_ref()
+            .map(|s| format!(" -L {}", crate::shell::quote(s)))
+            .unwrap_or_default();
+        format!(
+            "tmux{socket} attach-session -t {}",
+            crate::shell::quote(&exact(session))
+        )
+    }
+
     /// The path of this server's socket (to tell whether pk runs inside it).
     pub fn socket_path(&self) -> Option<String> {
         self.run(vec![

@@ -52,13 +52,14 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         rec.port(),
         launch.agent
     );
-    if launch.agent == "shell"
-        && let Some((_, prompt)) = launch
-            .env
-            .iter()
-            .find(|(k, _)| k == crate::env_vars::PK_PROMPT)
-    {
-        println!("task: {prompt}");
+    if launch.agent == "shell" {
+        let var = |name: &str| launch.env.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        if let Some(prompt) = var(crate::env_vars::PK_PROMPT) {
+            println!("task: {prompt}");
+        } else if let Some(file) = var(crate::env_vars::PK_PROMPT_FILE) {
+            // Too long to show whole (crate::prompt): where it is.
+            println!("task: in {file}");
+        }
     }
     for cmd in &launch.setup {
         println!("{} {cmd}", bold("$"));
@@ -79,6 +80,12 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     };
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(env.iter().map(|(k, v)| (k, v)));
+    if let Some(path) = &launch.stdin {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("failed to open the prompt {}", path.display()))
+            .map_err(|e| e.hint("run `pk up` again: it writes the prompt there"))?;
+        cmd.stdin(file);
+    }
     let err = match &launch.tee {
         Some(tee) => match tee_stream(&mut cmd, tee) {
             Ok(code) => return Ok(code),

@@ -4,6 +4,7 @@ use crate::Ctx;
 use crate::approval::{self, Status};
 use crate::cli::PlanArg;
 use crate::error::Result;
+use crate::output::outln;
 use crate::plan::Multiplexer;
 use crate::ports;
 use crate::tmux::Tmux;
@@ -32,46 +33,46 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
     let plan = &ws.plan;
     let state = ws.state()?;
-    println!(
+    outln!(
         "plan {}: session `{}`, {} track(s), worktrees in {}",
         plan.path.display(),
         plan.session.name,
         plan.tracks.len(),
         plan.session.worktrees.display()
-    );
+    )?;
     match plan.session.multiplexer {
         Multiplexer::Tmux => {
             let (major, minor) = Tmux::require_version()?;
-            println!("tmux {major}.{minor}: ok");
+            outln!("tmux {major}.{minor}: ok")?;
         }
         Multiplexer::Zellij => {
             let (major, minor) = Zellij::require_version()?;
-            println!(
+            outln!(
                 "zellij {major}.{minor}: ok (layout `{}`)",
                 plan.session.layout.name
-            );
+            )?;
         }
     }
     let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;
     for (t, start) in plan.tracks.iter().zip(blocks) {
-        println!(
+        outln!(
             "  {:<12} {:<24} ports {}-{}",
             t.name,
             t.branch,
             start,
             u32::from(start) + u32::from(plan.ports.per_track) - 1
-        );
+        )?;
     }
     let commands = approval::Commands::of(plan);
     let status = approval::status(plan, &commands);
     let approved = match &status {
         Status::Nothing => {
-            println!("commands: none to approve (only your shell)");
+            outln!("commands: none to approve (only your shell)")?;
             true
         }
         Status::Approved(at) => {
-            println!("commands: approved ({})", approval::when(*at));
+            outln!("commands: approved ({})", approval::when(*at))?;
             true
         }
         Status::New | Status::Changed(_) => {
@@ -84,17 +85,17 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
             } else {
                 "not approved yet"
             };
-            println!("commands: {what}");
-            print!("{}", approval::render(&commands, before, &ctx.out));
+            outln!("commands: {what}")?;
+            crate::output::print(approval::render(&commands, before, &ctx.out))?;
             false
         }
     };
     if approved {
-        println!("ok: `pk up` would work");
+        outln!("ok: `pk up` would work")?;
     } else {
-        println!(
+        outln!(
             "ok: `pk up` would work once you approve these commands (it asks; or `pk approve`)"
-        );
+        )?;
     }
     Ok(())
 }

@@ -28,13 +28,17 @@ pub struct ManArgs {}
 /// Runs `pk completions`.
 pub fn run(args: &CompletionsArgs) -> Result<()> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "pk", &mut std::io::stdout());
-    Ok(())
+    // Made in memory, then written: clap_complete panics when a write fails.
+    let mut text = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "pk", &mut text);
+    crate::output::print(text)
 }
 
 /// Runs `pk man`.
 pub fn man(_args: &ManArgs) -> Result<()> {
+    let mut text = Vec::new();
     clap_mangen::Man::new(Cli::command())
-        .render(&mut std::io::stdout())
-        .context("failed to write the man page")
+        .render(&mut text)
+        .context("failed to make the man page")?;
+    crate::output::print(text)
 }

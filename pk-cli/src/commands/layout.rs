@@ -4,6 +4,7 @@ use crate::Ctx;
 use crate::cli::PlanArg;
 use crate::error::Result;
 use crate::layout::{self, AgentPane};
+use crate::output::outln;
 use crate::plan::Multiplexer;
 use crate::ports;
 use crate::shell::quote;
@@ -70,11 +71,10 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
             state_dir: &ws.state_dir,
             session: &plan.session.name,
         };
-        println!("// zellij {about}");
-        print!(
-            "{}",
-            layout::zellij::session_layout(&windows, shape.agents_width, &bar)
-        );
+        outln!("// zellij {about}")?;
+        crate::output::print(
+            layout::zellij::session_layout(&windows, shape.agents_width, &bar).to_string(),
+        )?;
         return Ok(());
     }
     let socket = ctx
@@ -82,10 +82,10 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
         .as_ref()
         .map(|s| format!(" -L {}", quote(s)))
         .unwrap_or_default();
-    println!("# tmux {about}");
+    outln!("# tmux {about}")?;
     for cmd in layout::new_session(&plan.session.name, &windows, shape.agents_width) {
         let words: Vec<String> = cmd.argv().iter().map(|a| quote(a)).collect();
-        println!("tmux{socket} {}", words.join(" "));
+        outln!("tmux{socket} {}", words.join(" "))?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use crate::Ctx;
 use crate::cli::PlanArg;
 use crate::error::Result;
 use crate::live::{self, StatusFile, TrackFeed};
+use crate::output::outln;
 use crate::plan::Plan;
 use crate::state::State;
 use crate::workspace::Workspace;
@@ -94,12 +95,12 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     let state = ws.state()?;
     let report = collect(ctx, &ws, state.as_ref())?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("status serializes")
-        );
+        )?;
     } else {
-        print_table(&ws.plan, &report, state.is_some());
+        print_table(&ws.plan, &report, state.is_some())?;
     }
     if let Some(state) = &state {
         warn_about_the_world(ctx, &ws, state, &report);
@@ -289,13 +290,13 @@ fn changed_files(ctx: &Ctx, git: &crate::git::Git, worktrees: &[PathBuf]) -> Vec
     .collect()
 }
 
-fn print_table(plan: &Plan, report: &StatusJson, up: bool) {
+fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<()> {
     if !up {
-        println!(
+        outln!(
             "session {} is not up (run `pk up`); the plan has {} tracks",
             plan.session.name,
             plan.tracks.len()
-        );
+        )?;
     }
     let now = live::now_ms();
     let rows: Vec<[String; 9]> = report
@@ -362,16 +363,17 @@ fn print_table(plan: &Plan, report: &StatusJson, up: bool) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(&header.map(String::from)));
+    outln!("{}", line(&header.map(String::from)))?;
     for row in &rows {
-        println!("{}", line(row));
+        outln!("{}", line(row))?;
     }
     if report.tracks.iter().any(|t| t.cost_usd > 0.0) {
-        println!(
+        outln!(
             "total {}",
             pk_status::render::format_cost(report.total_cost_usd)
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// `5s ago`, `3m ago`, `2h ago`, `4d ago`; `now` for times in the future (clock skew).

@@ -367,6 +367,9 @@ fn prepare_tracks(
             .hint("fix what git says, then run `pk up` again; `pk down` removes what it made")
         })?;
     }
+    for track in &to_add {
+        post_checkout(ctx, git, track);
+    }
     for track in &to_finish {
         ctx.out.step(&format!(
             "  {} worktree {}: finishing what an interrupted pk began",
@@ -374,13 +377,16 @@ fn prepare_tracks(
             ctx.out.paint(Style::Bold, &track.name),
         ));
         let restore = half_removed.contains(&track.name);
-        finish_checkout(git, &track.worktree, restore).map_err(|e| {
+        let checked_out = finish_checkout(git, &track.worktree, restore).map_err(|e| {
             e.wrap(format!(
                 "failed to check out the worktree of `{}`",
                 track.name
             ))
             .hint("fix what git says, then run `pk up` again; `pk down` removes what it made")
         })?;
+        if checked_out {
+            post_checkout(ctx, git, track);
+        }
     }
     crate::fault::point("up:checked-out");
     for track in to_add.iter().chain(&to_finish) {
@@ -428,6 +434,18 @@ fn prepare_tracks(
         .collect())
 }
 
+/// Runs the repository's `post-checkout` hook in a track's new worktree, as `git worktree add`
+/// would have. A failure is a warning: like git's, it does not undo the checkout.
+fn post_checkout(ctx: &Ctx, git: &crate::git::Git, track: &Track) {
+    if let Err(e) = git.post_checkout(&track.worktree) {
+        ctx.out.warn(&format!(
+            "worktree {}: {e}
+  (the worktree is checked out and kept)",
+            track.name
+        ));
+    }
+}
+
 /// `PK_PORT_<NAME>` ports of a track: consecutive from the block's start.
 fn named_ports(track: &Track, block: u16) -> Vec<(String, u16)> {
     track
@@ -453,6 +471,8 @@ pub struct TrackFiles {
     pub codex_notify: Option<Vec<String>>,
     /// The file a headless agent's stream is kept in.
     pub tee: Option<Tee>,
+    /// The file that holds a prompt too long for the command line ([`crate::prompt`]).
+    pub prompt: Option<PathBuf>,
 }
 
 impl TrackFiles {
@@ -484,6 +504,11 @@ impl TrackFiles {
             events,
             claude_settings: (preset == Some(plan::AgentPreset::Claude))
                 .then(|| dir.join(transcript::CLAUDE_SETTINGS_FILE)),
+            prompt: track
+                .prompt
+                .as_deref()
+                .is_some_and(crate::prompt::is_long)
+                .then(|| dir.join(crate::prompt::FILE)),
             dir,
             source,
             tee,
@@ -516,8 +541,13 @@ pub fn launch_spec(
     for (name, port) in &rec.ports {
         env.push((env_vars::port_var(name), port.to_string()));
     }
-    if let Some(prompt) = &track.prompt {
-        env.push((env_vars::PK_PROMPT.to_string(), prompt.clone()));
+    match (&track.prompt, &files.prompt) {
+        (_, Some(file)) => env.push((
+            env_vars::PK_PROMPT_FILE.to_string(),
+            file.to_string_lossy().into_owned(),
+        )),
+        (Some(prompt), None) => env.push((env_vars::PK_PROMPT.to_string(), prompt.clone())),
+        (None, None) => {}
     }
     // Where status comes from: any agent may append hook events; a transcript whose path is
     // known in advance is named (interactive agents pick their own file names).
@@ -552,11 +582,15 @@ pub fn launch_spec(
         ),
         agent: crate::agent::label(&track.agent),
         tee: files.tee.clone(),
+        stdin: files
+            .prompt
+            .clone()
+            .filter(|_| crate::prompt::on_stdin(&track.agent)),
     }
 }
 
 /// Makes every track's folder under the state folder and writes the Claude settings with pk's
-/// hooks (rewritten only when they changed: the path of pk may have).
+/// hooks (rewritten only when they changed: the path of pk may have) and long prompts.
 fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
     let env = |k: &str| std::env::var(k).ok();
     for track in &ws.plan.tracks {
@@ -569,6 +603,11 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
                 crate::state::write_atomically(path, text.as_bytes())?;
             }
+        }
+        if let (Some(path), Some(prompt)) = (&files.prompt, &track.prompt)
+            && std::fs::read(path).ok().as_deref() != Some(prompt.as_bytes())
+        {
+            crate::state::write_atomically(path, prompt.as_bytes())?;
         }
     }
     Ok(())
@@ -993,6 +1032,15 @@ pub fn attach(tmux: &Tmux, session: &str) -> Result<()> {
         .and_then(|v| v.split(',').next().map(str::to_owned));
     let target = crate::tmux::exact(session);
     if inside.is_some() && inside == tmux.socket_path() {
+        // `switch-client` moves the client that shows this pane; with none attached (pk run in
+        // a detached session) it would fail after everything worked.
+        if tmux.current_client().is_none() {
+            eprintln!(
+                "no tmux client shows this pane to switch to `{session}`: attach with `{}`",
+                tmux.attach_command(session)
+            );
+            return Ok(());
+        }
         return tmux
             .run(vec![Cmd::new("switch-client").opt("-t", target)])
             .map(drop);

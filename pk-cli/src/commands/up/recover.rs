@@ -186,17 +186,18 @@ fn worktree_git_dir(worktree: &Path) -> Option<PathBuf> {
 /// from being checked out: it has no index. Checked out as usual, over whatever a killed
 /// checkout wrote (only pk's git has written there; the worktree was never handed over).
 /// With `restore`, the files a killed `pk down` had begun to delete come back: only the
-/// missing ones (`checkout-index` never overwrites a file that is there).
-pub fn finish_checkout(git: &Git, worktree: &Path, restore: bool) -> Result<()> {
+/// missing ones (`checkout-index` never overwrites a file that is there). True when it checked
+/// the files out from scratch (as a new worktree is).
+pub fn finish_checkout(git: &Git, worktree: &Path, restore: bool) -> Result<bool> {
     let Some(dir) = worktree_git_dir(worktree) else {
-        return Ok(());
+        return Ok(false);
     };
     let args: &[&str] = if !dir.join("index").exists() {
         &["reset", "--hard", "--quiet"]
     } else if restore {
         &["checkout-index", "--all", "--quiet"]
     } else {
-        return Ok(());
+        return Ok(false);
     };
     let out = git
         .command_in(worktree)
@@ -212,7 +213,7 @@ pub fn finish_checkout(git: &Git, worktree: &Path, restore: bool) -> Result<()> 
         ))
         .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
-    Ok(())
+    Ok(args[0] == "reset")
 }
 
 /// Drops git's record of our worktree at `path` whose folder is gone: only the admin folder

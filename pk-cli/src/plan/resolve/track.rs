@@ -138,6 +138,12 @@ impl Resolver<'_> {
             .and_then(|tr| self.transcript(tr, t.command.is_some()));
 
         let prompt = self.prompt(t.prompt.as_ref(), t.prompt_file.as_ref());
+        // A prompt the agent cannot be given fails here, at `pk check`, not in its pane.
+        if let (Some(text), Some(at)) = (&prompt, t.prompt.as_ref().or(t.prompt_file.as_ref()))
+            && let Some((msg, hint)) = crate::prompt::refusal(&agent, &name, text)
+        {
+            self.report(self.at(at.span(), msg).hint(hint));
+        }
         let port_names = self.port_names(t.ports.as_ref(), ports, &name);
         let env = self.env_table(t.env.as_ref());
         let copy = self.copies(t.copy.as_ref());
