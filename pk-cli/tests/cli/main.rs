@@ -9,6 +9,7 @@ mod hostile;
 mod live;
 mod plans;
 mod procs;
+mod trust_down;
 mod up;
 mod world;
 mod zellij;
