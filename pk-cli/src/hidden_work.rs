@@ -326,14 +326,8 @@ fn is_repo(dir: &Path) -> bool {
 /// The commits of the worktree's HEAD and HEAD reflog that no ref holds (any ref under
 /// `refs/`: branches, tags, remotes, `refs/pk/saved`, the stash), and their tips.
 fn lost_commits(git: &Git, worktree: &Path) -> Result<(Vec<Commit>, Vec<String>)> {
-    let mut starts: Vec<String> = Vec::new();
-    let mut cmd = git.command_in(worktree);
-    cmd.args(["rev-parse", "--verify", "--quiet", "HEAD"]);
-    if let Ok(out) = cmd.output()
-        && out.status.success()
-    {
-        starts.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
-    }
+    // HEAD itself (absent from the reflog when reflogs are off); unborn, it is skipped.
+    let mut starts: Vec<String> = vec!["HEAD".to_string()];
     // No reflog (turned off, or none yet) is no error: there is nothing in it to lose.
     let mut cmd = git.command_in(worktree);
     cmd.args(["log", "-g", "--format=%H", "HEAD", "--"]);
@@ -346,11 +340,13 @@ fn lost_commits(git: &Git, worktree: &Path) -> Result<(Vec<Commit>, Vec<String>)
                 .map(str::to_owned),
         );
     }
-    if starts.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
     let mut cmd = git.command_in(worktree);
-    cmd.args(["for-each-ref", "--format=%(objectname)"]);
+    // Commits only, tags peeled: a ref to a tree or blob (git's own repository tags a blob)
+    // would make `git log` fail.
+    cmd.args([
+        "for-each-ref",
+        "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname)",
+    ]);
     let refs = run(cmd, || {
         format!("failed to list the refs of {}", worktree.display())
     })?;
@@ -362,8 +358,12 @@ fn lost_commits(git: &Git, worktree: &Path) -> Result<(Vec<Commit>, Vec<String>)
         input.push('\n');
     }
     for r in String::from_utf8_lossy(&refs).lines() {
+        let commit = match r.split(' ').collect::<Vec<_>>()[..] {
+            ["commit", id, ..] | ["tag", _, "commit", id] => id,
+            _ => continue,
+        };
         input.push('^');
-        input.push_str(r);
+        input.push_str(commit);
         input.push('\n');
     }
     let mut cmd = git.command_in(worktree);
