@@ -11,6 +11,7 @@
 use crate::error::{Context, Error, Result};
 use crate::git::{Dirt, Git};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -147,6 +148,7 @@ impl Hidden {
 pub(crate) fn scan(
     git: &Git,
     worktree: &Path,
+    branch: &str,
     keep: &Keep,
     is_pks: &dyn Fn(&Path) -> bool,
 ) -> Result<(Dirt, Hidden)> {
@@ -194,7 +196,7 @@ pub(crate) fn scan(
     }
     hidden.disposable = totals;
 
-    let (commits, tips) = lost_commits(git, worktree)?;
+    let (commits, tips) = lost_commits(git, worktree, branch)?;
     hidden.commits = commits;
     hidden.tips = tips;
     submodules(git, worktree, keep, &mut hidden)?;
@@ -324,8 +326,9 @@ fn is_repo(dir: &Path) -> bool {
 }
 
 /// The commits of the worktree's HEAD and HEAD reflog that no ref holds (any ref under
-/// `refs/`: branches, tags, remotes, `refs/pk/saved`, the stash), and their tips.
-fn lost_commits(git: &Git, worktree: &Path) -> Result<(Vec<Commit>, Vec<String>)> {
+/// `refs/`: branches, tags, remotes, `refs/pk/saved`, the stash), less those whose change
+/// `branch` has, and their tips.
+fn lost_commits(git: &Git, worktree: &Path, branch: &str) -> Result<(Vec<Commit>, Vec<String>)> {
     // HEAD itself (absent from the reflog when reflogs are off); unborn, it is skipped.
     let mut starts: Vec<String> = vec!["HEAD".to_string()];
     // No reflog (turned off, or none yet) is no error: there is nothing in it to lose.
@@ -379,26 +382,63 @@ fn lost_commits(git: &Git, worktree: &Path) -> Result<(Vec<Commit>, Vec<String>)
     })?;
     let text = String::from_utf8_lossy(&out);
     let mut commits = Vec::new();
-    let mut parents = std::collections::HashSet::new();
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
     for line in text.lines() {
         let mut f = line.splitn(4, '\0');
         let (Some(id), Some(short), Some(ps), subject) = (f.next(), f.next(), f.next(), f.next())
         else {
             continue;
         };
-        parents.extend(ps.split(' ').map(str::to_owned));
+        parents.insert(id.to_string(), ps.split(' ').map(str::to_owned).collect());
         commits.push(Commit {
             id: id.to_string(),
             short: short.to_string(),
             subject: subject.unwrap_or("").to_string(),
         });
     }
-    let tips = commits
-        .iter()
-        .filter(|c| !parents.contains(&c.id))
-        .map(|c| c.id.clone())
-        .collect();
+    if commits.is_empty() {
+        return Ok((commits, Vec::new()));
+    }
+    let rewritten = rewritten_into(git, worktree, branch, &tips_of(&commits, &parents));
+    commits.retain(|c| !rewritten.contains(&c.id));
+    let tips = tips_of(&commits, &parents);
     Ok((commits, tips))
+}
+
+/// Those of `commits` no other of them has as a parent.
+fn tips_of(commits: &[Commit], parents: &HashMap<String, Vec<String>>) -> Vec<String> {
+    let inner: HashSet<&String> = commits
+        .iter()
+        .filter_map(|c| parents.get(&c.id))
+        .flatten()
+        .collect();
+    commits
+        .iter()
+        .filter(|c| !inner.contains(&c.id))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// The commits below `tips` whose change the track's branch already has (`git cherry`: the
+/// same patch): what a rebase or an amend of the message only left behind in the reflog. Their
+/// change is not lost, so they are not work; a commit whose change differs (an amend that
+/// changed files, a rebase that resolved a conflict) stays work. None when the branch is gone.
+fn rewritten_into(git: &Git, worktree: &Path, branch: &str, tips: &[String]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for tip in tips {
+        let mut cmd = git.command_in(worktree);
+        cmd.args(["cherry", &format!("refs/heads/{branch}"), tip]);
+        let Ok(o) = cmd.output() else { continue };
+        if !o.status.success() {
+            continue;
+        }
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            if let Some(id) = line.strip_prefix("- ") {
+                out.insert(id.trim().to_string());
+            }
+        }
+    }
+    out
 }
 
 /// The worktree's gitlinks whose folder is a repository (initialised submodules, or a nested

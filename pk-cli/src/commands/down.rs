@@ -345,7 +345,8 @@ fn is_worktree(path: &Path) -> bool {
 /// show ([`crate::hidden_work`]).
 fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord, keep: &Keep) -> Result<(Dirt, Hidden)> {
     let is_pks = |f: &Path| is_pks_copy(root, rec, f);
-    let (mut dirt, hidden) = crate::hidden_work::scan(git, &rec.worktree, keep, &is_pks)?;
+    let (mut dirt, hidden) =
+        crate::hidden_work::scan(git, &rec.worktree, &rec.branch, keep, &is_pks)?;
     dirt.untracked
         .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
     if rec.worktree_removing {

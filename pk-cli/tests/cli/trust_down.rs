@@ -219,6 +219,36 @@ fn down_refuses_a_commit_left_only_in_the_reflog_and_force_keeps_it() {
     assert!(holding.contains("refs/pk/saved/a/"), "{holding}\n{run}");
 }
 
+/// A rebase and an amend of the message leave the old commits in the reflog, but their change
+/// is on the branch: not work, no refusal (a rebase onto a moved base is routine).
+#[test]
+fn down_does_not_count_commits_whose_change_the_branch_has() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    write(&a.join("work.txt"), "feature\n");
+    env.git_in(&a, &["add", "work.txt"]);
+    env.git_in(&a, &["commit", "-q", "-m", "feature"]);
+    write(&env.repo.join("other.txt"), "main moves on\n");
+    env.git(&["add", "other.txt"]);
+    env.git(&["commit", "-q", "-m", "main moves on"]);
+    env.git_in(&a, &["rebase", "-q", "main"]);
+    env.git_in(
+        &a,
+        &["commit", "-q", "--amend", "-m", "feature, better said"],
+    );
+
+    let run = env.pk_ok(&["down"]);
+    assert!(!a.exists(), "{run}");
+    assert_eq!(
+        env.git(&["show", "pk/a:work.txt"]),
+        "feature\n",
+        "the branch holds the change"
+    );
+}
+
 #[test]
 fn down_force_keeps_a_nested_repository_whole() {
     if !tmux_available() {
