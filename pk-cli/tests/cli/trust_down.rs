@@ -153,6 +153,23 @@ fn down_keep_from_the_plan_replaces_the_default() {
 }
 
 #[test]
+fn down_uses_the_keep_recorded_at_up_when_the_plan_no_longer_loads() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "keep = [\"secrets/**\"]");
+    write(&a.join("secrets/key.pem"), "KEY\n");
+    env.write_plan(&format!("{}\nbogus = 1\n", plan("keep = [\"secrets/**\"]")));
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("the plan does not load"), "{run}");
+    assert!(run.stderr.contains("ignored:   secrets/key.pem"), "{run}");
+    assert!(a.join("secrets/key.pem").exists());
+}
+
+#[test]
 fn invalid_keep_glob_exits_2_at_its_line_and_column() {
     if !tmux_available() {
         return;
