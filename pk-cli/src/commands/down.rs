@@ -23,8 +23,12 @@ use std::path::{Path, PathBuf};
 ///
 /// Refuses (exit 3), listing every changed and untracked file, when a worktree holds work
 /// that is not committed, unless --force; with --force that work is first saved as a commit on
-/// `refs/pk/saved/<track>/<time>` and pk prints the command that brings it back. Branches are
-/// kept; --delete-branches deletes those merged into their base and lists the others.
+/// `refs/pk/saved/<track>/<time>` and pk prints the command that brings it back. Work git
+/// status does not show counts too: ignored files matching `[session] keep` (saved with the
+/// rest), commits on no branch (kept on refs/pk/saved/), nested repositories and submodules
+/// with work (moved whole under .git/pk-saved/). Other ignored files go, summarised per top
+/// folder. Branches are kept; --delete-branches deletes those merged into their base and
+/// lists the others.
 ///
 /// Examples:
 ///   pk down
@@ -35,7 +39,8 @@ use std::path::{Path, PathBuf};
 pub struct DownArgs {
     #[command(flatten)]
     pub plan: PlanArg,
-    /// Remove worktrees with uncommitted or untracked files (saved on a ref first).
+    /// Remove worktrees with uncommitted or untracked files (saved on a ref first, nested
+    /// repositories moved aside).
     #[arg(long)]
     pub force: bool,
     /// Also delete the branches pk created that are merged into their base.
@@ -445,13 +450,11 @@ fn save_work(git: &Git, track: &str, worktree: &Path, hidden: &Hidden) -> Result
                 .map(|n| format!(":(exclude,literal){}", n.path)),
         );
         run(&add.iter().map(String::as_str).collect::<Vec<_>>())?;
+        // The ignored files `keep` names; literal paths: a file named `*.db` is that file.
         for chunk in hidden.kept.chunks(500) {
-            let mut add: Vec<&str> = vec!["add", "-f", "--"];
-            add.extend(chunk.iter().map(|f| f.as_str()));
-            // Literal paths: a kept file named `*.db` is that file, not a pattern.
-            let mut cmd_args = vec!["--literal-pathspecs"];
-            cmd_args.extend(add);
-            run(&cmd_args)?;
+            let mut add = vec!["--literal-pathspecs", "add", "-f", "--"];
+            add.extend(chunk.iter().map(String::as_str));
+            run(&add)?;
         }
         let tree = run(&["write-tree"])?;
         let message = format!("pk: work of track {track} saved by pk down --force");
