@@ -486,11 +486,13 @@ fn submodules(git: &Git, worktree: &Path, keep: &Keep, hidden: &mut Hidden) -> R
             }
             Err(e) => why.push(format!("its status cannot be read: {e}")),
         }
-        // What its own remote does not have: commits of its branches, tags, HEAD and reflogs.
+        // What its own remote does not have: commits of its branches, tags, HEAD and reflogs
+        // (counted up to a bound: a submodule without remote refs would list all its history).
         let mut cmd = git.command_in(&dir);
         cmd.args([
             "log",
             "--ignore-missing",
+            "--max-count=1000",
             "--format=%h %s",
             "HEAD",
             "--all",
@@ -505,8 +507,9 @@ fn submodules(git: &Git, worktree: &Path, keep: &Keep, hidden: &mut Hidden) -> R
                 let text = String::from_utf8_lossy(&out);
                 let lines: Vec<&str> = text.lines().collect();
                 if let Some(first) = lines.first() {
+                    let more = if lines.len() >= 1000 { " or more" } else { "" };
                     why.push(format!(
-                        "{} commit(s) not on its remote: {}{}",
+                        "{}{more} commit(s) not on its remote: {}{}",
                         lines.len(),
                         shown(first),
                         if lines.len() > 1 { ", ..." } else { "" }
