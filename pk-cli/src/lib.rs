@@ -17,6 +17,7 @@ pub mod env_vars;
 pub mod error;
 pub mod fault;
 pub mod git;
+pub(crate) mod hidden_work;
 pub mod hooks;
 pub mod layout;
 pub mod live;

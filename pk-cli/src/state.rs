@@ -42,6 +42,11 @@ pub struct State {
     /// `idle_after`, for the watcher, which reads no plan).
     #[serde(default = "default_idle_after")]
     pub idle_after_secs: u64,
+    /// The plan's `keep` globs at `pk up`, for a `pk down` that runs when the plan no longer
+    /// loads (one that loads gives its own: the user's latest word). `None` in states written
+    /// before `keep` existed: the default then.
+    #[serde(default)]
+    pub keep: Option<Vec<String>>,
     /// One record per track pk set up, in the order they were added.
     pub tracks: Vec<TrackRecord>,
 }
@@ -156,6 +161,7 @@ impl State {
             worktrees_dir: None,
             demo_root: None,
             idle_after_secs: default_idle_after(),
+            keep: None,
             tracks: Vec::new(),
         }
     }

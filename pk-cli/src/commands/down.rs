@@ -10,6 +10,7 @@
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
 use crate::git::{Dirt, Git, Removal};
+use crate::hidden_work::{Hidden, Keep};
 use crate::lock::SessionLock;
 use crate::output::Style;
 use crate::state::{State, TrackRecord};
@@ -25,8 +26,12 @@ mod unrecorded;
 ///
 /// Refuses (exit 3), listing every changed and untracked file, when a worktree holds work
 /// that is not committed, unless --force; with --force that work is first saved as a commit on
-/// `refs/pk/saved/<track>/<time>` and pk prints the command that brings it back. Branches are
-/// kept; --delete-branches deletes those merged into their base and lists the others.
+/// `refs/pk/saved/<track>/<time>` and pk prints the command that brings it back. Work git
+/// status does not show counts too: ignored files matching `[session] keep` (saved with the
+/// rest), commits on no branch (kept on refs/pk/saved/), nested repositories and submodules
+/// with work (moved whole under .git/pk-saved/). Other ignored files go, summarised per top
+/// folder. Branches are kept; --delete-branches deletes those merged into their base and
+/// lists the others.
 ///
 /// Examples:
 ///   pk down
@@ -37,7 +42,8 @@ mod unrecorded;
 pub struct DownArgs {
     #[command(flatten)]
     pub plan: PlanArg,
-    /// Remove worktrees with uncommitted or untracked files (saved on a ref first).
+    /// Remove worktrees with uncommitted or untracked files (saved on a ref first, nested
+    /// repositories moved aside).
     #[arg(long)]
     pub force: bool,
     /// Also delete the branches pk created that are merged into their base.
@@ -64,6 +70,12 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     };
     let mux = crate::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let git = &target.git;
+    // The plan's `keep` when it loads, else the one recorded at `pk up`, else the default.
+    let keep = Keep::new(
+        &(target.plan.as_ref().map(|p| p.session.keep.clone()))
+            .or_else(|| state.keep.clone())
+            .unwrap_or_else(Keep::default_globs),
+    )?;
     // What a killed pk (and the git it ran) left half made or half removed goes first.
     for rec in &state.tracks {
         super::up::remove_remains(git, rec)?;
@@ -85,15 +97,18 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         }
         let said = |s: &str| ctx.out.warn(s);
         repair::checked(git, &rec.worktree, &rec.name, said, || {
-            users_dirt(git, &state.repo_root, rec)
+            users_dirt(git, &state.repo_root, rec, &keep)
         })
     });
-    let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
+    let mut dirty: Vec<(String, PathBuf, Dirt, Hidden)> = Vec::new();
+    // Hidden work and the ignored files to summarise, of every worktree present.
+    let mut hidden_of: Vec<(String, Hidden)> = Vec::new();
     for (rec, dirt) in present.iter().zip(checked) {
-        let dirt = dirt?;
-        if !dirt.is_clean() {
-            dirty.push((rec.name.clone(), rec.worktree.clone(), dirt));
+        let (dirt, hidden) = dirt?;
+        if !dirt.is_clean() || hidden.is_work() {
+            dirty.push((rec.name.clone(), rec.worktree.clone(), dirt, hidden.clone()));
         }
+        hidden_of.push((rec.name.clone(), hidden));
     }
     if !dirty.is_empty() && !args.force {
         return Err(refusal(&dirty));
@@ -141,19 +156,45 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             removals.push((i, None));
             continue;
         }
-        let dirt = dirty.iter().find(|(n, _, _)| *n == rec.name);
-        if let Some((_, _, dirt)) = dirt {
-            let saved = save_work(git, &rec.name, &rec.worktree)?;
+        let dirt = dirty.iter().find(|(n, _, _, _)| *n == rec.name);
+        if let Some((_, _, dirt, hidden)) = dirt
+            && (!dirt.is_clean() || !hidden.kept.is_empty())
+        {
+            let saved = save_work(git, &rec.name, &rec.worktree, hidden)?;
             fault::point(&format!("down:work-saved:{}", rec.name));
             ctx.out.step(&format!(
                 "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
                 ctx.out.paint(Style::Yellow, "!"),
-                dirt.count(),
+                dirt.count() + hidden.kept.len(),
                 rec.name,
                 sh(git.root()),
                 sh(&rec.worktree),
                 crate::shell::quote(&rec.branch),
                 sh(&rec.worktree),
+            ));
+        }
+        if let Some((_, _, _, hidden)) = dirt {
+            for said in crate::hidden_work::keep_hidden(
+                git,
+                &state.session,
+                &rec.name,
+                &rec.worktree,
+                hidden,
+            )? {
+                ctx.out
+                    .step(&format!("  {} {said}", ctx.out.paint(Style::Yellow, "!")));
+            }
+        }
+        let hidden = hidden_of
+            .iter()
+            .find(|(n, _)| *n == rec.name)
+            .map(|(_, h)| h);
+        // Nothing ignored goes without a word: one line per top folder.
+        for line in hidden.map(crate::hidden_work::summary).unwrap_or_default() {
+            ctx.out.step(&format!(
+                "  {} ignored in {}: {line}",
+                ctx.out.paint(Style::Red, "-"),
+                rec.name
             ));
         }
         // Recorded before git removes anything (and after the work is saved): what a removal
@@ -170,7 +211,13 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
                 path: rec.worktree.clone(),
                 // Saved work, or files a killed removal deleted or a failed checkout never
                 // wrote (all that differ, checked above): git would refuse them as changes.
-                saved: dirt.is_some() || rec.worktree_removing || !rec.worktree_ready,
+                // And a worktree with submodules, which git removes only with `--force` even
+                // when clean: pk checked them above (their files, commits and `keep` files)
+                // like the rest.
+                saved: dirt.is_some()
+                    || rec.worktree_removing
+                    || !rec.worktree_ready
+                    || hidden.is_some_and(|h| h.has_submodules),
             }),
         ));
     }
@@ -246,7 +293,8 @@ struct Target {
     git: Git,
     session: String,
     state_dir: PathBuf,
-    /// The plan, when it loads: what pk made is looked for from it when pk has no record.
+    /// The plan, when it loads: what pk made is looked for from it when pk has no record, and
+    /// its `keep` globs are the user's latest word.
     plan: Option<crate::plan::Plan>,
 }
 
@@ -299,16 +347,19 @@ fn is_worktree(path: &Path) -> bool {
 /// The worktree's changed and untracked files, less the untracked copies pk made itself that
 /// are still identical to their source in the main checkout. In a worktree whose removal was killed half way (checked clean or saved before it began),
 /// the files it deleted are not the user's work either, nor, in one pk never finished making,
-/// the files its checkout did not write.
-fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord) -> Result<Dirt> {
-    let mut dirt = git.dirt(&rec.worktree)?;
+/// the files its checkout did not write. With the work `git status` does not show
+/// ([`crate::hidden_work`]).
+fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord, keep: &Keep) -> Result<(Dirt, Hidden)> {
+    let is_pks = |f: &Path| is_pks_copy(root, rec, f);
+    let (mut dirt, hidden) =
+        crate::hidden_work::scan(git, &rec.worktree, &rec.branch, keep, &is_pks)?;
     dirt.untracked
         .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
     if rec.worktree_removing || !rec.worktree_ready {
         dirt.changed
             .retain(|f| std::fs::symlink_metadata(rec.worktree.join(f)).is_ok());
     }
-    Ok(dirt)
+    Ok((dirt, hidden))
 }
 
 fn is_own_copy(root: &Path, worktree: &Path, copied: &[PathBuf], file: &Path) -> bool {
@@ -342,12 +393,12 @@ fn is_pks_copy(root: &Path, rec: &crate::state::TrackRecord, file: &Path) -> boo
         || (!rec.worktree_ready && rec.copied.iter().any(|c| c == file))
 }
 
-fn refusal(dirty: &[(String, PathBuf, Dirt)]) -> Error {
+fn refusal(dirty: &[(String, PathBuf, Dirt, Hidden)]) -> Error {
     let mut msg = format!(
         "refusing to remove {} worktree(s) with work that is not committed:",
         dirty.len()
     );
-    for (name, path, dirt) in dirty {
+    for (name, path, dirt, hidden) in dirty {
         msg.push_str(&format!("\n  {name} ({})", path.display()));
         for f in &dirt.changed {
             msg.push_str(&format!("\n    changed:   {f}"));
@@ -355,15 +406,20 @@ fn refusal(dirty: &[(String, PathBuf, Dirt)]) -> Error {
         for f in &dirt.untracked {
             msg.push_str(&format!("\n    untracked: {f}"));
         }
+        hidden.describe(&mut msg);
     }
     Error::refused(msg)
         .hint("commit or stash that work, then run `pk down` again")
-        .hint("or `pk down --force`: the work is saved on a ref under refs/pk/saved/ first")
+        .hint(
+            "or `pk down --force`: the work is saved on a ref under refs/pk/saved/ first \
+             (nested repositories and submodules are moved whole under .git/pk-saved/)",
+        )
 }
 
-/// Saves every changed and untracked (not ignored) file of a worktree as a commit on
-/// `refs/pk/saved/<track>/<unix time>`, without touching its index or files. Returns the ref.
-fn save_work(git: &Git, track: &str, worktree: &Path) -> Result<String> {
+/// Saves every changed and untracked (not ignored) file of a worktree, and the ignored ones
+/// `keep` names, as a commit on `refs/pk/saved/<track>/<unix time>`, without touching its index
+/// or files. Nested repositories are left out (they are moved aside whole). Returns the ref.
+fn save_work(git: &Git, track: &str, worktree: &Path, hidden: &Hidden) -> Result<String> {
     let index = tempfile_path(worktree);
     let run = |args: &[&str]| -> Result<String> {
         let mut cmd = git.command_in(worktree);
@@ -387,7 +443,20 @@ fn save_work(git: &Git, track: &str, worktree: &Path) -> Result<String> {
     };
     let result = (|| {
         run(&["read-tree", "HEAD"])?;
-        run(&["add", "-A", "--", "."])?;
+        let mut add: Vec<String> = ["add", "-A", "--", "."].map(String::from).to_vec();
+        add.extend(
+            hidden
+                .nested
+                .iter()
+                .map(|n| format!(":(exclude,literal){}", n.path)),
+        );
+        run(&add.iter().map(String::as_str).collect::<Vec<_>>())?;
+        // The ignored files `keep` names; literal paths: a file named `*.db` is that file.
+        for chunk in hidden.kept.chunks(500) {
+            let mut add = vec!["--literal-pathspecs", "add", "-f", "--"];
+            add.extend(chunk.iter().map(String::as_str));
+            run(&add)?;
+        }
         let tree = run(&["write-tree"])?;
         let message = format!("pk: work of track {track} saved by pk down --force");
         let commit = run(&["commit-tree", &tree, "-p", "HEAD", "-m", &message])?;

@@ -144,6 +144,7 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     }
 
     state.idle_after_secs = plan.session.idle_after_secs;
+    state.keep = Some(plan.session.keep.clone());
     let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
     let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
     write_track_files(ws, &hook)?;

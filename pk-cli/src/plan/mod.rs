@@ -60,6 +60,11 @@ pub struct Session {
     pub branch_template: String,
     /// After this long without activity a track is `idle` (`idle_after`, seconds; default 600).
     pub idle_after_secs: u64,
+    /// `keep`: globs of the ignored files in a worktree that are the user's work, which `pk
+    /// down` refuses to delete (and `--force` saves). Replaces the default
+    /// ([`crate::hidden_work::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
+    /// add a glob; `keep = []` keeps no ignored file.
+    pub keep: Vec<String>,
 }
 
 /// `[ports]`.

@@ -52,6 +52,8 @@ pub struct RawSession {
     pub branch: Option<Str>,
     /// Seconds without activity before a track is `idle`.
     pub idle_after: Option<Spanned<i64>>,
+    /// Globs of the ignored files that are the user's work (`pk down` keeps them).
+    pub keep: Option<StrList>,
 }
 
 /// `[ports]`.

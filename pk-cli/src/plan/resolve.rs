@@ -434,6 +434,8 @@ impl Resolver<'_> {
             None => DEFAULT_IDLE_AFTER,
         };
 
+        let keep = self.keep(s.and_then(|s| s.keep.as_ref()));
+
         Session {
             name,
             base,
@@ -445,7 +447,37 @@ impl Resolver<'_> {
             worktrees,
             branch_template,
             idle_after_secs: idle_after_secs.unsigned_abs(),
+            keep,
         }
+    }
+
+    /// `keep`: globs `pk down` can compile, each reported at its place otherwise.
+    fn keep(&mut self, list: Option<&raw::StrList>) -> Vec<String> {
+        let Some(list) = list else {
+            return crate::hidden_work::Keep::default_globs();
+        };
+        for entry in list.get_ref() {
+            let pattern = entry.get_ref();
+            let why = if pattern.trim().is_empty() {
+                Some("is empty".to_string())
+            } else {
+                crate::hidden_work::glob(pattern)
+                    .err()
+                    .map(|e| format!("is not a valid glob: {}", e.kind()))
+            };
+            if let Some(why) = why {
+                let diag = self.at(
+                    entry.span(),
+                    format!("`keep` glob `{}` {why}", shown(pattern)),
+                );
+                self.report(
+                    diag.hint(
+                        "a `keep` glob is like a .gitignore line: `*.db`, `.env*`, `data/**`",
+                    ),
+                );
+            }
+        }
+        list.get_ref().iter().map(|e| e.get_ref().clone()).collect()
     }
 
     /// `layout`: a preset name, or a layout file relative to the plan. A file's own errors are

@@ -10,6 +10,7 @@ mod live;
 mod plans;
 mod procs;
 mod trust_crash;
+mod trust_down;
 mod trust_misc;
 mod trust_values;
 mod up;

@@ -6,6 +6,7 @@
 use super::{Target, refusal, save_work, sh};
 use crate::error::{Context, Error, Result};
 use crate::git::{Dirt, Git, Removal, canonical};
+use crate::hidden_work::Hidden;
 use crate::lock::SessionLock;
 use crate::output::Style;
 use crate::state::State;
@@ -153,17 +154,31 @@ pub(super) fn tear_down(
     }
     ctx.out.warn(&said);
 
-    // Look before touching anything, as with a record.
-    let checked = crate::git::in_parallel(&ours, |f| -> Result<Dirt> {
+    // Look before touching anything, as with a record: the same work counts (ignored files
+    // matching `keep`, commits on no ref, nested repositories), but no file is known to be a
+    // copy of pk's without its record.
+    let keep = crate::hidden_work::Keep::new(
+        &target
+            .plan
+            .as_ref()
+            .map_or_else(crate::hidden_work::Keep::default_globs, |p| {
+                p.session.keep.clone()
+            }),
+    )?;
+    let checked = crate::git::in_parallel(&ours, |f| -> Result<(Dirt, Hidden)> {
         let said = |s: &str| ctx.out.warn(s);
-        super::repair::checked(git, &f.path, &f.track, said, || git.dirt(&f.path))
+        super::repair::checked(git, &f.path, &f.track, said, || {
+            crate::hidden_work::scan(git, &f.path, &f.branch, &keep, &|_| false)
+        })
     });
-    let mut dirty: Vec<(String, PathBuf, Dirt)> = Vec::new();
-    for (f, dirt) in ours.iter().zip(checked) {
-        let dirt = dirt?;
-        if !dirt.is_clean() {
-            dirty.push((f.track.clone(), f.path.clone(), dirt));
+    let mut dirty: Vec<(String, PathBuf, Dirt, Hidden)> = Vec::new();
+    let mut hidden_of: Vec<Hidden> = Vec::new();
+    for (f, found) in ours.iter().zip(checked) {
+        let (dirt, hidden) = found?;
+        if !dirt.is_clean() || hidden.is_work() {
+            dirty.push((f.track.clone(), f.path.clone(), dirt, hidden.clone()));
         }
+        hidden_of.push(hidden);
     }
     if !dirty.is_empty() && !args.force {
         return Err(refusal(&dirty));
@@ -185,10 +200,12 @@ pub(super) fn tear_down(
         ));
     }
     let mut removals = Vec::new();
-    for f in &ours {
-        let saved = dirty.iter().any(|(n, _, _)| *n == f.track);
-        if saved {
-            let name = save_work(git, &f.track, &f.path)?;
+    for (f, hidden) in ours.iter().zip(&hidden_of) {
+        let dirt = dirty.iter().find(|(n, _, _, _)| *n == f.track);
+        if let Some((_, _, dirt, _)) = dirt
+            && (!dirt.is_clean() || !hidden.kept.is_empty())
+        {
+            let name = save_work(git, &f.track, &f.path, hidden)?;
             ctx.out.step(&format!(
                 "  {} saved the uncommitted files of {} on {name}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {name} --worktree -- .",
                 ctx.out.paint(Style::Yellow, "!"),
@@ -199,9 +216,23 @@ pub(super) fn tear_down(
                 sh(&f.path),
             ));
         }
+        if dirt.is_some() {
+            for said in crate::hidden_work::keep_hidden(git, session, &f.track, &f.path, hidden)? {
+                ctx.out
+                    .step(&format!("  {} {said}", ctx.out.paint(Style::Yellow, "!")));
+            }
+        }
+        for line in crate::hidden_work::summary(hidden) {
+            ctx.out.step(&format!(
+                "  {} ignored in {}: {line}",
+                ctx.out.paint(Style::Red, "-"),
+                f.track
+            ));
+        }
         removals.push(Removal {
             path: f.path.clone(),
-            saved,
+            // Saved work, or submodules (checked above), which git removes only with --force.
+            saved: dirt.is_some() || hidden.has_submodules,
         });
     }
     let mut failure = None;

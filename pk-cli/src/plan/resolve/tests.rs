@@ -177,6 +177,7 @@ fn defaults() {
     assert_eq!(s.worktrees, repo.root.parent().unwrap().join("shop.pk"));
     assert_eq!(s.branch_template, "pk/{track}");
     assert_eq!(s.idle_after_secs, 600);
+    assert_eq!(s.keep, crate::hidden_work::DEFAULT_KEEP);
     assert_eq!((plan.ports.base, plan.ports.per_track), (4100, 10));
     assert_eq!(plan.repo_root, repo.root);
     assert_eq!(plan.path, repo.root.join("parallel.toml"));
@@ -213,6 +214,7 @@ name = "my_shop"
 worktrees = "../wt/{session}-{repo}"
 branch = "agents/{track}/work"
 idle_after = 30
+keep = ["data/**"]
 [ports]
 base = 20000
 per_track = 3
@@ -237,6 +239,7 @@ depends_on = ["api"]
         repo.root.parent().unwrap().join("wt/my_shop-shop")
     );
     assert_eq!(plan.session.idle_after_secs, 30);
+    assert_eq!(plan.session.keep, ["data/**"], "it replaces the default");
     assert_eq!(plan.env[0].0, "Z_LAST");
     assert_eq!(plan.env[1], ("A_FIRST".into(), "{{x}} {track}".into()));
     let api = &plan.tracks[0];

@@ -1,0 +1,418 @@
+//! `pk down` never loses work that `git status` does not show (issue 10, cases 1-3): ignored
+//! files that are the user's (`[session] keep`), commits no ref holds, nested repositories and
+//! submodules. Real git, real tmux, the real `pk` binary.
+
+use crate::common::{TestEnv, tmux_available};
+use std::path::{Path, PathBuf};
+
+/// One track, `a`, whose agent just waits; `session` is extra `[session]` lines.
+fn plan(session: &str) -> String {
+    format!(
+        "[session]\n{session}\n[ports]\nbase = 18700\n[[track]]\nname = \"a\"\ncommand = [\"sleep\", \"600\"]\n"
+    )
+}
+
+/// A repository whose `.gitignore` ignores local files, databases and a build folder, with
+/// the plan, up: returns the worktree of track `a`.
+fn up_with_ignores(env: &TestEnv, session: &str) -> PathBuf {
+    std::fs::write(
+        env.repo.join(".gitignore"),
+        ".env\n.env.local\n*.db\ntarget/\nsecrets/\n",
+    )
+    .unwrap();
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "ignores"]);
+    env.write_plan(&plan(session));
+    env.pk_ok(&["up", "--detach"]);
+    env.worktrees().join("a")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Runs the first printed line that starts with `git -C` (the "bring them back" command).
+fn run_printed_restore(env: &TestEnv, stderr: &str) {
+    let line = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("git -C"))
+        .unwrap_or_else(|| panic!("no restore command in:\n{stderr}"))
+        .trim()
+        .to_string();
+    let mut sh = std::process::Command::new("sh");
+    env.apply_env(&mut sh);
+    sh.arg("-c").arg(&line);
+    assert!(sh.status().unwrap().success(), "{line}");
+}
+
+/// The one folder under `.git/pk-saved/shop/a/` (one `pk down --force`).
+fn moved_aside(env: &TestEnv) -> PathBuf {
+    let dir = env.repo.join(".git/pk-saved/shop/a");
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries.pop().unwrap()
+}
+
+#[test]
+fn down_refuses_ignored_work_files_and_force_saves_them() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    write(&a.join(".env.local"), "SECRET=1\n");
+    write(&a.join("data/app.db"), "rows\n");
+    write(&a.join("target/debug/app"), &"x".repeat(3000));
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("ignored:   .env.local"), "{run}");
+    assert!(run.stderr.contains("ignored:   data/app.db"), "{run}");
+    assert!(!run.stderr.contains("ignored:   target"), "{run}");
+    assert_eq!(env.worktree_list().len(), 2, "nothing removed");
+    assert!(a.join("data/app.db").exists());
+    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    // The build folder went, and said so with its size.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("target/") && l.contains("2.9 KiB")),
+        "{run}"
+    );
+    // The printed command brings every saved file back, ignored ones included.
+    run_printed_restore(&env, &run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(a.join(".env.local")).unwrap(),
+        "SECRET=1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.join("data/app.db")).unwrap(),
+        "rows\n"
+    );
+}
+
+#[test]
+fn down_summarises_disposable_ignored_folders_and_removes_them() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    for i in 0..20 {
+        write(
+            &a.join(format!("target/debug/deps/f{i}.o")),
+            &"y".repeat(1024),
+        );
+    }
+
+    let run = env.pk_ok(&["down"]);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("target/"))
+        .unwrap_or_else(|| panic!("no summary of target/:\n{run}"));
+    assert!(line.contains("20.0 KiB"), "{line}");
+    assert!(line.contains("20 files"), "{line}");
+    assert_eq!(
+        run.stderr.lines().filter(|l| l.contains("target/")).count(),
+        1,
+        "one line for the folder: {run}"
+    );
+    assert!(!a.exists());
+}
+
+#[test]
+fn down_keep_from_the_plan_replaces_the_default() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "keep = [\"secrets/**\"]");
+    write(&a.join("secrets/key.pem"), "KEY\n");
+    write(&a.join(".env.local"), "not kept by this plan\n");
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("ignored:   secrets/key.pem"), "{run}");
+    assert!(!run.stderr.contains("ignored:   .env.local"), "{run}");
+    let run = env.pk_ok(&["down", "--force"]);
+    let saved = env.git(&["for-each-ref", "--format=%(refname)", "refs/pk/saved/a/"]);
+    let saved = saved.lines().next().expect("a saved ref");
+    assert_eq!(
+        env.git(&["show", &format!("{saved}:secrets/key.pem")]),
+        "KEY\n",
+        "{run}"
+    );
+}
+
+#[test]
+fn down_uses_the_keep_recorded_at_up_when_the_plan_no_longer_loads() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "keep = [\"secrets/**\"]");
+    write(&a.join("secrets/key.pem"), "KEY\n");
+    env.write_plan(&format!("{}\nbogus = 1\n", plan("keep = [\"secrets/**\"]")));
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("the plan does not load"), "{run}");
+    assert!(run.stderr.contains("ignored:   secrets/key.pem"), "{run}");
+    assert!(a.join("secrets/key.pem").exists());
+}
+
+#[test]
+fn invalid_keep_glob_exits_2_at_its_line_and_column() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_plan(&plan("keep = [\".env*\", \"data/[x\"]"));
+    for args in [&["up", "--detach"][..], &["check"][..]] {
+        let run = env.pk(args);
+        assert_eq!(run.code, 2, "{run}");
+        assert!(run.stderr.contains("parallel.toml:2:18"), "{run}");
+        assert!(run.stderr.contains("data/[x"), "{run}");
+    }
+    assert_eq!(env.worktree_list().len(), 1, "nothing made");
+}
+
+#[test]
+fn down_refuses_a_detached_head_commit_and_force_keeps_it() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    env.git_in(&a, &["checkout", "-q", "--detach"]);
+    write(&a.join("work.txt"), "detached work\n");
+    env.git_in(&a, &["add", "work.txt"]);
+    env.git_in(&a, &["commit", "-q", "-m", "work on a detached head"]);
+    let sha = env.git_in(&a, &["rev-parse", "HEAD"]).trim().to_string();
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains(&sha[..7]), "{run}");
+    assert!(run.stderr.contains("work on a detached head"), "{run}");
+    assert_eq!(env.worktree_list().len(), 2, "nothing removed");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(run.stderr.contains("refs/pk/saved/a/"), "{run}");
+    assert!(!a.exists());
+    env.git(&["cat-file", "-e", &format!("{sha}^{{commit}}")]);
+    let holding = env.git(&["for-each-ref", "--contains", &sha, "--format=%(refname)"]);
+    assert!(holding.contains("refs/pk/saved/a/"), "{holding}");
+}
+
+#[test]
+fn down_refuses_a_commit_left_only_in_the_reflog_and_force_keeps_it() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    write(&a.join("work.txt"), "reset away\n");
+    env.git_in(&a, &["add", "work.txt"]);
+    env.git_in(&a, &["commit", "-q", "-m", "work then reset"]);
+    let sha = env.git_in(&a, &["rev-parse", "HEAD"]).trim().to_string();
+    env.git_in(&a, &["reset", "-q", "--hard", "HEAD~1"]);
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains(&sha[..7]), "{run}");
+    assert!(run.stderr.contains("work then reset"), "{run}");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    let holding = env.git(&["for-each-ref", "--contains", &sha, "--format=%(refname)"]);
+    assert!(holding.contains("refs/pk/saved/a/"), "{holding}\n{run}");
+}
+
+/// A rebase and an amend of the message leave the old commits in the reflog, but their change
+/// is on the branch: not work, no refusal (a rebase onto a moved base is routine).
+#[test]
+fn down_does_not_count_commits_whose_change_the_branch_has() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    write(&a.join("work.txt"), "feature\n");
+    env.git_in(&a, &["add", "work.txt"]);
+    env.git_in(&a, &["commit", "-q", "-m", "feature"]);
+    write(&env.repo.join("other.txt"), "main moves on\n");
+    env.git(&["add", "other.txt"]);
+    env.git(&["commit", "-q", "-m", "main moves on"]);
+    env.git_in(&a, &["rebase", "-q", "main"]);
+    env.git_in(
+        &a,
+        &["commit", "-q", "--amend", "-m", "feature, better said"],
+    );
+
+    let run = env.pk_ok(&["down"]);
+    assert!(!a.exists(), "{run}");
+    assert_eq!(
+        env.git(&["show", "pk/a:work.txt"]),
+        "feature\n",
+        "the branch holds the change"
+    );
+}
+
+#[test]
+fn down_force_keeps_a_nested_repository_whole() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignores(&env, "");
+    let sub = a.join("tools/sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    env.git_in(&sub, &["init", "-q", "-b", "main"]);
+    write(&sub.join("lib.txt"), "history\n");
+    env.git_in(&sub, &["add", "lib.txt"]);
+    env.git_in(&sub, &["commit", "-q", "-m", "nested history"]);
+    let sha = env.git_in(&sub, &["rev-parse", "HEAD"]).trim().to_string();
+    write(&sub.join("draft.txt"), "untracked in the nested repo\n");
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("tools/sub"), "{run}");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    let kept = moved_aside(&env).join("tools/sub");
+    assert!(
+        run.stderr.contains(&kept.display().to_string()),
+        "the new place is printed: {run}"
+    );
+    env.git_in(&kept, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
+    assert_eq!(
+        std::fs::read_to_string(kept.join("draft.txt")).unwrap(),
+        "untracked in the nested repo\n"
+    );
+}
+
+/// A repository `lib` beside the test's repository, added to it as submodule `lib`.
+fn add_submodule(env: &TestEnv) {
+    let lib = env.root().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    env.git_in(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib.join("lib.txt"), "v1\n");
+    env.git_in(&lib, &["add", "lib.txt"]);
+    env.git_in(&lib, &["commit", "-q", "-m", "lib v1"]);
+    env.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        lib.to_str().unwrap(),
+        "lib",
+    ]);
+    env.git(&["commit", "-q", "-m", "add lib"]);
+}
+
+fn init_submodule(env: &TestEnv, worktree: &Path) {
+    env.git_in(
+        worktree,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "update",
+            "-q",
+            "--init",
+        ],
+    );
+    assert!(worktree.join("lib/lib.txt").exists());
+}
+
+#[test]
+fn down_force_keeps_a_submodules_unpushed_commit() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    add_submodule(&env);
+    let a = up_with_ignores(&env, "");
+    init_submodule(&env, &a);
+    let lib = a.join("lib");
+    write(&lib.join("lib.txt"), "v2, not pushed\n");
+    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
+    let sha = env.git_in(&lib, &["rev-parse", "HEAD"]).trim().to_string();
+    // The superproject records it, so its own status is clean: only the submodule has it.
+    env.git_in(&a, &["commit", "-q", "-am", "use lib v2"]);
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("lib"), "{run}");
+    assert!(run.stderr.contains(&sha[..7]), "{run}");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    let kept = moved_aside(&env).join("lib");
+    env.git_in(&kept, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
+    assert_eq!(
+        std::fs::read_to_string(kept.join("lib.txt")).unwrap(),
+        "v2, not pushed\n"
+    );
+    assert_eq!(
+        env.git_in(&kept, &["status", "--porcelain"]),
+        "",
+        "a whole repository, its files matching its history"
+    );
+}
+
+#[test]
+fn down_removes_a_clean_worktree_with_an_initialised_submodule() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    add_submodule(&env);
+    let a = up_with_ignores(&env, "");
+    init_submodule(&env, &a);
+
+    let run = env.pk_ok(&["down"]);
+    assert!(!a.exists(), "{run}");
+    assert_eq!(env.worktree_list().len(), 1);
+    assert!(!env.repo.join(".git/pk-saved").exists(), "nothing to keep");
+}
+
+#[test]
+fn down_force_keeps_a_submodule_commit_the_superproject_does_not_record() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    add_submodule(&env);
+    let a = up_with_ignores(&env, "");
+    init_submodule(&env, &a);
+    let lib = a.join("lib");
+    write(&lib.join("lib.txt"), "v2, only here\n");
+    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
+    let sha = env.git_in(&lib, &["rev-parse", "HEAD"]).trim().to_string();
+    write(&lib.join("draft.txt"), "untracked in the submodule\n");
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    // The saved commit of the superproject holds only a pointer to it: the submodule itself
+    // must survive.
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    let kept = moved_aside(&env).join("lib");
+    assert!(run.stderr.contains(&kept.display().to_string()), "{run}");
+    env.git_in(&kept, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
+    assert_eq!(
+        std::fs::read_to_string(kept.join("draft.txt")).unwrap(),
+        "untracked in the submodule\n"
+    );
+}
