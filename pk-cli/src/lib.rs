@@ -7,33 +7,16 @@
 //! into a file, [`live`] reads both as they grow and `pk watch` pushes the result into tmux.
 //! A shared plan's commands run only once the user approved them ([`approval`]).
 
-pub mod agent;
-pub mod approval;
-pub mod children;
 pub mod cli;
 pub mod commands;
-pub mod dirt;
-pub mod env_vars;
 pub mod error;
 pub mod fault;
-pub mod git;
-pub(crate) mod hidden_work;
-pub mod hooks;
 pub mod layout;
 pub mod live;
-pub mod lock;
-pub mod mux;
 pub mod output;
 pub mod plan;
-pub mod ports;
-pub mod procs;
-pub(crate) mod prompt;
-pub mod shell;
-pub mod state;
-pub mod tmux;
-pub mod transcript;
-pub mod workspace;
-pub mod zellij;
+pub mod session;
+pub mod sys;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -6,11 +6,11 @@
 //!
 //! Everything it starts carries `PK_RUN_ID`, recorded in the track's folder with the pane's
 //! terminal session, so that `pk down` ends what `setup` and the agent left running
-//! ([`crate::procs`]).
+//! ([`crate::sys::procs`]).
 
 use crate::Ctx;
 use crate::error::{Context, Error, Result};
-use crate::state::State;
+use crate::session::state::State;
 use clap::Args;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -36,8 +36,8 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         .ok_or_else(|| Error::failure(format!("track `{}` is not in pk's state", args.track)))?;
     let launch = &rec.launch;
     let mut env = launch.env.clone();
-    match crate::procs::record(&args.state_dir, &rec.name) {
-        Ok(id) => env.push((crate::env_vars::PK_RUN_ID.to_string(), id)),
+    match crate::sys::procs::record(&args.state_dir, &rec.name) {
+        Ok(id) => env.push((crate::session::env_vars::PK_RUN_ID.to_string(), id)),
         Err(e) => {
             eprintln!("pk: {e}\n  `pk down` may not end the processes this track leaves running")
         }
@@ -54,10 +54,10 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     );
     if launch.agent == "shell" {
         let var = |name: &str| launch.env.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-        if let Some(prompt) = var(crate::env_vars::PK_PROMPT) {
+        if let Some(prompt) = var(crate::session::env_vars::PK_PROMPT) {
             println!("task: {prompt}");
-        } else if let Some(file) = var(crate::env_vars::PK_PROMPT_FILE) {
-            // Too long to show whole (crate::prompt): where it is.
+        } else if let Some(file) = var(crate::session::env_vars::PK_PROMPT_FILE) {
+            // Too long to show whole (crate::session::prompt): where it is.
             println!("task: in {file}");
         }
     }
@@ -105,7 +105,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
 /// Runs a headless agent with its standard output appended, line by line as it comes, to the
 /// transcript, and shown readably. Returns the agent's exit code; an error only when it could
 /// not be started.
-fn tee_stream(cmd: &mut Command, tee: &crate::state::Tee) -> std::io::Result<u8> {
+fn tee_stream(cmd: &mut Command, tee: &crate::session::state::Tee) -> std::io::Result<u8> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -1,10 +1,10 @@
 //! `pk approve`: show the commands a plan runs and record the user's approval, or take it back.
 
 use crate::Ctx;
-use crate::approval::{self, Commands, Status};
 use crate::cli::PlanArg;
 use crate::error::Result;
-use crate::workspace::Workspace;
+use crate::session::approval::{self, Commands, Status};
+use crate::session::workspace::Workspace;
 use clap::Args;
 
 /// Show the commands a plan runs and approve them, so `pk up` runs them without asking.

@@ -1,15 +1,15 @@
 //! `pk check`: validate the plan and the machine without changing anything.
 
 use crate::Ctx;
-use crate::approval::{self, Status};
 use crate::cli::PlanArg;
 use crate::error::Result;
 use crate::output::outln;
 use crate::plan::Multiplexer;
-use crate::ports;
-use crate::tmux::Tmux;
-use crate::workspace::Workspace;
-use crate::zellij::Zellij;
+use crate::session::approval::{self, Status};
+use crate::session::ports;
+use crate::session::workspace::Workspace;
+use crate::sys::tmux::Tmux;
+use crate::sys::zellij::Zellij;
 use clap::Args;
 
 /// Validate the plan and the machine without changing anything.

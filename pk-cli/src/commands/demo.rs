@@ -6,7 +6,7 @@
 use crate::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::output::Style;
-use crate::workspace::Workspace;
+use crate::session::workspace::Workspace;
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
             }
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("failed to create {}", dir.display()))?;
-            crate::git::canonical(dir)
+            crate::sys::git::canonical(dir)
         }
         None => {
             let base = std::env::temp_dir();
@@ -57,7 +57,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
                 .map(|i| base.join(format!("pk-demo-{}-{i}", std::process::id())))
                 .find(|d| std::fs::create_dir(d).is_ok())
                 .ok_or_else(|| Error::failure("failed to create a demo folder"))?;
-            crate::git::canonical(&dir)
+            crate::sys::git::canonical(&dir)
         }
     };
     std::fs::write(
@@ -79,8 +79,8 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     };
     let ws = Workspace::open(&demo_ctx, None)?;
     // pk wrote this plan itself: its commands are approved.
-    let commands = crate::approval::Commands::of(&ws.plan);
-    crate::approval::approve(&ws.plan.path, &commands)?;
+    let commands = crate::session::approval::Commands::of(&ws.plan);
+    crate::session::approval::approve(&ws.plan.path, &commands)?;
     let mut up = super::up::up(&demo_ctx, &ws, ws.plan.session.multiplexer)?;
     up.state.demo_root = Some(root.clone());
     up.state.save(&ws.state_dir)?;

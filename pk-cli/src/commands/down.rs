@@ -9,13 +9,14 @@
 
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
-use crate::git::{Dirt, Git, Removal};
-use crate::hidden_work::{Hidden, Keep};
-use crate::lock::SessionLock;
 use crate::output::Style;
-use crate::state::{State, TrackRecord};
-use crate::workspace::Workspace;
-use crate::{Ctx, fault, ports};
+use crate::session::hidden_work::{Hidden, Keep};
+use crate::session::lock::SessionLock;
+use crate::session::ports;
+use crate::session::state::{State, TrackRecord};
+use crate::session::workspace::Workspace;
+use crate::sys::git::{Dirt, Git, Removal};
+use crate::{Ctx, fault};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -68,7 +69,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let Some(mut state) = loaded else {
         return unrecorded::tear_down(ctx, args, &target, lock);
     };
-    let mux = crate::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
+    let mux = crate::sys::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
     let git = &target.git;
     // The plan's `keep` when it loads, else the one recorded at `pk up`, else the default.
     let keep = Keep::new(
@@ -89,7 +90,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         .iter()
         .filter(|r| r.worktree_created && is_worktree(&r.worktree))
         .collect();
-    let checked = crate::git::in_parallel(&present, |rec| {
+    let checked = crate::sys::git::in_parallel(&present, |rec| {
         // A worktree a crash of `pk up` left without files is filled first (else every file
         // would look deleted), one whose index git cannot read gets a new one.
         if let Some(said) = repair::fill(git, rec)? {
@@ -123,14 +124,14 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             mux.name(),
             state.session
         ));
-    } else if let crate::mux::Mux::Zellij(z) = &mux {
+    } else if let crate::sys::mux::Mux::Zellij(z) = &mux {
         // A zellij session that ended by itself can still be resurrected: forget it too.
         z.kill_session(&state.session)?;
     }
     fault::point("down:session-killed");
     // What the tracks started and the session's end did not end (design: process groups, not
     // orphans): dev servers under `nohup`, background jobs, the agents' children.
-    let ended = crate::procs::end_all(&target.state_dir);
+    let ended = crate::sys::procs::end_all(&target.state_dir);
     if ended > 0 {
         ctx.out.step(&format!(
             "  {} {ended} process(es) the tracks left running",
@@ -169,12 +170,12 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
                 rec.name,
                 sh(git.root()),
                 sh(&rec.worktree),
-                crate::shell::quote(&rec.branch),
+                crate::sys::shell::quote(&rec.branch),
                 sh(&rec.worktree),
             ));
         }
         if let Some((_, _, _, hidden)) = dirt {
-            for said in crate::hidden_work::keep_hidden(
+            for said in crate::session::hidden_work::keep_hidden(
                 git,
                 &state.session,
                 &rec.name,
@@ -190,7 +191,10 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             .find(|(n, _)| *n == rec.name)
             .map(|(_, h)| h);
         // Nothing ignored goes without a word: one line per top folder.
-        for line in hidden.map(crate::hidden_work::summary).unwrap_or_default() {
+        for line in hidden
+            .map(crate::session::hidden_work::summary)
+            .unwrap_or_default()
+        {
             ctx.out.step(&format!(
                 "  {} ignored in {}: {line}",
                 ctx.out.paint(Style::Red, "-"),
@@ -314,7 +318,7 @@ impl Target {
         let Ok(path) = crate::plan::find_plan(explicit, &ctx.cwd) else {
             return Err(plan_err);
         };
-        let path = crate::git::canonical(&path);
+        let path = crate::sys::git::canonical(&path);
         let Ok(git) = Git::discover(path.parent().unwrap_or(Path::new("/"))) else {
             return Err(plan_err);
         };
@@ -337,7 +341,7 @@ impl Target {
 }
 
 fn sh(path: &Path) -> String {
-    crate::shell::quote(&path.to_string_lossy())
+    crate::sys::shell::quote(&path.to_string_lossy())
 }
 
 fn is_worktree(path: &Path) -> bool {
@@ -348,11 +352,11 @@ fn is_worktree(path: &Path) -> bool {
 /// are still identical to their source in the main checkout. In a worktree whose removal was killed half way (checked clean or saved before it began),
 /// the files it deleted are not the user's work either, nor, in one pk never finished making,
 /// the files its checkout did not write. With the work `git status` does not show
-/// ([`crate::hidden_work`]).
+/// ([`crate::session::hidden_work`]).
 fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord, keep: &Keep) -> Result<(Dirt, Hidden)> {
     let is_pks = |f: &Path| is_pks_copy(root, rec, f);
     let (mut dirt, hidden) =
-        crate::hidden_work::scan(git, &rec.worktree, &rec.branch, keep, &is_pks)?;
+        crate::session::hidden_work::scan(git, &rec.worktree, &rec.branch, keep, &is_pks)?;
     dirt.untracked
         .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
     if rec.worktree_removing || !rec.worktree_ready {
@@ -388,7 +392,7 @@ fn remove_own_copies(root: &Path, rec: &TrackRecord) -> Result<()> {
 
 /// A copy pk made: identical to its source, or any recorded copy in a worktree pk had not
 /// finished making (a kill may have cut it short; the worktree was never handed over).
-fn is_pks_copy(root: &Path, rec: &crate::state::TrackRecord, file: &Path) -> bool {
+fn is_pks_copy(root: &Path, rec: &crate::session::state::TrackRecord, file: &Path) -> bool {
     is_own_copy(root, &rec.worktree, &rec.copied, file)
         || (!rec.worktree_ready && rec.copied.iter().any(|c| c == file))
 }

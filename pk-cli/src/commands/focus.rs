@@ -3,7 +3,7 @@
 use crate::Ctx;
 use crate::cli::PlanOpt;
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
+use crate::session::workspace::Workspace;
 use clap::Args;
 use std::io::IsTerminal;
 

@@ -1,8 +1,8 @@
-//! `pk hook` (hidden): the command of the hooks pk installs (see [`crate::hooks`]). Appends the
+//! `pk hook` (hidden): the command of the hooks pk installs (see [`crate::live::hooks`]). Appends the
 //! hook's standard input (or Codex's `notify` payload) to the track's event file and exits 0,
 //! quickly and quietly, whatever happened: a status hook must never get in the agent's way.
 
-use crate::hooks;
+use crate::live::hooks;
 use clap::Args;
 use std::io::Read;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ const MAX_INPUT: u64 = 64 << 20;
 pub fn run(args: &HookArgs) -> u8 {
     // A user-level hook (Codex's) also fires in sessions pk did not start: nothing to record.
     let events = args.events.clone().or_else(|| {
-        std::env::var_os(crate::env_vars::PK_EVENTS)
+        std::env::var_os(crate::session::env_vars::PK_EVENTS)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });

@@ -6,9 +6,9 @@ use crate::error::Result;
 use crate::layout::{self, AgentPane};
 use crate::output::outln;
 use crate::plan::Multiplexer;
-use crate::ports;
-use crate::shell::quote;
-use crate::workspace::Workspace;
+use crate::session::ports;
+use crate::session::workspace::Workspace;
+use crate::sys::shell::quote;
 use clap::Args;
 
 /// Print the layout pk would build for the plan, to read or share.
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
         shape.description
     );
     if zellij {
-        let wasm = crate::zellij::plugin_file();
+        let wasm = crate::sys::zellij::plugin_file();
         let bar = layout::zellij::Bar {
             wasm: &wasm,
             state_dir: &ws.state_dir,

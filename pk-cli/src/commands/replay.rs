@@ -6,7 +6,7 @@
 //! waits for Enter in its pane, answers, and finishes), and `Stop` or `StopFailure` at the end.
 
 use crate::error::{Context, Error, Result};
-use crate::hooks;
+use crate::live::hooks;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
@@ -67,7 +67,7 @@ pub fn run(args: &ReplayArgs) -> Result<u8> {
     let out = args
         .out
         .clone()
-        .or_else(|| std::env::var_os(crate::env_vars::PK_TRANSCRIPT).map(PathBuf::from))
+        .or_else(|| std::env::var_os(crate::session::env_vars::PK_TRANSCRIPT).map(PathBuf::from))
         .ok_or_else(|| Error::usage("no transcript path: pass --out or set PK_TRANSCRIPT"))?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)
@@ -81,7 +81,7 @@ pub fn run(args: &ReplayArgs) -> Result<u8> {
     let events = args
         .events
         .clone()
-        .or_else(|| std::env::var_os(crate::env_vars::PK_EVENTS).map(PathBuf::from))
+        .or_else(|| std::env::var_os(crate::session::env_vars::PK_EVENTS).map(PathBuf::from))
         .map(Hooks::new);
     let mut agent = Agent {
         file,
@@ -117,7 +117,7 @@ impl Agent {
     fn replay(&mut self, text: &str) -> Result<bool> {
         self.hook(
             "UserPromptSubmit",
-            json!({"prompt": std::env::var(crate::env_vars::PK_PROMPT).unwrap_or_default()}),
+            json!({"prompt": std::env::var(crate::session::env_vars::PK_PROMPT).unwrap_or_default()}),
         );
         let mut failed = false;
         let mut open_request: Option<Value> = None;

@@ -3,7 +3,7 @@
 //! What each agent does comes from the status watcher's `status.json` when the watcher runs
 //! (it has read every transcript as it grew: fast at any size); otherwise each track's files
 //! are read once here with the same code ([`crate::live`]). The watcher also keeps each
-//! worktree's count of changed files ([`crate::dirt`]); `git status` runs here only for the
+//! worktree's count of changed files ([`crate::live::dirt`]); `git status` runs here only for the
 //! worktrees it has no current count of.
 
 use crate::Ctx;
@@ -12,8 +12,8 @@ use crate::error::Result;
 use crate::live::{self, StatusFile, TrackFeed};
 use crate::output::outln;
 use crate::plan::Plan;
-use crate::state::State;
-use crate::workspace::Workspace;
+use crate::session::state::State;
+use crate::session::workspace::Workspace;
 use clap::Args;
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
@@ -271,8 +271,8 @@ fn show_reads(feed: &TrackFeed) {
 
 /// The number of changed and untracked files of each worktree: 0 for one that does not exist,
 /// and 0 with a warning for one git cannot read.
-fn changed_files(ctx: &Ctx, git: &crate::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
-    crate::git::in_parallel(worktrees, |w| {
+fn changed_files(ctx: &Ctx, git: &crate::sys::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
+    crate::sys::git::in_parallel(worktrees, |w| {
         if w.join(".git").exists() {
             git.dirt(w).map(|d| d.count())
         } else {

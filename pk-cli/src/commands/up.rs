@@ -3,20 +3,21 @@
 //! agents alone; a track added to the plan is added alone; a track removed from the plan is
 //! reported, not deleted; a status watcher that died is started again.
 
+use crate::Ctx;
 use crate::cli::PlanArg;
 use crate::error::{Context, Error, Result};
-use crate::hooks::HookTarget;
 use crate::layout::{self, AgentPane};
-use crate::lock::SessionLock;
-use crate::mux::Mux;
+use crate::live::hooks::HookTarget;
+use crate::live::transcript::{self, Source};
 use crate::output::Style;
 use crate::plan::{self, Multiplexer, Plan, Track};
-use crate::ports;
-use crate::state::{Launch, State, Tee, TrackRecord};
-use crate::tmux::{Cmd, Tmux};
-use crate::transcript::{self, Source};
-use crate::workspace::Workspace;
-use crate::{Ctx, env_vars};
+use crate::session::env_vars;
+use crate::session::lock::SessionLock;
+use crate::session::ports;
+use crate::session::state::{Launch, State, Tee, TrackRecord};
+use crate::session::workspace::Workspace;
+use crate::sys::mux::Mux;
+use crate::sys::tmux::{Cmd, Tmux};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     } else {
         ws.plan.session.multiplexer
     };
-    crate::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
+    crate::session::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
     let session = up(ctx, &ws, multiplexer)?;
     if !args.detach && std::io::stdin().is_terminal() {
         session.mux.attach(&ws.plan.session.name)?;
@@ -94,7 +95,7 @@ pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     let plan = &ws.plan;
     match multiplexer {
         Multiplexer::Tmux => Tmux::require_version().map(drop)?,
-        Multiplexer::Zellij => crate::zellij::Zellij::require_version().map(drop)?,
+        Multiplexer::Zellij => crate::sys::zellij::Zellij::require_version().map(drop)?,
     }
     let _lock = SessionLock::acquire(ws.git.common_dir(), &plan.session.name)?;
 
@@ -210,9 +211,9 @@ fn prepare_tracks(
     let mut to_add: Vec<&Track> = Vec::new();
     let mut to_finish: Vec<&Track> = Vec::new();
     for track in &plan.tracks {
-        let registered = worktrees
-            .iter()
-            .find(|w| crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree));
+        let registered = worktrees.iter().find(|w| {
+            crate::sys::git::canonical(&w.path) == crate::sys::git::canonical(&track.worktree)
+        });
         let recorded = state.track(&track.name);
         let ours = recorded.is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
         match registered {
@@ -259,8 +260,8 @@ fn prepare_tracks(
             .hint("move it away, or change `worktrees` in the plan"));
         }
         // Not the stale record of this track's own folder, deleted by hand and dropped above.
-        let own = |w: &crate::git::WorktreeEntry| {
-            crate::git::canonical(&w.path) == crate::git::canonical(&track.worktree)
+        let own = |w: &crate::sys::git::WorktreeEntry| {
+            crate::sys::git::canonical(&w.path) == crate::sys::git::canonical(&track.worktree)
         };
         if let Some(w) = worktrees.iter().find(|w| {
             w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)) && !own(w)
@@ -437,7 +438,7 @@ fn prepare_tracks(
 
 /// Runs the repository's `post-checkout` hook in a track's new worktree, as `git worktree add`
 /// would have. A failure is a warning: like git's, it does not undo the checkout.
-fn post_checkout(ctx: &Ctx, git: &crate::git::Git, track: &Track) {
+fn post_checkout(ctx: &Ctx, git: &crate::sys::git::Git, track: &Track) {
     if let Err(e) = git.post_checkout(&track.worktree) {
         ctx.out.warn(&format!(
             "worktree {}: {e}
@@ -472,7 +473,7 @@ pub struct TrackFiles {
     pub codex_notify: Option<Vec<String>>,
     /// The file a headless agent's stream is kept in.
     pub tee: Option<Tee>,
-    /// The file that holds a prompt too long for the command line ([`crate::prompt`]).
+    /// The file that holds a prompt too long for the command line ([`crate::session::prompt`]).
     pub prompt: Option<PathBuf>,
 }
 
@@ -500,16 +501,17 @@ impl TrackFiles {
             });
         let events = dir.join(transcript::EVENTS_FILE);
         TrackFiles {
-            codex_notify: (preset == Some(plan::AgentPreset::Codex))
-                .then(|| crate::hooks::codex_notify(&hook.exe, &events, &hook.codex_user_notify)),
+            codex_notify: (preset == Some(plan::AgentPreset::Codex)).then(|| {
+                crate::live::hooks::codex_notify(&hook.exe, &events, &hook.codex_user_notify)
+            }),
             events,
             claude_settings: (preset == Some(plan::AgentPreset::Claude))
                 .then(|| dir.join(transcript::CLAUDE_SETTINGS_FILE)),
             prompt: track
                 .prompt
                 .as_deref()
-                .is_some_and(crate::prompt::is_long)
-                .then(|| dir.join(crate::prompt::FILE)),
+                .is_some_and(crate::session::prompt::is_long)
+                .then(|| dir.join(crate::session::prompt::FILE)),
             dir,
             source,
             tee,
@@ -573,20 +575,20 @@ pub fn launch_spec(
     Launch {
         env,
         setup: track.setup.clone(),
-        argv: crate::agent::argv(
+        argv: crate::session::agent::argv(
             track,
             shell,
-            crate::agent::StatusHooks {
+            crate::session::agent::StatusHooks {
                 claude_settings: files.claude_settings.as_deref(),
                 codex_notify: files.codex_notify.as_deref(),
             },
         ),
-        agent: crate::agent::label(&track.agent),
+        agent: crate::session::agent::label(&track.agent),
         tee: files.tee.clone(),
         stdin: files
             .prompt
             .clone()
-            .filter(|_| crate::prompt::on_stdin(&track.agent)),
+            .filter(|_| crate::session::prompt::on_stdin(&track.agent)),
     }
 }
 
@@ -599,16 +601,16 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
         std::fs::create_dir_all(&files.dir)
             .with_context(|| format!("failed to create {}", files.dir.display()))?;
         if let Some(path) = &files.claude_settings {
-            let settings = crate::hooks::claude_settings(&hook.exe, &files.events);
+            let settings = crate::live::hooks::claude_settings(&hook.exe, &files.events);
             let text = serde_json::to_string_pretty(&settings).context("failed to encode hooks")?;
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-                crate::state::write_atomically(path, text.as_bytes())?;
+                crate::session::state::write_atomically(path, text.as_bytes())?;
             }
         }
         if let (Some(path), Some(prompt)) = (&files.prompt, &track.prompt)
             && std::fs::read(path).ok().as_deref() != Some(prompt.as_bytes())
         {
-            crate::state::write_atomically(path, prompt.as_bytes())?;
+            crate::session::state::write_atomically(path, prompt.as_bytes())?;
         }
     }
     Ok(())
@@ -672,7 +674,7 @@ impl Copy {
 /// worktree it has not finished making) that differ from their source: a kill cut them short.
 fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Result<Vec<Copy>> {
     let mut copies = Vec::new();
-    let root = crate::git::canonical(&plan.repo_root);
+    let root = crate::sys::git::canonical(&plan.repo_root);
     for rel in &track.copy {
         let from = plan.repo_root.join(rel);
         let to = track.worktree.join(rel);
@@ -696,7 +698,7 @@ fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Resul
         // leading out of it): its files, as for the folder itself.
         let from = match std::fs::symlink_metadata(&from) {
             Ok(m) if m.file_type().is_symlink() && from.is_dir() => {
-                let real = crate::git::canonical(&from);
+                let real = crate::sys::git::canonical(&from);
                 if real.starts_with(&root) { real } else { from }
             }
             _ => from,
@@ -837,7 +839,7 @@ fn build_panes(
     ws: &Workspace,
     tmux: &Tmux,
     state: &mut State,
-) -> Result<(usize, Vec<crate::tmux::Pane>)> {
+) -> Result<(usize, Vec<crate::sys::tmux::Pane>)> {
     let plan = &ws.plan;
     let session = &plan.session.name;
     let mut made = 0;
@@ -907,7 +909,7 @@ fn ensure_watcher(
     ws: &Workspace,
     tmux: &Tmux,
     state: &State,
-    panes: &[crate::tmux::Pane],
+    panes: &[crate::sys::tmux::Pane],
 ) -> Result<()> {
     let session = &state.session;
     let argv = watch_argv(&ws.state_dir, tmux.socket())?;
@@ -1031,7 +1033,7 @@ pub fn attach(tmux: &Tmux, session: &str) -> Result<()> {
     let inside = std::env::var("TMUX")
         .ok()
         .and_then(|v| v.split(',').next().map(str::to_owned));
-    let target = crate::tmux::exact(session);
+    let target = crate::sys::tmux::exact(session);
     if inside.is_some() && inside == tmux.socket_path() {
         // `switch-client` moves the client that shows this pane; with none attached (pk run in
         // a detached session) it would fail after everything worked.

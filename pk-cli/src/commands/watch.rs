@@ -13,7 +13,7 @@
 //! is kept dead by `remain-on-exit`), re-renders for idleness and picks up new tracks; when the
 //! tmux server or the session is gone, it exits.
 //!
-//! It also keeps every worktree's count of changed files ([`crate::dirt`]), so that `pk status`
+//! It also keeps every worktree's count of changed files ([`crate::live::dirt`]), so that `pk status`
 //! does not run `git status` in each.
 //!
 //! notify is used without a debouncer crate: the watcher only needs "something in these
@@ -22,16 +22,16 @@
 
 use crate::Ctx;
 use crate::cli::PlanArg;
-use crate::dirt::Worktree;
 use crate::error::{Context, Error, Result};
-use crate::git::Git;
 use crate::layout;
+use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
-use crate::lock::SessionLock;
-use crate::mux::Mux;
-use crate::state::State;
-use crate::tmux::{Client, Cmd, Pane};
-use crate::workspace::Workspace;
+use crate::session::lock::SessionLock;
+use crate::session::state::State;
+use crate::session::workspace::Workspace;
+use crate::sys::git::Git;
+use crate::sys::mux::Mux;
+use crate::sys::tmux::{Client, Cmd, Pane};
 use clap::Args;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind};
 use notify::{EventKind, RecursiveMode, Watcher};

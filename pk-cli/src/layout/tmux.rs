@@ -5,7 +5,7 @@
 //! the whole new session in one tmux call.
 
 use super::{AgentPane, EditorPane, Window};
-use crate::tmux::{Cmd, exact};
+use crate::sys::tmux::{Cmd, exact};
 
 /// Size of a detached session before a client attaches (tmux scales the layout on attach).
 pub const DETACHED_SIZE: (u32, u32) = (200, 50);

@@ -49,7 +49,7 @@ pub struct Session {
     /// Editor command (a shell string the user wrote); default `$VISUAL`, `$EDITOR`, `vi`.
     pub editor: String,
     /// The plan sets `editor`: a command from the plan, which needs the user's approval
-    /// ([`crate::approval`]). False when it comes from `$VISUAL`, `$EDITOR` or is `vi`.
+    /// ([`crate::session::approval`]). False when it comes from `$VISUAL`, `$EDITOR` or is `vi`.
     pub editor_in_plan: bool,
     /// Default agent of the tracks.
     pub agent: AgentPreset,
@@ -62,7 +62,7 @@ pub struct Session {
     pub idle_after_secs: u64,
     /// `keep`: globs of the ignored files in a worktree that are the user's work, which `pk
     /// down` refuses to delete (and `--force` saves). Replaces the default
-    /// ([`crate::hidden_work::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
+    /// ([`crate::session::hidden_work::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
     /// add a glob; `keep = []` keeps no ignored file.
     pub keep: Vec<String>,
 }

@@ -12,8 +12,8 @@ use super::diag::Diagnostic;
 use super::raw::{self, EnvTable, RawPlan, RawPorts, RawSession, Str};
 use super::{AgentPreset, Multiplexer, PLAN_FILE, Plan, PlanError, Ports, Session};
 use crate::error::Error;
-use crate::git::Git;
 use crate::layout::{DEFAULT_PRESET, Shape};
+use crate::sys::git::Git;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -454,14 +454,14 @@ impl Resolver<'_> {
     /// `keep`: globs `pk down` can compile, each reported at its place otherwise.
     fn keep(&mut self, list: Option<&raw::StrList>) -> Vec<String> {
         let Some(list) = list else {
-            return crate::hidden_work::Keep::default_globs();
+            return crate::session::hidden_work::Keep::default_globs();
         };
         for entry in list.get_ref() {
             let pattern = entry.get_ref();
             let why = if pattern.trim().is_empty() {
                 Some("is empty".to_string())
             } else {
-                crate::hidden_work::glob(pattern)
+                crate::session::hidden_work::glob(pattern)
                     .err()
                     .map(|e| format!("is not a valid glob: {}", e.kind()))
             };

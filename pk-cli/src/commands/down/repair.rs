@@ -4,8 +4,8 @@
 //! (a killed git's 0-byte index). Neither touches a file of the working tree.
 
 use crate::error::{Error, Result};
-use crate::git::Git;
-use crate::state::TrackRecord;
+use crate::session::state::TrackRecord;
+use crate::sys::git::Git;
 use std::path::Path;
 
 /// Fills a worktree pk has not finished making (its record is not `worktree_ready`) before it is
@@ -67,7 +67,7 @@ fn index_readable(git: &Git, worktree: &Path) -> bool {
 fn index_from_head(git: &Git, worktree: &Path) -> Result<()> {
     let mut cmd = git.command_in(worktree);
     cmd.args(["read-tree", "HEAD"]);
-    crate::shell::run_captured(&mut cmd, "git", false)
+    crate::sys::shell::run_captured(&mut cmd, "git", false)
         .map(drop)
         .map_err(|e| {
             e.wrap(format!(

@@ -4,13 +4,14 @@
 //! torn down with the usual care; `pk down` never exits 0 while pk's things are still there.
 
 use super::{Target, refusal, save_work, sh};
+use crate::Ctx;
 use crate::error::{Context, Error, Result};
-use crate::git::{Dirt, Git, Removal, canonical};
-use crate::hidden_work::Hidden;
-use crate::lock::SessionLock;
 use crate::output::Style;
-use crate::state::State;
-use crate::{Ctx, ports};
+use crate::session::hidden_work::Hidden;
+use crate::session::lock::SessionLock;
+use crate::session::ports;
+use crate::session::state::State;
+use crate::sys::git::{Dirt, Git, Removal, canonical};
 use std::path::{Path, PathBuf};
 
 /// The sessions pk's records say were set up from the plan file at `plan` (canonical).
@@ -90,7 +91,7 @@ pub(super) fn tear_down(
     let mux = target
         .plan
         .as_ref()
-        .map(|plan| crate::mux::Mux::of(ctx, None, plan.session.multiplexer));
+        .map(|plan| crate::sys::mux::Mux::of(ctx, None, plan.session.multiplexer));
     if let Some(plan) = &target.plan {
         let folder = canonical(&plan.session.worktrees);
         for w in git.worktrees()?.into_iter().skip(1) {
@@ -123,7 +124,7 @@ pub(super) fn tear_down(
                     .any(|p| !p.role.is_empty() || !p.track.is_empty())
             });
     }
-    let has_runs = !crate::procs::runs(&target.state_dir).is_empty();
+    let has_runs = !crate::sys::procs::runs(&target.state_dir).is_empty();
 
     if ours.is_empty() && !pk_session && strangers.is_empty() && !has_runs {
         // What a killed `pk up` or `pk down` can leave without a record: port blocks taken just
@@ -139,7 +140,10 @@ pub(super) fn tear_down(
     let mux_name = mux.as_ref().map_or("tmux", |m| m.name());
     let mut said = format!(
         "pk has no record of session `{session}` ({} is missing); found what it made from git and {mux_name}:",
-        target.state_dir.join(crate::state::STATE_FILE).display()
+        target
+            .state_dir
+            .join(crate::session::state::STATE_FILE)
+            .display()
     );
     if pk_session {
         said.push_str(&format!("\n  {mux_name} session {session}"));
@@ -157,18 +161,18 @@ pub(super) fn tear_down(
     // Look before touching anything, as with a record: the same work counts (ignored files
     // matching `keep`, commits on no ref, nested repositories), but no file is known to be a
     // copy of pk's without its record.
-    let keep = crate::hidden_work::Keep::new(
+    let keep = crate::session::hidden_work::Keep::new(
         &target
             .plan
             .as_ref()
-            .map_or_else(crate::hidden_work::Keep::default_globs, |p| {
+            .map_or_else(crate::session::hidden_work::Keep::default_globs, |p| {
                 p.session.keep.clone()
             }),
     )?;
-    let checked = crate::git::in_parallel(&ours, |f| -> Result<(Dirt, Hidden)> {
+    let checked = crate::sys::git::in_parallel(&ours, |f| -> Result<(Dirt, Hidden)> {
         let said = |s: &str| ctx.out.warn(s);
         super::repair::checked(git, &f.path, &f.track, said, || {
-            crate::hidden_work::scan(git, &f.path, &f.branch, &keep, &|_| false)
+            crate::session::hidden_work::scan(git, &f.path, &f.branch, &keep, &|_| false)
         })
     });
     let mut dirty: Vec<(String, PathBuf, Dirt, Hidden)> = Vec::new();
@@ -192,7 +196,7 @@ pub(super) fn tear_down(
             mux.name()
         ));
     }
-    let ended = crate::procs::end_all(&target.state_dir);
+    let ended = crate::sys::procs::end_all(&target.state_dir);
     if ended > 0 {
         ctx.out.step(&format!(
             "  {} {ended} process(es) the tracks left running",
@@ -212,17 +216,19 @@ pub(super) fn tear_down(
                 f.track,
                 sh(git.root()),
                 sh(&f.path),
-                crate::shell::quote(&f.branch),
+                crate::sys::shell::quote(&f.branch),
                 sh(&f.path),
             ));
         }
         if dirt.is_some() {
-            for said in crate::hidden_work::keep_hidden(git, session, &f.track, &f.path, hidden)? {
+            for said in
+                crate::session::hidden_work::keep_hidden(git, session, &f.track, &f.path, hidden)?
+            {
                 ctx.out
                     .step(&format!("  {} {said}", ctx.out.paint(Style::Yellow, "!")));
             }
         }
-        for line in crate::hidden_work::summary(hidden) {
+        for line in crate::session::hidden_work::summary(hidden) {
             ctx.out.step(&format!(
                 "  {} ignored in {}: {line}",
                 ctx.out.paint(Style::Red, "-"),
@@ -284,7 +290,7 @@ pub(super) fn tear_down(
 /// (The zellij layout and watcher log are named in `commands/up/zellij.rs`, the watcher's lock
 /// in `commands/watch.rs`.)
 const PK_FILES: [&str; 7] = [
-    crate::state::STATE_FILE,
+    crate::session::state::STATE_FILE,
     "tracks",
     crate::live::STATUS_FILE,
     crate::live::CHECKPOINT_DIR,

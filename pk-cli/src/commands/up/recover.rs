@@ -4,8 +4,8 @@
 //! and under the session lock (no other pk is at work there).
 
 use crate::error::{Context, Error, Result};
-use crate::git::Git;
-use crate::state::TrackRecord;
+use crate::session::state::TrackRecord;
+use crate::sys::git::Git;
 use std::path::{Path, PathBuf};
 
 /// Removes what a killed pk, or a git it ran and that was killed with it, left where it was
@@ -66,7 +66,7 @@ pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
         };
         // A worktree pk is still making, in which only pk's git ran: a lock left there (the
         // index, HEAD) or on its branch is that of a git that ran for a killed pk. Removed only
-        // once that git is gone (see `crate::children`).
+        // once that git is gone (see `crate::sys::children`).
         let mut locks: Vec<PathBuf> = std::fs::read_dir(&admin)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -97,7 +97,7 @@ const HOLDER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 /// works in the worktree: the git a killed pk started, still at work (where there is no
 /// parent-death signal, or a git started by an older pk), or someone else's.
 fn ensure_no_holder(admin: &Path, worktree: &Path) -> Result<()> {
-    let holders = crate::children::holders_after(admin, worktree, HOLDER_PATIENCE);
+    let holders = crate::sys::children::holders_after(admin, worktree, HOLDER_PATIENCE);
     if holders.is_empty() {
         return Ok(());
     }

@@ -7,9 +7,9 @@ use crate::Ctx;
 use crate::error::{Context, Result};
 use crate::layout;
 use crate::output::Style;
-use crate::state::State;
-use crate::workspace::Workspace;
-use crate::zellij::Zellij;
+use crate::session::state::State;
+use crate::session::workspace::Workspace;
+use crate::sys::zellij::Zellij;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
         let agents = fresh_agents(ws, state, now)?;
         let shape = &plan.session.layout;
         let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
-        let wasm = crate::zellij::plugin_path()?;
+        let wasm = crate::sys::zellij::plugin_path()?;
         let bar = layout::zellij::Bar {
             wasm: &wasm,
             state_dir: &ws.state_dir,
@@ -71,7 +71,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
         };
         let kdl = layout::zellij::session_layout(&windows, shape.agents_width, &bar);
         let path = ws.state_dir.join(LAYOUT_FILE);
-        crate::state::write_atomically(&path, kdl.to_string().as_bytes())?;
+        crate::session::state::write_atomically(&path, kdl.to_string().as_bytes())?;
         ctx.out.step(&format!(
             "  {} zellij session {} ({} agents)",
             ctx.out.paint(Style::Green, "+"),

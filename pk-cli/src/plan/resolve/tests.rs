@@ -4,8 +4,8 @@
 
 use super::{find_plan, load};
 use crate::error::ErrorKind;
-use crate::git::Git;
 use crate::plan::{Agent, AgentPreset, Multiplexer, Plan, PlanError};
+use crate::sys::git::Git;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -177,7 +177,7 @@ fn defaults() {
     assert_eq!(s.worktrees, repo.root.parent().unwrap().join("shop.pk"));
     assert_eq!(s.branch_template, "pk/{track}");
     assert_eq!(s.idle_after_secs, 600);
-    assert_eq!(s.keep, crate::hidden_work::DEFAULT_KEEP);
+    assert_eq!(s.keep, crate::session::hidden_work::DEFAULT_KEEP);
     assert_eq!((plan.ports.base, plan.ports.per_track), (4100, 10));
     assert_eq!(plan.repo_root, repo.root);
     assert_eq!(plan.path, repo.root.join("parallel.toml"));

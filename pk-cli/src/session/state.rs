@@ -101,7 +101,7 @@ pub struct TrackRecord {
     /// Where the agent's transcript is, or how to find it (design §6); none for a shell or a
     /// custom command without `transcript`.
     #[serde(default)]
-    pub transcript: Option<crate::transcript::Source>,
+    pub transcript: Option<crate::live::transcript::Source>,
     /// The track's hook event file (`claude-hooks`), under the session's state folder.
     #[serde(default)]
     pub events: Option<PathBuf>,
@@ -127,7 +127,7 @@ pub struct Launch {
     #[serde(default)]
     pub tee: Option<Tee>,
     /// A prompt too long for the command line, for an agent that reads it on standard input:
-    /// the file that holds it, opened as the agent's stdin ([`crate::prompt`]).
+    /// the file that holds it, opened as the agent's stdin ([`crate::session::prompt`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<PathBuf>,
 }
@@ -265,7 +265,7 @@ mod tests {
             copied: vec![".env".into()],
             pane: Some("%3".into()),
             launch: Launch::default(),
-            transcript: Some(crate::transcript::Source::ClaudeProject {
+            transcript: Some(crate::live::transcript::Source::ClaudeProject {
                 dir: "/h/.claude/projects/-r-pk-api".into(),
             }),
             events: Some("/r/.git/pk/shop/tracks/api/events.ndjson".into()),

@@ -4,9 +4,9 @@
 use crate::Ctx;
 use crate::error::Result;
 use crate::plan::Multiplexer;
-use crate::state::State;
-use crate::tmux::{Cmd, Pane, Tmux};
-use crate::zellij::Zellij;
+use crate::session::state::State;
+use crate::sys::tmux::{Cmd, Pane, Tmux};
+use crate::sys::zellij::Zellij;
 
 /// tmux (on a socket) or zellij.
 #[derive(Debug, Clone)]

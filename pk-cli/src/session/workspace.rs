@@ -3,9 +3,9 @@
 
 use crate::Ctx;
 use crate::error::Result;
-use crate::git::Git;
 use crate::plan::{self, Plan};
-use crate::state::{self, State};
+use crate::session::state::{self, State};
+use crate::sys::git::Git;
 use std::path::{Path, PathBuf};
 
 /// A loaded plan with its repository.
@@ -23,7 +23,7 @@ impl Workspace {
     /// Finds and loads the plan (`explicit`, or `parallel.toml` here or above).
     pub fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<Workspace> {
         let path = plan::find_plan(explicit, &ctx.cwd)?;
-        let path = crate::git::canonical(&path);
+        let path = crate::sys::git::canonical(&path);
         let dir = path.parent().unwrap_or(Path::new("/"));
         let mut git = Git::discover(dir)?;
         git.set_verbose(ctx.verbose);
@@ -42,18 +42,21 @@ impl Workspace {
         State::load(&self.state_dir)
     }
 
-    /// The multiplexer of this session (see [`crate::mux::Mux::of`]).
-    pub fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::mux::Mux {
-        crate::mux::Mux::of(ctx, state, self.plan.session.multiplexer)
+    /// The multiplexer of this session (see [`crate::sys::mux::Mux::of`]).
+    pub fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::sys::mux::Mux {
+        crate::sys::mux::Mux::of(ctx, state, self.plan.session.multiplexer)
     }
 
     /// One port request per track of the plan; blocks the state already records are kept (a
     /// track's ports never change while it is up), unless the plan changed the block size.
-    pub fn port_requests<'a>(&'a self, state: Option<&State>) -> Vec<crate::ports::Request<'a>> {
+    pub fn port_requests<'a>(
+        &'a self,
+        state: Option<&State>,
+    ) -> Vec<crate::session::ports::Request<'a>> {
         let plan = &self.plan;
         plan.tracks
             .iter()
-            .map(|t| crate::ports::Request {
+            .map(|t| crate::session::ports::Request {
                 track: &t.name,
                 base: plan.ports.base,
                 len: plan.ports.per_track,

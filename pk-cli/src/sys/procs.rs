@@ -58,7 +58,7 @@ pub fn record(state_dir: &Path, track: &str) -> Result<String> {
         sid,
         start: imp::start_time(pid),
     };
-    let dir = crate::transcript::track_dir(state_dir, track);
+    let dir = crate::live::transcript::track_dir(state_dir, track);
     std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let path = dir.join(RUNS_FILE);
     let mut line = serde_json::to_string(&run).context("failed to encode the run")?;
@@ -169,7 +169,7 @@ mod imp {
             return false;
         };
         environ.split(|b| *b == 0).any(|var| {
-            var.strip_prefix(crate::env_vars::PK_RUN_ID.as_bytes())
+            var.strip_prefix(crate::session::env_vars::PK_RUN_ID.as_bytes())
                 .and_then(|v| v.strip_prefix(b"="))
                 .is_some_and(|v| ids.iter().any(|id| id.as_bytes() == v))
         })

@@ -31,7 +31,7 @@ use std::fs::OpenOptions;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// The file of approvals, under [`crate::ports::registry_dir`].
+/// The file of approvals, under [`crate::session::ports::registry_dir`].
 pub const FILE: &str = "approvals.json";
 
 /// Version of the approvals file and of the hashed serialisation.
@@ -161,25 +161,25 @@ fn agent_text(agent: &AgentCommand) -> String {
     match agent {
         AgentCommand::Command(argv) => argv
             .iter()
-            .map(|a| crate::shell::quote(a))
+            .map(|a| crate::sys::shell::quote(a))
             .collect::<Vec<_>>()
             .join(" "),
         AgentCommand::Preset(name) => {
             let Some(preset) = AgentPreset::from_name(name) else {
                 return format!("preset {name}");
             };
-            let argv = crate::agent::preset_argv(
+            let argv = crate::session::agent::preset_argv(
                 preset,
                 Some(PROMPT.into()),
                 SHELL,
-                crate::agent::StatusHooks::default(),
+                crate::session::agent::StatusHooks::default(),
             )
             .iter()
             .map(|a| {
                 if a == PROMPT || a == SHELL {
                     a.clone()
                 } else {
-                    crate::shell::quote(a)
+                    crate::sys::shell::quote(a)
                 }
             })
             .collect::<Vec<_>>()
@@ -315,12 +315,12 @@ pub enum Status {
 
 /// The approvals file's path.
 pub fn store_path() -> PathBuf {
-    crate::ports::registry_dir().join(FILE)
+    crate::session::ports::registry_dir().join(FILE)
 }
 
 /// The key of a plan: its canonical absolute path.
 fn key(plan_path: &Path) -> String {
-    crate::git::canonical(plan_path)
+    crate::sys::git::canonical(plan_path)
         .to_string_lossy()
         .into_owned()
 }
@@ -368,7 +368,7 @@ fn with_store(f: impl FnOnce(&mut Store)) -> Result<()> {
     store.plans.retain(|plan, _| Path::new(plan).exists());
     f(&mut store);
     let text = serde_json::to_string_pretty(&store).context("failed to encode the approvals")?;
-    crate::state::write_atomically(&path, text.as_bytes())
+    crate::session::state::write_atomically(&path, text.as_bytes())
 }
 
 /// Records the user's approval of `commands` for the plan at `plan_path`.
@@ -440,7 +440,7 @@ pub fn ensure(out: &Output, plan: &Plan, yes: bool) -> Result<()> {
         .hint("read them above; to approve them and start, run `pk up` again with `--yes`")
         .hint(format!(
             "or approve them without starting: `pk approve {}`",
-            crate::shell::quote(&plan.path.to_string_lossy())
+            crate::sys::shell::quote(&plan.path.to_string_lossy())
         )));
     }
     let _ = write!(std::io::stderr(), "Run these commands? [y/N] ");
@@ -554,7 +554,7 @@ mod tests {
         ]);
         let path = dir.path().join("parallel.toml");
         std::fs::write(&path, text).unwrap();
-        let git = crate::git::Git::discover(dir.path()).unwrap();
+        let git = crate::sys::git::Git::discover(dir.path()).unwrap();
         let env = |k: &str| (k == "EDITOR").then(|| "emacs".to_string());
         crate::plan::load(&path, &git, &env).unwrap()
     }

@@ -148,7 +148,7 @@ fn read_registry(path: &Path) -> Result<Registry> {
         .hint(format!(
             "move it aside (`mv {0} {0}.damaged`), then run `pk up` first in each repository \
              whose pk session is up: each records its blocks again from its own state",
-            crate::shell::quote(&path.to_string_lossy())
+            crate::sys::shell::quote(&path.to_string_lossy())
         ))
     })
 }
@@ -179,7 +179,7 @@ fn with_registry<T: Default>(
     let out = f(&mut registry)?;
     let text =
         serde_json::to_string_pretty(&registry).context("failed to encode the port registry")?;
-    crate::state::write_atomically(&path, text.as_bytes())?;
+    crate::session::state::write_atomically(&path, text.as_bytes())?;
     Ok(out)
 }
 

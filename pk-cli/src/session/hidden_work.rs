@@ -9,7 +9,7 @@
 //! ignored file pk is about to delete is summarised, one line per top folder.
 
 use crate::error::{Context, Error, Result};
-use crate::git::{Dirt, Git};
+use crate::sys::git::{Dirt, Git};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
@@ -164,7 +164,7 @@ pub(crate) fn scan(
     let raw = run(cmd, || {
         format!("failed to read the status of {}", worktree.display())
     })?;
-    let mut dirt = crate::git::parse_status(&raw);
+    let mut dirt = crate::sys::git::parse_status(&raw);
     let mut hidden = Hidden::default();
 
     // With `-uall` git lists untracked files one by one; an untracked entry that is a folder
@@ -472,7 +472,7 @@ fn submodules(git: &Git, worktree: &Path, keep: &Keep, hidden: &mut Hidden) -> R
             format!("failed to read the status of {}", dir.display())
         }) {
             Ok(raw) => {
-                let dirt = crate::git::parse_status(&raw);
+                let dirt = crate::sys::git::parse_status(&raw);
                 if !dirt.is_clean() {
                     why.push(format!("{} changed or untracked file(s)", dirt.count()));
                 }
@@ -586,8 +586,8 @@ pub(crate) fn keep_hidden(
         // A submodule comes back as an empty folder with the worktree: `mv` would move the
         // repository into it.
         let (to_q, from_q) = (
-            crate::shell::quote(&to.to_string_lossy()),
-            crate::shell::quote(&from.to_string_lossy()),
+            crate::sys::shell::quote(&to.to_string_lossy()),
+            crate::sys::shell::quote(&from.to_string_lossy()),
         );
         said.push(format!(
             "moved {} {} of {track} to {}\n    bring it back, once the worktree is back, with:\n      rmdir {from_q} 2>/dev/null; mv {to_q} {from_q}",
@@ -662,7 +662,7 @@ fn rename_or_copy(from: &Path, to: &Path) -> Result<()> {
 fn read_gitdir(dir: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(dir.join(".git")).ok()?;
     let path = Path::new(text.lines().next()?.strip_prefix("gitdir: ")?.trim_end());
-    Some(crate::git::canonical(&dir.join(path)))
+    Some(crate::sys::git::canonical(&dir.join(path)))
 }
 
 /// A subject or path for a message: control characters escaped.

@@ -51,7 +51,7 @@ pub const MAX_EVENT_LINE: usize = 256 << 10;
 /// `pk_exe` is the absolute path of pk; both paths are quoted for the shell Claude runs hook
 /// commands with.
 pub fn claude_settings(pk_exe: &Path, events: &Path) -> Value {
-    let q = |p: &Path| crate::shell::quote(&p.to_string_lossy());
+    let q = |p: &Path| crate::sys::shell::quote(&p.to_string_lossy());
     let command = format!("{} hook --events {}", q(pk_exe), q(events));
     let mut hooks = Map::new();
     for event in HOOK_EVENTS {
@@ -203,7 +203,7 @@ impl HookTarget {
     /// the agents inherit.
     pub fn current(env: &dyn Fn(&str) -> Option<String>) -> Result<HookTarget> {
         let exe = std::env::current_exe().context("failed to find the pk executable")?;
-        let codex_user_notify = crate::transcript::codex_root(env)
+        let codex_user_notify = crate::live::transcript::codex_root(env)
             .and_then(|root| std::fs::read_to_string(root.join("config.toml")).ok())
             .map(|text| user_codex_notify(&text))
             .unwrap_or_default();

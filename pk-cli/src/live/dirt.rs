@@ -18,7 +18,7 @@
 //! A worktree some folder of which cannot be watched (no inotify watches left) has no count:
 //! `pk status` asks git, as without a watcher.
 
-use crate::git::Git;
+use crate::sys::git::Git;
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -157,7 +157,7 @@ impl Worktree {
         }
         match git.status_raw(&self.root) {
             Ok(raw) => {
-                let dirt = crate::git::parse_status(&raw);
+                let dirt = crate::sys::git::parse_status(&raw);
                 self.count = Some(dirt.count());
                 self.untracked_dirs = dirs_of(untracked_paths(&raw));
             }
@@ -195,7 +195,7 @@ fn read_gitdir(root: &Path) -> Option<PathBuf> {
     } else {
         root.join(path)
     };
-    Some(crate::git::canonical(&path))
+    Some(crate::sys::git::canonical(&path))
 }
 
 /// The folders (relative, without the root's `""`) that hold the given relative file paths,

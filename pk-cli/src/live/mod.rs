@@ -16,9 +16,13 @@
 //! that is not the one the checkpoint read (another inode, shorter, other bytes before the
 //! offset) is read from its start.
 
+pub mod dirt;
+pub mod hooks;
+pub mod transcript;
+
 use crate::error::{Context, Error, Result};
-use crate::state::TrackRecord;
-use crate::transcript::{self, Source};
+use crate::live::transcript::Source;
+use crate::session::state::TrackRecord;
 use pk_status::{
     Checkpoint, FileChange, FileCursor, Format, Timestamp, Tokens, TrackStatus, Tracker,
 };
@@ -435,8 +439,8 @@ impl TrackFeed {
                     .wrap_cause(e.to_string()),
             );
         }
-        crate::state::write_atomically_in_place(&path, &text)?;
-        if !state_dir.join(crate::state::STATE_FILE).exists() {
+        crate::session::state::write_atomically_in_place(&path, &text)?;
+        if !state_dir.join(crate::session::state::STATE_FILE).exists() {
             // `pk down` removed the session meanwhile: leave it nothing to trip on.
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_dir(path.parent().unwrap_or(state_dir));
@@ -653,7 +657,7 @@ pub struct TrackEntry {
     #[serde(default)]
     pub pane: Option<String>,
     /// Changed and untracked files of the worktree, when the watcher's count is current
-    /// ([`crate::dirt`]); `pk status` asks git when it is not.
+    /// ([`crate::live::dirt`]); `pk status` asks git when it is not.
     #[serde(default)]
     pub changed_files: Option<usize>,
 }
@@ -693,14 +697,14 @@ impl StatusFile {
             )));
         }
         let text = serde_json::to_vec_pretty(self).context("failed to encode status.json")?;
-        crate::state::write_atomically_in_place(&state_dir.join(STATUS_FILE), &text)
+        crate::session::state::write_atomically_in_place(&state_dir.join(STATUS_FILE), &text)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Launch, TrackRecord};
+    use crate::session::state::{Launch, TrackRecord};
     use pk_status::TrackState;
     use std::io::Write;
 
@@ -908,7 +912,7 @@ mod tests {
     /// A track reading a Claude stream, in a state folder `dir` (with a state file: a session
     /// that is up).
     fn stream_feed(dir: &Path) -> (TrackRecord, PathBuf, PathBuf) {
-        std::fs::write(dir.join(crate::state::STATE_FILE), "{}").unwrap();
+        std::fs::write(dir.join(crate::session::state::STATE_FILE), "{}").unwrap();
         let tr = dir.join("t.ndjson");
         let ev = dir.join("events.ndjson");
         let mut rec = record(
@@ -1050,7 +1054,7 @@ mod tests {
         assert!(!feed.save(&gone).unwrap());
         assert!(!gone.exists());
         // Torn down while the checkpoint was written: the folder is left empty.
-        std::fs::remove_file(dir.path().join(crate::state::STATE_FILE)).unwrap();
+        std::fs::remove_file(dir.path().join(crate::session::state::STATE_FILE)).unwrap();
         assert!(!feed.save(dir.path()).unwrap());
         assert!(!dir.path().join(CHECKPOINT_DIR).exists());
     }

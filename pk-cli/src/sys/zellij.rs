@@ -6,7 +6,7 @@
 //! passed through: that is how tests and users isolate a zellij, the way `-L` isolates tmux.
 
 use crate::error::{Context, Error, Result};
-use crate::tmux::Pane;
+use crate::sys::tmux::Pane;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +16,7 @@ pub const TARGET_VERSION: (u32, u32) = (0, 45);
 
 /// The plugin, built by `scripts/build-plugin.sh` from `pk-zellij-plugin/` (CI checks that this
 /// file is what its source builds to).
-const PLUGIN_WASM: &[u8] = include_bytes!("../assets/pk-zellij-plugin.wasm");
+const PLUGIN_WASM: &[u8] = include_bytes!("../../assets/pk-zellij-plugin.wasm");
 
 /// The zellij CLI.
 #[derive(Debug, Clone)]
@@ -145,7 +145,7 @@ impl Zellij {
 
     /// Runs zellij with `args` and returns its standard output.
     pub fn run(&self, args: &[&str]) -> Result<String> {
-        let out = crate::shell::run_captured(&mut self.command(args), "zellij", self.verbose)?;
+        let out = crate::sys::shell::run_captured(&mut self.command(args), "zellij", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
@@ -290,7 +290,7 @@ pub fn plugin_path() -> Result<PathBuf> {
     }
     let dir = path.parent().expect("a file in a folder");
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    crate::state::write_atomically(&path, PLUGIN_WASM)?;
+    crate::session::state::write_atomically(&path, PLUGIN_WASM)?;
     Ok(path)
 }
 

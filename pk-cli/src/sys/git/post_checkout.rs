@@ -42,7 +42,7 @@ impl Git {
             ))
             .hint(format!(
                 "`chmod +x {}` to run it",
-                crate::shell::quote(&hook.to_string_lossy())
+                crate::sys::shell::quote(&hook.to_string_lossy())
             )));
         }
         let mut exec_path = self.command_in(worktree);
@@ -67,7 +67,7 @@ impl Git {
             .env("GIT_PREFIX", "")
             .stdin(Stdio::null());
         if self.verbose {
-            eprintln!("pk: running {}", crate::shell::render(&run));
+            eprintln!("pk: running {}", crate::sys::shell::render(&run));
         }
         // Its output is kept for a failure, like git's own when pk runs it.
         let out = run

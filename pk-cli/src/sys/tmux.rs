@@ -222,7 +222,7 @@ impl Tmux {
 
     /// Runs `cmds` in one tmux invocation and returns its standard output.
     pub fn run(&self, cmds: Vec<Cmd>) -> Result<String> {
-        let out = crate::shell::run_captured(&mut self.command(cmds), "tmux", self.verbose)?;
+        let out = crate::sys::shell::run_captured(&mut self.command(cmds), "tmux", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
@@ -320,11 +320,11 @@ impl Tmux {
         let socket = self
             .socket
             .as_ref()
-            .map(|s| format!(" -L {}", crate::shell::quote(s)))
+            .map(|s| format!(" -L {}", crate::sys::shell::quote(s)))
             .unwrap_or_default();
         format!(
             "tmux{socket} attach-session -t {}",
-            crate::shell::quote(&exact(session))
+            crate::sys::shell::quote(&exact(session))
         )
     }
 

@@ -133,13 +133,13 @@ impl Git {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_PAGER", "cat")
             .stdin(Stdio::null());
-        crate::children::end_with_pk(&mut cmd);
+        crate::sys::children::end_with_pk(&mut cmd);
         cmd
     }
 
     fn run(&self, mut cmd: Command) -> Result<Output> {
         // git's failures say why on stderr; its stdout is data, not a reason.
-        crate::shell::run_captured(&mut cmd, "git", self.verbose)
+        crate::sys::shell::run_captured(&mut cmd, "git", self.verbose)
     }
 
     /// True when `name` resolves to a commit (a branch, tag, or any revision).

@@ -1,0 +1,13 @@
+//! What pk makes and unmakes: the record of a session (`state`), its lock, the port blocks, the
+//! approvals of a shared plan's commands, the workspace a command runs in, the agent presets, the
+//! environment and prompts handed to each track, and the work `pk down` must never lose.
+
+pub mod agent;
+pub mod approval;
+pub mod env_vars;
+pub(crate) mod hidden_work;
+pub mod lock;
+pub mod ports;
+pub(crate) mod prompt;
+pub mod state;
+pub mod workspace;
