@@ -25,7 +25,6 @@ pub fn assert_inert(what: &str, text: &str) {
     }
 }
 
-
 /// Reads `data` as a transcript in `format`:
 /// - whole, and split at two offsets (three chunks): the status is the same;
 /// - every text of the status (`last_tool`, `last_error`, `model`) is inert and short;
@@ -80,11 +79,11 @@ pub fn transcript(format: Format, data: &[u8]) {
         check_status(s);
     }
     check_bars(&[("api", status), ("web", &exited), ("docs", &combined)]);
-    let message = pk_cli::commands::watch::alert_text("api", status);
+    let message = pk_cli::live::watch::alert_text("api", status);
     assert_inert("the watcher's message", &message);
     // What a headless agent's pane shows of each line (`pk agent-run`).
     for line in data.split(|&b| b == b'\n') {
-        if let Some(shown) = pk_cli::commands::replay::show_line(&String::from_utf8_lossy(line)) {
+        if let Some(shown) = pk_cli::live::render::show_line(&String::from_utf8_lossy(line)) {
             for part in shown.split('\n') {
                 assert_inert("the pane's rendering", part);
             }

@@ -34,24 +34,24 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Up(crate::commands::up::UpArgs),
-    Down(crate::commands::down::DownArgs),
-    Status(crate::commands::status::StatusArgs),
-    Check(crate::commands::check::CheckArgs),
-    Approve(crate::commands::approve::ApproveArgs),
-    Exec(crate::commands::exec::ExecArgs),
-    Focus(crate::commands::focus::FocusArgs),
-    Layout(crate::commands::layout::LayoutArgs),
-    Watch(crate::commands::watch::WatchArgs),
-    Demo(crate::commands::demo::DemoArgs),
-    Completions(crate::commands::completions::CompletionsArgs),
-    Man(crate::commands::completions::ManArgs),
+    Up(crate::commands::UpArgs),
+    Down(crate::commands::DownArgs),
+    Status(crate::commands::StatusArgs),
+    Check(crate::commands::CheckArgs),
+    Approve(crate::commands::ApproveArgs),
+    Exec(crate::commands::ExecArgs),
+    Focus(crate::commands::FocusArgs),
+    Layout(crate::commands::LayoutArgs),
+    Watch(crate::commands::WatchArgs),
+    Demo(crate::commands::DemoArgs),
+    Completions(crate::commands::CompletionsArgs),
+    Man(crate::commands::ManArgs),
     #[command(hide = true)]
-    AgentRun(crate::commands::agent_run::AgentRunArgs),
+    AgentRun(crate::commands::AgentRunArgs),
     #[command(hide = true)]
-    Replay(crate::commands::replay::ReplayArgs),
+    Replay(crate::commands::ReplayArgs),
     #[command(hide = true)]
-    Hook(crate::commands::hook::HookArgs),
+    Hook(crate::commands::HookArgs),
 }
 
 /// The plan argument shared by the commands that act on a whole plan.

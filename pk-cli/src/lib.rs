@@ -7,8 +7,9 @@
 //! into a file, [`live`] reads both as they grow and `pk watch` pushes the result into tmux.
 //! A shared plan's commands run only once the user approved them ([`approval`]).
 
-pub mod cli;
+pub(crate) mod cli;
 pub mod commands;
+pub mod ctx;
 pub mod error;
 pub mod fault;
 pub mod layout;
@@ -22,32 +23,19 @@ use clap::Parser;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+pub use ctx::Ctx;
 pub use error::{Error, Result};
 
-/// What every command gets: the global options and the world it runs in.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    /// `--socket`: a private tmux server.
-    pub socket: Option<String>,
-    /// `-v`: print the commands pk runs.
-    pub verbose: bool,
-    /// The folder pk was started in.
-    pub cwd: std::path::PathBuf,
-    /// Styled output for people.
-    pub out: output::Output,
-}
-
-impl Ctx {
-    fn from_args(global: &cli::GlobalArgs) -> Result<Ctx> {
-        use error::Context;
-        let cwd = std::env::current_dir().context("failed to read the current folder")?;
-        Ok(Ctx {
-            socket: global.socket.clone().filter(|s| !s.is_empty()),
-            verbose: global.verbose > 0,
-            cwd,
-            out: output::Output::from_env(),
-        })
-    }
+/// The context of a run, from the global options.
+fn ctx_from_args(global: &cli::GlobalArgs) -> Result<Ctx> {
+    use error::Context;
+    let cwd = std::env::current_dir().context("failed to read the current folder")?;
+    Ok(Ctx {
+        socket: global.socket.clone().filter(|s| !s.is_empty()),
+        verbose: global.verbose > 0,
+        cwd,
+        out: output::Output::from_env(),
+    })
 }
 
 /// Parses the arguments, runs the command and turns the outcome into an exit code.
@@ -64,7 +52,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             });
         }
     };
-    let result = Ctx::from_args(&cli.global).and_then(|ctx| commands::dispatch(&ctx, cli.command));
+    let result = ctx_from_args(&cli.global).and_then(|ctx| commands::dispatch(&ctx, cli.command));
     match result {
         Ok(code) => ExitCode::from(code),
         // Whoever read the output has all they wanted (`pk man | head`), as with ripgrep.

@@ -8,7 +8,7 @@
 //! terminal session, so that `pk down` ends what `setup` and the agent left running
 //! ([`crate::sys::procs`]).
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::session::state::State;
 use clap::Args;
@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
             .status()
             .with_context(|| format!("failed to run setup `{cmd}`"))?;
         if !status.success() {
-            let code = super::exec::exit_code(status);
+            let code = crate::sys::procs::exit_code(status);
             eprintln!("setup `{cmd}` failed (exit {code}); the agent was not started");
             return Ok(code);
         }
@@ -127,10 +127,10 @@ fn tee_stream(cmd: &mut Command, tee: &crate::session::state::Tee) -> std::io::R
             );
         }
         let text = String::from_utf8_lossy(&line);
-        if let Some(shown) = super::replay::show_line(text.trim_end()) {
+        if let Some(shown) = crate::live::render::show_line(text.trim_end()) {
             println!("{shown}");
         }
     }
     let status = child.wait()?;
-    Ok(super::exec::exit_code(status))
+    Ok(crate::sys::procs::exit_code(status))
 }

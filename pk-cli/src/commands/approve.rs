@@ -1,7 +1,7 @@
 //! `pk approve`: show the commands a plan runs and record the user's approval, or take it back.
 
-use crate::Ctx;
 use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::session::approval::{self, Commands, Status};
 use crate::session::workspace::Workspace;

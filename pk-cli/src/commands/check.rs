@@ -1,7 +1,7 @@
 //! `pk check`: validate the plan and the machine without changing anything.
 
-use crate::Ctx;
 use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::outln;
 use crate::plan::Multiplexer;

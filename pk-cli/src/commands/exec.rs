@@ -1,7 +1,7 @@
 //! `pk exec TRACK -- CMD…`: run a command in a track's worktree with the track's environment.
 
-use crate::Ctx;
 use crate::cli::PlanOpt;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::session::workspace::Workspace;
 use clap::Args;
@@ -57,15 +57,5 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<u8> {
         .envs(rec.launch.env.iter().map(|(k, v)| (k, v)))
         .status()
         .with_context(|| format!("failed to run `{}`", args.command[0]))?;
-    Ok(exit_code(status))
-}
-
-/// The exit code a shell would report: the child's code, or 128 + the signal that ended it.
-pub fn exit_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(sig)) => 128u8.saturating_add(sig as u8),
-        _ => 1,
-    }
+    Ok(crate::sys::procs::exit_code(status))
 }

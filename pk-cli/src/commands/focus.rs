@@ -1,7 +1,7 @@
 //! `pk focus TRACK`: jump to a track's agent pane.
 
-use crate::Ctx;
 use crate::cli::PlanOpt;
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::session::workspace::Workspace;
 use clap::Args;

@@ -1,7 +1,7 @@
 //! `pk layout`: print the layout pk would build for the plan, to read or share.
 
-use crate::Ctx;
 use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::layout::{self, AgentPane};
 use crate::output::outln;
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
                 branch: t.branch.clone(),
                 port: block,
                 cwd: t.worktree.clone(),
-                argv: super::up::agent_argv(&ws.state_dir, &t.name)?,
+                argv: crate::session::provision::agent_argv(&ws.state_dir, &t.name)?,
             })
         })
         .collect::<Result<_>>()?;

@@ -18,7 +18,10 @@
 
 pub mod dirt;
 pub mod hooks;
+pub mod render;
+pub mod status;
 pub mod transcript;
+pub mod watch;
 
 use crate::error::{Context, Error, Result};
 use crate::live::transcript::Source;

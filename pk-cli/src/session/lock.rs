@@ -134,6 +134,14 @@ impl Drop for SessionLock {
     }
 }
 
+/// The status watcher's lock file in a session's state folder: held while `pk watch` runs.
+pub(crate) const WATCH_LOCK: &str = "watch.lock";
+
+/// True when a watcher runs for the session whose state folder is `state_dir`.
+pub(crate) fn watcher_runs(state_dir: &std::path::Path) -> bool {
+    SessionLock::is_held(&state_dir.join(WATCH_LOCK))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

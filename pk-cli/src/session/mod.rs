@@ -4,10 +4,14 @@
 
 pub mod agent;
 pub mod approval;
+pub(crate) mod demo;
 pub mod env_vars;
 pub(crate) mod hidden_work;
 pub mod lock;
 pub mod ports;
 pub(crate) mod prompt;
+pub(crate) mod provision;
+pub(crate) mod recover;
 pub mod state;
+pub(crate) mod teardown;
 pub mod workspace;

@@ -1,7 +1,7 @@
 //! Opening the world a command acts on: the plan file, its repository, the plan itself and the
 //! folder of the session's state.
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::plan::{self, Plan};
 use crate::session::state::{self, State};

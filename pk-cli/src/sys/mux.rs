@@ -1,7 +1,7 @@
 //! The multiplexer a session runs in, for the commands that work the same in both (`pk status`,
 //! `pk focus`, `pk down`, `pk watch`). `pk up` builds each kind its own way.
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::plan::Multiplexer;
 use crate::session::state::State;
@@ -91,7 +91,7 @@ impl Mux {
     /// Attaches this terminal to the session, or switches the client when already inside.
     pub fn attach(&self, session: &str) -> Result<()> {
         match self {
-            Mux::Tmux(t) => crate::commands::up::attach(t, session),
+            Mux::Tmux(t) => t.attach(session),
             Mux::Zellij(z) => z.attach(session),
         }
     }

@@ -114,6 +114,16 @@ fn wait_until(deadline: Instant, mut gone: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The exit code a shell would report: the child's code, or 128 + the signal that ended it.
+pub fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128u8.saturating_add(sig as u8),
+        _ => 1,
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod imp {
     use super::{GRACE, Run, wait_until};

@@ -336,6 +336,35 @@ impl Tmux {
         .ok()
         .map(|s| s.trim().to_string())
     }
+
+    /// Attaches the terminal to the session, or switches the client when already inside that
+    /// tmux server.
+    pub fn attach(&self, session: &str) -> Result<()> {
+        use std::os::unix::process::CommandExt;
+        let inside = std::env::var("TMUX")
+            .ok()
+            .and_then(|v| v.split(',').next().map(str::to_owned));
+        let target = exact(session);
+        if inside.is_some() && inside == self.socket_path() {
+            // `switch-client` moves the client that shows this pane; with none attached (pk run in
+            // a detached session) it would fail after everything worked.
+            if self.current_client().is_none() {
+                eprintln!(
+                    "no tmux client shows this pane to switch to `{session}`: attach with `{}`",
+                    self.attach_command(session)
+                );
+                return Ok(());
+            }
+            return self
+                .run(vec![Cmd::new("switch-client").opt("-t", target)])
+                .map(drop);
+        }
+        let mut cmd = self.command(vec![Cmd::new("attach-session").opt("-t", target)]);
+        // Attaching from inside another tmux server nests on purpose: that is what was asked.
+        cmd.env_remove("TMUX").stdin(std::process::Stdio::inherit());
+        let err = cmd.exec();
+        Err(Error::failure("failed to attach to the tmux session").wrap_cause(err.to_string()))
+    }
 }
 
 /// A session target that matches the name exactly (`=shop`), never a prefix or pattern.

@@ -14,7 +14,7 @@ use std::path::Path;
 pub(super) fn fill(git: &Git, rec: &TrackRecord) -> Result<Option<String>> {
     let worktree = &rec.worktree;
     if !rec.worktree_ready
-        && let Err(e) = crate::commands::up::finish_checkout(git, worktree, false)
+        && let Err(e) = crate::session::recover::finish_checkout(git, worktree, false)
     {
         // The checkout that failed for `pk up` fails again (a filter's program is missing):
         // only the index is made, from the branch; the files never checked out are then

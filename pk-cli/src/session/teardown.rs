@@ -1,4 +1,4 @@
-//! `pk down`: end the session and remove exactly the worktrees pk's state says it created,
+//! Teardown, the domain of `pk down`: end the session and remove exactly the worktrees pk's state says it created,
 //! refusing (exit 3) when that would lose uncommitted or untracked work, unless `--force` — and
 //! even then the work is first saved on a ref of its own.
 //!
@@ -7,8 +7,9 @@
 //! meets the leftovers of a killed `pk up` (a worktree registered but never checked out, a
 //! branch made but no worktree) removes them too.
 
-use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
+use crate::fault;
 use crate::output::Style;
 use crate::session::hidden_work::{Hidden, Keep};
 use crate::session::lock::SessionLock;
@@ -16,45 +17,25 @@ use crate::session::ports;
 use crate::session::state::{State, TrackRecord};
 use crate::session::workspace::Workspace;
 use crate::sys::git::{Dirt, Git, Removal};
-use crate::{Ctx, fault};
-use clap::Args;
 use std::path::{Path, PathBuf};
 
 mod repair;
 mod unrecorded;
 
-/// Tear the session down and remove the worktrees pk created, never losing work.
-///
-/// Refuses (exit 3), listing every changed and untracked file, when a worktree holds work
-/// that is not committed, unless --force; with --force that work is first saved as a commit on
-/// `refs/pk/saved/<track>/<time>` and pk prints the command that brings it back. Work git
-/// status does not show counts too: ignored files matching `[session] keep` (saved with the
-/// rest), commits on no branch (kept on refs/pk/saved/), nested repositories and submodules
-/// with work (moved whole under .git/pk-saved/). Other ignored files go, summarised per top
-/// folder. Branches are kept; --delete-branches deletes those merged into their base and
-/// lists the others.
-///
-/// Examples:
-///   pk down
-///   pk down --delete-branches
-///   pk down --force            # save uncommitted work on a ref, then remove
-#[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
-pub struct DownArgs {
-    #[command(flatten)]
-    pub plan: PlanArg,
-    /// Remove worktrees with uncommitted or untracked files (saved on a ref first, nested
-    /// repositories moved aside).
-    #[arg(long)]
+/// What `pk down` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Down {
+    /// The plan file given, if any.
+    pub plan: Option<PathBuf>,
+    /// Remove worktrees with work (saved first).
     pub force: bool,
-    /// Also delete the branches pk created that are merged into their base.
-    #[arg(long)]
+    /// Delete the merged branches pk created.
     pub delete_branches: bool,
 }
 
 /// Runs `pk down`.
-pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
-    let mut target = Target::open(ctx, args.plan.plan.as_deref())?;
+pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
+    let mut target = Target::open(ctx, args.plan.as_deref())?;
     let mut lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
     let mut loaded = State::load(&target.state_dir)?;
     if loaded.is_none()
@@ -79,7 +60,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     )?;
     // What a killed pk (and the git it ran) left half made or half removed goes first.
     for rec in &state.tracks {
-        super::up::remove_remains(git, rec)?;
+        crate::session::recover::remove_remains(git, rec)?;
     }
 
     // Look before touching anything: a refusal changes nothing (but for finishing what a killed
@@ -153,7 +134,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         if !is_worktree(&rec.worktree) {
             // Deleted by hand (or by a killed removal, whose remains went above): drop git's
             // record of it, and only ours.
-            super::up::remove_stale_metadata(git, &rec.worktree)?;
+            crate::session::recover::remove_stale_metadata(git, &rec.worktree)?;
             removals.push((i, None));
             continue;
         }
@@ -257,7 +238,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
 
     // A pk killed while making or deleting one of its branches leaves git's lock on it.
     for rec in state.tracks.iter().filter(|r| r.branch_created) {
-        super::up::remove_stale_ref_lock(git, &rec.branch)?;
+        crate::session::recover::remove_stale_ref_lock(git, &rec.branch)?;
     }
     if args.delete_branches {
         delete_branches(ctx, git, &state)?;
@@ -273,7 +254,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let demo = state.demo_root.as_deref();
     let demo_holds_state = demo.is_some_and(|root| target.state_dir.starts_with(root));
     if let Some(root) = demo.filter(|_| demo_holds_state) {
-        super::demo::remove_demo(ctx, root)?;
+        crate::session::demo::remove_demo(ctx, root)?;
     }
     if target.state_dir.exists() {
         std::fs::remove_dir_all(&target.state_dir)
@@ -285,7 +266,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         ctx.out.paint(Style::Bold, &state.session)
     ));
     if let Some(root) = demo.filter(|_| !demo_holds_state) {
-        super::demo::remove_demo(ctx, root)?;
+        crate::session::demo::remove_demo(ctx, root)?;
     }
     Ok(())
 }

@@ -1,10 +1,9 @@
-//! `pk up`: create what is missing (branches, worktrees, ports, env, the tmux session, the
-//! status watcher), then attach. Idempotent: a second run creates nothing and leaves running
+//! Provisioning, the domain half of `pk up`: create what is missing (branches, worktrees, ports,
+//! env, the tmux session, the status watcher). Idempotent: a second run creates nothing and leaves running
 //! agents alone; a track added to the plan is added alone; a track removed from the plan is
 //! reported, not deleted; a status watcher that died is started again.
 
-use crate::Ctx;
-use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::layout::{self, AgentPane};
 use crate::live::hooks::HookTarget;
@@ -18,69 +17,13 @@ use crate::session::state::{Launch, State, Tee, TrackRecord};
 use crate::session::workspace::Workspace;
 use crate::sys::mux::Mux;
 use crate::sys::tmux::{Cmd, Tmux};
-use clap::Args;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-mod recover;
 mod zellij;
 
-pub(crate) use recover::{
+use crate::session::recover::{
     finish_checkout, is_empty_dir, remove_remains, remove_stale_metadata, remove_stale_ref_lock,
 };
-
-/// Start the plan: worktrees, branches, ports, env and one tmux session.
-///
-/// Each track gets a worktree, a branch, a block of ports and its environment; the session
-/// stacks the agents on the left with an editor on the right.
-/// Runs again safely: what exists is kept, running agents are left alone, tracks added to the
-/// plan are added. Attaches to the session unless --detach or stdin is not a terminal.
-///
-/// The plan's commands (setup, agents, editor, env) run only once you approved them: the
-/// first time, and again whenever they change, pk shows them and asks. Without a terminal it
-/// refuses (exit 3) unless --yes. See `pk approve`.
-///
-/// Examples:
-///   pk up                      # ./parallel.toml (or the nearest one above)
-///   pk up plans/sprint.toml --detach
-///   pk --socket scratch up     # on a private tmux server
-#[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
-pub struct UpArgs {
-    #[command(flatten)]
-    pub plan: PlanArg,
-    /// Do not attach to the session.
-    #[arg(long, short)]
-    pub detach: bool,
-    /// Run the session in zellij, whatever the plan's `multiplexer` says.
-    #[arg(long, conflicts_with = "tmux")]
-    pub zellij: bool,
-    /// Run the session in tmux, whatever the plan's `multiplexer` says.
-    #[arg(long)]
-    pub tmux: bool,
-    /// Approve the plan's commands (setup, agents, editor, env) without asking when they are
-    /// new or changed. Without a terminal, `pk up` refuses unapproved commands unless given.
-    #[arg(long, short)]
-    pub yes: bool,
-}
-
-/// Runs `pk up`.
-pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
-    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
-    let multiplexer = if args.zellij {
-        Multiplexer::Zellij
-    } else if args.tmux {
-        Multiplexer::Tmux
-    } else {
-        ws.plan.session.multiplexer
-    };
-    crate::session::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
-    let session = up(ctx, &ws, multiplexer)?;
-    if !args.detach && std::io::stdin().is_terminal() {
-        session.mux.attach(&ws.plan.session.name)?;
-    }
-    Ok(())
-}
 
 /// What `up` leaves behind for the caller.
 pub struct Up {
@@ -1024,33 +967,4 @@ fn summarize(ctx: &Ctx, plan: &Plan, state: &State, made: &[String], panes_made:
             ports
         ));
     }
-}
-
-/// Attaches the terminal to the session, or switches the client when already inside that
-/// tmux server.
-pub fn attach(tmux: &Tmux, session: &str) -> Result<()> {
-    use std::os::unix::process::CommandExt;
-    let inside = std::env::var("TMUX")
-        .ok()
-        .and_then(|v| v.split(',').next().map(str::to_owned));
-    let target = crate::sys::tmux::exact(session);
-    if inside.is_some() && inside == tmux.socket_path() {
-        // `switch-client` moves the client that shows this pane; with none attached (pk run in
-        // a detached session) it would fail after everything worked.
-        if tmux.current_client().is_none() {
-            eprintln!(
-                "no tmux client shows this pane to switch to `{session}`: attach with `{}`",
-                tmux.attach_command(session)
-            );
-            return Ok(());
-        }
-        return tmux
-            .run(vec![Cmd::new("switch-client").opt("-t", target)])
-            .map(drop);
-    }
-    let mut cmd = tmux.command(vec![Cmd::new("attach-session").opt("-t", target)]);
-    // Attaching from inside another tmux server nests on purpose: that is what was asked.
-    cmd.env_remove("TMUX").stdin(std::process::Stdio::inherit());
-    let err = cmd.exec();
-    Err(Error::failure("failed to attach to the tmux session").wrap_cause(err.to_string()))
 }

@@ -1,47 +1,23 @@
-//! `pk demo`: a throwaway repository, a sample plan and three replaying fake agents, so a
+//! The demo's repository, made and removed (`pk demo`): a throwaway repository, a sample plan and three replaying fake agents, so a
 //! newcomer sees the whole thing in seconds with no AI CLI or account: the status bar shows
 //! them working, then `api` done, `web` waiting for a permission until Enter is pressed in its
 //! pane, and `docs` failed. `pk down` in the demo repository removes everything it made.
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
-use crate::output::Style;
-use crate::session::workspace::Workspace;
-use clap::Args;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The file that marks a folder as made by `pk demo` (and so safe for `pk down` to remove).
 const MARKER: &str = ".pk-demo";
 
-/// Try pk on a throwaway repository with three fake agents (no AI account needed).
-///
-/// Makes a small git repository in a new temporary folder, writes a plan with three tracks
-/// whose agents replay recorded sessions, and runs `pk up`. `pk down` in that repository
-/// removes everything the demo made.
-///
-/// Examples:
-///   pk demo
-///   pk demo --detach --dir /tmp/pk-demo
-///   pk demo --zellij
-#[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
-pub struct DemoArgs {
-    /// Where to make the demo (must not exist) [default: a new folder under $TMPDIR].
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// Do not attach to the session.
-    #[arg(long, short)]
-    pub detach: bool,
-    /// Show the demo in zellij (0.45) instead of tmux.
-    #[arg(long)]
-    pub zellij: bool,
-}
-
-/// Runs `pk demo`.
-pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
-    let root = match &args.dir {
+/// Makes the demo folder (`dir`, which must not exist, or a new one under $TMPDIR) with its
+/// marker and the `shop` repository with its plan; returns the folder and the repository.
+pub(crate) fn make(
+    dir: Option<&Path>,
+    multiplexer: crate::plan::Multiplexer,
+) -> Result<(PathBuf, PathBuf)> {
+    let root = match dir {
         Some(dir) => {
             if dir.exists() {
                 return Err(Error::usage(format!("{} already exists", dir.display()))
@@ -66,41 +42,8 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     )
     .context("failed to write the demo marker")?;
     let repo = root.join("shop");
-    let multiplexer = if args.zellij {
-        crate::plan::Multiplexer::Zellij
-    } else {
-        crate::plan::Multiplexer::Tmux
-    };
     make_repo(&repo, &root, multiplexer)?;
-
-    let demo_ctx = Ctx {
-        cwd: repo.clone(),
-        ..ctx.clone()
-    };
-    let ws = Workspace::open(&demo_ctx, None)?;
-    // pk wrote this plan itself: its commands are approved.
-    let commands = crate::session::approval::Commands::of(&ws.plan);
-    crate::session::approval::approve(&ws.plan.path, &commands)?;
-    let mut up = super::up::up(&demo_ctx, &ws, ws.plan.session.multiplexer)?;
-    up.state.demo_root = Some(root.clone());
-    up.state.save(&ws.state_dir)?;
-    let socket = ctx
-        .socket
-        .as_ref()
-        .map(|s| format!(" --socket {s}"))
-        .unwrap_or_default();
-    ctx.out.step(&format!(
-        "\n{} the demo runs in {}\n  the status bar shows three fake agents: api finishes, web waits for your\n  permission (press Enter in its pane), docs fails\n  watch it:     pk{socket} status   (in {})\n  tear it down: cd {} && pk{socket} down   (removes {})",
-        ctx.out.paint(Style::Green, "ok:"),
-        ctx.out.paint(Style::Bold, &ws.plan.session.name),
-        repo.display(),
-        repo.display(),
-        root.display()
-    ));
-    if !args.detach && std::io::stdin().is_terminal() {
-        up.mux.attach(&ws.plan.session.name)?;
-    }
-    Ok(())
+    Ok((root, repo))
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<()> {

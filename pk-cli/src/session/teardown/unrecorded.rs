@@ -4,7 +4,7 @@
 //! torn down with the usual care; `pk down` never exits 0 while pk's things are still there.
 
 use super::{Target, refusal, save_work, sh};
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::output::Style;
 use crate::session::hidden_work::Hidden;
@@ -79,7 +79,7 @@ struct Found {
 /// folder is listed and left alone, and then pk exits 1.
 pub(super) fn tear_down(
     ctx: &Ctx,
-    args: &super::DownArgs,
+    args: &super::Down,
     target: &Target,
     lock: SessionLock,
 ) -> Result<()> {

@@ -1,4 +1,4 @@
-//! `pk status`: a table of the tracks (or `--json`, design §3).
+//! The status of every track that `pk status` shows as a table (or `--json`, design §3).
 //!
 //! What each agent does comes from the status watcher's `status.json` when the watcher runs
 //! (it has read every transcript as it grew: fast at any size); otherwise each track's files
@@ -6,38 +6,18 @@
 //! worktree's count of changed files ([`crate::live::dirt`]); `git status` runs here only for the
 //! worktrees it has no current count of.
 
-use crate::Ctx;
-use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::live::{self, StatusFile, TrackFeed};
 use crate::output::outln;
 use crate::plan::Plan;
 use crate::session::state::State;
 use crate::session::workspace::Workspace;
-use clap::Args;
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// Show what every agent does and has cost, with its branch, ports and changes.
-///
-/// The state is what the agent does: starting, working, waiting (for you), done, error, idle
-/// or exited. `--json` also gives tokens, the transcript read and the worktree.
-///
-/// Examples:
-///   pk status
-///   pk status --json | jq '.tracks[] | select(.state == "waiting") | .name'
-#[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub plan: PlanArg,
-    /// Print one JSON object (design §3) instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// `pk status --json`.
 #[derive(Debug, Serialize)]
@@ -89,57 +69,12 @@ pub struct TrackJson {
     pub changed_files: usize,
 }
 
-/// Runs `pk status`.
-pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
-    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
-    let state = ws.state()?;
-    let report = collect(ctx, &ws, state.as_ref())?;
-    if args.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("status serializes")
-        )?;
-    } else {
-        print_table(&ws.plan, &report, state.is_some())?;
-    }
-    if let Some(state) = &state {
-        warn_about_the_world(ctx, &ws, state, &report);
-    }
-    Ok(())
-}
-
-/// What changed under pk since `pk up`, on stderr (also with `--json`): the session is gone
-/// (its tmux server was stopped, say) or a worktree folder was deleted by hand.
-fn warn_about_the_world(ctx: &Ctx, ws: &Workspace, state: &State, report: &StatusJson) {
-    let session = &ws.plan.session.name;
-    if report.tracks.iter().all(|t| t.pane.is_none())
-        && !ws.mux(ctx, Some(state)).has_session(session)
-    {
-        ctx.out.warn(&format!(
-            "session `{session}` is not running (its {} server or session was stopped): \
-             `pk up` starts it again with the same worktrees, branches and ports",
-            state.multiplexer
-        ));
-    }
-    for rec in state.tracks.iter().filter(|r| r.worktree_created) {
-        if !rec.worktree.exists() {
-            ctx.out.warn(&format!(
-                "the worktree of track `{}` ({}) is gone: `pk up` makes it again from branch \
-                 `{}`, `pk down` forgets it",
-                rec.name,
-                rec.worktree.display(),
-                rec.branch
-            ));
-        }
-    }
-}
-
 /// Gathers the status of every track of the plan.
 pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<StatusJson> {
     let plan = &ws.plan;
     let mux = ws.mux(ctx, state);
     // The watcher's view when it runs; else the files, read once.
-    let watcher_runs = super::watch::is_running(&ws.state_dir);
+    let watcher_runs = crate::session::lock::watcher_runs(&ws.state_dir);
     let file = if watcher_runs {
         StatusFile::load(&ws.state_dir)
     } else {
@@ -290,7 +225,8 @@ fn changed_files(ctx: &Ctx, git: &crate::sys::git::Git, worktrees: &[PathBuf]) -
     .collect()
 }
 
-fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<()> {
+/// Prints the table of `pk status`.
+pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<()> {
     if !up {
         outln!(
             "session {} is not up (run `pk up`); the plan has {} tracks",

@@ -20,19 +20,16 @@
 //! folders changed", and gathering events with a short `recv_timeout` is that debouncer in a few
 //! lines, without its extra thread and timer tick.
 
-use crate::Ctx;
-use crate::cli::PlanArg;
+use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::layout;
 use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::session::lock::SessionLock;
 use crate::session::state::State;
-use crate::session::workspace::Workspace;
 use crate::sys::git::Git;
 use crate::sys::mux::Mux;
 use crate::sys::tmux::{Client, Cmd, Pane};
-use clap::Args;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use pk_status::sanitize::clean;
@@ -42,28 +39,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
-
-/// Keep the tmux status bar up to date with what every agent does.
-///
-/// Follows every track's transcript and hook events and shows, in the session's status line,
-/// which agent works, waits for you, is done or failed, and what each has cost. A track that
-/// starts waiting, finishes or fails rings the bell and shows a message. Also writes
-/// .git/pk/<session>/status.json, which `pk status` reads.
-///
-/// `pk up` starts it in the session's pk-watch window (and again if it died); it stops when
-/// the session ends. Only one watcher runs per session.
-///
-/// Examples:
-///   pk watch                   # in the foreground, for the plan here
-#[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
-pub struct WatchArgs {
-    #[command(flatten)]
-    pub plan: PlanArg,
-    /// The session's state folder (`.git/pk/<session>`), instead of finding it from the plan.
-    #[arg(long, hide = true, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-}
 
 /// How often tmux is asked which agents still run, idleness is re-rendered and every file is
 /// looked at even without an event (file systems without inotify events).
@@ -80,15 +55,8 @@ const PANES_MAX_AGE: Duration = Duration::from_millis(250);
 /// Width of the status line when no client is attached.
 const DEFAULT_WIDTH: u32 = layout::DETACHED_SIZE.0;
 
-/// The watcher's lock file in the state folder.
-const LOCK_FILE: &str = "watch.lock";
-
-/// Runs `pk watch`.
-pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
-    let state_dir = match &args.state_dir {
-        Some(dir) => dir.clone(),
-        None => Workspace::open(ctx, args.plan.plan.as_deref())?.state_dir,
-    };
+/// Runs the watcher of the session whose state folder is `state_dir`, until the session ends.
+pub(crate) fn watch(ctx: &Ctx, state_dir: PathBuf) -> Result<()> {
     let state = State::load(&state_dir)?.ok_or_else(|| {
         Error::failure(format!(
             "no pk session to watch: {} has no state",
@@ -120,20 +88,17 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
 }
 
 /// Takes the session's watcher lock; `None` when another watcher holds it. The kernel drops
-/// it when the watcher dies. Tried for a moment: [`is_running`] probes it briefly.
+/// it when the watcher dies. Tried for a moment: [`crate::session::lock::watcher_runs`] probes it briefly.
 fn lock(state_dir: &Path) -> Result<Option<SessionLock>> {
     for _ in 0..20 {
-        if let Ok(lock) = SessionLock::try_acquire_at(&state_dir.join(LOCK_FILE))? {
+        if let Ok(lock) =
+            SessionLock::try_acquire_at(&state_dir.join(crate::session::lock::WATCH_LOCK))?
+        {
             return Ok(Some(lock));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(None)
-}
-
-/// True when a watcher runs for the session whose state folder is `state_dir`.
-pub fn is_running(state_dir: &Path) -> bool {
-    SessionLock::is_held(&state_dir.join(LOCK_FILE))
 }
 
 /// Whether the watcher goes on.
@@ -689,7 +654,9 @@ fn relevant(event: &notify::Result<notify::Event>) -> bool {
     };
     let own = |p: &PathBuf| {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
-        name == live::STATUS_FILE || name == LOCK_FILE || name.starts_with(".status.json.")
+        name == live::STATUS_FILE
+            || name == crate::session::lock::WATCH_LOCK
+            || name.starts_with(".status.json.")
     };
     kind && (event.paths.is_empty() || !event.paths.iter().all(own))
 }

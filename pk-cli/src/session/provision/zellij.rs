@@ -3,7 +3,7 @@
 //! a background process (zellij cannot add a tab to a session no client is attached to).
 
 use super::{agent_pane, fresh_agents, reset_track_files};
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::error::{Context, Result};
 use crate::layout;
 use crate::output::Style;
@@ -117,7 +117,7 @@ fn record_panes(z: &Zellij, ws: &Workspace, state: &mut State) -> Result<()> {
 /// ends or its state folder goes; its output goes to `watch.log` in the state folder.
 pub fn ensure_watcher(ctx: &Ctx, ws: &Workspace) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    if crate::commands::watch::is_running(&ws.state_dir) {
+    if crate::session::lock::watcher_runs(&ws.state_dir) {
         return Ok(());
     }
     let argv = super::watch_argv(&ws.state_dir, None)?;
