@@ -18,6 +18,7 @@ pub mod output;
 pub mod plan;
 pub mod session;
 pub mod sys;
+pub mod util;
 
 use clap::Parser;
 use std::ffi::OsString;

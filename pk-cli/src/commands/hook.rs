@@ -41,14 +41,14 @@ pub fn run(args: &HookArgs) -> u8 {
         if let Some((program, rest)) = user.split_first() {
             run_user_notify(program, rest, payload);
         }
-        hooks::codex_notify_line(payload, crate::live::now_ms())
+        hooks::codex_notify_line(payload, crate::util::clock::now_ms())
     } else {
         let mut input = Vec::new();
         if let Err(e) = std::io::stdin().take(MAX_INPUT).read_to_end(&mut input) {
             eprintln!("pk hook: failed to read the event: {e}");
             return 0;
         }
-        hooks::event_line(&input, crate::live::now_ms())
+        hooks::event_line(&input, crate::util::clock::now_ms())
     };
     let (Some(events), Some(line)) = (events, line) else {
         return 0;

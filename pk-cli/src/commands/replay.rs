@@ -232,8 +232,11 @@ impl Hooks {
         if let (Some(p), Value::Object(extra)) = (payload.as_object_mut(), fields) {
             p.extend(extra);
         }
-        if let Err(e) = hooks::append_value(Path::new(&self.path), &payload, crate::live::now_ms())
-        {
+        if let Err(e) = hooks::append_value(
+            Path::new(&self.path),
+            &payload,
+            crate::util::clock::now_ms(),
+        ) {
             eprintln!("pk replay: {e}");
         }
     }

@@ -195,7 +195,7 @@ fn read_gitdir(root: &Path) -> Option<PathBuf> {
     } else {
         root.join(path)
     };
-    Some(crate::sys::git::canonical(&path))
+    Some(crate::util::fs::canonical(&path))
 }
 
 /// The folders (relative, without the root's `""`) that hold the given relative file paths,

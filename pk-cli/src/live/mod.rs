@@ -73,12 +73,8 @@ const CHECKPOINT_TAIL: u64 = 4096;
 /// bigger file is not pk's.
 const CHECKPOINT_MAX: u64 = 1 << 20;
 
-/// Now, in unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+/// At its old path for the benches; the clock is [`crate::util::clock::now_ms`].
+pub use crate::util::clock::now_ms;
 
 /// Follows one file: a cursor and a tracker.
 #[derive(Debug, Clone)]
@@ -257,44 +253,14 @@ fn tail_hash(path: &Path, offset: u64, id: Option<u64>) -> Option<u64> {
 }
 
 /// Runs `work` on every item; on several threads when the items have much to read together
-/// (`backlog`, in bytes), the biggest first, so that a first look at long transcripts takes
-/// the time of the longest rather than of all. Small reads stay on this thread: starting
-/// threads costs more than they save.
+/// (`backlog`, in bytes, from [`PARALLEL_FROM`]), the biggest first (see
+/// [`crate::util::parallel::each_in_parallel`]).
 pub fn each_in_parallel<T: Send>(
     items: &mut [T],
     backlog: impl Fn(&T) -> u64,
     work: impl Fn(&mut T) + Sync,
 ) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(THREADS_MAX)
-        .min(items.len());
-    let mut queue: Vec<(u64, &mut T)> = items.iter_mut().map(|i| (backlog(i), i)).collect();
-    let total: u64 = queue.iter().map(|(b, _)| b).sum();
-    if threads < 2 || total < PARALLEL_FROM {
-        queue.into_iter().for_each(|(_, item)| work(item));
-        return;
-    }
-    // Smallest first: `pop` takes the biggest.
-    queue.sort_by_key(|(b, _)| *b);
-    let queue = std::sync::Mutex::new(queue);
-    let next = || {
-        queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop()
-    };
-    let run = || {
-        while let Some((_, item)) = next() {
-            work(item);
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(run);
-        }
-        run();
-    });
+    crate::util::parallel::each_in_parallel(items, backlog, PARALLEL_FROM, THREADS_MAX, work);
 }
 
 /// Reads what is new for every track (see [`TrackFeed::refresh`]): the event files and where
@@ -442,7 +408,7 @@ impl TrackFeed {
                     .wrap_cause(e.to_string()),
             );
         }
-        crate::session::state::write_atomically_in_place(&path, &text)?;
+        crate::util::fs::write_atomically_in_place(&path, &text)?;
         if !state_dir.join(crate::session::state::STATE_FILE).exists() {
             // `pk down` removed the session meanwhile: leave it nothing to trip on.
             let _ = std::fs::remove_file(&path);
@@ -700,7 +666,7 @@ impl StatusFile {
             )));
         }
         let text = serde_json::to_vec_pretty(self).context("failed to encode status.json")?;
-        crate::session::state::write_atomically_in_place(&state_dir.join(STATUS_FILE), &text)
+        crate::util::fs::write_atomically_in_place(&state_dir.join(STATUS_FILE), &text)
     }
 }
 

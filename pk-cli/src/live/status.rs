@@ -8,7 +8,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::live::{self, StatusFile, TrackFeed};
+use crate::live::{StatusFile, TrackFeed};
 use crate::output::outln;
 use crate::plan::Plan;
 use crate::session::state::State;
@@ -111,7 +111,7 @@ pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<Statu
         .into_iter()
         .map(|c| c.or_else(|| asked.next()).unwrap_or(0))
         .collect();
-    let now = live::now_ms();
+    let now = crate::util::clock::now_ms();
     let idle_ms =
         i64::try_from(plan.session.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let tracks = plan
@@ -207,7 +207,7 @@ fn show_reads(feed: &TrackFeed) {
 /// The number of changed and untracked files of each worktree: 0 for one that does not exist,
 /// and 0 with a warning for one git cannot read.
 fn changed_files(ctx: &Ctx, git: &crate::sys::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
-    crate::sys::git::in_parallel(worktrees, |w| {
+    crate::util::parallel::in_parallel(worktrees, |w| {
         if w.join(".git").exists() {
             git.dirt(w).map(|d| d.count())
         } else {
@@ -234,7 +234,7 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
             plan.tracks.len()
         )?;
     }
-    let now = live::now_ms();
+    let now = crate::util::clock::now_ms();
     let rows: Vec<[String; 9]> = report
         .tracks
         .iter()

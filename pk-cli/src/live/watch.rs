@@ -220,7 +220,7 @@ impl Watch {
     /// One look at everything: reads what is new, refreshes the panes when due, pushes the bar,
     /// alerts and writes status.json when something changed.
     fn cycle(&mut self, full: bool) -> Result<Flow> {
-        let now = live::now_ms();
+        let now = crate::util::clock::now_ms();
         if !self.reload_state() {
             return Ok(Flow::Stop);
         }
@@ -546,7 +546,7 @@ impl Watch {
             }
             println!(
                 "{} {}, was {old}",
-                clock(live::now_ms()),
+                clock(crate::util::clock::now_ms()),
                 alert_text(name, status)
             );
             if needs_look(*old, *state) {
@@ -616,7 +616,7 @@ impl Watch {
         let file = StatusFile {
             version: live::STATUS_VERSION,
             session: self.state.session.clone(),
-            updated: pk_status::Timestamp(live::now_ms()),
+            updated: pk_status::Timestamp(crate::util::clock::now_ms()),
             pid: std::process::id(),
             total_cost_usd: pk_status::total_cost(entries.iter().map(|e| &e.status)),
             tracks: entries.clone(),

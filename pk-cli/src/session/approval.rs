@@ -27,7 +27,6 @@ use pk_status::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -315,12 +314,12 @@ pub enum Status {
 
 /// The approvals file's path.
 pub fn store_path() -> PathBuf {
-    crate::session::ports::registry_dir().join(FILE)
+    crate::util::fs::state_home().join(FILE)
 }
 
 /// The key of a plan: its canonical absolute path.
 fn key(plan_path: &Path) -> String {
-    crate::sys::git::canonical(plan_path)
+    crate::util::fs::canonical(plan_path)
         .to_string_lossy()
         .into_owned()
 }
@@ -350,32 +349,24 @@ pub fn status(plan: &Plan, commands: &Commands) -> Status {
 /// Opens the store under its lock, lets `f` change it, writes it back atomically. Approvals of
 /// plan files that no longer exist are dropped on the way.
 fn with_store(f: impl FnOnce(&mut Store)) -> Result<()> {
-    let path = store_path();
-    let dir = path.parent().expect("the store is in a folder");
-    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let lock_path = dir.join("approvals.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("failed to open {}", lock_path.display()))?;
-    // Held for a few milliseconds by any pk; blocking is right here.
-    lock.lock()
-        .with_context(|| format!("failed to lock {}", lock_path.display()))?;
-    let mut store = read_store(&path);
-    store.version = VERSION;
-    store.plans.retain(|plan, _| Path::new(plan).exists());
-    f(&mut store);
-    let text = serde_json::to_string_pretty(&store).context("failed to encode the approvals")?;
-    crate::session::state::write_atomically(&path, text.as_bytes())
+    let read = |path: &Path| {
+        let mut store = read_store(path);
+        store.version = VERSION;
+        store.plans.retain(|plan, _| Path::new(plan).exists());
+        Ok(Some(store))
+    };
+    crate::util::store::update(&store_path(), "approvals.lock", read, |store| {
+        f(store);
+        Ok(())
+    })
+    .map(drop)
 }
 
 /// Records the user's approval of `commands` for the plan at `plan_path`.
 pub fn approve(plan_path: &Path, commands: &Commands) -> Result<()> {
     let entry = Entry {
         hash: commands.hash(),
-        approved_at: Timestamp(crate::live::now_ms()),
+        approved_at: Timestamp(crate::util::clock::now_ms()),
         commands: commands.clone(),
     };
     let key = key(plan_path);

@@ -25,7 +25,7 @@ pub(crate) fn make(
             }
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("failed to create {}", dir.display()))?;
-            crate::sys::git::canonical(dir)
+            crate::util::fs::canonical(dir)
         }
         None => {
             let base = std::env::temp_dir();
@@ -33,7 +33,7 @@ pub(crate) fn make(
                 .map(|i| base.join(format!("pk-demo-{}-{i}", std::process::id())))
                 .find(|d| std::fs::create_dir(d).is_ok())
                 .ok_or_else(|| Error::failure("failed to create a demo folder"))?;
-            crate::sys::git::canonical(&dir)
+            crate::util::fs::canonical(&dir)
         }
     };
     std::fs::write(

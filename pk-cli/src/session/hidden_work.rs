@@ -662,7 +662,7 @@ fn rename_or_copy(from: &Path, to: &Path) -> Result<()> {
 fn read_gitdir(dir: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(dir.join(".git")).ok()?;
     let path = Path::new(text.lines().next()?.strip_prefix("gitdir: ")?.trim_end());
-    Some(crate::sys::git::canonical(&dir.join(path)))
+    Some(crate::util::fs::canonical(&dir.join(path)))
 }
 
 /// A subject or path for a message: control characters escaped.

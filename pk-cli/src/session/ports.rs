@@ -9,7 +9,6 @@
 
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
-use std::fs::OpenOptions;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::path::{Path, PathBuf};
 
@@ -44,11 +43,7 @@ struct Registry {
 
 /// Where the registry lives.
 pub fn registry_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir).join("pk");
-    }
-    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
-    home.join(".local/state/pk")
+    crate::util::fs::state_home()
 }
 
 /// A request for one track's block.
@@ -158,29 +153,13 @@ fn with_registry<T: Default>(
     damaged: Damaged,
     f: impl FnOnce(&mut Registry) -> Result<T>,
 ) -> Result<T> {
-    let dir = registry_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let lock_path = dir.join("ports.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("failed to open {}", lock_path.display()))?;
-    // Held for a few milliseconds by any pk; blocking is right here.
-    lock.lock()
-        .with_context(|| format!("failed to lock {}", lock_path.display()))?;
-    let path = dir.join("ports.json");
-    let mut registry = match read_registry(&path) {
-        Ok(registry) => registry,
-        Err(_) if damaged == Damaged::Skip => return Ok(T::default()),
-        Err(e) => return Err(e),
+    let read = |path: &Path| match read_registry(path) {
+        Ok(registry) => Ok(Some(registry)),
+        Err(_) if damaged == Damaged::Skip => Ok(None),
+        Err(e) => Err(e),
     };
-    let out = f(&mut registry)?;
-    let text =
-        serde_json::to_string_pretty(&registry).context("failed to encode the port registry")?;
-    crate::session::state::write_atomically(&path, text.as_bytes())?;
-    Ok(out)
+    let path = registry_dir().join("ports.json");
+    Ok(crate::util::store::update(&path, "ports.lock", read, f)?.unwrap_or_default())
 }
 
 /// Hands out a block for each request of the session in `state_dir`, keeping blocks the registry

@@ -155,7 +155,7 @@ fn prepare_tracks(
     let mut to_finish: Vec<&Track> = Vec::new();
     for track in &plan.tracks {
         let registered = worktrees.iter().find(|w| {
-            crate::sys::git::canonical(&w.path) == crate::sys::git::canonical(&track.worktree)
+            crate::util::fs::canonical(&w.path) == crate::util::fs::canonical(&track.worktree)
         });
         let recorded = state.track(&track.name);
         let ours = recorded.is_some_and(|r| r.worktree_created && r.worktree == track.worktree);
@@ -204,7 +204,7 @@ fn prepare_tracks(
         }
         // Not the stale record of this track's own folder, deleted by hand and dropped above.
         let own = |w: &crate::sys::git::WorktreeEntry| {
-            crate::sys::git::canonical(&w.path) == crate::sys::git::canonical(&track.worktree)
+            crate::util::fs::canonical(&w.path) == crate::util::fs::canonical(&track.worktree)
         };
         if let Some(w) = worktrees.iter().find(|w| {
             w.branch.as_deref() == Some(&format!("refs/heads/{}", track.branch)) && !own(w)
@@ -547,13 +547,13 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
             let settings = crate::live::hooks::claude_settings(&hook.exe, &files.events);
             let text = serde_json::to_string_pretty(&settings).context("failed to encode hooks")?;
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-                crate::session::state::write_atomically(path, text.as_bytes())?;
+                crate::util::fs::write_atomically(path, text.as_bytes())?;
             }
         }
         if let (Some(path), Some(prompt)) = (&files.prompt, &track.prompt)
             && std::fs::read(path).ok().as_deref() != Some(prompt.as_bytes())
         {
-            crate::session::state::write_atomically(path, prompt.as_bytes())?;
+            crate::util::fs::write_atomically(path, prompt.as_bytes())?;
         }
     }
     Ok(())
@@ -617,7 +617,7 @@ impl Copy {
 /// worktree it has not finished making) that differ from their source: a kill cut them short.
 fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Result<Vec<Copy>> {
     let mut copies = Vec::new();
-    let root = crate::sys::git::canonical(&plan.repo_root);
+    let root = crate::util::fs::canonical(&plan.repo_root);
     for rel in &track.copy {
         let from = plan.repo_root.join(rel);
         let to = track.worktree.join(rel);
@@ -641,7 +641,7 @@ fn plan_copies(ctx: &Ctx, plan: &Plan, track: &Track, redo: &[PathBuf]) -> Resul
         // leading out of it): its files, as for the folder itself.
         let from = match std::fs::symlink_metadata(&from) {
             Ok(m) if m.file_type().is_symlink() && from.is_dir() => {
-                let real = crate::sys::git::canonical(&from);
+                let real = crate::util::fs::canonical(&from);
                 if real.starts_with(&root) { real } else { from }
             }
             _ => from,
@@ -786,7 +786,7 @@ fn build_panes(
     let plan = &ws.plan;
     let session = &plan.session.name;
     let mut made = 0;
-    let now = crate::live::now_ms();
+    let now = crate::util::clock::now_ms();
     if !tmux.has_session(session) {
         let agents = fresh_agents(ws, state, now)?;
         ctx.out.step(&format!(

@@ -208,39 +208,12 @@ impl State {
     /// Writes the state into `dir` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).context("failed to encode pk's state")?;
-        write_atomically(&dir.join(STATE_FILE), text.as_bytes())
+        crate::util::fs::write_atomically(&dir.join(STATE_FILE), text.as_bytes())
     }
 }
 
 /// The state's file name in the session's state folder.
 pub const STATE_FILE: &str = "state.json";
-
-/// Writes `bytes` to `path` so that readers see either the old or the new contents, never a
-/// part: a temporary file in the same folder, renamed over the target. (No fsync: this guards
-/// against pk being killed, not against power loss, and keeps `pk up` fast.)
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::failure(format!("{} has no parent folder", path.display())))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    write_atomically_in_place(path, bytes)
-}
-
-/// Like [`write_atomically`], but fails rather than make the file's folder: for what the
-/// watcher writes into a session's state folder, which must not come back once `pk down`
-/// removed it.
-pub fn write_atomically_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::failure(format!("{} has no parent folder", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("failed to write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))
-}
 
 #[cfg(test)]
 mod tests {

@@ -71,7 +71,7 @@ pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
         .iter()
         .filter(|r| r.worktree_created && is_worktree(&r.worktree))
         .collect();
-    let checked = crate::sys::git::in_parallel(&present, |rec| {
+    let checked = crate::util::parallel::in_parallel(&present, |rec| {
         // A worktree a crash of `pk up` left without files is filled first (else every file
         // would look deleted), one whose index git cannot read gets a new one.
         if let Some(said) = repair::fill(git, rec)? {
@@ -299,7 +299,7 @@ impl Target {
         let Ok(path) = crate::plan::find_plan(explicit, &ctx.cwd) else {
             return Err(plan_err);
         };
-        let path = crate::sys::git::canonical(&path);
+        let path = crate::util::fs::canonical(&path);
         let Ok(git) = Git::discover(path.parent().unwrap_or(Path::new("/"))) else {
             return Err(plan_err);
         };

@@ -23,7 +23,7 @@ impl Workspace {
     /// Finds and loads the plan (`explicit`, or `parallel.toml` here or above).
     pub fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<Workspace> {
         let path = plan::find_plan(explicit, &ctx.cwd)?;
-        let path = crate::sys::git::canonical(&path);
+        let path = crate::util::fs::canonical(&path);
         let dir = path.parent().unwrap_or(Path::new("/"));
         let mut git = Git::discover(dir)?;
         git.set_verbose(ctx.verbose);

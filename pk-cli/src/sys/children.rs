@@ -17,7 +17,7 @@ use std::process::Command;
 ///
 /// The parent-death signal fires when the *thread* that started the child exits, not the
 /// process: pk starts git from the thread that then waits for it (`output()`, in
-/// [`crate::sys::git::in_parallel`]'s worker threads too), so that thread outlives the child while
+/// [`crate::util::parallel::in_parallel`]'s worker threads too), so that thread outlives the child while
 /// pk lives. A pk that died between the fork and the `prctl` would be missed: the child then
 /// checks that its parent is still the pk that forked it, else fails to start.
 #[cfg(target_os = "linux")]
@@ -63,8 +63,8 @@ pub(crate) fn holders(dir: &Path, worktree: &Path) -> Vec<Holder> {
         return Vec::new();
     }
     let (dir, worktree) = (
-        crate::sys::git::canonical(dir),
-        crate::sys::git::canonical(worktree),
+        crate::util::fs::canonical(dir),
+        crate::util::fs::canonical(worktree),
     );
     let me = std::process::id().to_string();
     let Ok(entries) = std::fs::read_dir("/proc") else {

@@ -12,6 +12,8 @@
 mod post_checkout;
 
 use crate::error::{Context, Error, Result};
+use crate::util::fs::canonical;
+use crate::util::parallel::in_parallel;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -340,37 +342,6 @@ pub struct Removal {
     /// Its changes were just saved on a ref (`pk down --force`): the one case pk passes
     /// `--force` to git, on the user's explicit request.
     pub saved: bool,
-}
-
-/// Runs `f` on every item at once, one thread each, and returns the results in order (a
-/// panicking thread gives an error). For per-worktree git commands: most of their time is
-/// spent in the child process, so the threads mostly wait.
-pub fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Vec<Result<R>> {
-    if let [one] = items {
-        return vec![f(one)];
-    }
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .iter()
-            .map(|item| scope.spawn(move || f(item)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::failure("a worker thread panicked")))
-            })
-            .collect()
-    })
-}
-
-/// Canonical form of a path when it exists, else the path as given (for comparisons).
-pub fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Parses `git status --porcelain=v1 -z`: `XY path` entries, NUL-terminated; a rename or copy

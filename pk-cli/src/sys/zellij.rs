@@ -290,7 +290,7 @@ pub fn plugin_path() -> Result<PathBuf> {
     }
     let dir = path.parent().expect("a file in a folder");
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    crate::session::state::write_atomically(&path, PLUGIN_WASM)?;
+    crate::util::fs::write_atomically(&path, PLUGIN_WASM)?;
     Ok(path)
 }
 

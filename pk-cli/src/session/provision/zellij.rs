@@ -27,7 +27,7 @@ const PANES_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result<usize> {
     let plan = &ws.plan;
     let session = &plan.session.name;
-    let now = crate::live::now_ms();
+    let now = crate::util::clock::now_ms();
     let known = z.sessions();
     let existing = known.iter().find(|s| s.name == *session);
     let mut made = 0;
@@ -71,7 +71,7 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
         };
         let kdl = layout::zellij::session_layout(&windows, shape.agents_width, &bar);
         let path = ws.state_dir.join(LAYOUT_FILE);
-        crate::session::state::write_atomically(&path, kdl.to_string().as_bytes())?;
+        crate::util::fs::write_atomically(&path, kdl.to_string().as_bytes())?;
         ctx.out.step(&format!(
             "  {} zellij session {} ({} agents)",
             ctx.out.paint(Style::Green, "+"),

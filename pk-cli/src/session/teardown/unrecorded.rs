@@ -11,7 +11,8 @@ use crate::session::hidden_work::Hidden;
 use crate::session::lock::SessionLock;
 use crate::session::ports;
 use crate::session::state::State;
-use crate::sys::git::{Dirt, Git, Removal, canonical};
+use crate::sys::git::{Dirt, Git, Removal};
+use crate::util::fs::canonical;
 use std::path::{Path, PathBuf};
 
 /// The sessions pk's records say were set up from the plan file at `plan` (canonical).
@@ -169,7 +170,7 @@ pub(super) fn tear_down(
                 p.session.keep.clone()
             }),
     )?;
-    let checked = crate::sys::git::in_parallel(&ours, |f| -> Result<(Dirt, Hidden)> {
+    let checked = crate::util::parallel::in_parallel(&ours, |f| -> Result<(Dirt, Hidden)> {
         let said = |s: &str| ctx.out.warn(s);
         super::repair::checked(git, &f.path, &f.track, said, || {
             crate::session::hidden_work::scan(git, &f.path, &f.branch, &keep, &|_| false)
