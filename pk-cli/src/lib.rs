@@ -10,6 +10,7 @@
 pub(crate) mod cli;
 pub mod commands;
 pub mod ctx;
+pub mod diag;
 pub mod error;
 pub mod fault;
 pub mod layout;

@@ -10,7 +10,7 @@
 pub mod tmux;
 pub mod zellij;
 
-use crate::plan::{Diagnostic, PlanError, syntax_diagnostic};
+use crate::diag::{Diagnostic, PlanError, syntax_diagnostic};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;

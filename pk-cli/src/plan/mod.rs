@@ -4,13 +4,10 @@
 //! Every error names the file, line and column, with a caret under the spot and a hint
 //! (`diag`), and exits 2. Loading a plan never changes anything on disk.
 
-mod diag;
 mod raw;
 mod resolve;
 
-pub(crate) use diag::Diagnostic;
-pub use diag::PlanError;
-pub(crate) use resolve::syntax_diagnostic;
+pub use crate::diag::PlanError;
 pub use resolve::{Repo, find_plan, load, resolve_source};
 
 use std::path::PathBuf;

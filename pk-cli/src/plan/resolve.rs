@@ -8,9 +8,9 @@ mod track;
 #[cfg(test)]
 mod tests;
 
-use super::diag::Diagnostic;
 use super::raw::{self, EnvTable, RawPlan, RawPorts, RawSession, Str};
 use super::{AgentPreset, Multiplexer, PLAN_FILE, Plan, PlanError, Ports, Session};
+use crate::diag::{Diagnostic, syntax_diagnostic};
 use crate::error::Error;
 use crate::layout::{DEFAULT_PRESET, Shape};
 use crate::sys::git::Git;
@@ -158,39 +158,6 @@ fn nul_strings(source: &str) -> Vec<Range<usize>> {
         doc.get_ref().values().for_each(|v| walk(v, &mut out));
     }
     out
-}
-
-/// A TOML or schema error from the `toml` crate, in pk's words where it helps.
-pub(crate) fn syntax_diagnostic(src: &str, err: &toml::de::Error) -> Diagnostic {
-    let message = err.message().trim_end();
-    let (message, hint) = match message.strip_prefix("unknown field ") {
-        Some(rest) => match rest.split_once(", expected ") {
-            Some((key, expected)) => {
-                let known = expected.split('`').skip(1).step_by(2);
-                let typo = check::did_you_mean(key.trim_matches('`'), known);
-                let hint = match typo {
-                    Some(similar) => format!("did you mean `{similar}`? (expected {expected})"),
-                    None => format!("expected {expected}"),
-                };
-                (format!("unknown key {key}"), Some(hint))
-            }
-            None => (format!("unknown key {rest}"), None),
-        },
-        None => (
-            message
-                .replace("expected i64", "expected an integer")
-                .replace("expected a sequence", "expected an array"),
-            None,
-        ),
-    };
-    let diag = match err.span() {
-        Some(span) => Diagnostic::at(src, span, message),
-        None => Diagnostic::whole_file(message),
-    };
-    match hint {
-        Some(hint) => diag.hint(hint),
-        None => diag,
-    }
 }
 
 /// A value for a message: control characters escaped (a plan cannot drive the terminal), long

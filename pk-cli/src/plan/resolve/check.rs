@@ -1,6 +1,7 @@
 //! Pure checks of the names and values of a plan: no files, no git, no processes. Each returns
 //! `Err(reason)` with a lowercase fragment that `resolve` turns into a diagnostic.
 
+pub(crate) use crate::diag::did_you_mean;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
@@ -304,46 +305,6 @@ pub fn find_cycles(edges: &[Vec<(usize, usize)>]) -> Vec<(Vec<usize>, (usize, us
     found
 }
 
-/// The candidate closest to `word` (by edit distance), if it is close enough to be a typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Edit distance where swapping two neighbouring characters counts as one edit (optimal
-/// string alignment), so `nmae` is one edit from `name`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 /// Indices of the entries whose key already occurred, with the index of the first occurrence.
 pub fn duplicates<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<(usize, usize)> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -509,11 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_and_duplicates() {
-        assert_eq!(did_you_mean("shema", ["api", "schema"]), Some("schema"));
-        assert_eq!(did_you_mean("zzz", ["api", "schema"]), None);
-        assert_eq!(did_you_mean("nmae", ["base", "name"]), Some("name"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    fn duplicates_point_at_the_first() {
         assert_eq!(duplicates(["a", "b", "a", "a"]), vec![(2, 0), (3, 0)]);
     }
 }

@@ -2,7 +2,7 @@
 //! `depends_on` naming tracks that exist, without cycles).
 
 use super::{Resolver, check, shown};
-use crate::plan::diag::{Diagnostic, Location};
+use crate::diag::{Diagnostic, Location};
 use crate::plan::raw::{RawTrack, RawTranscript, Str, StrList};
 use crate::plan::{Agent, Ports, Session, TRANSCRIPT_FORMATS, Track, Transcript};
 use std::collections::HashMap;

@@ -207,6 +207,79 @@ fn render_one(path: &Path, diag: &Diagnostic) -> String {
     out
 }
 
+/// A TOML or schema error from the `toml` crate, in pk's words where it helps.
+pub(crate) fn syntax_diagnostic(src: &str, err: &toml::de::Error) -> Diagnostic {
+    let message = err.message().trim_end();
+    let (message, hint) = match message.strip_prefix("unknown field ") {
+        Some(rest) => match rest.split_once(", expected ") {
+            Some((key, expected)) => {
+                let known = expected.split('`').skip(1).step_by(2);
+                let typo = did_you_mean(key.trim_matches('`'), known);
+                let hint = match typo {
+                    Some(similar) => format!("did you mean `{similar}`? (expected {expected})"),
+                    None => format!("expected {expected}"),
+                };
+                (format!("unknown key {key}"), Some(hint))
+            }
+            None => (format!("unknown key {rest}"), None),
+        },
+        None => (
+            message
+                .replace("expected i64", "expected an integer")
+                .replace("expected a sequence", "expected an array"),
+            None,
+        ),
+    };
+    let diag = match err.span() {
+        Some(span) => Diagnostic::at(src, span, message),
+        None => Diagnostic::whole_file(message),
+    };
+    match hint {
+        Some(hint) => diag.hint(hint),
+        None => diag,
+    }
+}
+
+/// The candidate closest to `word` (by edit distance), if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance where swapping two neighbouring characters counts as one edit (optimal
+/// string alignment), so `nmae` is one edit from `name`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +380,13 @@ mod tests {
         let err: crate::error::Error = err.into();
         assert_eq!(err.kind, crate::error::ErrorKind::Usage);
         assert_eq!(err.message, "error: gone\n --> p");
+    }
+
+    #[test]
+    fn suggestions_and_duplicates() {
+        assert_eq!(did_you_mean("shema", ["api", "schema"]), Some("schema"));
+        assert_eq!(did_you_mean("zzz", ["api", "schema"]), None);
+        assert_eq!(did_you_mean("nmae", ["base", "name"]), Some("name"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
