@@ -36,7 +36,10 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         .ok_or_else(|| Error::failure(format!("track `{}` is not in pk's state", args.track)))?;
     let launch = &rec.launch;
     let mut env = launch.env.clone();
-    match crate::sys::procs::record(&args.state_dir, &rec.name) {
+    match crate::sys::procs::record(&crate::live::transcript::track_dir(
+        &args.state_dir,
+        &rec.name,
+    )) {
         Ok(id) => env.push((crate::session::env_vars::PK_RUN_ID.to_string(), id)),
         Err(e) => {
             eprintln!("pk: {e}\n  `pk down` may not end the processes this track leaves running")

@@ -71,7 +71,11 @@ pub(crate) fn watch(ctx: &Ctx, state_dir: PathBuf) -> Result<()> {
         ));
         return Ok(());
     };
-    let mux = Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
+    let mux = Mux::of(
+        ctx,
+        Some(state.mux_record()),
+        crate::plan::Multiplexer::Tmux,
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     let fs = notify::recommended_watcher(move |event| {
         let _ = tx.send(event);

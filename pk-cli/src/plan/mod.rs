@@ -156,24 +156,7 @@ impl AgentPreset {
     }
 }
 
-/// `[session] multiplexer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Multiplexer {
-    /// tmux (default).
-    Tmux,
-    /// zellij.
-    Zellij,
-}
-
-impl Multiplexer {
-    /// The name used in the plan and in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Multiplexer::Tmux => "tmux",
-            Multiplexer::Zellij => "zellij",
-        }
-    }
-}
+pub use crate::sys::mux::Multiplexer;
 
 /// `transcript = { path, format }` of a custom command.
 #[derive(Debug, Clone, PartialEq, Eq)]

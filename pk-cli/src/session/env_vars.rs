@@ -25,8 +25,8 @@ pub const PK_TRANSCRIPT: &str = "PK_TRANSCRIPT";
 /// The file of hook events of the track.
 pub const PK_EVENTS: &str = "PK_EVENTS";
 /// Set by `pk agent-run` for `setup` and the agent: the id of this start of the track's pane.
-/// `pk down` ends every process that carries it (see `procs`).
-pub const PK_RUN_ID: &str = "PK_RUN_ID";
+/// `pk down` ends every process that carries it (defined by `sys::procs`, which reads it).
+pub use crate::sys::procs::PK_RUN_ID;
 /// Selects a private tmux server, like `--socket`.
 pub const PK_TMUX_SOCKET: &str = "PK_TMUX_SOCKET";
 

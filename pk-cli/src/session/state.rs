@@ -205,6 +205,11 @@ impl State {
         Ok(Some(state))
     }
 
+    /// What the multiplexer needs of the record: its name and the tmux socket.
+    pub(crate) fn mux_record(&self) -> (&str, Option<&str>) {
+        (&self.multiplexer, self.socket.as_deref())
+    }
+
     /// Writes the state into `dir` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).context("failed to encode pk's state")?;

@@ -50,7 +50,11 @@ pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
     let Some(mut state) = loaded else {
         return unrecorded::tear_down(ctx, args, &target, lock);
     };
-    let mux = crate::sys::mux::Mux::of(ctx, Some(&state), crate::plan::Multiplexer::Tmux);
+    let mux = crate::sys::mux::Mux::of(
+        ctx,
+        Some(state.mux_record()),
+        crate::plan::Multiplexer::Tmux,
+    );
     let git = &target.git;
     // The plan's `keep` when it loads, else the one recorded at `pk up`, else the default.
     let keep = Keep::new(

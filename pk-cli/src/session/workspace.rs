@@ -44,7 +44,11 @@ impl Workspace {
 
     /// The multiplexer of this session (see [`crate::sys::mux::Mux::of`]).
     pub fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::sys::mux::Mux {
-        crate::sys::mux::Mux::of(ctx, state, self.plan.session.multiplexer)
+        crate::sys::mux::Mux::of(
+            ctx,
+            state.map(State::mux_record),
+            self.plan.session.multiplexer,
+        )
     }
 
     /// One port request per track of the plan; blocks the state already records are kept (a

@@ -3,10 +3,27 @@
 
 use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::plan::Multiplexer;
-use crate::session::state::State;
 use crate::sys::tmux::{Cmd, Pane, Tmux};
 use crate::sys::zellij::Zellij;
+
+/// `[session] multiplexer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Multiplexer {
+    /// tmux (default).
+    Tmux,
+    /// zellij.
+    Zellij,
+}
+
+impl Multiplexer {
+    /// The name used in the plan and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Multiplexer::Tmux => "tmux",
+            Multiplexer::Zellij => "zellij",
+        }
+    }
+}
 
 /// tmux (on a socket) or zellij.
 #[derive(Debug, Clone)]
@@ -20,9 +37,10 @@ pub enum Mux {
 impl Mux {
     /// The multiplexer of a session: the one its state records (what `pk up` used), else the
     /// plan's. `--socket` picks the tmux server.
-    pub fn of(ctx: &Ctx, state: Option<&State>, plan: Multiplexer) -> Mux {
-        let zellij = match state {
-            Some(s) => s.multiplexer == Multiplexer::Zellij.name(),
+    /// `recorded` is what the state records: the multiplexer's name and the tmux socket.
+    pub fn of(ctx: &Ctx, recorded: Option<(&str, Option<&str>)>, plan: Multiplexer) -> Mux {
+        let zellij = match recorded {
+            Some((name, _)) => name == Multiplexer::Zellij.name(),
             None => plan == Multiplexer::Zellij,
         };
         if zellij {
@@ -31,7 +49,7 @@ impl Mux {
         let socket = ctx
             .socket
             .clone()
-            .or_else(|| state.and_then(|s| s.socket.clone()));
+            .or_else(|| recorded.and_then(|(_, socket)| socket.map(str::to_owned)));
         Mux::Tmux(Tmux::new(socket.as_deref(), ctx.verbose))
     }
 

@@ -28,6 +28,11 @@ use std::time::{Duration, Instant};
 /// The file, in a track's folder, that lists the panes' runs.
 pub const RUNS_FILE: &str = "runs.ndjson";
 
+/// Set by `pk agent-run` for `setup` and the agent: the id of this start of the track's pane.
+/// `pk down` ends every process that carries it. Listed with the other variables in
+/// `session::env_vars`.
+pub const PK_RUN_ID: &str = "PK_RUN_ID";
+
 /// How long processes get to exit after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -45,8 +50,9 @@ pub struct Run {
     pub start: Option<u64>,
 }
 
-/// Records this process as a run of `track` and returns its `PK_RUN_ID`.
-pub fn record(state_dir: &Path, track: &str) -> Result<String> {
+/// Records this process as a run of the track whose folder (in the state folder) is `dir` and
+/// returns its `PK_RUN_ID`.
+pub fn record(dir: &Path) -> Result<String> {
     let pid = std::process::id() as i32;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -58,8 +64,7 @@ pub fn record(state_dir: &Path, track: &str) -> Result<String> {
         sid,
         start: imp::start_time(pid),
     };
-    let dir = crate::live::transcript::track_dir(state_dir, track);
-    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let path = dir.join(RUNS_FILE);
     let mut line = serde_json::to_string(&run).context("failed to encode the run")?;
     line.push('\n');
@@ -179,7 +184,7 @@ mod imp {
             return false;
         };
         environ.split(|b| *b == 0).any(|var| {
-            var.strip_prefix(crate::session::env_vars::PK_RUN_ID.as_bytes())
+            var.strip_prefix(super::PK_RUN_ID.as_bytes())
                 .and_then(|v| v.strip_prefix(b"="))
                 .is_some_and(|v| ids.iter().any(|id| id.as_bytes() == v))
         })
@@ -327,8 +332,8 @@ mod tests {
     #[test]
     fn records_runs_and_reads_them_back() {
         let dir = tempfile::tempdir().unwrap();
-        let a = record(dir.path(), "api").unwrap();
-        let b = record(dir.path(), "web").unwrap();
+        let a = record(&dir.path().join("tracks/api")).unwrap();
+        let b = record(&dir.path().join("tracks/web")).unwrap();
         let mut ids: Vec<String> = runs(dir.path()).into_iter().map(|r| r.id).collect();
         ids.sort();
         let mut want = vec![a, b];
