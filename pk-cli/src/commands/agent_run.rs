@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         if let Some(prompt) = var(crate::session::env_vars::PK_PROMPT) {
             println!("task: {prompt}");
         } else if let Some(file) = var(crate::session::env_vars::PK_PROMPT_FILE) {
-            // Too long to show whole (crate::session::prompt): where it is.
+            // Too long to show whole (crate::plan::prompt): where it is.
             println!("task: in {file}");
         }
     }

@@ -4,6 +4,8 @@
 //! Every error names the file, line and column, with a caret under the spot and a hint
 //! (`diag`), and exits 2. Loading a plan never changes anything on disk.
 
+pub(crate) mod keep;
+pub(crate) mod prompt;
 mod raw;
 mod resolve;
 
@@ -59,7 +61,7 @@ pub struct Session {
     pub idle_after_secs: u64,
     /// `keep`: globs of the ignored files in a worktree that are the user's work, which `pk
     /// down` refuses to delete (and `--force` saves). Replaces the default
-    /// ([`crate::session::hidden_work::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
+    /// ([`keep::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
     /// add a glob; `keep = []` keeps no ignored file.
     pub keep: Vec<String>,
 }

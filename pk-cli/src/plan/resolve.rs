@@ -421,14 +421,14 @@ impl Resolver<'_> {
     /// `keep`: globs `pk down` can compile, each reported at its place otherwise.
     fn keep(&mut self, list: Option<&raw::StrList>) -> Vec<String> {
         let Some(list) = list else {
-            return crate::session::hidden_work::Keep::default_globs();
+            return super::keep::default_globs();
         };
         for entry in list.get_ref() {
             let pattern = entry.get_ref();
             let why = if pattern.trim().is_empty() {
                 Some("is empty".to_string())
             } else {
-                crate::session::hidden_work::glob(pattern)
+                super::keep::glob(pattern)
                     .err()
                     .map(|e| format!("is not a valid glob: {}", e.kind()))
             };

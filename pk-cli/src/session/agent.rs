@@ -15,13 +15,11 @@ pub struct StatusHooks<'a> {
 /// The argv that starts a track's agent, with the prompt handed over the way that agent takes
 /// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead. A prompt too long
 /// for an argument is left out for the agents that read it on standard input
-/// ([`crate::session::prompt`]).
+/// ([`crate::plan::prompt`]).
 pub fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String> {
     let prompt = track.prompt.clone();
-    let on_stdin = prompt
-        .as_deref()
-        .is_some_and(crate::session::prompt::is_long)
-        && crate::session::prompt::on_stdin(&track.agent);
+    let on_stdin = prompt.as_deref().is_some_and(crate::plan::prompt::is_long)
+        && crate::plan::prompt::on_stdin(&track.agent);
     match &track.agent {
         Agent::Command(argv) => argv.clone(),
         Agent::Preset(preset) if on_stdin => stdin_argv(*preset),

@@ -16,7 +16,7 @@ pub const PK_PORT: &str = "PK_PORT";
 pub const PK_PORT_PREFIX: &str = "PK_PORT_";
 /// The track's initial prompt, for custom commands that want it. Left out when the prompt is
 /// longer than 100 KiB (Linux refuses a variable of 128 KiB or more): [`PK_PROMPT_FILE`] names
-/// the file that holds it then (see [`crate::session::prompt`]).
+/// the file that holds it then (see [`crate::plan::prompt`]).
 pub const PK_PROMPT: &str = "PK_PROMPT";
 /// Set instead of [`PK_PROMPT`] for a prompt longer than 100 KiB: the file that holds it.
 pub const PK_PROMPT_FILE: &str = "PK_PROMPT_FILE";

@@ -9,28 +9,16 @@
 //! ignored file pk is about to delete is summarised, one line per top folder.
 
 use crate::error::{Context, Error, Result};
+use crate::plan::keep::glob;
 use crate::sys::git::{Dirt, Git};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-/// What `[session] keep` is when the plan does not set it: local settings and local
-/// databases, the ignored files people make by hand and cannot make again.
-pub(crate) const DEFAULT_KEEP: [&str; 5] = [".env*", "*.local", "*.local.*", "*.db", "*.sqlite*"];
-
 /// Most commits listed per worktree in a refusal; the rest are counted.
 const LISTED_COMMITS: usize = 20;
-
-/// One `keep` glob, as the plan checks it and `pk down` uses it: like a `.gitignore` line,
-/// `*` stops at `/`, `**` crosses folders.
-pub(crate) fn glob(pattern: &str) -> std::result::Result<globset::Glob, globset::Error> {
-    GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-}
 
 /// The `keep` globs, compiled.
 #[derive(Debug, Clone)]
@@ -51,7 +39,7 @@ impl Keep {
 
     /// The default globs.
     pub(crate) fn default_globs() -> Vec<String> {
-        DEFAULT_KEEP.iter().map(|s| (*s).to_string()).collect()
+        crate::plan::keep::default_globs()
     }
 
     /// An ignored file git lists by itself: its path or its name matches (`*.db` keeps

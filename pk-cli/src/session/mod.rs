@@ -9,7 +9,6 @@ pub mod env_vars;
 pub(crate) mod hidden_work;
 pub mod lock;
 pub mod ports;
-pub(crate) mod prompt;
 pub(crate) mod provision;
 pub(crate) mod recover;
 pub mod state;

@@ -416,7 +416,7 @@ pub struct TrackFiles {
     pub codex_notify: Option<Vec<String>>,
     /// The file a headless agent's stream is kept in.
     pub tee: Option<Tee>,
-    /// The file that holds a prompt too long for the command line ([`crate::session::prompt`]).
+    /// The file that holds a prompt too long for the command line ([`crate::plan::prompt`]).
     pub prompt: Option<PathBuf>,
 }
 
@@ -453,8 +453,8 @@ impl TrackFiles {
             prompt: track
                 .prompt
                 .as_deref()
-                .is_some_and(crate::session::prompt::is_long)
-                .then(|| dir.join(crate::session::prompt::FILE)),
+                .is_some_and(crate::plan::prompt::is_long)
+                .then(|| dir.join(crate::plan::prompt::FILE)),
             dir,
             source,
             tee,
@@ -531,7 +531,7 @@ pub fn launch_spec(
         stdin: files
             .prompt
             .clone()
-            .filter(|_| crate::session::prompt::on_stdin(&track.agent)),
+            .filter(|_| crate::plan::prompt::on_stdin(&track.agent)),
     }
 }
 

@@ -127,7 +127,7 @@ pub struct Launch {
     #[serde(default)]
     pub tee: Option<Tee>,
     /// A prompt too long for the command line, for an agent that reads it on standard input:
-    /// the file that holds it, opened as the agent's stdin ([`crate::session::prompt`]).
+    /// the file that holds it, opened as the agent's stdin ([`crate::plan::prompt`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<PathBuf>,
 }

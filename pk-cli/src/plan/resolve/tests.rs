@@ -177,7 +177,7 @@ fn defaults() {
     assert_eq!(s.worktrees, repo.root.parent().unwrap().join("shop.pk"));
     assert_eq!(s.branch_template, "pk/{track}");
     assert_eq!(s.idle_after_secs, 600);
-    assert_eq!(s.keep, crate::session::hidden_work::DEFAULT_KEEP);
+    assert_eq!(s.keep, crate::plan::keep::DEFAULT_KEEP);
     assert_eq!((plan.ports.base, plan.ports.per_track), (4100, 10));
     assert_eq!(plan.repo_root, repo.root);
     assert_eq!(plan.path, repo.root.join("parallel.toml"));

@@ -140,7 +140,7 @@ impl Resolver<'_> {
         let prompt = self.prompt(t.prompt.as_ref(), t.prompt_file.as_ref());
         // A prompt the agent cannot be given fails here, at `pk check`, not in its pane.
         if let (Some(text), Some(at)) = (&prompt, t.prompt.as_ref().or(t.prompt_file.as_ref()))
-            && let Some((msg, hint)) = crate::session::prompt::refusal(&agent, &name, text)
+            && let Some((msg, hint)) = crate::plan::prompt::refusal(&agent, &name, text)
         {
             self.report(self.at(at.span(), msg).hint(hint));
         }
