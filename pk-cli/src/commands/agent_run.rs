@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         .ok_or_else(|| Error::failure(format!("track `{}` is not in pk's state", args.track)))?;
     let launch = &rec.launch;
     let mut env = launch.env.clone();
-    match crate::sys::procs::record(&crate::live::transcript::track_dir(
+    match crate::sys::procs::record(&crate::session::transcript::track_dir(
         &args.state_dir,
         &rec.name,
     )) {

@@ -1,8 +1,8 @@
-//! `pk hook` (hidden): the command of the hooks pk installs (see [`crate::live::hooks`]). Appends the
+//! `pk hook` (hidden): the command of the hooks pk installs (see [`crate::session::hooks`]). Appends the
 //! hook's standard input (or Codex's `notify` payload) to the track's event file and exits 0,
 //! quickly and quietly, whatever happened: a status hook must never get in the agent's way.
 
-use crate::live::hooks;
+use crate::session::hooks;
 use clap::Args;
 use std::io::Read;
 use std::path::PathBuf;

@@ -6,7 +6,8 @@
 //! waits for Enter in its pane, answers, and finishes), and `Stop` or `StopFailure` at the end.
 
 use crate::error::{Context, Error, Result};
-use crate::live::{hooks, render};
+use crate::live::render;
+use crate::session::hooks;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};

@@ -17,15 +17,13 @@
 //! offset) is read from its start.
 
 pub mod dirt;
-pub mod hooks;
 pub mod render;
 pub mod status;
-pub mod transcript;
 pub mod watch;
 
 use crate::error::{Context, Error, Result};
-use crate::live::transcript::Source;
 use crate::session::state::TrackRecord;
+use crate::session::transcript::{self, Source};
 use pk_status::{
     Checkpoint, FileChange, FileCursor, Format, Timestamp, Tokens, TrackStatus, Tracker,
 };
@@ -36,8 +34,9 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The status file's name in the session's state folder.
-pub const STATUS_FILE: &str = "status.json";
+/// The status file's name in the session's state folder (named in `session::state`, which
+/// `pk down` uses to clean the folder).
+pub use crate::session::state::STATUS_FILE;
 
 /// Version of the status file format.
 pub const STATUS_VERSION: u32 = 1;
@@ -58,8 +57,9 @@ const THREADS_MAX: usize = 4;
 /// granularity and a slow start leave some slack).
 const START_SLACK: Duration = Duration::from_secs(5);
 
-/// The folder of the tracks' checkpoints in the session's state folder.
-pub const CHECKPOINT_DIR: &str = "checkpoints";
+/// The folder of the tracks' checkpoints in the session's state folder (named in
+/// `session::state`).
+pub use crate::session::state::CHECKPOINT_DIR;
 
 /// Version of the checkpoint files' layout: a file of another version, or whose trackers are of
 /// another [`Checkpoint::VERSION`], or written by another version of pk, is not read: the files

@@ -6,14 +6,14 @@
 use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::layout::{self, AgentPane};
-use crate::live::hooks::HookTarget;
-use crate::live::transcript::{self, Source};
 use crate::output::Style;
 use crate::plan::{self, Multiplexer, Plan, Track};
 use crate::session::env_vars;
+use crate::session::hooks::HookTarget;
 use crate::session::lock::SessionLock;
 use crate::session::ports;
 use crate::session::state::{Launch, State, Tee, TrackRecord};
+use crate::session::transcript::{self, Source};
 use crate::session::workspace::Workspace;
 use crate::sys::mux::Mux;
 use crate::sys::tmux::{Cmd, Tmux};
@@ -445,7 +445,7 @@ impl TrackFiles {
         let events = dir.join(transcript::EVENTS_FILE);
         TrackFiles {
             codex_notify: (preset == Some(plan::AgentPreset::Codex)).then(|| {
-                crate::live::hooks::codex_notify(&hook.exe, &events, &hook.codex_user_notify)
+                crate::session::hooks::codex_notify(&hook.exe, &events, &hook.codex_user_notify)
             }),
             events,
             claude_settings: (preset == Some(plan::AgentPreset::Claude))
@@ -544,7 +544,7 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
         std::fs::create_dir_all(&files.dir)
             .with_context(|| format!("failed to create {}", files.dir.display()))?;
         if let Some(path) = &files.claude_settings {
-            let settings = crate::live::hooks::claude_settings(&hook.exe, &files.events);
+            let settings = crate::session::hooks::claude_settings(&hook.exe, &files.events);
             let text = serde_json::to_string_pretty(&settings).context("failed to encode hooks")?;
             if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
                 crate::util::fs::write_atomically(path, text.as_bytes())?;

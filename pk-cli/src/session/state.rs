@@ -101,7 +101,7 @@ pub struct TrackRecord {
     /// Where the agent's transcript is, or how to find it (design §6); none for a shell or a
     /// custom command without `transcript`.
     #[serde(default)]
-    pub transcript: Option<crate::live::transcript::Source>,
+    pub transcript: Option<crate::session::transcript::Source>,
     /// The track's hook event file (`claude-hooks`), under the session's state folder.
     #[serde(default)]
     pub events: Option<PathBuf>,
@@ -220,6 +220,12 @@ impl State {
 /// The state's file name in the session's state folder.
 pub const STATE_FILE: &str = "state.json";
 
+/// The status file the watcher writes in the session's state folder.
+pub const STATUS_FILE: &str = "status.json";
+
+/// The folder of the tracks' checkpoints (the watcher's) in the session's state folder.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +249,7 @@ mod tests {
             copied: vec![".env".into()],
             pane: Some("%3".into()),
             launch: Launch::default(),
-            transcript: Some(crate::live::transcript::Source::ClaudeProject {
+            transcript: Some(crate::session::transcript::Source::ClaudeProject {
                 dir: "/h/.claude/projects/-r-pk-api".into(),
             }),
             events: Some("/r/.git/pk/shop/tracks/api/events.ndjson".into()),

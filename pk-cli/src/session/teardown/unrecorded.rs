@@ -293,8 +293,8 @@ pub(super) fn tear_down(
 const PK_FILES: [&str; 7] = [
     crate::session::state::STATE_FILE,
     "tracks",
-    crate::live::STATUS_FILE,
-    crate::live::CHECKPOINT_DIR,
+    crate::session::state::STATUS_FILE,
+    crate::session::state::CHECKPOINT_DIR,
     "zellij-layout.kdl",
     "watch.log",
     "watch.lock",

@@ -203,7 +203,7 @@ impl HookTarget {
     /// the agents inherit.
     pub fn current(env: &dyn Fn(&str) -> Option<String>) -> Result<HookTarget> {
         let exe = std::env::current_exe().context("failed to find the pk executable")?;
-        let codex_user_notify = crate::live::transcript::codex_root(env)
+        let codex_user_notify = crate::session::transcript::codex_root(env)
             .and_then(|root| std::fs::read_to_string(root.join("config.toml")).ok())
             .map(|text| user_codex_notify(&text))
             .unwrap_or_default();
