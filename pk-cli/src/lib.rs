@@ -1,11 +1,20 @@
 //! `pk`: run a small team of AI coding agents in parallel on one repository.
 //!
-//! The binary is a thin `main.rs` over [`run`]; each subcommand lives in its own module under
-//! [`commands`]. External programs each have one typed wrapper ([`git`], [`tmux`]); the plan is
-//! read strictly ([`plan`]) and everything pk creates is recorded in [`state`]. Live status:
-//! [`transcript`] says where each track's transcript is, [`hooks`] gets Claude's hook events
-//! into a file, [`live`] reads both as they grow and `pk watch` pushes the result into tmux.
-//! A shared plan's commands run only once the user approved them ([`approval`]).
+//! The binary is a thin `main.rs` over [`run`]. The folders show the flow, and a module only
+//! uses the ones below it (checked from the `use crate::` lines):
+//!
+//! | part | what | may use |
+//! | --- | --- | --- |
+//! | `cli`, `commands/` | one module per subcommand: parse its args, call the domain, print; no command calls another | everything below |
+//! | [`live`] | the watcher: followers and checkpoints, the watch loop, the status assembly, change counts, rendering of agents' streams | session, plan, layout, sys, util, leaves |
+//! | [`session`] | what pk makes and unmakes: provisioning, recovery, teardown (with the work `pk down` must never lose), state, locks, ports, approvals, the demo's repository, agent presets, transcript locations, hooks, env | plan, layout, sys, util, leaves |
+//! | [`plan`] | `parallel.toml` read strictly into a `Plan` | layout (its `Shape`), sys, leaves |
+//! | [`layout`] | the tmux and zellij layouts of a plan | sys, leaves |
+//! | [`sys`] | one wrapper per program: git, tmux, zellij, the multiplexer enum over both, the shell, processes | util, leaves |
+//! | [`util`] | clock, atomic writes, one locked JSON store, parallel maps | `error` only |
+//! | leaves: [`error`], [`output`], [`ctx`], [`diag`], [`fault`] | errors, styled output, the context of a run, plan diagnostics, fault injection | each other only (`ctx` → `output` → `error`) |
+//!
+//! A shared plan's commands run only once the user approved them ([`session::approval`]).
 
 pub(crate) mod cli;
 pub mod commands;
