@@ -196,36 +196,18 @@ pub const ENV_PLACEHOLDERS: [&str; 3] = ["track", "port", "branch"];
 
 /// Expands `{track}`, `{port}` and `{branch}` in an env value. `{{` and `}}` stand for literal
 /// braces. Unknown placeholders were rejected when the plan was loaded, so they cannot occur
-/// here; should one slip through it is left as written.
+/// here; should one slip through it is left as written. The one expander of the plan's
+/// templates ([`resolve::expand`]) does the work.
 pub fn expand_template(template: &str, vars: TemplateVars<'_>) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
-        }
-        if tail.starts_with('{')
-            && let Some(end) = tail.find('}')
-        {
-            let key = &tail[1..end];
-            match key {
-                "track" => out.push_str(vars.track),
-                "port" => out.push_str(&vars.port.to_string()),
-                "branch" => out.push_str(vars.branch),
-                _ => out.push_str(&tail[..=end]),
-            }
-            rest = &tail[end + 1..];
-            continue;
-        }
-        out.push_str(&tail[..1]);
-        rest = &tail[1..];
-    }
-    out.push_str(rest);
-    out
+    let port = vars.port.to_string();
+    resolve::expand(
+        template,
+        &[
+            ("track", vars.track),
+            ("port", &port),
+            ("branch", vars.branch),
+        ],
+    )
 }
 
 #[cfg(test)]

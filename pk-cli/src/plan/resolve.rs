@@ -3,6 +3,8 @@
 //! one). Nothing is written: the only side effects are reads (the plan, prompt files, git refs).
 
 mod check;
+
+pub(crate) use check::expand;
 mod track;
 
 #[cfg(test)]
@@ -163,14 +165,12 @@ fn nul_strings(source: &str) -> Vec<Range<usize>> {
 /// A value for a message: control characters escaped (a plan cannot drive the terminal), long
 /// values cut, backticks replaced so the quoting of the message stays readable.
 fn shown(value: &str) -> String {
-    let mut out = String::new();
-    for c in value.chars().take(60) {
-        match c {
-            '`' => out.push('\''),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
+    let cut: String = value
+        .chars()
+        .take(60)
+        .map(|c| if c == '`' { '\'' } else { c })
+        .collect();
+    let mut out = crate::util::text::visible(&cut, false);
     if value.chars().count() > 60 {
         out.push('…');
     }

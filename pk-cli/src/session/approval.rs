@@ -262,22 +262,7 @@ pub fn render(commands: &Commands, before: Option<&Commands>, out: &Output) -> S
 /// `s` with control characters (but newlines) and invisible formatting characters (bidi
 /// overrides, zero-width spaces) escaped as `\u{…}`, `\t`, `\r`.
 pub fn visible(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let invisible = matches!(c,
-            '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        if c == '\n' {
-            out.push(c);
-        } else if c.is_control() {
-            out.extend(c.escape_default());
-        } else if invisible {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::util::text::visible(s, true)
 }
 
 /// One approval on record.

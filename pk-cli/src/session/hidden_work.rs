@@ -653,17 +653,9 @@ fn read_gitdir(dir: &Path) -> Option<PathBuf> {
     Some(crate::util::fs::canonical(&dir.join(path)))
 }
 
-/// A subject or path for a message: control characters escaped.
+/// A subject or path for a message: control and invisible characters escaped.
 fn shown(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::util::text::visible(text, false)
 }
 
 fn run(mut cmd: std::process::Command, what: impl Fn() -> String) -> Result<Vec<u8>> {

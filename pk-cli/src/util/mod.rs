@@ -5,3 +5,4 @@ pub mod clock;
 pub mod fs;
 pub mod parallel;
 pub(crate) mod store;
+pub(crate) mod text;
