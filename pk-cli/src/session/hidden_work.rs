@@ -141,14 +141,8 @@ pub(crate) fn scan(
     is_pks: &dyn Fn(&Path) -> bool,
 ) -> Result<(Dirt, Hidden)> {
     let mut cmd = git.command_in(worktree);
-    cmd.args([
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--ignore-submodules=none",
-        "--ignored=matching",
-    ]);
+    cmd.args(crate::sys::git::STATUS_ARGS)
+        .arg("--ignored=matching");
     let raw = run(cmd, || {
         format!("failed to read the status of {}", worktree.display())
     })?;
@@ -448,14 +442,8 @@ fn submodules(git: &Git, worktree: &Path, keep: &Keep, hidden: &mut Hidden) -> R
         let dir = worktree.join(&path);
         let mut why = Vec::new();
         let mut cmd = git.command_in(&dir);
-        cmd.args([
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=none",
-            "--ignored=matching",
-        ]);
+        cmd.args(crate::sys::git::STATUS_ARGS)
+            .arg("--ignored=matching");
         match run(cmd, || {
             format!("failed to read the status of {}", dir.display())
         }) {

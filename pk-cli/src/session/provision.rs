@@ -750,6 +750,36 @@ pub fn agent_argv(state_dir: &Path, track: &str) -> Result<Vec<String>> {
     ])
 }
 
+/// Adds a pane, with `add`, for every track of the plan that has none (`has_pane`), its files
+/// reset and recorded first; returns how many were added. The same for tmux and zellij.
+pub(super) fn add_missing_panes(
+    ctx: &Ctx,
+    ws: &Workspace,
+    state: &mut State,
+    now: i64,
+    has_pane: impl Fn(&str) -> bool,
+    mut add: impl FnMut(&Track, &AgentPane) -> Result<()>,
+) -> Result<usize> {
+    let mut made = 0;
+    for track in &ws.plan.tracks {
+        if has_pane(&track.name) {
+            continue;
+        }
+        reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
+        state.save(&ws.state_dir)?;
+        let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
+        add(track, &agent)?;
+        crate::fault::point(&format!("up:pane-added:{}", track.name));
+        ctx.out.step(&format!(
+            "  {} pane for {}",
+            ctx.out.paint(Style::Green, "+"),
+            ctx.out.paint(Style::Bold, &track.name)
+        ));
+        made += 1;
+    }
+    Ok(made)
+}
+
 /// The agent panes of a new session, every track's files reset first: they must be empty
 /// before the agents start, so the state is saved now, with the start times.
 pub(super) fn fresh_agents(ws: &Workspace, state: &mut State, now: i64) -> Result<Vec<AgentPane>> {
@@ -803,22 +833,10 @@ fn build_panes(
         made = agents.len();
     } else {
         let panes = tmux.panes(session)?;
-        for track in &plan.tracks {
-            if panes.iter().any(|p| p.track == track.name) {
-                continue;
-            }
-            reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
-            state.save(&ws.state_dir)?;
-            let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
-            add_pane(tmux, plan, &agent)?;
-            crate::fault::point(&format!("up:pane-added:{}", track.name));
-            ctx.out.step(&format!(
-                "  {} pane for {}",
-                ctx.out.paint(Style::Green, "+"),
-                ctx.out.paint(Style::Bold, &track.name)
-            ));
-            made += 1;
-        }
+        let has_pane = |track: &str| panes.iter().any(|p| p.track == track);
+        made += add_missing_panes(ctx, ws, state, now, has_pane, |_, agent| {
+            add_pane(tmux, plan, agent)
+        })?;
     }
     // Record pane ids (stable, unlike indexes) for status, focus and the watcher.
     let panes = tmux.panes(session)?;

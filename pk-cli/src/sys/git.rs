@@ -250,33 +250,20 @@ impl Git {
     /// repository (it uses the untracked cache and fsmonitor when configured), and it honours
     /// sparse checkout, where libgit2 reports every out-of-cone file as deleted.
     pub fn dirt(&self, path: &Path) -> Result<Dirt> {
-        let mut cmd = self.command_in(path);
-        cmd.args([
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=none",
-        ]);
-        let out = self
-            .run(cmd)
-            .map_err(|e| e.wrap(format!("failed to read the status of {}", path.display())))?;
-        Ok(parse_status(&out.stdout))
+        Ok(parse_status(&self.status(path, &[])?))
     }
 
     /// `git status` of a worktree, as [`Git::dirt`] runs it, raw, for `pk watch`: without the
     /// optional index lock, so that its own count does not touch the worktree's git folder,
     /// which the watcher watches.
     pub fn status_raw(&self, path: &Path) -> Result<Vec<u8>> {
+        self.status(path, &["--no-optional-locks"])
+    }
+
+    /// `git <before> status` as [`STATUS_ARGS`] asks it, raw.
+    fn status(&self, path: &Path, before: &[&str]) -> Result<Vec<u8>> {
         let mut cmd = self.command_in(path);
-        cmd.args([
-            "--no-optional-locks",
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--ignore-submodules=none",
-        ]);
+        cmd.args(before).args(STATUS_ARGS);
         let out = self
             .run(cmd)
             .map_err(|e| e.wrap(format!("failed to read the status of {}", path.display())))?;
@@ -343,6 +330,15 @@ pub struct Removal {
     /// `--force` to git, on the user's explicit request.
     pub saved: bool,
 }
+
+/// How pk asks `git status`: machine-readable, every untracked file, submodules' changes too.
+pub(crate) const STATUS_ARGS: [&str; 5] = [
+    "status",
+    "--porcelain=v1",
+    "-z",
+    "--untracked-files=all",
+    "--ignore-submodules=none",
+];
 
 /// Parses `git status --porcelain=v1 -z`: `XY path` entries, NUL-terminated; a rename or copy
 /// (`R`/`C` in X) is followed by one more field, the original path.

@@ -2,7 +2,7 @@
 //! track added later gets a pane of its own, and the status watcher runs beside the session as
 //! a background process (zellij cannot add a tab to a session no client is attached to).
 
-use super::{agent_pane, fresh_agents, reset_track_files};
+use super::{add_missing_panes, fresh_agents};
 use crate::ctx::Ctx;
 use crate::error::{Context, Result};
 use crate::layout;
@@ -33,28 +33,16 @@ pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result
     let mut made = 0;
     if existing.is_some_and(|s| !s.exited) {
         let panes = z.panes(session)?;
-        for track in &plan.tracks {
-            if panes.iter().any(|p| p.track == track.name) {
-                continue;
-            }
-            reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
-            state.save(&ws.state_dir)?;
-            let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
+        let has_pane = |track: &str| panes.iter().any(|p| p.track == track);
+        made += add_missing_panes(ctx, ws, state, now, has_pane, |track, agent| {
             z.new_pane(
                 session,
-                &layout::zellij::agent_title(&agent),
+                &layout::zellij::agent_title(agent),
                 &agent.cwd,
                 &agent.argv,
             )
-            .map_err(|e| e.wrap(format!("failed to add a pane for `{}`", track.name)))?;
-            crate::fault::point(&format!("up:pane-added:{}", track.name));
-            ctx.out.step(&format!(
-                "  {} pane for {}",
-                ctx.out.paint(Style::Green, "+"),
-                ctx.out.paint(Style::Bold, &track.name)
-            ));
-            made += 1;
-        }
+            .map_err(|e| e.wrap(format!("failed to add a pane for `{}`", track.name)))
+        })?;
     } else {
         if existing.is_some() {
             // What zellij would resurrect is older than pk's record: start afresh.
