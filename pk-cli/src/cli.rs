@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Use a private tmux server (`tmux -L NAME`) instead of the default one.
-    #[arg(long, global = true, env = "PK_TMUX_SOCKET", value_name = "NAME")]
+    #[arg(long, global = true, env = crate::session::env_vars::PK_TMUX_SOCKET, value_name = "NAME")]
     pub socket: Option<String>,
     /// Print the git and tmux commands pk runs.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -18,23 +18,23 @@
 
 pub(crate) mod cli;
 pub mod commands;
-pub mod ctx;
+pub(crate) mod ctx;
 pub mod diag;
 pub mod error;
 pub mod fault;
 pub mod layout;
 pub mod live;
-pub mod output;
+pub(crate) mod output;
 pub mod plan;
-pub mod session;
-pub mod sys;
-pub mod util;
+pub(crate) mod session;
+pub(crate) mod sys;
+pub(crate) mod util;
 
 use clap::Parser;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-pub use ctx::Ctx;
+pub(crate) use ctx::Ctx;
 pub use error::{Error, Result};
 
 /// The context of a run, from the global options.

@@ -48,12 +48,6 @@ pub fn session_layout(windows: &[Window], agents_width: u32, bar: &Bar) -> KdlDo
     doc
 }
 
-/// A layout that is one more tab, for a track added to a running session (`zellij action
-/// new-tab --layout`): the template is repeated so the tab gets the bar too.
-pub fn tab_layout(window: &Window, agents_width: u32, bar: &Bar) -> KdlDocument {
-    session_layout(std::slice::from_ref(window), agents_width, bar)
-}
-
 fn tab(window: &Window, agents_width: u32) -> KdlNode {
     let mut tab = KdlNode::new("tab");
     tab.push(KdlEntry::new_prop("name", window.name.as_str()));

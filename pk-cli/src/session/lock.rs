@@ -120,11 +120,6 @@ impl SessionLock {
             Err(TryLockError::Error(_)) => false,
         }
     }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for SessionLock {

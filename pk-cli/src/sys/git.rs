@@ -209,15 +209,6 @@ impl Git {
         Ok(parse_worktree_list(&out.stdout))
     }
 
-    /// The registered worktree at `path`, if git knows one there.
-    pub fn worktree_at(&self, path: &Path) -> Result<Option<WorktreeEntry>> {
-        let want = canonical(path);
-        Ok(self
-            .worktrees()?
-            .into_iter()
-            .find(|w| canonical(&w.path) == want))
-    }
-
     /// Removes worktrees, all at once: one `git worktree remove` per worktree, in parallel.
     /// Unlike `worktree add`, concurrent removes do not race: each deletes only its own working
     /// tree and its own `.git/worktrees/<id>` folder (and tries `rmdir .git/worktrees`, which
@@ -235,13 +226,6 @@ impl Git {
             cmd.arg(&r.path);
             self.run(cmd).map(drop)
         })
-    }
-
-    /// Drops the metadata of worktrees whose folder is gone.
-    pub fn prune_worktrees(&self) -> Result<()> {
-        let mut cmd = self.command_in(&self.root);
-        cmd.args(["worktree", "prune"]);
-        self.run(cmd).map(drop)
     }
 
     /// Changed and untracked (not ignored) files of the worktree at `path`.
