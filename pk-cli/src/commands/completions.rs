@@ -35,7 +35,7 @@ pub fn run(args: &CompletionsArgs) -> Result<()> {
 }
 
 /// Runs `pk man`.
-pub fn man(_args: &ManArgs) -> Result<()> {
+pub(crate) fn man(_args: &ManArgs) -> Result<()> {
     let mut text = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut text)

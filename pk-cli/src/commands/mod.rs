@@ -37,7 +37,7 @@ use crate::ctx::Ctx;
 use crate::error::Result;
 
 /// Runs a subcommand; returns the exit code on success (`pk exec` passes its child's through).
-pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
+pub(crate) fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
     match command {
         Command::Up(args) => up::run(ctx, &args).map(|()| 0),
         Command::Down(args) => down::run(ctx, &args).map(|()| 0),

@@ -15,13 +15,14 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-pub use tmux::{
-    DETACHED_SIZE, WATCH_ROLE, WATCH_WINDOW, add_agent, even_heights, new_session, new_window,
-    status_left, status_right, watch_window, window_target,
+pub use tmux::new_session;
+pub(crate) use tmux::{
+    DETACHED_SIZE, WATCH_ROLE, WATCH_WINDOW, add_agent, even_heights, new_window, status_left,
+    status_right, watch_window, window_target,
 };
 
 /// The presets that ship with pk: name and file text (the files in `layouts/`).
-pub const PRESETS: [(&str, &str); 2] = [
+pub(crate) const PRESETS: [(&str, &str); 2] = [
     (
         "agents-left",
         include_str!("../../../layouts/agents-left.toml"),
@@ -33,7 +34,7 @@ pub const PRESETS: [(&str, &str); 2] = [
 ];
 
 /// The preset a plan without `layout` gets.
-pub const DEFAULT_PRESET: &str = "agents-left";
+pub(crate) const DEFAULT_PRESET: &str = "agents-left";
 
 /// Where a window's editor opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -187,7 +188,7 @@ impl Shape {
 }
 
 /// The name of the `index`-th (0-based) agents window or tab.
-pub fn window_name(index: usize) -> String {
+pub(crate) fn window_name(index: usize) -> String {
     if index == 0 {
         "agents".to_string()
     } else {

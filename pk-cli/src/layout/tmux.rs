@@ -8,16 +8,16 @@ use super::{AgentPane, EditorPane, Window};
 use crate::sys::tmux::{Cmd, exact};
 
 /// Size of a detached session before a client attaches (tmux scales the layout on attach).
-pub const DETACHED_SIZE: (u32, u32) = (200, 50);
+pub(crate) const DETACHED_SIZE: (u32, u32) = (200, 50);
 
 /// The window target `=session:=window`: exact names, never prefixes or patterns.
-pub fn window_target(session: &str, window: &str) -> String {
+pub(crate) fn window_target(session: &str, window: &str) -> String {
     format!("{}:={window}", exact(session))
 }
 
 /// What the pane border shows: the track, branch and port from pane options, so an agent that
 /// retitles its pane cannot hide them; `[exited N]` once the agent's process ends.
-pub const PANE_BORDER_FORMAT: &str = " #{?#{@pk_track},#[bold]#{@pk_track}#[nobold] #{@pk_branch} :#{@pk_port},#{?#{@pk_role},#{@pk_role},#{pane_title}}}#{?pane_dead, #[reverse] exited #{pane_dead_status} #[noreverse],} ";
+pub(crate) const PANE_BORDER_FORMAT: &str = " #{?#{@pk_track},#[bold]#{@pk_track}#[nobold] #{@pk_branch} :#{@pk_port},#{?#{@pk_role},#{@pk_role},#{pane_title}}}#{?pane_dead, #[reverse] exited #{pane_dead_status} #[noreverse],} ";
 
 fn label(target: &str, agent: &AgentPane) -> Vec<Cmd> {
     vec![
@@ -64,7 +64,7 @@ fn window_options(target: &str) -> Vec<Cmd> {
 /// The percentage of the target pane that a new pane below it takes so that, once `total`
 /// agents are stacked by splitting the last one each time, all have the same height. Splitting
 /// the `k`-th (0-based) pane: the new pane takes `(total-k-1)/(total-k)` of it.
-pub fn split_percent(k: usize, total: usize) -> u32 {
+pub(crate) fn split_percent(k: usize, total: usize) -> u32 {
     let rest = (total - k) as u32;
     (100 * (rest - 1)).div_ceil(rest)
 }
@@ -127,7 +127,7 @@ pub fn new_session(session: &str, windows: &[Window], agents_width: u32) -> Vec<
 
 /// A window (the session's first window when its index is 0: the session does not exist
 /// yet).
-pub fn new_window(session: &str, window: &Window, agents_width: u32) -> Vec<Cmd> {
+pub(crate) fn new_window(session: &str, window: &Window, agents_width: u32) -> Vec<Cmd> {
     let name = &window.name;
     let target = window_target(session, name);
     let first = &window.agents[0];
@@ -160,7 +160,7 @@ pub fn new_window(session: &str, window: &Window, agents_width: u32) -> Vec<Cmd>
 }
 
 /// The left of the status line. Session names are `[A-Za-z0-9_-]+`: nothing to escape.
-pub fn status_left(session: &str) -> String {
+pub(crate) fn status_left(session: &str) -> String {
     format!("[pk {session}] ")
 }
 
@@ -183,7 +183,7 @@ fn session_options(session: &str) -> Vec<Cmd> {
 /// What `pk watch` pushes: the rendered tracks (a tmux format whose text is escaped, see
 /// `pk_status::render::tmux`) on the right of the status line, `width` columns wide. tmux
 /// redraws the status line of every client as soon as the option changes.
-pub fn status_right(session: &str, line: &str, width: usize) -> Vec<Cmd> {
+pub(crate) fn status_right(session: &str, line: &str, width: usize) -> Vec<Cmd> {
     let target = format!("{}:", exact(session));
     vec![
         Cmd::new("set-option")
@@ -200,13 +200,13 @@ pub fn status_right(session: &str, line: &str, width: usize) -> Vec<Cmd> {
 /// The window of the status watcher (`pk watch`). tmux has no hidden windows; a window of its
 /// own (rather than `run-shell -b`) lets `pk up` see whether the watcher still runs, keeps its
 /// last words when it dies, and lets a user look at its log.
-pub const WATCH_WINDOW: &str = "pk-watch";
+pub(crate) const WATCH_WINDOW: &str = "pk-watch";
 
 /// `@pk_role` of the watcher's pane.
-pub const WATCH_ROLE: &str = "watch";
+pub(crate) const WATCH_ROLE: &str = "watch";
 
 /// The watcher's window, made in the background after the others.
-pub fn watch_window(session: &str, cwd: &std::path::Path, argv: &[String]) -> Vec<Cmd> {
+pub(crate) fn watch_window(session: &str, cwd: &std::path::Path, argv: &[String]) -> Vec<Cmd> {
     let target = window_target(session, WATCH_WINDOW);
     vec![
         Cmd::new("new-window")
@@ -229,7 +229,7 @@ pub fn watch_window(session: &str, cwd: &std::path::Path, argv: &[String]) -> Ve
 }
 
 /// One more agent below `below` (a pane id) in an existing window.
-pub fn add_agent(session: &str, window: &str, below: &str, agent: &AgentPane) -> Vec<Cmd> {
+pub(crate) fn add_agent(session: &str, window: &str, below: &str, agent: &AgentPane) -> Vec<Cmd> {
     let target = window_target(session, window);
     let mut cmds = vec![
         Cmd::new("split-window")
@@ -243,7 +243,7 @@ pub fn add_agent(session: &str, window: &str, below: &str, agent: &AgentPane) ->
 }
 
 /// Gives the agent panes `ids` of one window the same height again (after adding one).
-pub fn even_heights(ids: &[String], window_height: u32) -> Vec<Cmd> {
+pub(crate) fn even_heights(ids: &[String], window_height: u32) -> Vec<Cmd> {
     if ids.is_empty() {
         return Vec::new();
     }

@@ -15,7 +15,7 @@ use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use std::path::Path;
 
 /// Where the plugin finds the watcher's status, relative to its `/host` (the state folder).
-pub const PLUGIN_STATUS_FILE: &str = "/host/status.json";
+pub(crate) const PLUGIN_STATUS_FILE: &str = "/host/status.json";
 
 /// The status bar pane's plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ fn tab(window: &Window, agents_width: u32) -> KdlNode {
 
 /// What an agent pane's frame shows: track, branch and port (zellij keeps a layout's `name`
 /// even when the program sets a title).
-pub fn agent_title(agent: &AgentPane) -> String {
+pub(crate) fn agent_title(agent: &AgentPane) -> String {
     format!("{} {} :{}", agent.track, agent.branch, agent.port)
 }
 

@@ -26,10 +26,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A worktree is counted again once no event came for this long...
-pub const QUIET: Duration = Duration::from_millis(300);
+pub(crate) const QUIET: Duration = Duration::from_millis(300);
 /// ...or once it has been pending this long, so that a worktree that never rests (a watch
 /// mode rewriting a tracked file) still gets a count now and then.
-pub const MAX_PENDING: Duration = Duration::from_secs(5);
+pub(crate) const MAX_PENDING: Duration = Duration::from_secs(5);
 
 /// What the watcher knows of one track's worktree.
 #[derive(Debug)]
@@ -200,7 +200,7 @@ fn read_gitdir(root: &Path) -> Option<PathBuf> {
 
 /// The folders (relative, without the root's `""`) that hold the given relative file paths,
 /// with all their ancestors.
-pub fn dirs_of<'a>(paths: impl Iterator<Item = &'a [u8]>) -> BTreeSet<PathBuf> {
+pub(crate) fn dirs_of<'a>(paths: impl Iterator<Item = &'a [u8]>) -> BTreeSet<PathBuf> {
     let mut dirs = BTreeSet::new();
     for path in paths {
         let mut dir = Path::new(OsStr::from_bytes(path)).parent();
@@ -215,7 +215,7 @@ pub fn dirs_of<'a>(paths: impl Iterator<Item = &'a [u8]>) -> BTreeSet<PathBuf> {
 }
 
 /// The untracked paths (`?? path`) of `git status --porcelain=v1 -z` output, as bytes.
-pub fn untracked_paths(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn untracked_paths(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut fields = raw.split(|b| *b == 0);
     std::iter::from_fn(move || {
         loop {

@@ -16,9 +16,9 @@
 //! that is not the one the checkpoint read (another inode, shorter, other bytes before the
 //! offset) is read from its start.
 
-pub mod dirt;
+pub(crate) mod dirt;
 pub mod render;
-pub mod status;
+pub(crate) mod status;
 pub mod watch;
 
 use crate::error::{Context, Error, Result};
@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use crate::session::state::STATUS_FILE;
 
 /// Version of the status file format.
-pub const STATUS_VERSION: u32 = 1;
+pub(crate) const STATUS_VERSION: u32 = 1;
 
 /// Bytes read per `read` call: big transcripts are fed in pieces, never held whole. Small
 /// enough for the piece to stay in the core's cache while it is parsed (1 MB pieces took about
@@ -265,7 +265,7 @@ pub fn each_in_parallel<T: Send>(
 
 /// Reads what is new for every track (see [`TrackFeed::refresh`]): the event files and where
 /// the transcripts are first, then the transcripts, in parallel when there is much to read.
-pub fn refresh_all(feeds: &mut [TrackFeed], now_ms: i64) {
+pub(crate) fn refresh_all(feeds: &mut [TrackFeed], now_ms: i64) {
     for feed in feeds.iter_mut() {
         feed.follow(now_ms);
     }

@@ -18,7 +18,7 @@ pub fn show_line(line: &str) -> Option<String> {
 
 /// A one-line rendering of a transcript record (Claude stream, Codex exec, Gemini stream), or
 /// `None` for records not worth showing.
-pub fn describe(v: &Value) -> Option<String> {
+pub(crate) fn describe(v: &Value) -> Option<String> {
     // Transcript text is written by a model: cleaned of escape sequences before it is shown.
     let short = |s: &str| pk_status::sanitize::truncate(&pk_status::sanitize::clean(s), 100);
     match v["type"].as_str()? {

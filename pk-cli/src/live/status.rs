@@ -70,7 +70,7 @@ pub struct TrackJson {
 }
 
 /// Gathers the status of every track of the plan.
-pub fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<StatusJson> {
+pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Result<StatusJson> {
     let plan = &ws.plan;
     let mux = ws.mux(ctx, state);
     // The watcher's view when it runs; else the files, read once.
@@ -313,7 +313,7 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
 }
 
 /// `5s ago`, `3m ago`, `2h ago`, `4d ago`; `now` for times in the future (clock skew).
-pub fn ago(ms: i64) -> String {
+pub(crate) fn ago(ms: i64) -> String {
     let s = ms / 1000;
     match s {
         i64::MIN..=0 => "now".to_string(),

@@ -681,7 +681,7 @@ fn settle(
 
 /// Whether a change of state asks for the human's attention: the agent waits, finished or
 /// failed (and was not already in one of those).
-pub fn needs_look(before: TrackState, after: TrackState) -> bool {
+pub(crate) fn needs_look(before: TrackState, after: TrackState) -> bool {
     let attention = |s| {
         matches!(
             s,
@@ -709,7 +709,7 @@ pub fn alert_text(name: &str, s: &TrackStatus) -> String {
 
 /// Columns left for the tracks on the status line: the narrowest client's width (so every
 /// client sees all of it) minus the left part and the window list.
-pub fn bar_width(client_width: Option<u32>, left: usize, windows: &[&str]) -> usize {
+pub(crate) fn bar_width(client_width: Option<u32>, left: usize, windows: &[&str]) -> usize {
     let width = client_width.unwrap_or(DEFAULT_WIDTH) as usize;
     // ` 0:agents*` per window.
     let list: usize = windows

@@ -10,12 +10,13 @@ mod raw;
 mod resolve;
 
 pub use crate::diag::PlanError;
-pub use resolve::{Repo, find_plan, load, resolve_source};
+pub use resolve::{Repo, resolve_source};
+pub(crate) use resolve::{find_plan, load};
 
 use std::path::PathBuf;
 
 /// The name of a plan file pk looks for when none is given.
-pub const PLAN_FILE: &str = "parallel.toml";
+pub(crate) const PLAN_FILE: &str = "parallel.toml";
 
 /// A validated plan, with every default filled in and every path absolute.
 #[derive(Debug, Clone)]
@@ -170,7 +171,7 @@ pub struct Transcript {
 }
 
 /// The transcript formats a custom command may declare (design §6).
-pub const TRANSCRIPT_FORMATS: [&str; 7] = [
+pub(crate) const TRANSCRIPT_FORMATS: [&str; 7] = [
     "claude-stream",
     "claude-session",
     "claude-hooks",
@@ -192,13 +193,13 @@ pub struct TemplateVars<'a> {
 }
 
 /// The names accepted inside `{…}` in `env` values.
-pub const ENV_PLACEHOLDERS: [&str; 3] = ["track", "port", "branch"];
+pub(crate) const ENV_PLACEHOLDERS: [&str; 3] = ["track", "port", "branch"];
 
 /// Expands `{track}`, `{port}` and `{branch}` in an env value. `{{` and `}}` stand for literal
 /// braces. Unknown placeholders were rejected when the plan was loaded, so they cannot occur
 /// here; should one slip through it is left as written. The one expander of the plan's
 /// templates ([`resolve::expand`]) does the work.
-pub fn expand_template(template: &str, vars: TemplateVars<'_>) -> String {
+pub(crate) fn expand_template(template: &str, vars: TemplateVars<'_>) -> String {
     let port = vars.port.to_string();
     resolve::expand(
         template,

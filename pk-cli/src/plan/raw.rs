@@ -139,7 +139,7 @@ impl<'de> Deserialize<'de> for EnvTable {
 }
 
 /// Parses the text of a plan.
-pub fn parse(source: &str) -> Result<RawPlan, toml::de::Error> {
+pub(crate) fn parse(source: &str) -> Result<RawPlan, toml::de::Error> {
     toml::from_str(source)
 }
 

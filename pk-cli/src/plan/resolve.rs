@@ -30,7 +30,7 @@ const DEFAULT_IDLE_AFTER: i64 = 600;
 
 /// The plan to use: `explicit` (which must exist), else `parallel.toml` in `cwd` or its nearest
 /// parent folder. A relative `explicit` path is taken relative to `cwd`.
-pub fn find_plan(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn find_plan(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, Error> {
     if let Some(path) = explicit {
         let path = cwd.join(path);
         return match std::fs::metadata(&path) {
@@ -83,7 +83,7 @@ impl Repo for Git {
 
 /// Reads, parses and resolves the plan at `path` for the repository of `git`. `env` reads
 /// environment variables (`$VISUAL`, `$EDITOR`), so tests can inject them.
-pub fn load(
+pub(crate) fn load(
     path: &Path,
     git: &Git,
     env: &dyn Fn(&str) -> Option<String>,

@@ -69,14 +69,6 @@ impl Mux {
         }
     }
 
-    /// Every pane of the session.
-    pub fn panes(&self, session: &str) -> Result<Vec<Pane>> {
-        match self {
-            Mux::Tmux(t) => t.panes(session),
-            Mux::Zellij(z) => z.panes(session),
-        }
-    }
-
     /// The session's panes, or `None` when it does not run.
     pub fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
         match self {

@@ -6,18 +6,18 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 /// Longest track name (it becomes a folder, a branch component and a pane title).
-pub const MAX_TRACK_NAME: usize = 40;
+pub(crate) const MAX_TRACK_NAME: usize = 40;
 /// Longest session name.
-pub const MAX_SESSION_NAME: usize = 64;
+pub(crate) const MAX_SESSION_NAME: usize = 64;
 
 /// What a track name may look like, for hints.
-pub const TRACK_NAME_RULE: &str = "use lowercase letters, digits and `-`, starting with a letter or digit (at most 40 characters)";
+pub(crate) const TRACK_NAME_RULE: &str = "use lowercase letters, digits and `-`, starting with a letter or digit (at most 40 characters)";
 /// What a session name may look like, for hints.
-pub const SESSION_NAME_RULE: &str =
+pub(crate) const SESSION_NAME_RULE: &str =
     "use letters, digits, `_` and `-` (at most 64 characters): it becomes a tmux/zellij target";
 
 /// `[a-z0-9][a-z0-9-]*`, at most [`MAX_TRACK_NAME`] characters.
-pub fn track_name(name: &str) -> Result<(), String> {
+pub(crate) fn track_name(name: &str) -> Result<(), String> {
     let ok_first = name
         .chars()
         .next()
@@ -37,7 +37,7 @@ pub fn track_name(name: &str) -> Result<(), String> {
 }
 
 /// `[A-Za-z0-9_-]+`, at most [`MAX_SESSION_NAME`] characters.
-pub fn session_name(name: &str) -> Result<(), String> {
+pub(crate) fn session_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("is empty".into())
     } else if !name.chars().all(is_session_char) {
@@ -55,7 +55,7 @@ fn is_session_char(c: char) -> bool {
 
 /// A session name made from a folder name: other characters become `-`, at most
 /// [`MAX_SESSION_NAME`] characters, `pk` when nothing is left.
-pub fn sanitize_session_name(folder: &str) -> String {
+pub(crate) fn sanitize_session_name(folder: &str) -> String {
     let name: String = folder
         .chars()
         .map(|c| if is_session_char(c) { c } else { '-' })
@@ -70,7 +70,7 @@ pub fn sanitize_session_name(folder: &str) -> String {
 }
 
 /// A branch name as `git check-ref-format --branch` accepts it.
-pub fn branch_name(name: &str) -> Result<(), String> {
+pub(crate) fn branch_name(name: &str) -> Result<(), String> {
     let bad = |why: &str| Err(why.to_string());
     if name.is_empty() {
         return bad("is empty");
@@ -122,7 +122,7 @@ fn describe_char(c: char) -> String {
 }
 
 /// `[a-z][a-z0-9_]*`: a named port, so that `PK_PORT_<NAME>` is a valid variable.
-pub fn port_name(name: &str) -> Result<(), String> {
+pub(crate) fn port_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let first = chars.next().is_some_and(|c| c.is_ascii_lowercase());
     if first && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
@@ -133,7 +133,7 @@ pub fn port_name(name: &str) -> Result<(), String> {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`, not starting with `PK_` (pk's own variables).
-pub fn env_key(key: &str) -> Result<(), String> {
+pub(crate) fn env_key(key: &str) -> Result<(), String> {
     let mut chars = key.chars();
     let first = chars
         .next()
@@ -149,7 +149,7 @@ pub fn env_key(key: &str) -> Result<(), String> {
 
 /// Checks the `{…}` placeholders of a template against `allowed`; `{{` and `}}` are literal
 /// braces. On error returns the byte offset of the bad placeholder in `template` and why.
-pub fn placeholders(template: &str, allowed: &[&str]) -> Result<(), (usize, String)> {
+pub(crate) fn placeholders(template: &str, allowed: &[&str]) -> Result<(), (usize, String)> {
     let mut i = 0;
     let bytes = template.as_bytes();
     while i < bytes.len() {
@@ -174,7 +174,7 @@ pub fn placeholders(template: &str, allowed: &[&str]) -> Result<(), (usize, Stri
 
 /// Expands the `{key}` placeholders of a template whose placeholders [`placeholders`] checked;
 /// `{{` and `}}` stand for literal braces, as the check reads them.
-pub fn expand(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn expand(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
@@ -206,14 +206,14 @@ pub fn expand(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// The allowed placeholders, for hints: "`{track}`, `{port}`, `{branch}`".
-pub fn list_placeholders(allowed: &[&str]) -> String {
+pub(crate) fn list_placeholders(allowed: &[&str]) -> String {
     let names: Vec<String> = allowed.iter().map(|p| format!("`{{{p}}}`")).collect();
     names.join(", ")
 }
 
 /// Lexically normalized absolute path: `.` dropped, `..` removes the previous part (never
 /// above the root). No file system access.
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {
@@ -228,7 +228,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// A `copy` entry: a relative path that stays inside the checkout, normalized.
-pub fn copy_path(entry: &str) -> Result<PathBuf, String> {
+pub(crate) fn copy_path(entry: &str) -> Result<PathBuf, String> {
     let path = Path::new(entry);
     if entry.trim().is_empty() {
         return Err("is empty".into());
@@ -264,7 +264,7 @@ pub fn copy_path(entry: &str) -> Result<PathBuf, String> {
 /// `(node it depends on, index of that entry in its depends_on)`. Each cycle comes as its nodes,
 /// starting and ending with the same node (`a -> b -> a`), with the edge that closes it as
 /// `(node, entry index)`.
-pub fn find_cycles(edges: &[Vec<(usize, usize)>]) -> Vec<(Vec<usize>, (usize, usize))> {
+pub(crate) fn find_cycles(edges: &[Vec<(usize, usize)>]) -> Vec<(Vec<usize>, (usize, usize))> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -306,7 +306,7 @@ pub fn find_cycles(edges: &[Vec<(usize, usize)>]) -> Vec<(Vec<usize>, (usize, us
 }
 
 /// Indices of the entries whose key already occurred, with the index of the first occurrence.
-pub fn duplicates<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<(usize, usize)> {
+pub(crate) fn duplicates<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<(usize, usize)> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::new();
     for (i, key) in keys.into_iter().enumerate() {
