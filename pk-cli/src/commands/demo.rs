@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     } else {
         crate::plan::Multiplexer::Tmux
     };
-    let (root, repo) = demo::make(args.dir.as_deref(), multiplexer)?;
+    let (root, repo) = demo::make(args.dir.as_deref(), multiplexer, ctx.verbose)?;
 
     let demo_ctx = Ctx {
         cwd: repo.clone(),

@@ -6,7 +6,6 @@
 use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The file that marks a folder as made by `pk demo` (and so safe for `pk down` to remove).
 const MARKER: &str = ".pk-demo";
@@ -16,6 +15,7 @@ const MARKER: &str = ".pk-demo";
 pub(crate) fn make(
     dir: Option<&Path>,
     multiplexer: crate::plan::Multiplexer,
+    verbose: bool,
 ) -> Result<(PathBuf, PathBuf)> {
     let root = match dir {
         Some(dir) => {
@@ -42,35 +42,30 @@ pub(crate) fn make(
     )
     .context("failed to write the demo marker")?;
     let repo = root.join("shop");
-    make_repo(&repo, &root, multiplexer)?;
+    make_repo(&repo, &root, multiplexer, verbose)?;
     Ok((root, repo))
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=pk demo",
-            "-c",
-            "user.email=demo@pk.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .output()
-        .context("failed to run git")?;
-    if !out.status.success() {
-        return Err(Error::failure(format!("`git {}` failed", args.join(" ")))
-            .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(())
+/// Runs git in the demo's repository as the demo's author, through pk's git wrapper.
+fn git(dir: &Path, args: &[&str], verbose: bool) -> Result<()> {
+    let author = [
+        "-c",
+        "user.name=pk demo",
+        "-c",
+        "user.email=demo@pk.invalid",
+        "-c",
+        "commit.gpgsign=false",
+    ];
+    let argv: Vec<&str> = author.iter().chain(args).copied().collect();
+    crate::sys::git::run_in(dir, &argv, verbose).map(drop)
 }
 
-fn make_repo(repo: &Path, root: &Path, multiplexer: crate::plan::Multiplexer) -> Result<()> {
+fn make_repo(
+    repo: &Path,
+    root: &Path,
+    multiplexer: crate::plan::Multiplexer,
+    verbose: bool,
+) -> Result<()> {
     let files: [(&str, &str); 5] = [
         (
             "README.md",
@@ -122,9 +117,9 @@ fn make_repo(repo: &Path, root: &Path, multiplexer: crate::plan::Multiplexer) ->
     ));
     std::fs::write(repo.join(crate::plan::PLAN_FILE), plan)
         .context("failed to write the demo plan")?;
-    git(repo, &["init", "-q", "-b", "main"])?;
-    git(repo, &["add", "-A"])?;
-    git(repo, &["commit", "-q", "-m", "shop: first commit"])?;
+    git(repo, &["init", "-q", "-b", "main"], verbose)?;
+    git(repo, &["add", "-A"], verbose)?;
+    git(repo, &["commit", "-q", "-m", "shop: first commit"], verbose)?;
     Ok(())
 }
 

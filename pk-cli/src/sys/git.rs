@@ -126,17 +126,7 @@ impl Git {
     /// A `git` command run in `dir`, with a clean environment: no inherited `GIT_DIR` and the
     /// like, C locale for parseable messages, no pager, no prompts, stdin closed.
     pub fn command_in(&self, dir: &Path) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(dir);
-        for var in SCRUBBED_VARS {
-            cmd.env_remove(var);
-        }
-        cmd.env("LC_ALL", "C")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_PAGER", "cat")
-            .stdin(Stdio::null());
-        crate::sys::children::end_with_pk(&mut cmd);
-        cmd
+        command_in(dir)
     }
 
     fn run(&self, mut cmd: Command) -> Result<Output> {
@@ -313,6 +303,29 @@ pub struct Removal {
     /// Its changes were just saved on a ref (`pk down --force`): the one case pk passes
     /// `--force` to git, on the user's explicit request.
     pub saved: bool,
+}
+
+/// A git command run in `dir`, with the environment every git command of pk gets.
+fn command_in(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir);
+    for var in SCRUBBED_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("LC_ALL", "C")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PAGER", "cat")
+        .stdin(Stdio::null());
+    crate::sys::children::end_with_pk(&mut cmd);
+    cmd
+}
+
+/// Runs `git <args>` in `dir`, which need not be a repository yet (`git init`): for `pk demo`,
+/// with the same environment and error reporting as every other git command of pk.
+pub(crate) fn run_in(dir: &Path, args: &[&str], verbose: bool) -> Result<Vec<u8>> {
+    let mut cmd = command_in(dir);
+    cmd.args(args);
+    Ok(crate::sys::shell::run_captured(&mut cmd, "git", verbose)?.stdout)
 }
 
 /// How pk asks `git status`: machine-readable, every untracked file, submodules' changes too.
