@@ -56,6 +56,33 @@ pub struct Error {
     pub causes: Vec<String>,
     /// What the user can do about it.
     pub hints: Vec<String>,
+    /// When running a program failed: how, typed (the message says it for people).
+    pub program: Option<Box<ProgramError>>,
+}
+
+/// How running one of the programs pk drives (git, tmux, zellij) went wrong, so that a caller
+/// can tell a program that could not start from one that ran and said no.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    /// The program could not be started (not installed, not on PATH, not executable).
+    #[error("could not start {program}: {source}")]
+    NotStarted {
+        /// The program's name.
+        program: String,
+        /// Why the system could not start it.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program ran and exited with a failure.
+    #[error("{program} exited with {}: {stderr}", code.map_or_else(|| "a signal".to_string(), |c| c.to_string()))]
+    Exited {
+        /// The program's name.
+        program: String,
+        /// Its exit code; `None` when a signal ended it.
+        code: Option<i32>,
+        /// What it said on stderr (else stdout), trimmed.
+        stderr: String,
+    },
 }
 
 /// Shorthand for results of pk operations.
@@ -83,7 +110,15 @@ impl Error {
             message: message.into(),
             causes: Vec::new(),
             hints: Vec::new(),
+            program: None,
         }
+    }
+
+    /// Records how running a program failed (see [`ProgramError`]); the message is unchanged.
+    #[must_use]
+    pub fn program(mut self, err: ProgramError) -> Self {
+        self.program = Some(Box::new(err));
+        self
     }
 
     /// Adds a hint shown under the message.
@@ -122,7 +157,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.program
+            .as_deref()
+            .map(|p| p as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Adds a message to any error on its way up, keeping the original as a cause.
 pub trait Context<T> {

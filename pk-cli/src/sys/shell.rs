@@ -3,7 +3,7 @@
 //! external programs pk wraps (git, tmux, zellij) the same way: shown under `-v`, their output
 //! captured, their failure an error that names the command and says why.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, ProgramError, Result};
 use std::process::{Command, Output, Stdio};
 
 /// Runs `cmd` (a wrapped `program`), printing it first when `verbose`. A failure is an error
@@ -14,18 +14,34 @@ pub fn run_captured(cmd: &mut Command, program: &str, verbose: bool) -> Result<O
     if verbose {
         eprintln!("pk: running {shown}");
     }
-    let out = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("failed to run {program} (is it installed and on PATH?)"))?;
+    let out = match cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output() {
+        Ok(out) => out,
+        Err(e) => {
+            return Err(Error::failure(format!(
+                "failed to run {program} (is it installed and on PATH?)"
+            ))
+            .wrap_cause(e.to_string())
+            .program(ProgramError::NotStarted {
+                program: program.to_string(),
+                source: e,
+            }));
+        }
+    };
     if !out.status.success() {
-        let why = [&out.stderr, &out.stdout]
+        let said = [&out.stderr, &out.stdout]
             .into_iter()
             .map(|b| String::from_utf8_lossy(b).trim().to_string())
-            .find(|s| !s.is_empty())
+            .find(|s| !s.is_empty());
+        let why = said
+            .clone()
             .unwrap_or_else(|| format!("exit status {}", out.status));
-        return Err(Error::failure(format!("`{shown}` failed")).wrap_cause(why));
+        return Err(Error::failure(format!("`{shown}` failed"))
+            .wrap_cause(why)
+            .program(ProgramError::Exited {
+                program: program.to_string(),
+                code: out.status.code(),
+                stderr: said.unwrap_or_default(),
+            }));
     }
     Ok(out)
 }
@@ -61,5 +77,32 @@ mod tests {
         let mut cmd = Command::new("git");
         cmd.args(["-C", "/a b", "status"]);
         assert_eq!(render(&cmd), "git -C '/a b' status");
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_is_told_from_one_that_failed() {
+        let mut missing = Command::new("/nonexistent/pk-no-such-program");
+        let err = run_captured(&mut missing, "nothing", false).unwrap_err();
+        assert!(matches!(
+            err.program.as_deref(),
+            Some(ProgramError::NotStarted { program, .. }) if program == "nothing"
+        ));
+        assert!(std::error::Error::source(&err).is_some());
+        // The message people see is as before.
+        assert_eq!(
+            err.message,
+            "failed to run nothing (is it installed and on PATH?)"
+        );
+
+        let mut failing = Command::new("sh");
+        failing.args(["-c", "echo no >&2; exit 3"]);
+        let err = run_captured(&mut failing, "sh", false).unwrap_err();
+        match err.program.as_deref() {
+            Some(ProgramError::Exited { code, stderr, .. }) => {
+                assert_eq!((*code, stderr.as_str()), (Some(3), "no"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err.causes, ["no"]);
     }
 }
