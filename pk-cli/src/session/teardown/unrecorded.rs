@@ -288,8 +288,8 @@ pub(super) fn tear_down(
 }
 
 /// What pk writes into a session's folder (besides temporary files starting with `.`).
-/// (The zellij layout and watcher log are named in `commands/up/zellij.rs`, the watcher's lock
-/// in `commands/watch.rs`.)
+/// (The zellij layout and watcher log are named in `session/provision/zellij.rs`, the watcher's
+/// lock in `session/lock.rs`.)
 const PK_FILES: [&str; 7] = [
     crate::session::state::STATE_FILE,
     "tracks",
