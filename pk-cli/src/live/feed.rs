@@ -87,7 +87,7 @@ pub(super) struct SavedFeed {
 
 impl TrackFeed {
     /// The feed of a track as `pk up` recorded it in the state in `state_dir`.
-    pub fn new(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
+    pub(crate) fn new(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
         let events = rec
             .events
             .clone()
@@ -113,7 +113,7 @@ impl TrackFeed {
 
     /// The feed of a track, from its checkpoint in `state_dir` when there is one for the same
     /// files: it then reads only what they gained since (see the module's doc).
-    pub fn resume(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
+    pub(crate) fn resume(rec: &TrackRecord, state_dir: &Path) -> TrackFeed {
         let mut feed = TrackFeed::new(rec, state_dir);
         let Some(saved) = read_capped(&checkpoint_path(state_dir, &rec.name), CHECKPOINT_MAX)
             .and_then(|text| serde_json::from_slice::<SavedFeed>(&text).ok())

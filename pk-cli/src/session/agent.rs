@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// What pk adds to an interactive agent's command line so that it reports its state.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StatusHooks<'a> {
+pub(crate) struct StatusHooks<'a> {
     /// Claude: the settings file that installs pk's hooks (`--settings <file>`).
     pub claude_settings: Option<&'a Path>,
     /// Codex: the `notify` program (`-c notify=[…]`).
@@ -16,7 +16,7 @@ pub struct StatusHooks<'a> {
 /// an initial prompt. Custom commands get the prompt in `PK_PROMPT` instead. A prompt too long
 /// for an argument is left out for the agents that read it on standard input
 /// ([`crate::plan::prompt`]).
-pub fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String> {
+pub(crate) fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String> {
     let prompt = track.prompt.clone();
     let on_stdin = prompt.as_deref().is_some_and(crate::plan::prompt::is_long)
         && crate::plan::prompt::on_stdin(&track.agent);
@@ -46,7 +46,7 @@ fn stdin_argv(preset: AgentPreset) -> Vec<String> {
 }
 
 /// The argv of a preset.
-pub fn preset_argv(
+pub(crate) fn preset_argv(
     preset: AgentPreset,
     prompt: Option<String>,
     shell: &str,
@@ -113,7 +113,7 @@ pub fn preset_argv(
 }
 
 /// A short label of what runs, for the pane header and `pk status`.
-pub fn label(agent: &Agent) -> String {
+pub(crate) fn label(agent: &Agent) -> String {
     match agent {
         Agent::Preset(p) => p.name().to_string(),
         // The program's name, not its whole path: this is a label in a narrow pane header.

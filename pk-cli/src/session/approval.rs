@@ -31,14 +31,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// The file of approvals, under [`crate::session::ports::registry_dir`].
-pub const FILE: &str = "approvals.json";
+pub(crate) const FILE: &str = "approvals.json";
 
 /// Version of the approvals file and of the hashed serialisation.
 const VERSION: u32 = 1;
 
 /// What a plan would run, in a canonical form: the thing that is hashed and approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Commands {
+pub(crate) struct Commands {
     /// `[session] editor`, when the plan sets it.
     pub editor: Option<String>,
     /// `[env]`, templates as written, in file order.
@@ -49,7 +49,7 @@ pub struct Commands {
 
 /// What one track runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrackCommands {
+pub(crate) struct TrackCommands {
     /// The track's name.
     pub name: String,
     /// `setup` shell strings, in order.
@@ -63,7 +63,7 @@ pub struct TrackCommands {
 /// A track's agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AgentCommand {
+pub(crate) enum AgentCommand {
     /// A preset, by its plan name: pk builds the argv.
     Preset(String),
     /// An explicit argv.
@@ -72,7 +72,7 @@ pub enum AgentCommand {
 
 impl Commands {
     /// The commands of `plan`.
-    pub fn of(plan: &Plan) -> Commands {
+    pub(crate) fn of(plan: &Plan) -> Commands {
         let mut tracks: Vec<TrackCommands> = plan
             .tracks
             .iter()
@@ -99,7 +99,7 @@ impl Commands {
 
     /// True when the plan runs nothing its author chose: no editor, no env, no setup, and only
     /// the user's own shell as agent.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.editor.is_none()
             && self.env.is_empty()
             && self.tracks.iter().all(|t| {
@@ -111,7 +111,7 @@ impl Commands {
 
     /// SHA-256 (hex) of the canonical serialisation: a version tag, then the JSON of `self`
     /// (fields in declaration order, lists in order, no whitespace).
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         let json = serde_json::to_string(self).expect("plain data always serialises");
         let mut hasher = Sha256::new();
         hasher.update(format!("pk-approval-v{VERSION}\n").as_bytes());
@@ -124,7 +124,7 @@ impl Commands {
     }
 
     /// The commands as lines for people, grouped by section, in order.
-    pub fn lines(&self) -> Vec<Line> {
+    pub(crate) fn lines(&self) -> Vec<Line> {
         let mut lines = Vec::new();
         let mut push = |section: &str, label: &'static str, text: String| {
             lines.push(Line {
@@ -190,7 +190,7 @@ fn agent_text(agent: &AgentCommand) -> String {
 
 /// One line of [`Commands::lines`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
+pub(crate) struct Line {
     /// `[session]`, `[env]` or `track NAME`.
     pub section: String,
     /// `editor`, `env`, `setup` or `agent`.
@@ -203,7 +203,7 @@ pub struct Line {
 /// last time), lines that are new are marked `+` and lines that are gone are shown marked `-`.
 /// Control characters and invisible formatting characters are shown escaped, so that a plan
 /// cannot hide a command from the person approving it.
-pub fn render(commands: &Commands, before: Option<&Commands>, out: &Output) -> String {
+pub(crate) fn render(commands: &Commands, before: Option<&Commands>, out: &Output) -> String {
     let now = commands.lines();
     let old = before.map(Commands::lines).unwrap_or_default();
     let mut sections: Vec<&str> = Vec::new();
@@ -261,13 +261,13 @@ pub fn render(commands: &Commands, before: Option<&Commands>, out: &Output) -> S
 
 /// `s` with control characters (but newlines) and invisible formatting characters (bidi
 /// overrides, zero-width spaces) escaped as `\u{…}`, `\t`, `\r`.
-pub fn visible(s: &str) -> String {
+pub(crate) fn visible(s: &str) -> String {
     crate::util::text::visible(s, true)
 }
 
 /// One approval on record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// [`Commands::hash`] of what was approved.
     pub hash: String,
     /// When.
@@ -286,7 +286,7 @@ struct Store {
 
 /// Where a plan stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// The plan runs nothing that needs approval.
     Nothing,
     /// Approved as it is now.
@@ -298,7 +298,7 @@ pub enum Status {
 }
 
 /// The approvals file's path.
-pub fn store_path() -> PathBuf {
+pub(crate) fn store_path() -> PathBuf {
     crate::util::fs::state_home().join(FILE)
 }
 
@@ -319,7 +319,7 @@ fn read_store(path: &Path) -> Store {
 }
 
 /// Where `plan` stands, without changing anything.
-pub fn status(plan: &Plan, commands: &Commands) -> Status {
+pub(crate) fn status(plan: &Plan, commands: &Commands) -> Status {
     if commands.is_empty() {
         return Status::Nothing;
     }
@@ -348,7 +348,7 @@ fn with_store(f: impl FnOnce(&mut Store)) -> Result<()> {
 }
 
 /// Records the user's approval of `commands` for the plan at `plan_path`.
-pub fn approve(plan_path: &Path, commands: &Commands) -> Result<()> {
+pub(crate) fn approve(plan_path: &Path, commands: &Commands) -> Result<()> {
     let entry = Entry {
         hash: commands.hash(),
         approved_at: Timestamp(crate::util::clock::now_ms()),
@@ -361,7 +361,7 @@ pub fn approve(plan_path: &Path, commands: &Commands) -> Result<()> {
 }
 
 /// Forgets the approval of the plan at `plan_path`; false when there was none.
-pub fn revoke(plan_path: &Path) -> Result<bool> {
+pub(crate) fn revoke(plan_path: &Path) -> Result<bool> {
     let key = key(plan_path);
     let mut had = false;
     with_store(|store| had = store.plans.remove(&key).is_some())?;
@@ -369,13 +369,13 @@ pub fn revoke(plan_path: &Path) -> Result<bool> {
 }
 
 /// A date for people: `2026-03-02 09:14 UTC`.
-pub fn when(t: Timestamp) -> String {
+pub(crate) fn when(t: Timestamp) -> String {
     let s = t.to_rfc3339();
     format!("{} {} UTC", &s[..10], &s[11..16])
 }
 
 /// What `status` says, as the header above the list of commands.
-pub fn header(plan: &Plan, status: &Status) -> String {
+pub(crate) fn header(plan: &Plan, status: &Status) -> String {
     let path = plan.path.display();
     match status {
         Status::Changed(entry) => format!(
@@ -389,7 +389,7 @@ pub fn header(plan: &Plan, status: &Status) -> String {
 /// `pk up`'s gate, before anything is created: returns when the plan's commands are approved
 /// (or need no approval). Otherwise: with `yes`, shows and approves them; on a terminal, shows
 /// them and asks; without a terminal, refuses (exit 3) naming the plan and how to approve.
-pub fn ensure(out: &Output, plan: &Plan, yes: bool) -> Result<()> {
+pub(crate) fn ensure(out: &Output, plan: &Plan, yes: bool) -> Result<()> {
     let commands = Commands::of(plan);
     let status = status(plan, &commands);
     let before = match &status {

@@ -124,7 +124,7 @@ fn make_repo(
 }
 
 /// Removes the demo folder `root`, only if it carries the demo marker.
-pub fn remove_demo(ctx: &Ctx, root: &Path) -> Result<()> {
+pub(crate) fn remove_demo(ctx: &Ctx, root: &Path) -> Result<()> {
     if !root.join(MARKER).is_file() {
         ctx.out.warn(&format!(
             "{} has no {MARKER} marker; not removing it",

@@ -24,7 +24,7 @@ use std::path::Path;
 
 /// The hook events pk listens to. `PermissionRequest` (and `Notification` as a backup) shows a
 /// wait; the next tool or stop event ends it.
-pub const HOOK_EVENTS: [&str; 9] = [
+pub(crate) const HOOK_EVENTS: [&str; 9] = [
     "SessionStart",
     "UserPromptSubmit",
     "PreToolUse",
@@ -45,12 +45,12 @@ const HOOK_TIMEOUT_SECS: u64 = 10;
 /// Longest event line kept whole. Payloads carry whole tool inputs and outputs (a `Write` of a
 /// big file, a long command output); past this the bulky fields are cut, since the status needs
 /// only the tool's name and target.
-pub const MAX_EVENT_LINE: usize = 256 << 10;
+pub(crate) const MAX_EVENT_LINE: usize = 256 << 10;
 
 /// The Claude settings that send every [`HOOK_EVENTS`] to `pk hook --events <events>`.
 /// `pk_exe` is the absolute path of pk; both paths are quoted for the shell Claude runs hook
 /// commands with.
-pub fn claude_settings(pk_exe: &Path, events: &Path) -> Value {
+pub(crate) fn claude_settings(pk_exe: &Path, events: &Path) -> Value {
     let q = |p: &Path| crate::sys::shell::quote(&p.to_string_lossy());
     let command = format!("{} hook --events {}", q(pk_exe), q(events));
     let mut hooks = Map::new();
@@ -71,7 +71,7 @@ pub fn claude_settings(pk_exe: &Path, events: &Path) -> Value {
 /// The event line to append for a hook's standard input: the payload compacted to one line,
 /// with a `timestamp` (RFC 3339, when pk received it) unless it has one. `None` when the input
 /// is not a JSON object.
-pub fn event_line(input: &[u8], now_ms: i64) -> Option<String> {
+pub(crate) fn event_line(input: &[u8], now_ms: i64) -> Option<String> {
     let mut value: Value = serde_json::from_slice(input).ok()?;
     let obj = value.as_object_mut()?;
     if !obj.contains_key("timestamp") {
@@ -112,7 +112,7 @@ fn shrink(value: &mut Value) {
 /// Appends `line` and a newline to the event file in one write (so that concurrent hooks never
 /// interleave within a line). The file's folder is not created: it is pk up's, and a hook that
 /// fires after `pk down` removed it must not bring it back.
-pub fn append(events: &Path, line: &str) -> Result<()> {
+pub(crate) fn append(events: &Path, line: &str) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -126,7 +126,7 @@ pub fn append(events: &Path, line: &str) -> Result<()> {
 }
 
 /// Appends a hook payload (a JSON value built by pk, e.g. by the replay agent) to `events`.
-pub fn append_value(events: &Path, value: &Value, now_ms: i64) -> Result<()> {
+pub(crate) fn append_value(events: &Path, value: &Value, now_ms: i64) -> Result<()> {
     let bytes = serde_json::to_vec(value).context("failed to encode a hook event")?;
     match event_line(&bytes, now_ms) {
         Some(line) => append(events, &line),
@@ -138,7 +138,7 @@ pub fn append_value(events: &Path, value: &Value, now_ms: i64) -> Result<()> {
 /// Codex runs it after every turn with its JSON payload as one more argument (notes/formats.md
 /// §4.3); pk records the turn's end and then runs the user's own `notify`, which a `-c notify=`
 /// on Codex's command line would otherwise replace for this session.
-pub fn codex_notify(pk_exe: &Path, events: &Path, user: &[String]) -> Vec<String> {
+pub(crate) fn codex_notify(pk_exe: &Path, events: &Path, user: &[String]) -> Vec<String> {
     let mut argv = vec![
         pk_exe.to_string_lossy().into_owned(),
         "hook".into(),
@@ -152,7 +152,7 @@ pub fn codex_notify(pk_exe: &Path, events: &Path, user: &[String]) -> Vec<String
 }
 
 /// The `notify` of a Codex `config.toml` (an array of strings), or nothing.
-pub fn user_codex_notify(config_toml: &str) -> Vec<String> {
+pub(crate) fn user_codex_notify(config_toml: &str) -> Vec<String> {
     let Ok(table) = config_toml.parse::<toml::Table>() else {
         return Vec::new();
     };
@@ -168,7 +168,7 @@ pub fn user_codex_notify(config_toml: &str) -> Vec<String> {
 
 /// The hook line of a Codex `notify` payload: a completed turn is a `Stop` (the agent waits
 /// for its human). Other kinds of notification are not states; `None` for them.
-pub fn codex_notify_line(payload: &str, now_ms: i64) -> Option<String> {
+pub(crate) fn codex_notify_line(payload: &str, now_ms: i64) -> Option<String> {
     let v: Value = serde_json::from_str(payload).ok()?;
     if v.get("type").and_then(Value::as_str) != Some("agent-turn-complete") {
         return None;
@@ -191,7 +191,7 @@ pub fn codex_notify_line(payload: &str, now_ms: i64) -> Option<String> {
 /// How the agents pk starts reach `pk hook`: pk's own path, and the `notify` the user's Codex
 /// already runs (kept running beside pk's).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct HookTarget {
+pub(crate) struct HookTarget {
     /// The pk executable (absolute).
     pub exe: std::path::PathBuf,
     /// The user's Codex `notify`, from `$CODEX_HOME/config.toml`.
@@ -201,7 +201,7 @@ pub struct HookTarget {
 impl HookTarget {
     /// The target for this pk and the user's Codex configuration. `env` reads the environment
     /// the agents inherit.
-    pub fn current(env: &dyn Fn(&str) -> Option<String>) -> Result<HookTarget> {
+    pub(crate) fn current(env: &dyn Fn(&str) -> Option<String>) -> Result<HookTarget> {
         let exe = std::env::current_exe().context("failed to find the pk executable")?;
         let codex_user_notify = crate::session::transcript::codex_root(env)
             .and_then(|root| std::fs::read_to_string(root.join("config.toml")).ok())

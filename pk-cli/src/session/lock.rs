@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 
 /// A held lock; released on drop.
 #[derive(Debug)]
-pub struct SessionLock {
+pub(crate) struct SessionLock {
     file: File,
     path: PathBuf,
 }
 
 impl SessionLock {
     /// Takes the lock of `session`, or refuses (exit 3) naming the process that holds it.
-    pub fn acquire(common_dir: &Path, session: &str) -> Result<SessionLock> {
+    pub(crate) fn acquire(common_dir: &Path, session: &str) -> Result<SessionLock> {
         let dir = common_dir.join("pk");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
@@ -39,7 +39,9 @@ impl SessionLock {
 
     /// Takes the lock file at `path` without waiting. `Ok(Err(holder))` when another process
     /// holds it, with the pid it wrote, if any.
-    pub fn try_acquire_at(path: &Path) -> Result<std::result::Result<SessionLock, Option<String>>> {
+    pub(crate) fn try_acquire_at(
+        path: &Path,
+    ) -> Result<std::result::Result<SessionLock, Option<String>>> {
         // A lock file removed ([`SessionLock::remove`]) after this process opened it and before
         // it locked it is no one's lock any more: open the new one and try again.
         loop {
@@ -63,7 +65,7 @@ impl SessionLock {
     /// Removes the lock file, then releases the lock: for when the session it guards is gone
     /// (`pk down`), so that nothing of it is left. Another pk that opened the file meanwhile
     /// finds it removed once it holds the lock, and takes a new one.
-    pub fn remove(self) -> Result<()> {
+    pub(crate) fn remove(self) -> Result<()> {
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -107,7 +109,7 @@ impl SessionLock {
 
     /// True when some process holds the lock file at `path` now. Probes with a shared lock, held
     /// for an instant: a process taking the lock at that very moment must retry briefly.
-    pub fn is_held(path: &Path) -> bool {
+    pub(crate) fn is_held(path: &Path) -> bool {
         let Ok(file) = OpenOptions::new().read(true).open(path) else {
             return false;
         };

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// One block in the registry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Block {
+pub(crate) struct Block {
     /// First port.
     pub start: u16,
     /// Number of ports.
@@ -42,13 +42,13 @@ struct Registry {
 }
 
 /// Where the registry lives.
-pub fn registry_dir() -> PathBuf {
+pub(crate) fn registry_dir() -> PathBuf {
     crate::util::fs::state_home()
 }
 
 /// A request for one track's block.
 #[derive(Debug, Clone)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The track.
     pub track: &'a str,
     /// First port pk may hand out.
@@ -63,7 +63,7 @@ pub struct Request<'a> {
 /// True when nothing listens on `port`, on IPv4 or IPv6, any address or loopback: a dev server
 /// that listens on `[::1]` only (as many do for `localhost`) holds the port as much as one on
 /// `127.0.0.1`.
-pub fn is_free(port: u16) -> bool {
+pub(crate) fn is_free(port: u16) -> bool {
     let v4 = [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST]
         .map(|ip| SocketAddr::V4(SocketAddrV4::new(ip, port)));
     let v6 = [Ipv6Addr::UNSPECIFIED, Ipv6Addr::LOCALHOST]
@@ -88,7 +88,7 @@ fn no_such_address(e: &std::io::Error) -> bool {
 
 /// Picks the first block at or after `base`, aligned on `len`, that overlaps no taken block and
 /// whose ports are all free. Pure but for the `free` probe, so it can be tested.
-pub fn pick(
+pub(crate) fn pick(
     base: u16,
     len: u16,
     taken: &[Block],
@@ -164,7 +164,7 @@ fn with_registry<T: Default>(
 
 /// Hands out a block for each request of the session in `state_dir`, keeping blocks the registry
 /// already holds for these tracks. Returns the first port of each block, in request order.
-pub fn allocate(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
+pub(crate) fn allocate(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
     with_registry(Damaged::Refuse, |reg| {
         record(reg, state_dir, requests, &mut is_free)
     })
@@ -187,7 +187,7 @@ fn record(
 }
 
 /// The blocks pk would hand out now, without recording them (`pk check`, `pk layout`).
-pub fn preview(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
+pub(crate) fn preview(state_dir: &Path, requests: &[Request<'_>]) -> Result<Vec<u16>> {
     let mut reg = read_registry(&registry_dir().join("ports.json"))?;
     assign(&mut reg, state_dir, requests, &mut is_free)
 }
@@ -234,7 +234,7 @@ fn assign(
 }
 
 /// Gives back the blocks of `tracks` (all of the session's when `None`).
-pub fn release(state_dir: &Path, tracks: Option<&[String]>) -> Result<()> {
+pub(crate) fn release(state_dir: &Path, tracks: Option<&[String]>) -> Result<()> {
     with_registry(Damaged::Skip, |reg| {
         reg.blocks
             .retain(|b| !(b.state_dir == state_dir && tracks.is_none_or(|t| t.contains(&b.track))));

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 ///   worktree the folder is for; or its end, when git was killed removing it.
 ///
 /// Returns true when it removed something.
-pub fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
+pub(crate) fn remove_remains(git: &Git, rec: &TrackRecord) -> Result<bool> {
     let path = &rec.worktree;
     if !rec.worktree_created {
         return Ok(false);
@@ -156,7 +156,7 @@ fn remove_unlinked_admin(git: &Git, worktree: &Path) -> Result<bool> {
 /// between leaves the lock, after which the branch can be neither made nor deleted. Called only
 /// for a branch pk's record says pk made, or checked out in a worktree pk has not finished
 /// making, under the session lock (no other pk is at work on it).
-pub fn remove_stale_ref_lock(git: &Git, branch: &str) -> Result<()> {
+pub(crate) fn remove_stale_ref_lock(git: &Git, branch: &str) -> Result<()> {
     let lock = git
         .common_dir()
         .join("refs/heads")
@@ -171,7 +171,7 @@ pub fn remove_stale_ref_lock(git: &Git, branch: &str) -> Result<()> {
     }
 }
 
-pub fn is_empty_dir(path: &Path) -> bool {
+pub(crate) fn is_empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
 }
 
@@ -188,7 +188,7 @@ fn worktree_git_dir(worktree: &Path) -> Option<PathBuf> {
 /// With `restore`, the files a killed `pk down` had begun to delete come back: only the
 /// missing ones (`checkout-index` never overwrites a file that is there). True when it checked
 /// the files out from scratch (as a new worktree is).
-pub fn finish_checkout(git: &Git, worktree: &Path, restore: bool) -> Result<bool> {
+pub(crate) fn finish_checkout(git: &Git, worktree: &Path, restore: bool) -> Result<bool> {
     let Some(dir) = worktree_git_dir(worktree) else {
         return Ok(false);
     };
@@ -218,7 +218,7 @@ pub fn finish_checkout(git: &Git, worktree: &Path, restore: bool) -> Result<bool
 
 /// Drops git's record of our worktree at `path` whose folder is gone: only the admin folder
 /// whose `gitdir` points there, never another worktree's (unlike `git worktree prune`).
-pub fn remove_stale_metadata(git: &Git, path: &Path) -> Result<()> {
+pub(crate) fn remove_stale_metadata(git: &Git, path: &Path) -> Result<()> {
     let admin = git.common_dir().join("worktrees");
     let Ok(entries) = std::fs::read_dir(&admin) else {
         return Ok(());

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 const VERSION: u32 = 1;
 
 /// Where a session's state lives: `<git common dir>/pk/<session>/`.
-pub fn session_dir(common_dir: &Path, session: &str) -> PathBuf {
+pub(crate) fn session_dir(common_dir: &Path, session: &str) -> PathBuf {
     common_dir.join("pk").join(session)
 }
 
 /// The state of one session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct State {
+pub(crate) struct State {
     /// Format version.
     pub version: u32,
     /// Session name.
@@ -61,7 +61,7 @@ fn yes() -> bool {
 
 /// What pk made for one track.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TrackRecord {
+pub(crate) struct TrackRecord {
     /// Track name.
     pub name: String,
     /// Branch name.
@@ -113,7 +113,7 @@ pub struct TrackRecord {
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct Launch {
+pub(crate) struct Launch {
     /// Environment, in order (design §4: `PK_*`, then `[env]`, then the track's `env`).
     pub env: Vec<(String, String)>,
     /// Shell commands run before the agent.
@@ -134,7 +134,7 @@ pub struct Launch {
 
 /// A headless agent's stream, kept as its transcript.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Tee {
+pub(crate) struct Tee {
     /// The transcript file (appended to).
     pub path: PathBuf,
     /// The stream's format, to show it readably.
@@ -143,14 +143,14 @@ pub struct Tee {
 
 impl TrackRecord {
     /// The track's first port (`PK_PORT`).
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.ports.first().map_or(self.port_block, |(_, p)| *p)
     }
 }
 
 impl State {
     /// A fresh record for a session.
-    pub fn new(session: &str, plan: &Path, repo_root: &Path, socket: Option<&str>) -> State {
+    pub(crate) fn new(session: &str, plan: &Path, repo_root: &Path, socket: Option<&str>) -> State {
         State {
             version: VERSION,
             session: session.to_string(),
@@ -167,17 +167,17 @@ impl State {
     }
 
     /// The record of a track.
-    pub fn track(&self, name: &str) -> Option<&TrackRecord> {
+    pub(crate) fn track(&self, name: &str) -> Option<&TrackRecord> {
         self.tracks.iter().find(|t| t.name == name)
     }
 
     /// The record of a track, to change it.
-    pub fn track_mut(&mut self, name: &str) -> Option<&mut TrackRecord> {
+    pub(crate) fn track_mut(&mut self, name: &str) -> Option<&mut TrackRecord> {
         self.tracks.iter_mut().find(|t| t.name == name)
     }
 
     /// Reads the state in `dir`, if there is one.
-    pub fn load(dir: &Path) -> Result<Option<State>> {
+    pub(crate) fn load(dir: &Path) -> Result<Option<State>> {
         let path = dir.join(STATE_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -211,14 +211,14 @@ impl State {
     }
 
     /// Writes the state into `dir` atomically.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).context("failed to encode pk's state")?;
         crate::util::fs::write_atomically(&dir.join(STATE_FILE), text.as_bytes())
     }
 }
 
 /// The state's file name in the session's state folder.
-pub const STATE_FILE: &str = "state.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 
 /// The status file the watcher writes in the session's state folder.
 pub const STATUS_FILE: &str = "status.json";

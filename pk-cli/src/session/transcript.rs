@@ -19,30 +19,30 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The hook events of a track (`claude-hooks`: one hook payload per line).
-pub const EVENTS_FILE: &str = "events.ndjson";
+pub(crate) const EVENTS_FILE: &str = "events.ndjson";
 /// The raw stream of a headless agent, kept by `pk agent-run`.
-pub const TRANSCRIPT_FILE: &str = "transcript.ndjson";
+pub(crate) const TRANSCRIPT_FILE: &str = "transcript.ndjson";
 /// The Claude Code settings that install pk's hooks (`claude --settings <file>`).
-pub const CLAUDE_SETTINGS_FILE: &str = "claude-settings.json";
+pub(crate) const CLAUDE_SETTINGS_FILE: &str = "claude-settings.json";
 
 /// Claude keeps at most this many characters of a project folder name, then appends a hash of
 /// its own that pk cannot recompute (notes/formats.md §2.1): longer names match by prefix.
 const CLAUDE_NAME_MAX: usize = 200;
 
 /// The folder of one track's files: `<state dir>/tracks/<track>/`.
-pub fn track_dir(state_dir: &Path, track: &str) -> PathBuf {
+pub(crate) fn track_dir(state_dir: &Path, track: &str) -> PathBuf {
     state_dir.join("tracks").join(track)
 }
 
 /// The hook event file of a track.
-pub fn events_path(state_dir: &Path, track: &str) -> PathBuf {
+pub(crate) fn events_path(state_dir: &Path, track: &str) -> PathBuf {
     track_dir(state_dir, track).join(EVENTS_FILE)
 }
 
 /// Where a track's transcript is, or how to find it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Source {
+pub(crate) enum Source {
     /// A file at a known path: the stream pk keeps for a headless agent, or the plan's
     /// `transcript` of a custom command.
     File {
@@ -69,7 +69,7 @@ pub enum Source {
 
 impl Source {
     /// How the transcript is read.
-    pub fn format(&self) -> Format {
+    pub(crate) fn format(&self) -> Format {
         match self {
             Source::File { format, .. } => *format,
             Source::ClaudeProject { .. } => Format::ClaudeSession,
@@ -78,7 +78,7 @@ impl Source {
     }
 
     /// The transcript's path when it is known in advance (`PK_TRANSCRIPT`).
-    pub fn fixed_path(&self) -> Option<&Path> {
+    pub(crate) fn fixed_path(&self) -> Option<&Path> {
         match self {
             Source::File { path, .. } => Some(path),
             _ => None,
@@ -88,7 +88,7 @@ impl Source {
 
 /// The transcript source of a track. `env` reads the environment pk runs in (`HOME`,
 /// `CLAUDE_CONFIG_DIR`, `CODEX_HOME`), which the agents inherit.
-pub fn source_for(
+pub(crate) fn source_for(
     track: &Track,
     track_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
@@ -126,7 +126,7 @@ pub fn source_for(
 
 /// The format of a preset whose standard output pk keeps as the transcript (headless agents
 /// print their event stream; pk tees it to a file and shows it readably).
-pub fn tee_format(preset: AgentPreset) -> Option<Format> {
+pub(crate) fn tee_format(preset: AgentPreset) -> Option<Format> {
     match preset {
         AgentPreset::ClaudeHeadless => Some(Format::ClaudeStream),
         AgentPreset::CodexExec => Some(Format::CodexExec),
@@ -136,7 +136,7 @@ pub fn tee_format(preset: AgentPreset) -> Option<Format> {
 }
 
 /// Claude's configuration folder: the first of `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
-pub fn claude_root(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+pub(crate) fn claude_root(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(dirs) = env("CLAUDE_CONFIG_DIR")
         && let Some(first) = dirs.split(',').map(str::trim).find(|d| !d.is_empty())
     {
@@ -146,7 +146,7 @@ pub fn claude_root(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 }
 
 /// Codex's folder: `$CODEX_HOME`, else `~/.codex`.
-pub fn codex_root(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+pub(crate) fn codex_root(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     match env("CODEX_HOME").filter(|d| !d.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir)),
         None => home(env).map(|h| h.join(".codex")),
@@ -160,7 +160,7 @@ fn home(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 /// The name of Claude's project folder for a working folder: every character that is not an
 /// ASCII letter or digit becomes `-` (one per UTF-16 unit, as Claude's JavaScript does), cut to
 /// [`CLAUDE_NAME_MAX`] characters (Claude then adds a hash; see [`resolve_claude_dir`]).
-pub fn claude_project_name(cwd: &Path) -> String {
+pub(crate) fn claude_project_name(cwd: &Path) -> String {
     let mut name = String::new();
     for c in cwd.to_string_lossy().chars() {
         if c.is_ascii_alphanumeric() {
@@ -175,7 +175,7 @@ pub fn claude_project_name(cwd: &Path) -> String {
 
 /// The real folder of a [`Source::ClaudeProject`]: `dir` itself, or for a name cut at
 /// [`CLAUDE_NAME_MAX`] characters the folder that starts with it.
-pub fn resolve_claude_dir(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn resolve_claude_dir(dir: &Path) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir.to_path_buf());
     }
@@ -194,7 +194,7 @@ pub fn resolve_claude_dir(dir: &Path) -> Option<PathBuf> {
 /// `path` with symbolic links resolved, also when its last parts do not exist yet (a worktree
 /// `pk up` is about to make): the longest existing prefix is resolved, the rest appended.
 /// Claude names its project folder after the resolved path.
-pub fn lenient_canonical(path: &Path) -> PathBuf {
+pub(crate) fn lenient_canonical(path: &Path) -> PathBuf {
     let mut rest = Vec::new();
     let mut head = path.to_path_buf();
     loop {
@@ -213,7 +213,7 @@ pub fn lenient_canonical(path: &Path) -> PathBuf {
 
 /// The newest `*.jsonl` file directly in `dir` (by modification time) that was written at or
 /// after `not_before`.
-pub fn newest_jsonl(dir: &Path, not_before: Option<SystemTime>) -> Option<PathBuf> {
+pub(crate) fn newest_jsonl(dir: &Path, not_before: Option<SystemTime>) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .ok()?
         .flatten()
@@ -229,7 +229,7 @@ pub fn newest_jsonl(dir: &Path, not_before: Option<SystemTime>) -> Option<PathBu
 
 /// The day folders Codex writes rollouts into on the days of `now_ms` and the day before:
 /// `<root>/YYYY/MM/DD`.
-pub fn codex_day_dirs(root: &Path, now_ms: i64) -> Vec<PathBuf> {
+pub(crate) fn codex_day_dirs(root: &Path, now_ms: i64) -> Vec<PathBuf> {
     [now_ms, now_ms - 86_400_000]
         .into_iter()
         .map(|ms| {
@@ -241,7 +241,7 @@ pub fn codex_day_dirs(root: &Path, now_ms: i64) -> Vec<PathBuf> {
 
 /// Finds the newest Codex rollout of `cwd` in the day folders. Whether a file belongs to `cwd`
 /// is read once from its first line and remembered in `seen`.
-pub fn codex_rollout(
+pub(crate) fn codex_rollout(
     root: &Path,
     cwd: &Path,
     now_ms: i64,
@@ -297,7 +297,7 @@ fn same_path(a: &Path, b: &Path) -> bool {
 
 /// The closest folder at or above `path` that exists: what to watch for a folder that does not
 /// exist yet (its creation shows up there).
-pub fn nearest_existing(path: &Path) -> Option<PathBuf> {
+pub(crate) fn nearest_existing(path: &Path) -> Option<PathBuf> {
     path.ancestors().find(|p| p.is_dir()).map(Path::to_path_buf)
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// A loaded plan with its repository.
 #[derive(Debug)]
-pub struct Workspace {
+pub(crate) struct Workspace {
     /// The repository.
     pub git: Git,
     /// The validated plan.
@@ -21,7 +21,7 @@ pub struct Workspace {
 
 impl Workspace {
     /// Finds and loads the plan (`explicit`, or `parallel.toml` here or above).
-    pub fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<Workspace> {
+    pub(crate) fn open(ctx: &Ctx, explicit: Option<&Path>) -> Result<Workspace> {
         let path = plan::find_plan(explicit, &ctx.cwd)?;
         let path = crate::util::fs::canonical(&path);
         let dir = path.parent().unwrap_or(Path::new("/"));
@@ -38,12 +38,12 @@ impl Workspace {
     }
 
     /// The session's recorded state, if pk has set it up.
-    pub fn state(&self) -> Result<Option<State>> {
+    pub(crate) fn state(&self) -> Result<Option<State>> {
         State::load(&self.state_dir)
     }
 
     /// The multiplexer of this session (see [`crate::sys::mux::Mux::of`]).
-    pub fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::sys::mux::Mux {
+    pub(crate) fn mux(&self, ctx: &Ctx, state: Option<&State>) -> crate::sys::mux::Mux {
         crate::sys::mux::Mux::of(
             ctx,
             state.map(State::mux_record),
@@ -53,7 +53,7 @@ impl Workspace {
 
     /// One port request per track of the plan; blocks the state already records are kept (a
     /// track's ports never change while it is up), unless the plan changed the block size.
-    pub fn port_requests<'a>(
+    pub(crate) fn port_requests<'a>(
         &'a self,
         state: Option<&State>,
     ) -> Vec<crate::session::ports::Request<'a>> {

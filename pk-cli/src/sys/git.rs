@@ -32,7 +32,7 @@ const SCRUBBED_VARS: [&str; 8] = [
 
 /// A repository's main checkout.
 #[derive(Debug, Clone)]
-pub struct Git {
+pub(crate) struct Git {
     root: PathBuf,
     common_dir: PathBuf,
     verbose: bool,
@@ -40,7 +40,7 @@ pub struct Git {
 
 /// One entry of `git worktree list --porcelain -z`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorktreeEntry {
+pub(crate) struct WorktreeEntry {
     /// Absolute path of the working tree.
     pub path: PathBuf,
     /// `refs/heads/…` checked out, if any.
@@ -53,7 +53,7 @@ pub struct WorktreeEntry {
 
 /// What `git status` says of a worktree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Dirt {
+pub(crate) struct Dirt {
     /// Tracked files with changes (staged or not).
     pub changed: Vec<String>,
     /// Untracked files that are not ignored.
@@ -62,19 +62,19 @@ pub struct Dirt {
 
 impl Dirt {
     /// True when nothing would be lost by removing the worktree.
-    pub fn is_clean(&self) -> bool {
+    pub(crate) fn is_clean(&self) -> bool {
         self.changed.is_empty() && self.untracked.is_empty()
     }
 
     /// Number of changed and untracked files.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.changed.len() + self.untracked.len()
     }
 }
 
 impl Git {
     /// Finds the repository that contains `dir` and returns its main checkout.
-    pub fn discover(dir: &Path) -> Result<Git> {
+    pub(crate) fn discover(dir: &Path) -> Result<Git> {
         let repo = git2::Repository::discover(dir)
             .map_err(|e| {
                 Error::usage(format!("{} is not inside a git repository", dir.display()))
@@ -104,17 +104,17 @@ impl Git {
     }
 
     /// Prints every git command pk runs to stderr (`-v`).
-    pub fn set_verbose(&mut self, verbose: bool) {
+    pub(crate) fn set_verbose(&mut self, verbose: bool) {
         self.verbose = verbose;
     }
 
     /// The main checkout's root folder.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The repository's common git directory (`.git` of the main checkout).
-    pub fn common_dir(&self) -> &Path {
+    pub(crate) fn common_dir(&self) -> &Path {
         &self.common_dir
     }
 
@@ -125,7 +125,7 @@ impl Git {
 
     /// A `git` command run in `dir`, with a clean environment: no inherited `GIT_DIR` and the
     /// like, C locale for parseable messages, no pager, no prompts, stdin closed.
-    pub fn command_in(&self, dir: &Path) -> Command {
+    pub(crate) fn command_in(&self, dir: &Path) -> Command {
         command_in(dir)
     }
 
@@ -135,7 +135,7 @@ impl Git {
     }
 
     /// True when `name` resolves to a commit (a branch, tag, or any revision).
-    pub fn commit_exists(&self, name: &str) -> bool {
+    pub(crate) fn commit_exists(&self, name: &str) -> bool {
         let Ok(repo) = self.open() else { return false };
         repo.revparse_single(name)
             .and_then(|o| o.peel_to_commit())
@@ -143,7 +143,7 @@ impl Git {
     }
 
     /// The branch the main checkout is on, if any (not detached, not unborn).
-    pub fn current_branch(&self) -> Option<String> {
+    pub(crate) fn current_branch(&self) -> Option<String> {
         let repo = self.open().ok()?;
         let head = repo.head().ok()?;
         if !head.is_branch() {
@@ -153,13 +153,13 @@ impl Git {
     }
 
     /// True when the local branch exists.
-    pub fn branch_exists(&self, branch: &str) -> bool {
+    pub(crate) fn branch_exists(&self, branch: &str) -> bool {
         let Ok(repo) = self.open() else { return false };
         repo.find_branch(branch, git2::BranchType::Local).is_ok()
     }
 
     /// Creates `branch` at `base`. Fails if it exists.
-    pub fn create_branch(&self, branch: &str, base: &str) -> Result<()> {
+    pub(crate) fn create_branch(&self, branch: &str, base: &str) -> Result<()> {
         let repo = self.open()?;
         let commit = repo
             .revparse_single(base)
@@ -172,7 +172,7 @@ impl Git {
 
     /// Registers a worktree at `path` on the existing `branch` without checking files out
     /// (fast, and safe to run one after another; see [`Git::checkout_worktrees`]).
-    pub fn add_worktree_metadata(&self, path: &Path, branch: &str) -> Result<()> {
+    pub(crate) fn add_worktree_metadata(&self, path: &Path, branch: &str) -> Result<()> {
         let mut cmd = self.command_in(&self.root);
         cmd.args(["worktree", "add", "--no-checkout", "--quiet"])
             .arg(path)
@@ -183,7 +183,7 @@ impl Git {
     /// Fills the working trees of freshly added worktrees, all at once (one `git reset --hard`
     /// per worktree, in parallel; each touches only its own index and files, so they do not
     /// race the way concurrent `worktree add` does). Returns one result per path, in order.
-    pub fn checkout_worktrees(&self, paths: &[PathBuf]) -> Vec<Result<()>> {
+    pub(crate) fn checkout_worktrees(&self, paths: &[PathBuf]) -> Vec<Result<()>> {
         in_parallel(paths, |path| {
             let mut cmd = self.command_in(path);
             cmd.args(["reset", "--hard", "--quiet"]);
@@ -192,7 +192,7 @@ impl Git {
     }
 
     /// The worktrees git knows of, the main checkout first.
-    pub fn worktrees(&self) -> Result<Vec<WorktreeEntry>> {
+    pub(crate) fn worktrees(&self) -> Result<Vec<WorktreeEntry>> {
         let mut cmd = self.command_in(&self.root);
         cmd.args(["worktree", "list", "--porcelain", "-z"]);
         let out = self.run(cmd)?;
@@ -206,7 +206,7 @@ impl Git {
     /// Never `--force` for a clean one: git itself then refuses when the worktree has changes,
     /// a second guard behind pk's own check; only a [`Removal::saved`] one gets `--force`.
     /// Returns one result per removal, in order.
-    pub fn remove_worktrees(&self, removals: &[Removal]) -> Vec<Result<()>> {
+    pub(crate) fn remove_worktrees(&self, removals: &[Removal]) -> Vec<Result<()>> {
         in_parallel(removals, |r| {
             let mut cmd = self.command_in(&self.root);
             cmd.args(["worktree", "remove"]);
@@ -223,14 +223,14 @@ impl Git {
     /// Asks the git command, not libgit2: measured 2-3x faster per worktree on a 20,000-file
     /// repository (it uses the untracked cache and fsmonitor when configured), and it honours
     /// sparse checkout, where libgit2 reports every out-of-cone file as deleted.
-    pub fn dirt(&self, path: &Path) -> Result<Dirt> {
+    pub(crate) fn dirt(&self, path: &Path) -> Result<Dirt> {
         Ok(parse_status(&self.status(path, &[])?))
     }
 
     /// `git status` of a worktree, as [`Git::dirt`] runs it, raw, for `pk watch`: without the
     /// optional index lock, so that its own count does not touch the worktree's git folder,
     /// which the watcher watches.
-    pub fn status_raw(&self, path: &Path) -> Result<Vec<u8>> {
+    pub(crate) fn status_raw(&self, path: &Path) -> Result<Vec<u8>> {
         self.status(path, &["--no-optional-locks"])
     }
 
@@ -245,7 +245,7 @@ impl Git {
     }
 
     /// The tracked files of a worktree (`git ls-files -z`: the index only, no folder walk).
-    pub fn tracked_files_raw(&self, path: &Path) -> Result<Vec<u8>> {
+    pub(crate) fn tracked_files_raw(&self, path: &Path) -> Result<Vec<u8>> {
         let mut cmd = self.command_in(path);
         cmd.args(["--no-optional-locks", "ls-files", "-z"]);
         let out = self
@@ -256,7 +256,7 @@ impl Git {
 
     /// True when every commit of `branch` is already in `base`: fast-forward or merge commit,
     /// or a squash merge (merging the branch into base would change nothing).
-    pub fn is_merged(&self, branch: &str, base: &str) -> Result<bool> {
+    pub(crate) fn is_merged(&self, branch: &str, base: &str) -> Result<bool> {
         let repo = self.open()?;
         let tip = repo
             .find_branch(branch, git2::BranchType::Local)
@@ -285,7 +285,7 @@ impl Git {
     }
 
     /// Deletes a local branch (only called after [`Git::is_merged`] said yes).
-    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+    pub(crate) fn delete_branch(&self, branch: &str) -> Result<()> {
         let repo = self.open()?;
         let mut b = repo
             .find_branch(branch, git2::BranchType::Local)
@@ -297,7 +297,7 @@ impl Git {
 
 /// One worktree for [`Git::remove_worktrees`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removal {
+pub(crate) struct Removal {
     /// The working tree.
     pub path: PathBuf,
     /// Its changes were just saved on a ref (`pk down --force`): the one case pk passes
@@ -339,7 +339,7 @@ pub(crate) const STATUS_ARGS: [&str; 5] = [
 
 /// Parses `git status --porcelain=v1 -z`: `XY path` entries, NUL-terminated; a rename or copy
 /// (`R`/`C` in X) is followed by one more field, the original path.
-pub fn parse_status(bytes: &[u8]) -> Dirt {
+pub(crate) fn parse_status(bytes: &[u8]) -> Dirt {
     let mut dirt = Dirt::default();
     let mut fields = bytes.split(|b| *b == 0).filter(|f| !f.is_empty());
     while let Some(field) = fields.next() {
@@ -367,7 +367,7 @@ pub fn parse_status(bytes: &[u8]) -> Dirt {
 /// Parses `git worktree list --porcelain -z`: records separated by an empty field, each field
 /// NUL-terminated (`worktree <path>`, `HEAD <sha>`, `branch <ref>`, `bare`, `detached`,
 /// `locked [reason]`, `prunable [reason]`).
-pub fn parse_worktree_list(bytes: &[u8]) -> Vec<WorktreeEntry> {
+pub(crate) fn parse_worktree_list(bytes: &[u8]) -> Vec<WorktreeEntry> {
     let mut out = Vec::new();
     let mut current: Option<WorktreeEntry> = None;
     for field in bytes.split(|b| *b == 0) {

@@ -17,7 +17,7 @@ pub enum Multiplexer {
 
 impl Multiplexer {
     /// The name used in the plan and in JSON.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Multiplexer::Tmux => "tmux",
             Multiplexer::Zellij => "zellij",
@@ -27,7 +27,7 @@ impl Multiplexer {
 
 /// tmux (on a socket) or zellij.
 #[derive(Debug, Clone)]
-pub enum Mux {
+pub(crate) enum Mux {
     /// A tmux server.
     Tmux(Tmux),
     /// The zellij CLI.
@@ -38,7 +38,7 @@ impl Mux {
     /// The multiplexer of a session: the one its state records (what `pk up` used), else the
     /// plan's. `--socket` picks the tmux server.
     /// `recorded` is what the state records: the multiplexer's name and the tmux socket.
-    pub fn of(ctx: &Ctx, recorded: Option<(&str, Option<&str>)>, plan: Multiplexer) -> Mux {
+    pub(crate) fn of(ctx: &Ctx, recorded: Option<(&str, Option<&str>)>, plan: Multiplexer) -> Mux {
         let zellij = match recorded {
             Some((name, _)) => name == Multiplexer::Zellij.name(),
             None => plan == Multiplexer::Zellij,
@@ -54,7 +54,7 @@ impl Mux {
     }
 
     /// `tmux` or `zellij`.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Mux::Tmux(_) => "tmux",
             Mux::Zellij(_) => "zellij",
@@ -62,7 +62,7 @@ impl Mux {
     }
 
     /// True when the session runs.
-    pub fn has_session(&self, session: &str) -> bool {
+    pub(crate) fn has_session(&self, session: &str) -> bool {
         match self {
             Mux::Tmux(t) => t.has_session(session),
             Mux::Zellij(z) => z.has_session(session),
@@ -70,7 +70,7 @@ impl Mux {
     }
 
     /// The session's panes, or `None` when it does not run.
-    pub fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
+    pub(crate) fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
         match self {
             Mux::Tmux(t) => t.session_panes(session),
             Mux::Zellij(z) => z.session_panes(session),
@@ -78,7 +78,7 @@ impl Mux {
     }
 
     /// Ends the session and everything in it; zellij also forgets it (nothing to resurrect).
-    pub fn kill_session(&self, session: &str) -> Result<()> {
+    pub(crate) fn kill_session(&self, session: &str) -> Result<()> {
         match self {
             Mux::Tmux(t) => t.kill_session(session),
             Mux::Zellij(z) => z.kill_session(session),
@@ -86,7 +86,7 @@ impl Mux {
     }
 
     /// Moves the session's focus to `pane` (its window or tab too).
-    pub fn focus(&self, session: &str, pane: &Pane) -> Result<()> {
+    pub(crate) fn focus(&self, session: &str, pane: &Pane) -> Result<()> {
         match self {
             Mux::Tmux(t) => t
                 .run(vec![
@@ -99,7 +99,7 @@ impl Mux {
     }
 
     /// Attaches this terminal to the session, or switches the client when already inside.
-    pub fn attach(&self, session: &str) -> Result<()> {
+    pub(crate) fn attach(&self, session: &str) -> Result<()> {
         match self {
             Mux::Tmux(t) => t.attach(session),
             Mux::Zellij(z) => z.attach(session),

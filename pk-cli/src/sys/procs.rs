@@ -26,19 +26,19 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The file, in a track's folder, that lists the panes' runs.
-pub const RUNS_FILE: &str = "runs.ndjson";
+pub(crate) const RUNS_FILE: &str = "runs.ndjson";
 
 /// Set by `pk agent-run` for `setup` and the agent: the id of this start of the track's pane.
 /// `pk down` ends every process that carries it. Listed with the other variables in
 /// `session::env_vars`.
-pub const PK_RUN_ID: &str = "PK_RUN_ID";
+pub(crate) const PK_RUN_ID: &str = "PK_RUN_ID";
 
 /// How long processes get to exit after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
 /// One start of `pk agent-run`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Run {
+pub(crate) struct Run {
     /// The value of `PK_RUN_ID` its processes carry.
     pub id: String,
     /// Its process id.
@@ -52,7 +52,7 @@ pub struct Run {
 
 /// Records this process as a run of the track whose folder (in the state folder) is `dir` and
 /// returns its `PK_RUN_ID`.
-pub fn record(dir: &Path) -> Result<String> {
+pub(crate) fn record(dir: &Path) -> Result<String> {
     let pid = std::process::id() as i32;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -79,7 +79,7 @@ pub fn record(dir: &Path) -> Result<String> {
 
 /// Every run recorded under the session's state folder, of every track (also of tracks no
 /// longer in the plan).
-pub fn runs(state_dir: &Path) -> Vec<Run> {
+pub(crate) fn runs(state_dir: &Path) -> Vec<Run> {
     let Ok(entries) = std::fs::read_dir(state_dir.join("tracks")) else {
         return Vec::new();
     };
@@ -98,7 +98,7 @@ pub fn runs(state_dir: &Path) -> Vec<Run> {
 
 /// Ends the processes of the session's recorded runs (see the module's doc). Returns how many
 /// there were. Best effort: a process pk may not signal is left alone.
-pub fn end_all(state_dir: &Path) -> usize {
+pub(crate) fn end_all(state_dir: &Path) -> usize {
     let runs = runs(state_dir);
     if runs.is_empty() {
         return 0;
@@ -120,7 +120,7 @@ fn wait_until(deadline: Instant, mut gone: impl FnMut() -> bool) -> bool {
 }
 
 /// The exit code a shell would report: the child's code, or 128 + the signal that ended it.
-pub fn exit_code(status: std::process::ExitStatus) -> u8 {
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> u8 {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => code as u8,

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 /// Runs `cmd` (a wrapped `program`), printing it first when `verbose`. A failure is an error
 /// naming the command line, with the program's stderr (else stdout, else the exit status) as
 /// the cause.
-pub fn run_captured(cmd: &mut Command, program: &str, verbose: bool) -> Result<Output> {
+pub(crate) fn run_captured(cmd: &mut Command, program: &str, verbose: bool) -> Result<Output> {
     let shown = render(cmd);
     if verbose {
         eprintln!("pk: running {shown}");
@@ -47,7 +47,7 @@ pub fn run_captured(cmd: &mut Command, program: &str, verbose: bool) -> Result<O
 }
 
 /// Quotes a word for a POSIX shell, only when needed.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
@@ -59,7 +59,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// The command line as a user would type it.
-pub fn render(cmd: &Command) -> String {
+pub(crate) fn render(cmd: &Command) -> String {
     let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
     parts.extend(cmd.get_args().map(|a| quote(&a.to_string_lossy())));
     parts.join(" ")

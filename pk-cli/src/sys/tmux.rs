@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use tmux_interface::TmuxCommand;
 
 /// The oldest tmux pk supports: `new-session -e`, `split-window -l N%`, pane options.
-pub const MIN_VERSION: (u32, u32) = (3, 2);
+pub(crate) const MIN_VERSION: (u32, u32) = (3, 2);
 
 /// One tmux command (`split-window -v …`), as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct Cmd {
 
 impl Cmd {
     /// A command by its full name (`new-session`).
-    pub fn new(name: &str) -> Cmd {
+    pub(crate) fn new(name: &str) -> Cmd {
         Cmd {
             args: vec![name.to_string()],
         }
@@ -30,14 +30,14 @@ impl Cmd {
 
     /// Adds a flag (`-d`).
     #[must_use]
-    pub fn flag(mut self, flag: &str) -> Cmd {
+    pub(crate) fn flag(mut self, flag: &str) -> Cmd {
         self.args.push(flag.to_string());
         self
     }
 
     /// Adds an option with its value (`-t`, `shop:agents`).
     #[must_use]
-    pub fn opt(mut self, flag: &str, value: impl AsRef<str>) -> Cmd {
+    pub(crate) fn opt(mut self, flag: &str, value: impl AsRef<str>) -> Cmd {
         self.args.push(flag.to_string());
         self.args.push(escape(value.as_ref()));
         self
@@ -46,20 +46,20 @@ impl Cmd {
     /// Adds `-c DIR`, a pane's start folder. tmux expands formats in it (`#{…}`, and `#(…)`,
     /// which runs a shell command), so every `#` is doubled: the folder stays literal.
     #[must_use]
-    pub fn start_dir(self, dir: &std::path::Path) -> Cmd {
+    pub(crate) fn start_dir(self, dir: &std::path::Path) -> Cmd {
         self.opt("-c", dir.to_string_lossy().replace('#', "##"))
     }
 
     /// Adds a positional argument (an option value, a pane's argv).
     #[must_use]
-    pub fn arg(mut self, value: impl AsRef<str>) -> Cmd {
+    pub(crate) fn arg(mut self, value: impl AsRef<str>) -> Cmd {
         self.args.push(escape(value.as_ref()));
         self
     }
 
     /// Adds several positional arguments.
     #[must_use]
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, values: I) -> Cmd {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, values: I) -> Cmd {
         for v in values {
             self.args.push(escape(v.as_ref()));
         }
@@ -93,14 +93,14 @@ fn escape(value: &str) -> String {
 
 /// A tmux server.
 #[derive(Debug, Clone)]
-pub struct Tmux {
+pub(crate) struct Tmux {
     socket: Option<String>,
     verbose: bool,
 }
 
 /// One pane, as `list-panes` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pane {
+pub(crate) struct Pane {
     /// `%12`.
     pub id: String,
     /// The window's name.
@@ -129,7 +129,7 @@ const SEP: &str = "|~|";
 const PANE_FORMAT: &str = "#{pane_id}|~|#{window_name}|~|#{@pk_track}|~|#{@pk_role}|~|#{pane_dead}|~|#{pane_dead_status}|~|#{pane_pid}|~|#{pane_height}|~|#{pane_current_path}";
 
 /// Parses `list-panes -F PANE_FORMAT` output.
-pub fn parse_panes(text: &str) -> Vec<Pane> {
+pub(crate) fn parse_panes(text: &str) -> Vec<Pane> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.splitn(9, SEP).collect();
@@ -153,7 +153,7 @@ pub fn parse_panes(text: &str) -> Vec<Pane> {
 
 /// A client attached to a session, as `list-clients` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client {
+pub(crate) struct Client {
     /// Its name (the terminal, `/dev/pts/3`), for `-c`.
     pub name: String,
     /// Its width in columns.
@@ -164,7 +164,7 @@ pub struct Client {
 const CLIENT_PREFIX: &str = "client|~|";
 
 /// Parses the client lines of [`Tmux::snapshot`]'s output.
-pub fn parse_clients(text: &str) -> Vec<Client> {
+pub(crate) fn parse_clients(text: &str) -> Vec<Client> {
     text.lines()
         .filter_map(|line| {
             let rest = line.strip_prefix(CLIENT_PREFIX)?;
@@ -178,7 +178,7 @@ pub fn parse_clients(text: &str) -> Vec<Client> {
 }
 
 /// Parses `tmux -V` (`tmux 3.3a`, `tmux next-3.5`, `tmux 3.4-rc`).
-pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_version(text: &str) -> Option<(u32, u32)> {
     let v = text.trim().rsplit(' ').next()?;
     let v = v.trim_start_matches(|c: char| !c.is_ascii_digit());
     let mut parts = v.split('.');
@@ -194,7 +194,7 @@ pub fn parse_version(text: &str) -> Option<(u32, u32)> {
 
 impl Tmux {
     /// The server on `socket` (`tmux -L`), or the default one.
-    pub fn new(socket: Option<&str>, verbose: bool) -> Tmux {
+    pub(crate) fn new(socket: Option<&str>, verbose: bool) -> Tmux {
         Tmux {
             socket: socket.map(str::to_owned),
             verbose,
@@ -202,12 +202,12 @@ impl Tmux {
     }
 
     /// The private socket name, if any.
-    pub fn socket(&self) -> Option<&str> {
+    pub(crate) fn socket(&self) -> Option<&str> {
         self.socket.as_deref()
     }
 
     /// The process that runs `cmds` on this server in one tmux invocation.
-    pub fn command(&self, cmds: Vec<Cmd>) -> Command {
+    pub(crate) fn command(&self, cmds: Vec<Cmd>) -> Command {
         let mut tmux = tmux_interface::Tmux::new();
         if let Some(socket) = &self.socket {
             tmux = tmux.socket_name(Cow::Owned(socket.clone()));
@@ -221,13 +221,13 @@ impl Tmux {
     }
 
     /// Runs `cmds` in one tmux invocation and returns its standard output.
-    pub fn run(&self, cmds: Vec<Cmd>) -> Result<String> {
+    pub(crate) fn run(&self, cmds: Vec<Cmd>) -> Result<String> {
         let out = crate::sys::shell::run_captured(&mut self.command(cmds), "tmux", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The installed tmux's version, or an error saying how to get it.
-    pub fn version() -> Result<(u32, u32)> {
+    pub(crate) fn version() -> Result<(u32, u32)> {
         let out = Command::new("tmux")
             .arg("-V")
             .stdin(Stdio::null())
@@ -247,7 +247,7 @@ impl Tmux {
     }
 
     /// Fails unless tmux is at least [`MIN_VERSION`].
-    pub fn require_version() -> Result<(u32, u32)> {
+    pub(crate) fn require_version() -> Result<(u32, u32)> {
         let v = Tmux::version()?;
         if v < MIN_VERSION {
             return Err(Error::failure(format!(
@@ -261,18 +261,18 @@ impl Tmux {
 
     /// The session's panes, or `None` when it does not run (no server, no such session): one
     /// tmux call where `has_session` + `panes` would be two, for `pk status`'s hot path.
-    pub fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
+    pub(crate) fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
         self.panes(session).ok()
     }
 
     /// True when the session exists on this server.
-    pub fn has_session(&self, session: &str) -> bool {
+    pub(crate) fn has_session(&self, session: &str) -> bool {
         self.run(vec![Cmd::new("has-session").opt("-t", exact(session))])
             .is_ok()
     }
 
     /// Every pane of the session.
-    pub fn panes(&self, session: &str) -> Result<Vec<Pane>> {
+    pub(crate) fn panes(&self, session: &str) -> Result<Vec<Pane>> {
         let out = self.run(vec![
             Cmd::new("list-panes")
                 .flag("-s")
@@ -284,7 +284,7 @@ impl Tmux {
 
     /// Every pane of the session and the clients attached to it, in one tmux call (the watcher
     /// asks every few seconds).
-    pub fn snapshot(&self, session: &str) -> Result<(Vec<Pane>, Vec<Client>)> {
+    pub(crate) fn snapshot(&self, session: &str) -> Result<(Vec<Pane>, Vec<Client>)> {
         let out = self.run(vec![
             Cmd::new("list-panes")
                 .flag("-s")
@@ -299,14 +299,14 @@ impl Tmux {
     }
 
     /// Ends the session and every process in it.
-    pub fn kill_session(&self, session: &str) -> Result<()> {
+    pub(crate) fn kill_session(&self, session: &str) -> Result<()> {
         self.run(vec![Cmd::new("kill-session").opt("-t", exact(session))])
             .map(drop)
     }
 
     /// The client a command run from here acts on (`switch-client`'s): the one attached to the
     /// session of the pane pk runs in (`TMUX_PANE`), if any.
-    pub fn current_client(&self) -> Option<String> {
+    pub(crate) fn current_client(&self) -> Option<String> {
         let name = self
             .run(vec![
                 Cmd::new("display-message").flag("-p").arg("#{client_name}"),
@@ -316,7 +316,7 @@ impl Tmux {
     }
 
     /// How a person attaches a terminal to `session` on this server.
-    pub fn attach_command(&self, session: &str) -> String {
+    pub(crate) fn attach_command(&self, session: &str) -> String {
         let socket = self
             .socket
             .as_ref()
@@ -329,7 +329,7 @@ impl Tmux {
     }
 
     /// The path of this server's socket (to tell whether pk runs inside it).
-    pub fn socket_path(&self) -> Option<String> {
+    pub(crate) fn socket_path(&self) -> Option<String> {
         self.run(vec![
             Cmd::new("display-message").flag("-p").arg("#{socket_path}"),
         ])
@@ -339,7 +339,7 @@ impl Tmux {
 
     /// Attaches the terminal to the session, or switches the client when already inside that
     /// tmux server.
-    pub fn attach(&self, session: &str) -> Result<()> {
+    pub(crate) fn attach(&self, session: &str) -> Result<()> {
         use std::os::unix::process::CommandExt;
         let inside = std::env::var("TMUX")
             .ok()
@@ -368,7 +368,7 @@ impl Tmux {
 }
 
 /// A session target that matches the name exactly (`=shop`), never a prefix or pattern.
-pub fn exact(session: &str) -> String {
+pub(crate) fn exact(session: &str) -> String {
     format!("={session}")
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The zellij the plugin is built for: zellij's plugin protocol changes between minor versions.
-pub const TARGET_VERSION: (u32, u32) = (0, 45);
+pub(crate) const TARGET_VERSION: (u32, u32) = (0, 45);
 
 /// The plugin, built by `scripts/build-plugin.sh` from `pk-zellij-plugin/` (CI checks that this
 /// file is what its source builds to).
@@ -20,13 +20,13 @@ const PLUGIN_WASM: &[u8] = include_bytes!("../../assets/pk-zellij-plugin.wasm");
 
 /// The zellij CLI.
 #[derive(Debug, Clone)]
-pub struct Zellij {
+pub(crate) struct Zellij {
     verbose: bool,
 }
 
 /// A session as `list-sessions` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     /// Its name.
     pub name: String,
     /// Exited but resurrectable (`(EXITED - attach to resurrect)`).
@@ -34,7 +34,7 @@ pub struct Session {
 }
 
 /// Parses `zellij list-sessions --no-formatting`: `NAME [Created 3s ago] (EXITED …)` lines.
-pub fn parse_sessions(text: &str) -> Vec<Session> {
+pub(crate) fn parse_sessions(text: &str) -> Vec<Session> {
     text.lines()
         .filter_map(|line| {
             let line = line.trim();
@@ -80,7 +80,7 @@ struct RawPane {
 /// `terminal_N`. An agent pane is one started as `pk agent-run`; its track is the first
 /// word of its name (pk names it `TRACK BRANCH :PORT`, and zellij keeps a layout's name even
 /// when the program sets a title).
-pub fn parse_panes(json: &str) -> Result<Vec<Pane>> {
+pub(crate) fn parse_panes(json: &str) -> Result<Vec<Pane>> {
     let raw: Vec<RawPane> =
         serde_json::from_str(json).context("failed to read zellij's list of panes")?;
     Ok(raw
@@ -123,7 +123,7 @@ pub fn parse_panes(json: &str) -> Result<Vec<Pane>> {
 }
 
 /// Parses `zellij --version` (`zellij 0.45.1`).
-pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_version(text: &str) -> Option<(u32, u32)> {
     let v = text.split_whitespace().last()?;
     let mut parts = v.split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
@@ -131,7 +131,7 @@ pub fn parse_version(text: &str) -> Option<(u32, u32)> {
 
 impl Zellij {
     /// The zellij CLI; `verbose` prints every call.
-    pub fn new(verbose: bool) -> Zellij {
+    pub(crate) fn new(verbose: bool) -> Zellij {
         Zellij { verbose }
     }
 
@@ -144,13 +144,13 @@ impl Zellij {
     }
 
     /// Runs zellij with `args` and returns its standard output.
-    pub fn run(&self, args: &[&str]) -> Result<String> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String> {
         let out = crate::sys::shell::run_captured(&mut self.command(args), "zellij", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Fails unless zellij is installed at the version the plugin is built for.
-    pub fn require_version() -> Result<(u32, u32)> {
+    pub(crate) fn require_version() -> Result<(u32, u32)> {
         let out = Command::new("zellij")
             .arg("--version")
             .stdin(Stdio::null())
@@ -181,7 +181,7 @@ impl Zellij {
     }
 
     /// Every session zellij knows, running or resurrectable.
-    pub fn sessions(&self) -> Vec<Session> {
+    pub(crate) fn sessions(&self) -> Vec<Session> {
         // No sessions at all is an error exit with a message: an empty list.
         self.run(&["list-sessions", "--no-formatting"])
             .map(|out| parse_sessions(&out))
@@ -189,14 +189,14 @@ impl Zellij {
     }
 
     /// True when the session runs (not merely resurrectable).
-    pub fn has_session(&self, session: &str) -> bool {
+    pub(crate) fn has_session(&self, session: &str) -> bool {
         self.sessions()
             .iter()
             .any(|s| s.name == session && !s.exited)
     }
 
     /// Starts the session from a layout file, headless, and returns at once.
-    pub fn start(&self, session: &str, layout: &Path) -> Result<()> {
+    pub(crate) fn start(&self, session: &str, layout: &Path) -> Result<()> {
         let layout = layout.to_string_lossy();
         self.run(&[
             "--layout",
@@ -209,7 +209,7 @@ impl Zellij {
     }
 
     /// Every terminal pane of the session.
-    pub fn panes(&self, session: &str) -> Result<Vec<Pane>> {
+    pub(crate) fn panes(&self, session: &str) -> Result<Vec<Pane>> {
         // A busy server (a loaded machine, a session still starting) can answer nothing at
         // all: asked again, briefly, before that counts as an error.
         let mut tries = 0;
@@ -224,7 +224,7 @@ impl Zellij {
     }
 
     /// The session's panes, or `None` when it does not run.
-    pub fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
+    pub(crate) fn session_panes(&self, session: &str) -> Option<Vec<Pane>> {
         if !self.has_session(session) {
             return None;
         }
@@ -233,7 +233,13 @@ impl Zellij {
 
     /// Adds a terminal pane running `argv` in `cwd` to a running session (also one no client
     /// is attached to, unlike `new-tab`).
-    pub fn new_pane(&self, session: &str, name: &str, cwd: &Path, argv: &[String]) -> Result<()> {
+    pub(crate) fn new_pane(
+        &self,
+        session: &str,
+        name: &str,
+        cwd: &Path,
+        argv: &[String],
+    ) -> Result<()> {
         let cwd = cwd.to_string_lossy();
         let mut args = vec![
             "-s", session, "action", "new-pane", "--name", name, "--cwd", &cwd, "--",
@@ -243,14 +249,14 @@ impl Zellij {
     }
 
     /// Moves the focus to a pane (`terminal_N`).
-    pub fn focus(&self, session: &str, pane: &str) -> Result<()> {
+    pub(crate) fn focus(&self, session: &str, pane: &str) -> Result<()> {
         self.run(&["-s", session, "action", "focus-pane-id", pane])
             .map(drop)
     }
 
     /// Ends the session and removes what zellij keeps to resurrect it: after this, nothing of
     /// it is running or listed.
-    pub fn kill_session(&self, session: &str) -> Result<()> {
+    pub(crate) fn kill_session(&self, session: &str) -> Result<()> {
         let known = self.sessions();
         let Some(s) = known.iter().find(|s| s.name == session) else {
             return Ok(());
@@ -266,7 +272,7 @@ impl Zellij {
     }
 
     /// Attaches this terminal to the session (never returns on success).
-    pub fn attach(&self, session: &str) -> Result<()> {
+    pub(crate) fn attach(&self, session: &str) -> Result<()> {
         use std::os::unix::process::CommandExt;
         if std::env::var_os("ZELLIJ").is_some() {
             // Inside zellij: move this client to the session rather than nest.
@@ -283,7 +289,7 @@ impl Zellij {
 /// Writes the plugin out (once per version of it) and returns its path:
 /// `$XDG_CACHE_HOME/pk/pk-zellij-plugin-<hash>.wasm`. Users need no wasm toolchain; the name
 /// changes with the content, so a new pk never runs an old plugin.
-pub fn plugin_path() -> Result<PathBuf> {
+pub(crate) fn plugin_path() -> Result<PathBuf> {
     let path = plugin_file();
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == PLUGIN_WASM.len() as u64) {
         return Ok(path);
@@ -295,7 +301,7 @@ pub fn plugin_path() -> Result<PathBuf> {
 }
 
 /// Where [`plugin_path`] puts the plugin (without writing it).
-pub fn plugin_file() -> PathBuf {
+pub(crate) fn plugin_file() -> PathBuf {
     cache_dir().join("pk").join(format!(
         "pk-zellij-plugin-{:016x}.wasm",
         pk_status::fnv1a(PLUGIN_WASM)

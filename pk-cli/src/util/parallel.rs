@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 /// Runs `f` on every item at once, one thread each, and returns the results in order (a
 /// panicking thread gives an error). For per-worktree git commands: most of their time is
 /// spent in the child process, so the threads mostly wait.
-pub fn in_parallel<T: Sync, R: Send>(
+pub(crate) fn in_parallel<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Vec<Result<R>> {
@@ -33,7 +33,7 @@ pub fn in_parallel<T: Sync, R: Send>(
 /// `from` of work together (`backlog`, in any unit), the biggest first, so that a first look at
 /// long transcripts takes the time of the longest rather than of all. Small amounts stay on
 /// this thread: starting threads costs more than they save.
-pub fn each_in_parallel<T: Send>(
+pub(crate) fn each_in_parallel<T: Send>(
     items: &mut [T],
     backlog: impl Fn(&T) -> u64,
     from: u64,

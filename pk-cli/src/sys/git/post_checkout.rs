@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 impl Git {
     /// Runs the `post-checkout` hook of the freshly checked out worktree at `worktree`, if the
     /// repository has one. An error says why it did not run or failed; the worktree stays.
-    pub fn post_checkout(&self, worktree: &Path) -> Result<()> {
+    pub(crate) fn post_checkout(&self, worktree: &Path) -> Result<()> {
         let mut cmd = self.command_in(worktree);
         cmd.args(["rev-parse", "--git-path", "hooks/post-checkout", "HEAD"]);
         let out = self.run(cmd)?;
