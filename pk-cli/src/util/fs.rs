@@ -74,6 +74,17 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["status.json"]);
+        // Made as `fs::write` makes files (0666 less the umask), not tempfile's private 0600:
+        // the zellij plugin and other tools read these files.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        std::fs::write(dir.path().join("plain"), b"x").unwrap();
+        let plain = std::fs::metadata(dir.path().join("plain"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, plain);
         // The watcher's files must not bring back a removed state folder.
         assert!(write_atomically_in_place(&dir.path().join("gone/x"), b"x").is_err());
     }
