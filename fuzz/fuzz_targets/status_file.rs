@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(snapshot) = pk_status::bar::Snapshot::parse(data) {
+    if let Some(snapshot) = pk_status::StatusFile::parse(data) {
         pk_fuzz::check_zellij_bar(&snapshot);
         let tracks: Vec<(&str, &pk_status::TrackStatus)> = snapshot
             .tracks

@@ -138,13 +138,13 @@ pub fn check_bars(tracks: &[(&str, &TrackStatus)]) {
             .map(|(name, status)| serde_json::json!({"name": name, "status": status}))
             .collect::<Vec<_>>(),
     });
-    let snapshot = pk_status::bar::Snapshot::parse(snapshot.to_string().as_bytes())
+    let snapshot = pk_status::StatusFile::parse(snapshot.to_string().as_bytes())
         .expect("a status file the watcher writes reads back");
     check_zellij_bar(&snapshot);
 }
 
 /// The zellij bar of a status file, whatever it holds.
-pub fn check_zellij_bar(snapshot: &pk_status::bar::Snapshot) {
+pub fn check_zellij_bar(snapshot: &pk_status::StatusFile) {
     for cols in [0, 10, 80, 200] {
         let line = pk_status::bar::line(Some(snapshot), "shop", cols);
         assert_inert("the zellij bar", &line.plain);

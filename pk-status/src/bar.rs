@@ -1,50 +1,12 @@
-//! The zellij status bar's model: what the plugin reads (the watcher's `status.json`) and what
-//! it prints (one line of text with ANSI colours), and which track a click lands on. Kept here,
+//! The zellij status bar's model: what the plugin reads (the watcher's `status.json`, a
+//! [`StatusFile`]) and what it prints (one line of text with ANSI colours), and which track a click lands on. Kept here,
 //! beside the tmux rendering, so both bars say the same and all of it is tested on the host;
 //! the plugin itself only reads a file on a timer and prints.
 
 use crate::render::{self, Segment, Style};
 use crate::state::TrackState;
 use crate::status::TrackStatus;
-use serde::Deserialize;
-
-/// The part of `status.json` the bar needs (unknown fields are ignored, so the watcher can add
-/// to the file without breaking older plugins).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Snapshot {
-    /// The session.
-    #[serde(default)]
-    pub session: String,
-    /// One entry per track, in the plan's order.
-    #[serde(default)]
-    pub tracks: Vec<SnapshotTrack>,
-}
-
-/// One track of a [`Snapshot`].
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct SnapshotTrack {
-    /// Track name.
-    pub name: String,
-    /// Its status as shown.
-    #[serde(default)]
-    pub status: TrackStatus,
-    /// The zellij pane that runs its agent (`terminal_N`), when the watcher knows it.
-    #[serde(default)]
-    pub pane: Option<String>,
-}
-
-impl Snapshot {
-    /// Parses the watcher's status file; `None` when it is not (yet) a status file.
-    pub fn parse(text: &[u8]) -> Option<Snapshot> {
-        serde_json::from_slice(text).ok()
-    }
-
-    /// The zellij terminal pane id of track `index`, if known.
-    pub fn pane_id(&self, index: usize) -> Option<u32> {
-        let pane = self.tracks.get(index)?.pane.as_deref()?;
-        pane.strip_prefix("terminal_").unwrap_or(pane).parse().ok()
-    }
-}
+use crate::status_file::StatusFile;
 
 /// A rendered bar: the line to print and, per column range, the track drawn there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +31,7 @@ impl Line {
 
 /// The bar for `snapshot` in `cols` columns: ` pk SESSION ` then the tracks as in tmux. With
 /// no snapshot yet, says that it waits for the watcher.
-pub fn line(snapshot: Option<&Snapshot>, session: &str, cols: usize) -> Line {
+pub fn line(snapshot: Option<&StatusFile>, session: &str, cols: usize) -> Line {
     let session = match snapshot {
         Some(s) if !s.session.is_empty() => s.session.as_str(),
         _ => session,
@@ -152,28 +114,33 @@ mod tests {
       "total_cost_usd": 0.52,
       "tracks": [
         {"name": "api", "status": {"state": "working", "cost_usd": 0.42, "tokens": {"input": 5}},
-         "pane": "terminal_1", "transcript": "/x"},
+         "pane": "terminal_1", "transcript": "/x", "events": null,
+         "transcript_cursor": null, "events_cursor": null},
         {"name": "web", "status": {"state": "waiting", "cost_usd": 0.10, "tokens": {"input": 5}},
-         "pane": "terminal_2"},
-        {"name": "docs", "status": {"state": "done"}}
+         "pane": "terminal_2", "transcript": null, "events": null,
+         "transcript_cursor": null, "events_cursor": null},
+        {"name": "docs", "status": {"state": "done"}, "transcript": null, "events": null,
+         "transcript_cursor": null, "events_cursor": null}
       ]
     }"#;
 
     #[test]
     fn reads_the_watchers_file_and_ignores_what_it_does_not_know() {
-        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let s = StatusFile::parse(FILE.as_bytes()).unwrap();
         assert_eq!(s.session, "shop");
         assert_eq!(s.tracks.len(), 3);
         assert_eq!(s.tracks[1].status.state, TrackState::Waiting);
         assert_eq!(s.pane_id(1), Some(2));
         assert_eq!(s.pane_id(2), None);
-        assert_eq!(Snapshot::parse(b"{\"tracks\": 3"), None);
-        assert_eq!(Snapshot::parse(b""), None);
+        assert_eq!(StatusFile::parse(b"{\"tracks\": 3"), None);
+        let other = FILE.replace("\"version\": 1", "\"version\": 2");
+        assert_eq!(StatusFile::parse(other.as_bytes()), None, "another version");
+        assert_eq!(StatusFile::parse(b""), None);
     }
 
     #[test]
     fn the_line_shows_every_track_and_the_total() {
-        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let s = StatusFile::parse(FILE.as_bytes()).unwrap();
         let line = line(Some(&s), "x", 100);
         assert_eq!(
             line.plain.trim_end(),
@@ -186,7 +153,7 @@ mod tests {
 
     #[test]
     fn clicks_land_on_tracks() {
-        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let s = StatusFile::parse(FILE.as_bytes()).unwrap();
         let line = line(Some(&s), "x", 100);
         let col = |needle: &str| line.plain.find(needle).unwrap();
         assert_eq!(line.track_at(col("api")), Some(0));
@@ -198,7 +165,7 @@ mod tests {
 
     #[test]
     fn narrow_bars_keep_the_waiting_track() {
-        let s = Snapshot::parse(FILE.as_bytes()).unwrap();
+        let s = StatusFile::parse(FILE.as_bytes()).unwrap();
         let line = line(Some(&s), "x", 20);
         assert_eq!(render::width(&line.plain), 20);
         assert!(line.plain.contains("?w"), "{:?}", line.plain);
@@ -212,8 +179,11 @@ mod tests {
 
     #[test]
     fn text_from_the_file_cannot_drive_the_terminal() {
-        let file = r#"{"session": "s\u001b[2J", "tracks": [{"name": "a\u001b]0;x\u0007b"}]}"#;
-        let s = Snapshot::parse(file.as_bytes()).unwrap();
+        let file = r#"{"version": 1, "session": "s\u001b[2J", "updated": 0, "pid": 1,
+            "total_cost_usd": 0, "tracks": [{"name": "a\u001b]0;x\u0007b",
+            "status": {"state": "working"}, "transcript": null, "events": null,
+            "transcript_cursor": null, "events_cursor": null}]}"#;
+        let s = StatusFile::parse(file.as_bytes()).unwrap();
         let line = line(Some(&s), "x", 60);
         assert!(!line.plain.contains('\x1b'), "{:?}", line.plain);
         assert!(!line.plain.contains('\x07'), "{:?}", line.plain);

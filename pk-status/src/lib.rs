@@ -29,6 +29,7 @@ pub mod render;
 pub mod sanitize;
 mod state;
 mod status;
+pub mod status_file;
 mod time;
 mod tracker;
 
@@ -37,5 +38,6 @@ pub use parse::Format;
 pub use reader::{FileChange, FileCursor, LineBuffer};
 pub use state::TrackState;
 pub use status::{Tokens, TrackStatus, apply_exit, apply_idle, combine, total_cost};
+pub use status_file::{STATUS_FILE, StatusFile, TrackEntry};
 pub use time::Timestamp;
 pub use tracker::{Checkpoint, Tracker};

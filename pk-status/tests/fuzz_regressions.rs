@@ -79,7 +79,7 @@ fn every_kept_input_reads_cleanly() {
             let data = std::fs::read(file.path()).unwrap();
             count += 1;
             if target == "status_file" {
-                if let Some(snapshot) = pk_status::bar::Snapshot::parse(&data) {
+                if let Some(snapshot) = pk_status::StatusFile::parse(&data) {
                     for cols in [0, 10, 80] {
                         let line = pk_status::bar::line(Some(&snapshot), "shop", cols);
                         assert_inert("zellij bar", &line.plain);

@@ -11,7 +11,8 @@
 
 #[cfg(target_family = "wasm")]
 mod plugin {
-    use pk_status::bar::{self, Line, Snapshot};
+    use pk_status::StatusFile;
+    use pk_status::bar::{self, Line};
     use std::collections::BTreeMap;
     use zellij_tile::prelude::*;
 
@@ -23,7 +24,7 @@ mod plugin {
         status_file: String,
         session: String,
         raw: Vec<u8>,
-        snapshot: Option<Snapshot>,
+        snapshot: Option<StatusFile>,
         line: Option<Line>,
         /// `Some(true)` once focusing panes was allowed, `Some(false)` when refused.
         may_focus: Option<bool>,
@@ -91,7 +92,7 @@ mod plugin {
             }
             // A file caught mid-write cannot happen (the watcher renames a complete file into
             // place), but a file of another version can: keep the last good snapshot.
-            let Some(snapshot) = Snapshot::parse(&raw) else {
+            let Some(snapshot) = StatusFile::parse(&raw) else {
                 return false;
             };
             self.raw = raw;

@@ -29,7 +29,6 @@ pub use checkpoint::{CHECKPOINT_DIR, checkpoint_path};
 pub(crate) use feed::refresh_all;
 pub use feed::{TrackFeed, each_in_parallel};
 pub use follower::Follower;
-pub(crate) use status_file::STATUS_VERSION;
 pub use status_file::{STATUS_FILE, StatusFile, TrackEntry};
 
 /// At its old path for the benches; the clock is [`crate::util::clock::now_ms`].
@@ -225,17 +224,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let feed = TrackFeed::new(&record(None, &dir.path().join("e")), dir.path());
         let file = StatusFile {
-            version: STATUS_VERSION,
+            version: pk_status::status_file::VERSION,
             session: "shop".into(),
             updated: Timestamp(5),
             pid: 1,
             total_cost_usd: 0.0,
-            tracks: vec![TrackEntry::of(&feed, TrackStatus::default(), None)],
+            tracks: vec![super::status_file::entry(&feed, TrackStatus::default(), None)],
         };
-        file.save(dir.path()).unwrap();
-        assert_eq!(StatusFile::load(dir.path()), Some(file.clone()));
+        super::status_file::save(&file, dir.path()).unwrap();
+        assert_eq!(super::status_file::load(dir.path()), Some(file.clone()));
         let gone = dir.path().join("gone");
-        assert!(file.save(&gone).is_err());
+        assert!(super::status_file::save(&file, &gone).is_err());
         assert!(!gone.exists());
     }
 

@@ -8,7 +8,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::live::{StatusFile, TrackFeed};
+use crate::live::TrackFeed;
 use crate::output::outln;
 use crate::plan::Plan;
 use crate::session::state::State;
@@ -76,7 +76,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
     // The watcher's view when it runs; else the files, read once.
     let watcher_runs = crate::session::lock::watcher_runs(&ws.state_dir);
     let file = if watcher_runs {
-        StatusFile::load(&ws.state_dir)
+        crate::live::status_file::load(&ws.state_dir)
     } else {
         None
     };

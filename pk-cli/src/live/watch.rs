@@ -605,7 +605,7 @@ impl Watch {
                     .panes
                     .iter()
                     .find(|p| p.track == f.name() && p.role == "agent");
-                let mut entry = TrackEntry::of(f, s, pane.map(|p| p.id.clone()));
+                let mut entry = live::status_file::entry(f, s, pane.map(|p| p.id.clone()));
                 entry.changed_files = self
                     .worktrees
                     .iter()
@@ -618,14 +618,14 @@ impl Watch {
             return Ok(Flow::Go);
         }
         let file = StatusFile {
-            version: live::STATUS_VERSION,
+            version: pk_status::status_file::VERSION,
             session: self.state.session.clone(),
             updated: pk_status::Timestamp(crate::util::clock::now_ms()),
             pid: std::process::id(),
             total_cost_usd: pk_status::total_cost(entries.iter().map(|e| &e.status)),
             tracks: entries.clone(),
         };
-        if let Err(e) = file.save(&self.state_dir) {
+        if let Err(e) = live::status_file::save(&file, &self.state_dir) {
             if !self.state_dir.is_dir() {
                 return Ok(Flow::Stop);
             }

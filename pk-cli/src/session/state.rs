@@ -221,7 +221,7 @@ impl State {
 pub(crate) const STATE_FILE: &str = "state.json";
 
 /// The status file the watcher writes in the session's state folder.
-pub const STATUS_FILE: &str = "status.json";
+pub const STATUS_FILE: &str = pk_status::STATUS_FILE;
 
 /// The folder of the tracks' checkpoints (the watcher's) in the session's state folder.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
