@@ -81,9 +81,12 @@ pub(crate) fn holders(dir: &Path, worktree: &Path) -> Vec<Holder> {
             continue;
         };
         let proc_dir = entry.path();
+        // Working in the worktree counts for git and what git started (a filter), not for
+        // anyone else: a user's shell left in a half-made worktree holds no lock of git's.
         let mut held = std::fs::read_link(proc_dir.join("cwd"))
             .ok()
-            .filter(|cwd| cwd.starts_with(&worktree));
+            .filter(|cwd| cwd.starts_with(&worktree))
+            .filter(|_| is_git(&proc_dir) || parent_dir(&proc_dir).is_some_and(|p| is_git(&p)));
         if held.is_none()
             && let Ok(fds) = std::fs::read_dir(proc_dir.join("fd"))
         {
@@ -102,6 +105,19 @@ pub(crate) fn holders(dir: &Path, worktree: &Path) -> Vec<Holder> {
         }
     }
     out
+}
+
+/// True when the process in `/proc/<pid>` runs git (`git`, or one of its `git-*` programs).
+fn is_git(proc_dir: &Path) -> bool {
+    std::fs::read_to_string(proc_dir.join("comm")).is_ok_and(|c| c.starts_with("git"))
+}
+
+/// `/proc/<ppid>` of the process in `/proc/<pid>`.
+fn parent_dir(proc_dir: &Path) -> Option<PathBuf> {
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).ok()?;
+    // `pid (comm) state ppid …`: the name may hold spaces and parentheses, the last `)` ends it.
+    let ppid = stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?;
+    Some(Path::new("/proc").join(ppid))
 }
 
 /// [`holders`], waited for: what a killed pk's git leaves ends a moment after pk (its
@@ -134,14 +150,24 @@ mod tests {
         std::fs::create_dir_all(&tree).unwrap();
         std::fs::write(admin.join("index.lock"), "").unwrap();
         assert_eq!(holders(&admin, &tree), Vec::new());
-        // A child holding the lock open, one working in the tree.
+        // A child holding the lock open; one "git" working in the tree (a `sleep` under that
+        // name: the kernel names a process after its program's file); and a user's shell
+        // there, which holds nothing of git's.
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/sleep", bin.join("git")).unwrap();
         let mut open = Command::new("sh")
             .arg("-c")
             .arg("exec 3<\"$0\"; exec sleep 30")
             .arg(admin.join("index.lock"))
             .spawn()
             .unwrap();
-        let mut inside = Command::new("sleep")
+        let mut inside = Command::new(bin.join("git"))
+            .arg("30")
+            .current_dir(&tree)
+            .spawn()
+            .unwrap();
+        let mut shell = Command::new("sleep")
             .arg("30")
             .current_dir(&tree)
             .spawn()
@@ -152,7 +178,11 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
             seen = holders(&admin, &tree);
         }
-        let _ = (open.kill(), inside.kill(), open.wait(), inside.wait());
+        // Time for the shell to be seen too, were it counted.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        seen = holders(&admin, &tree);
+        let _ = (open.kill(), inside.kill(), shell.kill());
+        let _ = (open.wait(), inside.wait(), shell.wait());
         let mut pids: Vec<i32> = seen.iter().map(|h| h.pid).collect();
         pids.sort();
         let mut want = vec![open.id() as i32, inside.id() as i32];

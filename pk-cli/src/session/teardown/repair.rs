@@ -43,7 +43,7 @@ pub(super) fn checked<T>(
         Ok(found) => return Ok(found),
         Err(e) => e,
     };
-    if index_readable(git, worktree) {
+    if !index_damaged(git, worktree) {
         return Err(err);
     }
     index_from_head(git, worktree).map_err(|e| e.wrap_cause(err.to_string()))?;
@@ -53,13 +53,31 @@ pub(super) fn checked<T>(
     check()
 }
 
-/// True when git can read the worktree's index (or it has none).
-fn index_readable(git: &Git, worktree: &Path) -> bool {
+/// True when git says the worktree's index is damaged (cut short, as a killed git leaves it,
+/// or with a bad checksum). Not for an index git cannot read for another reason, such as one
+/// written by a newer git with an extension this one does not know: rebuilding that one would
+/// throw away what the user staged.
+fn index_damaged(git: &Git, worktree: &Path) -> bool {
     let mut cmd = git.command_in(worktree);
     cmd.args(["--no-optional-locks", "ls-files", "--cached", "-z"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    cmd.status().is_ok_and(|s| s.success())
+        .stdout(std::process::Stdio::null());
+    let Ok(out) = cmd.output() else {
+        return false;
+    };
+    !out.status.success() && is_damaged_index_message(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// What git (in the C locale, as pk runs it) says of an index it found damaged.
+fn is_damaged_index_message(stderr: &str) -> bool {
+    let newer_git =
+        stderr.contains("which we do not understand") || stderr.contains("bad index version");
+    let damaged = [
+        "index file smaller than expected",
+        "bad signature",
+        "bad index file sha1 signature",
+        "index file corrupt",
+    ];
+    !newer_git && damaged.iter().any(|m| stderr.contains(m))
 }
 
 /// Writes the worktree's index afresh from its HEAD, without reading the old one and without
@@ -76,4 +94,27 @@ fn index_from_head(git: &Git, worktree: &Path) -> Result<()> {
             ))
         })
         .map_err(|e: Error| e.hint("check the worktree with `git status` there"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_damaged_index_is_rebuilt() {
+        // git 2.47's words for a 0-byte index and a garbled one; then a newer git's index.
+        assert!(is_damaged_index_message(
+            "error: index file smaller than expected\nfatal: index file corrupt"
+        ));
+        assert!(is_damaged_index_message(
+            "error: bad signature 0x00000000\nfatal: index file corrupt"
+        ));
+        assert!(!is_damaged_index_message(
+            "error: index uses abcd extension, which we do not understand\nfatal: index file corrupt"
+        ));
+        assert!(!is_damaged_index_message(
+            "error: bad index version 9\nfatal: index file corrupt"
+        ));
+        assert!(!is_damaged_index_message("fatal: not a git repository"));
+    }
 }
