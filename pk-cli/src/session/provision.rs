@@ -312,8 +312,13 @@ fn prepare_tracks(
             .hint("fix what git says, then run `pk up` again; `pk down` removes what it made")
         })?;
     }
+    let hooks = if to_add.is_empty() && to_finish.is_empty() {
+        None
+    } else {
+        git.post_checkout_hooks()?
+    };
     for track in &to_add {
-        post_checkout(ctx, git, track);
+        post_checkout(ctx, git, hooks.as_ref(), track);
     }
     for track in &to_finish {
         ctx.out.step(&format!(
@@ -330,7 +335,7 @@ fn prepare_tracks(
             .hint("fix what git says, then run `pk up` again; `pk down` removes what it made")
         })?;
         if checked_out {
-            post_checkout(ctx, git, track);
+            post_checkout(ctx, git, hooks.as_ref(), track);
         }
     }
     crate::fault::point("up:checked-out");
@@ -381,8 +386,16 @@ fn prepare_tracks(
 
 /// Runs the repository's `post-checkout` hook in a track's new worktree, as `git worktree add`
 /// would have. A failure is a warning: like git's, it does not undo the checkout.
-fn post_checkout(ctx: &Ctx, git: &crate::sys::git::Git, track: &Track) {
-    if let Err(e) = git.post_checkout(&track.worktree) {
+fn post_checkout(
+    ctx: &Ctx,
+    git: &crate::sys::git::Git,
+    hooks: Option<&crate::sys::git::PostCheckout>,
+    track: &Track,
+) {
+    let Some(hooks) = hooks else {
+        return;
+    };
+    if let Err(e) = hooks.run(git, &track.worktree) {
         ctx.out.warn(&format!(
             "worktree {}: {e}
   (the worktree is checked out and kept)",

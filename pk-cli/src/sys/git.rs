@@ -10,6 +10,7 @@
 //! race, so `pk down` removes them all at once ([`Git::remove_worktrees`]).
 
 mod post_checkout;
+pub(crate) use post_checkout::PostCheckout;
 
 use crate::error::{Context, Error, Result};
 use crate::util::fs::canonical;

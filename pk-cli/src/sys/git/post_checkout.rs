@@ -15,13 +15,43 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// What running the `post-checkout` hooks of new worktrees needs, asked of git once per
+/// `pk up`: most repositories have no hook, and then no process runs per worktree.
+#[derive(Debug, Clone)]
+pub(crate) struct PostCheckout {
+    /// git's exec path, first on the hook's `PATH` as git puts it.
+    exec_path: String,
+}
+
 impl Git {
-    /// Runs the `post-checkout` hook of the freshly checked out worktree at `worktree`, if the
-    /// repository has one. An error says why it did not run or failed; the worktree stays.
-    pub(crate) fn post_checkout(&self, worktree: &Path) -> Result<()> {
-        let mut cmd = self.command_in(worktree);
-        cmd.args(["rev-parse", "--git-path", "hooks/post-checkout", "HEAD"]);
+    /// How to run the worktrees' `post-checkout` hooks; `None` when the repository has none:
+    /// no `core.hooksPath` (which may be relative to each worktree, and is then looked up in
+    /// each) and no hook in the common git folder, where every worktree's hooks live.
+    pub(crate) fn post_checkout_hooks(&self) -> Result<Option<PostCheckout>> {
+        let mut cmd = self.command_in(&self.root);
+        cmd.args(["config", "--get", "core.hooksPath"]);
+        let configured = cmd
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty());
+        if !configured && !self.common_dir.join("hooks/post-checkout").is_file() {
+            return Ok(None);
+        }
+        let mut cmd = self.command_in(&self.root);
+        cmd.arg("--exec-path");
         let out = self.run(cmd)?;
+        Ok(Some(PostCheckout {
+            exec_path: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        }))
+    }
+}
+
+impl PostCheckout {
+    /// Runs the `post-checkout` hook of the freshly checked out worktree at `worktree`, if it
+    /// has one. An error says why it did not run or failed; the worktree stays.
+    pub(crate) fn run(&self, git: &Git, worktree: &Path) -> Result<()> {
+        let mut cmd = git.command_in(worktree);
+        cmd.args(["rev-parse", "--git-path", "hooks/post-checkout", "HEAD"]);
+        let out = git.run(cmd)?;
         let text = String::from_utf8_lossy(&out.stdout);
         let mut lines = text.lines();
         let (Some(hook), Some(head)) = (lines.next(), lines.next()) else {
@@ -45,15 +75,9 @@ impl Git {
                 crate::sys::shell::quote(&hook.to_string_lossy())
             )));
         }
-        let mut exec_path = self.command_in(worktree);
-        exec_path.arg("--exec-path");
-        let exec_path = self.run(exec_path)?;
-        let exec_path = String::from_utf8_lossy(&exec_path.stdout)
-            .trim()
-            .to_string();
         let path = std::env::var_os("PATH").unwrap_or_default();
         let path = std::env::join_paths(
-            std::iter::once(exec_path.clone().into()).chain(std::env::split_paths(&path)),
+            std::iter::once(self.exec_path.clone().into()).chain(std::env::split_paths(&path)),
         )
         .unwrap_or(path);
         let null = "0".repeat(head.len());
@@ -63,10 +87,10 @@ impl Git {
             run.env_remove(var);
         }
         run.env("PATH", path)
-            .env("GIT_EXEC_PATH", exec_path)
+            .env("GIT_EXEC_PATH", &self.exec_path)
             .env("GIT_PREFIX", "")
             .stdin(Stdio::null());
-        if self.verbose {
+        if git.verbose {
             eprintln!("pk: running {}", crate::sys::shell::render(&run));
         }
         // Its output is kept for a failure, like git's own when pk runs it.
