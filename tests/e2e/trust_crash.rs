@@ -2,7 +2,7 @@
 //! checkout filter that fails, a damaged or renamed state. Each time `pk down` must still
 //! remove what pk made, or say what is there and not exit 0.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

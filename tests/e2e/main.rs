@@ -2,7 +2,6 @@
 //! and a real tmux server on a private socket. Only the AI agents are fake.
 
 mod approval;
-mod common;
 mod down;
 mod faults;
 mod hostile;

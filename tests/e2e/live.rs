@@ -2,7 +2,7 @@
 //! status watcher pushes the bar, and the bar is read from an attached client's screen, as a
 //! user sees it.
 
-use crate::common::{Screen, TestEnv, tmux_available};
+use pk_tests::{Screen, TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +35,7 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
     format!(
         "[[track]]\nname = \"{name}\"\ncommand = [{pk:?}, \"replay\", \"{fixture}\", \"--delay\", \"0.3\"]\ntranscript = {{ path = {out:?}, format = \"claude-stream\" }}\n\n",
-        pk = env!("CARGO_BIN_EXE_pk"),
+        pk = pk_tests::pk_bin().to_str().unwrap(),
         out = transcript(env, name).to_string_lossy(),
     )
 }
@@ -691,8 +691,7 @@ fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
         "claude",
         "#!/bin/sh\nprintf '%s\\n' \"$*\" > \"$OUT/claude.args\"\nsleep 1\ncat \"$FIXTURE\"\n",
     );
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/replay/claude-stream-success.ndjson");
+    let fixture = pk_tests::pk_cli_dir().join("assets/replay/claude-stream-success.ndjson");
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18400\n\n[env]\nOUT = {out:?}\nFIXTURE = {fixture:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude-headless\"\nprompt = \"Fix rounding\"\n",
         out = env.out().to_string_lossy(),
@@ -778,7 +777,7 @@ fn status_and_a_restarted_watcher_read_on_from_the_checkpoint() {
         std::fs::read_to_string(&checkpoint).is_ok_and(|t| t.contains("\"turns\":2000"))
     });
     env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
-    let track = |run: &crate::common::Run| -> serde_json::Value {
+    let track = |run: &pk_tests::Run| -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         v["tracks"][0].clone()
     };
@@ -873,7 +872,7 @@ hook '{{"hook_event_name":"AfterTool","session_id":"g"'"$shell"'}}'
 hook '{{"hook_event_name":"AfterAgent","prompt_response":"Done.","session_id":"g"}}'
 exec sleep 600
 "#,
-            pk = env!("CARGO_BIN_EXE_pk"),
+            pk = pk_tests::pk_bin().to_str().unwrap(),
         ),
     );
     env.write_plan(&format!(

@@ -1,8 +1,8 @@
 //! Processes a track started end with the session (issue 5): `pk down` leaves no dev server of
 //! `setup` and no child of an agent running, however they were started, and nothing else.
 
-use crate::common::{TestEnv, tmux_available};
 use crate::faults::{World, leftover_processes};
+use pk_tests::{TestEnv, tmux_available};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! provably harmless. No transcript content reaches the status bar, `pk status` or the
 //! watcher's messages as a control character, an escape sequence or a bidi override.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -631,7 +631,7 @@ fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
     let transcript = env.out().join("evil.ndjson");
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 19300\n\n[[track]]\nname = \"evil\"\ncommand = [{pk}, \"replay\", {fixture}, \"--delay\", \"1\"]\ntranscript = {{ path = {out}, format = \"claude-stream\" }}\n",
-        pk = toml_str(env!("CARGO_BIN_EXE_pk")),
+        pk = toml_str(pk_tests::pk_bin().to_str().unwrap()),
         fixture = toml_str(&fixture.to_string_lossy()),
         out = toml_str(&transcript.to_string_lossy()),
     ));

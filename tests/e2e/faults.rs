@@ -7,7 +7,7 @@
 //! no branch pk made unless it holds commits, no process a track started, and every file of the
 //! user's still there (in the main checkout, committed in a track, or saved by `--force`).
 
-use crate::common::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, tmux_available};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
