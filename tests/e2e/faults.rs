@@ -251,11 +251,9 @@ fn assert_clean(env: &TestEnv, ctx: &str) {
             "{ctx}: {file} of the main checkout"
         );
     }
-    let mut wait = 0;
-    while !leftover_processes(env).is_empty() && wait < 100 {
-        std::thread::sleep(Duration::from_millis(50));
-        wait += 1;
-    }
+    pk_tests::poll_until(Duration::from_secs(5), || {
+        leftover_processes(env).is_empty()
+    });
     assert_eq!(
         leftover_processes(env),
         Vec::<String>::new(),

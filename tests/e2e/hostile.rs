@@ -528,7 +528,12 @@ fn hostile_values_that_are_accepted_stay_literal_and_run_nothing() {
     assert!(tmux_layout.stdout.contains("##(touch"), "{tmux_layout}");
     let status = env.pk_ok(&["status"]);
     assert_inert("pk status", &status.stdout);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Nothing to wait for: checked throughout, as long as tmux takes to redraw a few times.
+    pk_tests::holds_for(
+        Duration::from_millis(1500),
+        "no value running as code",
+        || markers(&env).iter().all(|m| !m.exists()),
+    );
     assert_no_marker(&env);
     drop(screen);
 
@@ -703,7 +708,11 @@ fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
         );
     }
     // The watcher's message on the clients, its log and the agent's pane.
-    std::thread::sleep(Duration::from_millis(500));
+    env.wait_for("the watcher's message on the clients", 10, || {
+        env.tmux(&["show-messages"])
+            .stdout
+            .contains("pk: evil error")
+    });
     let messages = env.tmux(&["show-messages"]).stdout;
     assert!(messages.contains("pk: evil error"), "{messages}");
     assert_inert("tmux messages", &messages);

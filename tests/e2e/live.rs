@@ -507,7 +507,12 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
     // Ignored folders are not git's business, nor the watcher's.
     std::fs::create_dir_all(api.join("target/debug")).unwrap();
     std::fs::write(api.join("target/debug/out.o"), "o").unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Nothing to wait for: the counts must not move while the watcher sees the writes.
+    pk_tests::holds_for(
+        Duration::from_millis(800),
+        "counts to stay at [0, 1]",
+        || counts().is_none_or(|c| c == [0, 1]),
+    );
     wait_counts([0, 1], "counts to stay");
     status_agrees([0, 1]);
     // Removing a file counts too (a deleted tracked file is a change).
@@ -590,7 +595,13 @@ fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
 
     // Run by hand instead: it exits cleanly when the tmux server goes away.
     env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
-    std::thread::sleep(Duration::from_millis(200));
+    let old = again.split(' ').next().unwrap().to_string();
+    env.wait_for("the watcher of the killed window to exit", 10, || {
+        // Gone, or a zombie tmux has not reaped yet.
+        std::fs::read_to_string(format!("/proc/{old}/stat")).map_or(true, |s| {
+            s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z'))
+        })
+    });
     let mut child = env
         .pk_cmd(&["watch"])
         .stdout(std::process::Stdio::null())

@@ -9,7 +9,7 @@ mod wait;
 
 pub use bin::{pk_bin, pk_cli_dir};
 pub use hermetic::{hermetic_env, run, run_with_stderr, write_git_config};
-pub use wait::{holds_for, wait_until};
+pub use wait::{holds_for, poll_until, wait_until};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
