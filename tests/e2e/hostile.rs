@@ -379,7 +379,10 @@ fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
     .iter()
     .map(|n| (n.to_string(), String::new(), s(n), "session name"))
     .collect();
+    // Every case runs; a failure lists each case that failed by its number, what its error
+    // should say and the value, not just the first one.
     let mut tried = 0;
+    let mut failures = Vec::new();
     for (top, track, needle, says) in cases.into_iter().chain(session_cases.drain(..)) {
         let text = if says == "session name" {
             format!("[session]\nname = {needle}\n\n[[track]]\nname = \"api\"\n")
@@ -388,17 +391,32 @@ fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
         };
         env.write_plan(&text);
         let run = env.pk(&["up", "--detach"]);
+        let case = format!("case {tried} ({says}: {needle})");
         tried += 1;
-        assert_eq!(run.code, 2, "{text}\n{run}");
         let at = format!("parallel.toml:{}\n", position(&text, &needle));
-        assert!(run.stderr.contains(&at), "wanted {at:?} for\n{text}\n{run}");
-        assert!(
-            run.stderr.contains(says),
-            "wanted {says:?} for\n{text}\n{run}"
-        );
-        assert_inert("the diagnostic", &run.stderr);
-        assert!(run.stdout.is_empty(), "{run}");
+        let wrong = if run.code != 2 {
+            format!("exit {} where 2 was wanted", run.code)
+        } else if !run.stderr.contains(&at) {
+            format!("wanted {at:?}")
+        } else if !run.stderr.contains(says) {
+            format!("wanted {says:?}")
+        } else if run.stderr.chars().any(hostile_char) {
+            "a control or bidi character in the diagnostic".to_string()
+        } else if !run.stdout.is_empty() {
+            "something on stdout".to_string()
+        } else if env.repo.join(".git/pk").exists() {
+            "pk's state was made".to_string()
+        } else {
+            continue;
+        };
+        failures.push(format!("{case}: {wrong}, for\n{text}\n{run}"));
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} hostile plans failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     eprintln!("{tried} hostile plans refused");
     // Nothing was made: no state, no worktrees folder, no tmux server, no branch.
     assert!(!env.repo.join(".git/pk").exists());
