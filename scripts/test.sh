@@ -9,7 +9,8 @@ echo "== setup"
 bash scripts/setup.sh test
 # What setup installed with cargo, first; then every tool the tests need is required.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1
+# Snapshots (insta) are compared, never written: a change fails until it is reviewed.
+export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1 INSTA_UPDATE=no
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
