@@ -9,7 +9,8 @@ echo "== setup"
 bash scripts/setup.sh test
 # What setup installed with cargo, first; then every tool the tests need is required.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1
+# Snapshots (insta) are compared, never written: a change fails until it is reviewed.
+export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1 INSTA_UPDATE=no
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,9 +25,9 @@ echo "== benchmark, quick (pk up + down and pk status; prints the ratios, fails 
 # In memory where possible: some VMs' ext4 is slow for minutes after mass deletions.
 bench_tmp=${TMPDIR:-/tmp}
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then bench_tmp=/dev/shm; fi
-TMPDIR=$bench_tmp PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench up_down --locked
+TMPDIR=$bench_tmp PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench up_down --locked
 echo "== live status bench (quick: prints figures, fails only when a command fails)"
-PK_BENCH_QUICK=1 cargo bench -p pk-cli --bench status --locked
+PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench status --locked
 echo "== fuzzing, bounded (PK_FUZZ_SECONDS per target, default 20; 0 skips it)"
 if [ "${PK_FUZZ_SECONDS:-20}" != 0 ]; then
   bash scripts/fuzz.sh "${PK_FUZZ_SECONDS:-20}"

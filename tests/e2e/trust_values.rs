@@ -4,7 +4,7 @@
 //! a `copy` entry that reaches through a symbolic link into the checkout or out of the
 //! repository is refused at its line and column; a `copy` never leaves a link in a worktree.
 
-use crate::common::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, tmux_available};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

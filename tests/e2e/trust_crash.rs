@@ -2,9 +2,9 @@
 //! checkout filter that fails, a damaged or renamed state. Each time `pk down` must still
 //! remove what pk made, or say what is there and not exit 0.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn plan(env: &TestEnv, session: &str) -> String {
     format!(
@@ -111,12 +111,10 @@ fn killed_alone_during_checkout(signal: &str) {
     let _ = child.wait();
 
     // Nothing pk started works on in the worktrees: its git ended with it.
-    let start = Instant::now();
-    let mut left = working_in(&env.worktrees());
-    while !left.is_empty() && start.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(50));
-        left = working_in(&env.worktrees());
-    }
+    pk_tests::poll_until(Duration::from_secs(3), || {
+        working_in(&env.worktrees()).is_empty()
+    });
+    let left = working_in(&env.worktrees());
     std::fs::remove_file(env.out().join("slow")).unwrap();
     assert_eq!(
         left,
@@ -386,7 +384,11 @@ fn up_removes_a_lock_left_in_a_worktree_only_once_its_holder_is_gone() {
         .spawn()
         .unwrap();
     env.wait_for("the lock to be taken", 10, || lock.exists());
-    std::thread::sleep(Duration::from_millis(200));
+    // The holder is `sleep` (exec'd with the lock open), as a git at work would be.
+    env.wait_for("the lock holder to be sleep", 10, || {
+        std::fs::read_to_string(format!("/proc/{}/comm", holder.id()))
+            .is_ok_and(|c| c.trim() == "sleep")
+    });
 
     let run = env.pk(&["up", "--detach"]);
     let _ = holder.kill();

@@ -2,7 +2,7 @@
 //! files that are the user's (`[session] keep`), commits no ref holds, nested repositories and
 //! submodules. Real git, real tmux, the real `pk` binary.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 
 /// One track, `a`, whose agent just waits; `session` is extra `[session]` lines.

@@ -4,8 +4,8 @@
 //! the screen of a client attached inside a private tmux server; `pk down` leaves no session,
 //! running or resurrectable, and no worktree.
 
-use crate::common::{Screen, TestEnv, tmux_available, var, zellij_available};
 use crate::live::{replay_track, state_of, transcript};
+use pk_tests::{Screen, TestEnv, tmux_available, var, zellij_available};
 use std::time::{Duration, Instant};
 
 /// A replay agent that first records its environment and folder like the recording agent.

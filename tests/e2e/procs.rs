@@ -1,11 +1,10 @@
 //! Processes a track started end with the session (issue 5): `pk down` leaves no dev server of
 //! `setup` and no child of an agent running, however they were started, and nothing else.
 
-use crate::common::{TestEnv, tmux_available};
 use crate::faults::{World, leftover_processes};
+use pk_tests::{TestEnv, tmux_available};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
-use std::time::Duration;
 
 #[test]
 fn down_ends_every_process_the_tracks_started_and_nothing_else() {
@@ -68,7 +67,11 @@ fn down_ends_every_process_the_tracks_started_and_nothing_else() {
         run.stderr.contains("process(es) the tracks left running"),
         "{run}"
     );
-    std::thread::sleep(Duration::from_millis(200));
+    env.wait_for("the processes the tracks started to end", 10, || {
+        leftover_processes(&env)
+            .iter()
+            .all(|l| l.contains("/bin/mine"))
+    });
     let left = leftover_processes(&env);
     assert!(
         left.iter().all(|l| l.contains("/bin/mine")),

@@ -1,6 +1,6 @@
 //! `pk down` end to end: refuses to lose work, removes exactly what pk made.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 
 fn plan(env: &TestEnv) -> String {
     format!(

@@ -2,13 +2,13 @@
 //! and a real tmux server on a private socket. Only the AI agents are fake.
 
 mod approval;
-mod common;
 mod down;
 mod faults;
 mod hostile;
 mod live;
 mod plans;
 mod procs;
+mod snapshots;
 mod trust_crash;
 mod trust_down;
 mod trust_misc;

@@ -3,7 +3,7 @@
 //! transcript write to the tmux status line, and `pk status` without a watcher (resumed from
 //! the checkpoints against reading every transcript whole).
 //!
-//! Run with `cargo bench -p pk-cli --bench status`. Env: `PK_BENCH_MB` (total size of the
+//! Run with `cargo bench -p pk-tests --bench status`. Env: `PK_BENCH_MB` (total size of the
 //! generated session files, default 512), `PK_BENCH_TRACKS` (default 16), `PK_BENCH_TRACK_MB`
 //! (transcript size per track for the watcher, default 4), `PK_BENCH_APPENDS` (default 50),
 //! `PK_BENCH_WRITES` (latency samples, default 40), `PK_BENCH_ROUNDS` (scan rounds, default 3),
@@ -65,6 +65,7 @@
 
 use pk_cli::live::Follower;
 use pk_status::{Format, Timestamp, TrackState};
+use pk_tests::{hermetic_env, pk_bin, run, run_with_stderr, tmux_available, write_git_config};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -1005,11 +1006,7 @@ impl World {
         for sub in ["home", "state", "tmux", "transcripts"] {
             std::fs::create_dir_all(root.join(sub)).expect("mkdir");
         }
-        std::fs::write(
-            root.join("gitconfig"),
-            "[user]\n\tname = pk bench\n\temail = bench@pk.invalid\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n",
-        )
-        .expect("gitconfig");
+        write_git_config(root);
         let repo = root.join("shop");
         std::fs::create_dir_all(&repo).expect("mkdir repo");
         std::fs::write(repo.join("README.md"), "# shop\n").expect("readme");
@@ -1024,20 +1021,11 @@ impl World {
         world
     }
 
-    /// A command with the hermetic environment (as in tests/cli/common.rs), in the repository.
+    /// A command with the shared hermetic environment, in the repository.
     fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.root.join("home"))
-            .env("XDG_STATE_HOME", self.root.join("state"))
-            .env("TMUX_TMPDIR", self.root.join("tmux"))
-            .env("GIT_CONFIG_GLOBAL", self.root.join("gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("SHELL", "/bin/sh")
-            .env("TERM", "xterm-256color")
-            .env("NO_COLOR", "1")
-            .current_dir(&self.repo);
+        hermetic_env(&mut cmd, &self.root);
+        cmd.current_dir(&self.repo);
         cmd
     }
 
@@ -1048,7 +1036,7 @@ impl World {
     /// `pk args`: its stdout and its stderr (where `pk -v` says what it read).
     fn pk_with_stderr(&self, args: &[&str]) -> (String, String) {
         run_with_stderr(
-            self.cmd(env!("CARGO_BIN_EXE_pk"))
+            self.cmd(pk_bin())
                 .args(["--socket", &self.socket])
                 .args(args),
         )
@@ -1082,38 +1070,6 @@ impl Drop for World {
             .args(["-f", "/dev/null", "-L", &self.socket, "kill-server"])
             .output();
     }
-}
-
-/// Runs a command; a failure panics with its stderr.
-fn run(cmd: &mut Command) -> String {
-    run_with_stderr(cmd).0
-}
-
-/// Runs a command; returns its stdout and stderr. A failure panics with its stderr.
-fn run_with_stderr(cmd: &mut Command) -> (String, String) {
-    let shown = format!(
-        "{} {}",
-        cmd.get_program().to_string_lossy(),
-        cmd.get_args()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("failed to start `{shown}`: {e}"));
-    if !out.status.success() {
-        panic!(
-            "`{shown}` failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn plan(world: &World, tracks: usize) -> String {
@@ -1448,14 +1404,9 @@ fn output_tokens(json: &str) -> u64 {
         .sum()
 }
 
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn main() {
+    // Built (or found built) before anything is timed: the first call runs cargo.
+    pk_bin();
     let cfg = Config::from_env();
     let dir = tempfile::Builder::new()
         .prefix("pk-bench-status")

@@ -7,7 +7,7 @@
 //! no branch pk made unless it holds commits, no process a track started, and every file of the
 //! user's still there (in the main checkout, committed in a track, or saved by `--force`).
 
-use crate::common::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, tmux_available};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -251,11 +251,9 @@ fn assert_clean(env: &TestEnv, ctx: &str) {
             "{ctx}: {file} of the main checkout"
         );
     }
-    let mut wait = 0;
-    while !leftover_processes(env).is_empty() && wait < 100 {
-        std::thread::sleep(Duration::from_millis(50));
-        wait += 1;
-    }
+    pk_tests::poll_until(Duration::from_secs(5), || {
+        leftover_processes(env).is_empty()
+    });
     assert_eq!(
         leftover_processes(env),
         Vec::<String>::new(),

@@ -2,7 +2,7 @@
 //! argument, the repository's `post-checkout` hook, a reader that closes pk's output early, and
 //! `pk demo` run inside a tmux pane that no terminal shows.
 
-use crate::common::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -307,7 +307,7 @@ fn demo_in_a_pane(env: &TestEnv, wait: &str) -> (PathBuf, String, String) {
     let r = env.out().join("demo");
     let script = format!(
         "{wait}; {pk:?} --socket {socket} demo --dir {dir:?} > {r:?}.out 2> {r:?}.err; echo $? > {r:?}.tmp; mv {r:?}.tmp {r:?}.rc; sleep 600",
-        pk = env!("CARGO_BIN_EXE_pk"),
+        pk = pk_tests::pk_bin().to_str().unwrap(),
         socket = env.socket,
     );
     let run = env.tmux(&[
@@ -327,7 +327,7 @@ fn demo_in_a_pane(env: &TestEnv, wait: &str) -> (PathBuf, String, String) {
 }
 
 fn demo_down(env: &TestEnv, dir: &Path) {
-    let mut down = Command::new(env!("CARGO_BIN_EXE_pk"));
+    let mut down = Command::new(pk_tests::pk_bin().to_str().unwrap());
     env.apply_env(&mut down);
     let out = down
         .current_dir(dir.join("shop"))

@@ -1,6 +1,6 @@
 //! `pk up`, `pk status`, `pk exec`, `pk focus` end to end.
 
-use crate::common::{TestEnv, tmux_available, var};
+use pk_tests::{TestEnv, tmux_available, var};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -440,7 +440,7 @@ fn demo_comes_up_and_down_removes_everything_it_made() {
     let status = {
         let mut cmd = env.pk_cmd(&["status", "--json"]);
         cmd.current_dir(&shop);
-        crate::common::Run::from(cmd.output().unwrap())
+        pk_tests::Run::from(cmd.output().unwrap())
     };
     assert_eq!(status.code, 0, "{status}");
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
@@ -458,7 +458,7 @@ fn demo_comes_up_and_down_removes_everything_it_made() {
     });
     let mut down = env.pk_cmd(&["down"]);
     down.current_dir(&shop);
-    let down = crate::common::Run::from(down.output().unwrap());
+    let down = pk_tests::Run::from(down.output().unwrap());
     assert_eq!(down.code, 0, "{down}");
     assert!(!dir.exists(), "the demo folder is gone");
     assert_ne!(env.tmux(&["has-session", "-t", "=pk-demo"]).code, 0);

@@ -1,9 +1,9 @@
 //! Concurrency and a changing world: `pk down` while `pk up` runs, the tmux server killed
 //! under the watcher, a worktree folder deleted by hand, the main checkout switched to another
 //! branch or detached. Each ends with a clear message and a state from which `pk up` continues
-//! and `pk down` cleans up, with nothing corrupted. (Two `pk up` at once: tests/cli/up.rs.)
+//! and `pk down` cleans up, with nothing corrupted. (Two `pk up` at once: tests/e2e/up.rs.)
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! provably harmless. No transcript content reaches the status bar, `pk status` or the
 //! watcher's messages as a control character, an escape sequence or a bidi override.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,16 +58,24 @@ fn plan(top: &str, track: &str) -> String {
     format!("[session]\nname = \"shop\"\n{top}\n\n[[track]]\n{name}{track}\n")
 }
 
-#[test]
-fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
+/// A hostile plan: (top, track, the value as written where the error points, what the error
+/// says).
+type Case = (String, String, String, &'static str);
+
+/// The world the hostile plans are tried in: a link inside the repository to a file outside it.
+fn hostile_world() -> TestEnv {
     let env = TestEnv::new();
-    // A link inside the repository to a file outside it.
     std::os::unix::fs::symlink("/etc/passwd", env.repo.join("leak.md")).unwrap();
+    env
+}
+
+/// Every hostile plan, track cases then session names.
+fn hostile_cases() -> Vec<Case> {
     let long = "x".repeat(300);
     let long_folder = format!("../{}", "w".repeat(300));
     let s = toml_str;
     // (top, track, the value as written where the error points, what the error says)
-    let cases: Vec<(String, String, String, &str)> = vec![
+    let mut cases: Vec<Case> = vec![
         // Track names: folders, branches, pane titles.
         (
             "".into(),
@@ -368,7 +376,7 @@ fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
         ),
     ];
     // Session names: tmux and zellij targets.
-    let mut session_cases: Vec<(String, String, String, &str)> = [
+    let session_cases: Vec<Case> = [
         "shop;kill-server",
         "#{session_name}",
         "shop\"}",
@@ -379,26 +387,101 @@ fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
     .iter()
     .map(|n| (n.to_string(), String::new(), s(n), "session name"))
     .collect();
-    let mut tried = 0;
-    for (top, track, needle, says) in cases.into_iter().chain(session_cases.drain(..)) {
-        let text = if says == "session name" {
-            format!("[session]\nname = {needle}\n\n[[track]]\nname = \"api\"\n")
-        } else {
-            plan(&top, &track)
-        };
-        env.write_plan(&text);
-        let run = env.pk(&["up", "--detach"]);
-        tried += 1;
-        assert_eq!(run.code, 2, "{text}\n{run}");
-        let at = format!("parallel.toml:{}\n", position(&text, &needle));
-        assert!(run.stderr.contains(&at), "wanted {at:?} for\n{text}\n{run}");
-        assert!(
-            run.stderr.contains(says),
-            "wanted {says:?} for\n{text}\n{run}"
-        );
-        assert_inert("the diagnostic", &run.stderr);
-        assert!(run.stdout.is_empty(), "{run}");
-    }
+    cases.extend(session_cases);
+    cases
+}
+
+/// What is wrong with how pk refused case `n` (numbered from 0), or `None`: exit 2, the file,
+/// line and column of the value, what the error says, nothing hostile in the diagnostic,
+/// nothing on stdout, no state made.
+fn hostile_case_failure(env: &TestEnv, n: usize, case: &Case) -> Option<String> {
+    let (top, track, needle, says) = case;
+    let text = if *says == "session name" {
+        format!("[session]\nname = {needle}\n\n[[track]]\nname = \"api\"\n")
+    } else {
+        plan(top, track)
+    };
+    env.write_plan(&text);
+    let run = env.pk(&["up", "--detach"]);
+    let at = format!("parallel.toml:{}\n", position(&text, needle));
+    let wrong = if run.code != 2 {
+        format!("exit {} where 2 was wanted", run.code)
+    } else if !run.stderr.contains(&at) {
+        format!("wanted {at:?}")
+    } else if !run.stderr.contains(says) {
+        format!("wanted {says:?}")
+    } else if run.stderr.chars().any(hostile_char) {
+        "a control or bidi character in the diagnostic".to_string()
+    } else if !run.stdout.is_empty() {
+        "something on stdout".to_string()
+    } else if env.repo.join(".git/pk").exists() {
+        "pk's state was made".to_string()
+    } else {
+        return None;
+    };
+    Some(format!(
+        "case {n} ({says}: {needle}): {wrong}, for\n{text}\n{run}"
+    ))
+}
+
+/// One test per hostile plan, each in its own world, so a failure names its case.
+macro_rules! hostile_plan_tests {
+    ($($name:ident = $n:literal,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                let env = hostile_world();
+                let case = &hostile_cases()[$n];
+                if let Some(failure) = hostile_case_failure(&env, $n, case) {
+                    panic!("{failure}");
+                }
+            }
+        )*
+        /// Every case has its test.
+        #[test]
+        fn hostile_plan_cases_each_have_a_test() {
+            assert_eq!(hostile_cases().len(), [$($n),*].len());
+        }
+    };
+}
+
+hostile_plan_tests! {
+    hostile_plan_00 = 0, hostile_plan_01 = 1, hostile_plan_02 = 2, hostile_plan_03 = 3,
+    hostile_plan_04 = 4, hostile_plan_05 = 5, hostile_plan_06 = 6, hostile_plan_07 = 7,
+    hostile_plan_08 = 8, hostile_plan_09 = 9, hostile_plan_10 = 10, hostile_plan_11 = 11,
+    hostile_plan_12 = 12, hostile_plan_13 = 13, hostile_plan_14 = 14, hostile_plan_15 = 15,
+    hostile_plan_16 = 16, hostile_plan_17 = 17, hostile_plan_18 = 18, hostile_plan_19 = 19,
+    hostile_plan_20 = 20, hostile_plan_21 = 21, hostile_plan_22 = 22, hostile_plan_23 = 23,
+    hostile_plan_24 = 24, hostile_plan_25 = 25, hostile_plan_26 = 26, hostile_plan_27 = 27,
+    hostile_plan_28 = 28, hostile_plan_29 = 29, hostile_plan_30 = 30, hostile_plan_31 = 31,
+    hostile_plan_32 = 32, hostile_plan_33 = 33, hostile_plan_34 = 34, hostile_plan_35 = 35,
+    hostile_plan_36 = 36, hostile_plan_37 = 37, hostile_plan_38 = 38, hostile_plan_39 = 39,
+    hostile_plan_40 = 40, hostile_plan_41 = 41, hostile_plan_42 = 42, hostile_plan_43 = 43,
+    hostile_plan_44 = 44, hostile_plan_45 = 45, hostile_plan_46 = 46, hostile_plan_47 = 47,
+    hostile_plan_48 = 48, hostile_plan_49 = 49, hostile_plan_50 = 50, hostile_plan_51 = 51,
+    hostile_plan_52 = 52, hostile_plan_53 = 53, hostile_plan_54 = 54,
+}
+
+/// All cases one after another in one world, as a user fixing a plan would meet them: each
+/// is refused, and in the end nothing at all was made (no worktrees, branch or tmux server).
+#[test]
+fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
+    let env = hostile_world();
+    let cases = hostile_cases();
+    // Every case runs; a failure lists each case that failed by its number, what its error
+    // should say and the value, not just the first one.
+    let tried = cases.len();
+    let failures: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(n, case)| hostile_case_failure(&env, n, case))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} hostile plans failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     eprintln!("{tried} hostile plans refused");
     // Nothing was made: no state, no worktrees folder, no tmux server, no branch.
     assert!(!env.repo.join(".git/pk").exists());
@@ -528,7 +611,12 @@ fn hostile_values_that_are_accepted_stay_literal_and_run_nothing() {
     assert!(tmux_layout.stdout.contains("##(touch"), "{tmux_layout}");
     let status = env.pk_ok(&["status"]);
     assert_inert("pk status", &status.stdout);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Nothing to wait for: checked throughout, as long as tmux takes to redraw a few times.
+    pk_tests::holds_for(
+        Duration::from_millis(1500),
+        "no value running as code",
+        || markers(&env).iter().all(|m| !m.exists()),
+    );
     assert_no_marker(&env);
     drop(screen);
 
@@ -631,7 +719,7 @@ fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
     let transcript = env.out().join("evil.ndjson");
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 19300\n\n[[track]]\nname = \"evil\"\ncommand = [{pk}, \"replay\", {fixture}, \"--delay\", \"1\"]\ntranscript = {{ path = {out}, format = \"claude-stream\" }}\n",
-        pk = toml_str(env!("CARGO_BIN_EXE_pk")),
+        pk = toml_str(pk_tests::pk_bin().to_str().unwrap()),
         fixture = toml_str(&fixture.to_string_lossy()),
         out = toml_str(&transcript.to_string_lossy()),
     ));
@@ -703,7 +791,11 @@ fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
         );
     }
     // The watcher's message on the clients, its log and the agent's pane.
-    std::thread::sleep(Duration::from_millis(500));
+    env.wait_for("the watcher's message on the clients", 10, || {
+        env.tmux(&["show-messages"])
+            .stdout
+            .contains("pk: evil error")
+    });
     let messages = env.tmux(&["show-messages"]).stdout;
     assert!(messages.contains("pk: evil error"), "{messages}");
     assert_inert("tmux messages", &messages);

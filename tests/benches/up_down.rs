@@ -1,13 +1,13 @@
 //! `pk up --detach` + `pk down` for 8 tracks, against two ways of doing the same by hand.
 //!
-//! Run with `cargo bench -p pk-cli --bench up_down` (env: `PK_BENCH_FILES=1500,20000`,
+//! Run with `cargo bench -p pk-tests --bench up_down` (env: `PK_BENCH_FILES=1500,20000`,
 //! `PK_BENCH_ROUNDS=N`; by default 1,500 files × 5 rounds and 20,000 files × 3 rounds).
 //! `PK_BENCH_QUICK=1` is the check CI runs (`scripts/test.sh`): 1,500 files, 1 round, 5 status
 //! runs, the same checks and the same printed ratios, in well under a minute; one round on a
 //! shared machine is noisy, so its ratios are a smoke test, not a measurement.
 //!
 //! Method. For each repository size a fresh temporary world is made, isolated like the
-//! end-to-end tests (`tests/cli/common.rs`): a private tmux socket (`pk --socket`, `tmux -L`),
+//! end-to-end tests (the shared world of `tests/src/`): a private tmux socket (`pk --socket`, `tmux -L`),
 //! `TMUX`/`TMUX_PANE` unset (the environment is cleared), `TMUX_TMPDIR`, `HOME` and
 //! `XDG_STATE_HOME` inside the temporary folder, a temporary `GIT_CONFIG_GLOBAL` and
 //! `GIT_CONFIG_NOSYSTEM=1`; raw tmux calls also pass `-f /dev/null`. The repository has one
@@ -39,8 +39,9 @@
 //! pk's layout is two windows of 4 agents plus an editor each (10 panes, with pane options);
 //! (a) and (b) make one window of 8 agents and an editor (9 panes): a little less work for them.
 
+use pk_tests::{hermetic_env, pk_bin, run, write_git_config};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 const TRACKS: usize = 8;
@@ -64,11 +65,7 @@ impl World {
         for sub in ["home", "state", "tmux"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
-        std::fs::write(
-            dir.path().join("gitconfig"),
-            "[user]\n\tname = pk bench\n\temail = bench@pk.invalid\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n",
-        )
-        .expect("gitconfig");
+        write_git_config(dir.path());
         let repo = dir.path().join("repo");
         let sample = write_files(&repo, files);
         let world = World {
@@ -86,21 +83,11 @@ impl World {
         world
     }
 
-    /// A command with the hermetic environment (as in tests/cli/common.rs).
+    /// A command with the shared hermetic environment, in the repository.
     fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let root = self.dir.path();
         let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", root.join("home"))
-            .env("XDG_STATE_HOME", root.join("state"))
-            .env("TMUX_TMPDIR", root.join("tmux"))
-            .env("GIT_CONFIG_GLOBAL", root.join("gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("SHELL", "/bin/sh")
-            .env("TERM", "xterm-256color")
-            .env("NO_COLOR", "1")
-            .current_dir(&self.repo);
+        hermetic_env(&mut cmd, self.dir.path());
+        cmd.current_dir(&self.repo);
         cmd
     }
 
@@ -128,7 +115,7 @@ impl World {
 
     fn pk(&self, args: &[&str]) -> String {
         run(self
-            .cmd(env!("CARGO_BIN_EXE_pk"))
+            .cmd(pk_bin())
             .args(["--socket", &self.socket])
             .args(args))
     }
@@ -144,31 +131,6 @@ impl Drop for World {
     fn drop(&mut self) {
         let _ = self.tmux_cmd().arg("kill-server").output();
     }
-}
-
-/// Runs a command; a failure panics with its stderr (so the bench exits non-zero, after the
-/// worlds' `Drop` has killed their tmux servers).
-fn run(cmd: &mut Command) -> String {
-    let shown = format!(
-        "{} {}",
-        cmd.get_program().to_string_lossy(),
-        cmd.get_args()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("failed to start `{shown}`: {e}"));
-    if !out.status.success() {
-        panic!(
-            "`{shown}` failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes `files` text files of 1–8 KB under nested folders, plus a README; returns the
@@ -545,6 +507,8 @@ fn env_list(name: &str) -> Option<Vec<usize>> {
 }
 
 fn main() {
+    // Built (or found built) before anything is timed: the first call runs cargo.
+    pk_bin();
     let quick = std::env::var_os("PK_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
     let sizes = env_list("PK_BENCH_FILES").unwrap_or_else(|| {
         if quick {

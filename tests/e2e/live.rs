@@ -2,7 +2,7 @@
 //! status watcher pushes the bar, and the bar is read from an attached client's screen, as a
 //! user sees it.
 
-use crate::common::{Screen, TestEnv, tmux_available};
+use pk_tests::{Screen, TestEnv, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +35,7 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
     format!(
         "[[track]]\nname = \"{name}\"\ncommand = [{pk:?}, \"replay\", \"{fixture}\", \"--delay\", \"0.3\"]\ntranscript = {{ path = {out:?}, format = \"claude-stream\" }}\n\n",
-        pk = env!("CARGO_BIN_EXE_pk"),
+        pk = pk_tests::pk_bin().to_str().unwrap(),
         out = transcript(env, name).to_string_lossy(),
     )
 }
@@ -507,7 +507,12 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
     // Ignored folders are not git's business, nor the watcher's.
     std::fs::create_dir_all(api.join("target/debug")).unwrap();
     std::fs::write(api.join("target/debug/out.o"), "o").unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Nothing to wait for: the counts must not move while the watcher sees the writes.
+    pk_tests::holds_for(
+        Duration::from_millis(800),
+        "counts to stay at [0, 1]",
+        || counts().is_none_or(|c| c == [0, 1]),
+    );
     wait_counts([0, 1], "counts to stay");
     status_agrees([0, 1]);
     // Removing a file counts too (a deleted tracked file is a change).
@@ -590,7 +595,13 @@ fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
 
     // Run by hand instead: it exits cleanly when the tmux server goes away.
     env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
-    std::thread::sleep(Duration::from_millis(200));
+    let old = again.split(' ').next().unwrap().to_string();
+    env.wait_for("the watcher of the killed window to exit", 10, || {
+        // Gone, or a zombie tmux has not reaped yet.
+        std::fs::read_to_string(format!("/proc/{old}/stat")).map_or(true, |s| {
+            s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z'))
+        })
+    });
     let mut child = env
         .pk_cmd(&["watch"])
         .stdout(std::process::Stdio::null())
@@ -691,8 +702,7 @@ fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
         "claude",
         "#!/bin/sh\nprintf '%s\\n' \"$*\" > \"$OUT/claude.args\"\nsleep 1\ncat \"$FIXTURE\"\n",
     );
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/replay/claude-stream-success.ndjson");
+    let fixture = pk_tests::pk_cli_dir().join("assets/replay/claude-stream-success.ndjson");
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18400\n\n[env]\nOUT = {out:?}\nFIXTURE = {fixture:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude-headless\"\nprompt = \"Fix rounding\"\n",
         out = env.out().to_string_lossy(),
@@ -778,7 +788,7 @@ fn status_and_a_restarted_watcher_read_on_from_the_checkpoint() {
         std::fs::read_to_string(&checkpoint).is_ok_and(|t| t.contains("\"turns\":2000"))
     });
     env.tmux(&["kill-window", "-t", "=shop:=pk-watch"]);
-    let track = |run: &crate::common::Run| -> serde_json::Value {
+    let track = |run: &pk_tests::Run| -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         v["tracks"][0].clone()
     };
@@ -873,7 +883,7 @@ hook '{{"hook_event_name":"AfterTool","session_id":"g"'"$shell"'}}'
 hook '{{"hook_event_name":"AfterAgent","prompt_response":"Done.","session_id":"g"}}'
 exec sleep 600
 "#,
-            pk = env!("CARGO_BIN_EXE_pk"),
+            pk = pk_tests::pk_bin().to_str().unwrap(),
         ),
     );
     env.write_plan(&format!(

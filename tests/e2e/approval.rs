@@ -1,7 +1,7 @@
 //! Approval of shared plans: `pk up` runs a plan's commands only once the user approved them,
 //! and again after they change; without a terminal it refuses (exit 3) unless `--yes`.
 
-use crate::common::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, tmux_available};
 use std::process::Command;
 
 fn plan(env: &TestEnv, setup: &str, extra_track: bool) -> String {
@@ -145,7 +145,7 @@ impl<'a> Terminal<'a> {
         let socket = format!("{}-{name}", env.socket);
         let script = format!(
             "env -u TMUX {} --socket {} up --detach; echo \"pk exited $?\"; exec sleep 600",
-            env!("CARGO_BIN_EXE_pk"),
+            pk_tests::pk_bin().to_str().unwrap(),
             env.socket
         );
         let term = Terminal { env, socket };

@@ -1,11 +1,20 @@
-//! A hermetic world for end-to-end tests: a temporary git repository with its own git config,
-//! a private tmux server (`--socket`, `TMUX` unset, its own `TMUX_TMPDIR`), its own HOME and
-//! port registry. Never the user's tmux server, git config or home.
+//! The one hermetic world of pk's end-to-end tests (`e2e/`) and benchmarks (`benches/`): a
+//! temporary git repository with its own git config, a private tmux server (`--socket`, `TMUX`
+//! unset, its own `TMUX_TMPDIR`), its own HOME and port registry. Never the user's tmux server,
+//! git config or home.
+
+mod bin;
+mod hermetic;
+mod wait;
+
+pub use bin::{pk_bin, pk_cli_dir};
+pub use hermetic::{hermetic_env, run, run_with_stderr, write_git_config};
+pub use wait::{holds_for, poll_until, wait_until};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -54,6 +63,12 @@ pub fn zellij_available() -> bool {
     ok
 }
 
+impl Default for TestEnv {
+    fn default() -> TestEnv {
+        TestEnv::new()
+    }
+}
+
 impl TestEnv {
     /// A repository with one commit on `main`.
     pub fn new() -> TestEnv {
@@ -63,11 +78,7 @@ impl TestEnv {
         ] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        std::fs::write(
-            dir.path().join("gitconfig"),
-            "[user]\n\tname = pk test\n\temail = test@pk.invalid\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n",
-        )
-        .unwrap();
+        write_git_config(dir.path());
         let repo = dir.path().join("shop");
         std::fs::create_dir_all(repo.join("src")).unwrap();
         std::fs::write(repo.join("README.md"), "# shop\n").unwrap();
@@ -97,26 +108,18 @@ impl TestEnv {
         self.root().join("out")
     }
 
+    /// The hermetic environment ([`hermetic_env`]) plus zellij's, the other XDG folders,
+    /// `TMPDIR` and an `EDITOR`, all inside the world.
     pub fn apply_env(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.root().join("home"))
-            .env("XDG_STATE_HOME", self.root().join("state"))
-            .env("TMUX_TMPDIR", self.root().join("tmux"))
-            // zellij's sessions, config, caches (plugin permissions, resurrection) and logs.
-            .env("ZELLIJ_SOCKET_DIR", self.root().join("zs"))
+        hermetic_env(cmd, self.root());
+        // zellij's sessions, config, caches (plugin permissions, resurrection) and logs.
+        cmd.env("ZELLIJ_SOCKET_DIR", self.root().join("zs"))
             .env("ZELLIJ_CONFIG_DIR", self.root().join("zcfg"))
             .env("XDG_CACHE_HOME", self.root().join("cache"))
             .env("XDG_DATA_HOME", self.root().join("data"))
             .env("XDG_CONFIG_HOME", self.root().join("cfgh"))
             .env("TMPDIR", self.root().join("tmp"))
-            .env("GIT_CONFIG_GLOBAL", self.root().join("gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("EDITOR", "cat")
-            .env("SHELL", "/bin/sh")
-            .env("TERM", "xterm-256color")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+            .env("EDITOR", "cat");
     }
 
     /// `git -C <repo> args`, asserting success; returns stdout.
@@ -149,7 +152,7 @@ impl TestEnv {
 
     /// The `pk` command as typed, without an approving `--yes`.
     pub fn pk_cmd_asking(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pk"));
+        let mut cmd = Command::new(pk_bin());
         self.apply_env(&mut cmd);
         cmd.current_dir(&self.repo)
             .arg("--socket")
@@ -257,16 +260,11 @@ impl TestEnv {
             .collect()
     }
 
-    /// Waits until `f` is true (polling), or fails after `secs`.
-    pub fn wait_for(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !f() {
-            assert!(
-                start.elapsed() < Duration::from_secs(secs),
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// Waits until `f` is true (polling), or fails after `secs` naming `what`
+    /// ([`wait_until`]).
+    #[track_caller]
+    pub fn wait_for(&self, what: &str, secs: u64, f: impl FnMut() -> bool) {
+        wait_until(Duration::from_secs(secs), what, f);
     }
 
     /// The environment a track's pane recorded.

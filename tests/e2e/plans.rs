@@ -1,10 +1,10 @@
 //! Malformed plans: each exits 2 naming the file, line and column, and creates nothing.
 
-use crate::common::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, tmux_available};
 use std::path::PathBuf;
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/invalid");
+    let dir = pk_tests::pk_cli_dir().join("tests/fixtures/plans/invalid");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
