@@ -1,5 +1,5 @@
 //! Fault injection, for tests only: `pk up` and `pk down` call [`point`] after each step that
-//! changes something, and the test suite (`tests/cli/faults.rs`) makes pk die at one of them to
+//! changes something, and the test suite (`tests/e2e/faults.rs`) makes pk die at one of them to
 //! check that whatever a crash leaves behind, a new `pk up` finishes the job and `pk down`
 //! removes everything pk made.
 //!

@@ -17,7 +17,7 @@
 //! A shared plan's commands run only once the user approved them ([`session::approval`]).
 
 pub(crate) mod cli;
-pub mod commands;
+mod commands;
 pub(crate) mod ctx;
 pub mod diag;
 pub mod error;

@@ -48,8 +48,6 @@ pub enum Style {
     Yellow,
     /// Names and paths.
     Bold,
-    /// Less important detail.
-    Dim,
 }
 
 impl Output {
@@ -61,7 +59,8 @@ impl Output {
         }
     }
 
-    /// Output without colour (tests, pipes).
+    /// Output without colour.
+    #[cfg(test)]
     pub fn plain() -> Output {
         Output { color: false }
     }
@@ -76,7 +75,6 @@ impl Output {
             Style::Green => "32",
             Style::Yellow => "33",
             Style::Bold => "1",
-            Style::Dim => "2",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }

@@ -1182,7 +1182,7 @@ fn bench_watch(root: &Path, cfg: &Config) -> WatchReport {
     let read_ms = ms(start.elapsed());
     let pid = watcher_pid(&world);
     // One more tick of the watcher (tmux asked, idleness re-rendered) before looking.
-    std::thread::sleep(pk_cli::commands::watch::TICK + Duration::from_millis(500));
+    std::thread::sleep(pk_cli::live::watch::TICK + Duration::from_millis(500));
     let (rss_kib, hwm_kib) = memory_kib(pid);
     eprintln!(
         "  watcher: {} tracks, {:.0} MB of transcripts read in {read_ms:.0} ms (from pk up); VmRSS {rss_kib} KiB, VmHWM {hwm_kib} KiB",

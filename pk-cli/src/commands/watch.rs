@@ -8,10 +8,6 @@ use crate::session::workspace::Workspace;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Kept at its old path for the benches (`pk-cli/benches/status.rs`) until they import
-/// `pk_cli::live::watch::TICK`.
-pub use crate::live::watch::TICK;
-
 /// Keep the tmux status bar up to date with what every agent does.
 ///
 /// Follows every track's transcript and hook events and shows, in the session's status line,
