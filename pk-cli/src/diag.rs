@@ -130,7 +130,7 @@ impl std::error::Error for PlanError {}
 
 impl From<PlanError> for crate::error::Error {
     fn from(err: PlanError) -> Self {
-        crate::error::Error::usage(err.render())
+        crate::error::Error::plan(err)
     }
 }
 
@@ -378,7 +378,7 @@ mod tests {
     fn converts_to_a_usage_error() {
         let err = PlanError::new(Path::new("p"), vec![Diagnostic::whole_file("gone")]);
         let err: crate::error::Error = err.into();
-        assert_eq!(err.kind, crate::error::ErrorKind::Usage);
+        assert_eq!(err.kind, crate::error::ErrorKind::Plan);
         assert_eq!(err.message, "error: gone\n --> p");
     }
 

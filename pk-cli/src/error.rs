@@ -24,8 +24,11 @@ pub mod exit {
 pub enum ErrorKind {
     /// Failure while acting: exit 1.
     Failure,
-    /// Invalid plan or usage: exit 2.
+    /// Invalid usage: exit 2.
     Usage,
+    /// An invalid plan: exit 2. The message is the rendered diagnostics, which carry their
+    /// own `error:` header and source snippet ([`crate::diag::PlanError`], the source).
+    Plan,
     /// Refused to protect work: exit 3.
     Refused,
     /// Standard output was closed by its reader (`pk man | head`): exit 0, nothing said
@@ -38,7 +41,7 @@ impl ErrorKind {
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Failure => exit::FAILURE,
-            ErrorKind::Usage => exit::USAGE,
+            ErrorKind::Usage | ErrorKind::Plan => exit::USAGE,
             ErrorKind::Refused => exit::REFUSED,
             ErrorKind::StdoutClosed => exit::SUCCESS,
         }
@@ -56,8 +59,10 @@ pub struct Error {
     pub causes: Vec<String>,
     /// What the user can do about it.
     pub hints: Vec<String>,
-    /// When running a program failed: how, typed (the message says it for people).
-    pub program: Option<Box<ProgramError>>,
+    /// The typed error this one came from, when there is one: what [`Context`] caught, a
+    /// [`ProgramError`], a [`crate::diag::PlanError`]. `causes` says it for people;
+    /// `source()` gives it to code.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 /// How running one of the programs pk drives (git, tmux, zellij) went wrong, so that a caller
@@ -99,6 +104,13 @@ impl Error {
         Self::new(ErrorKind::Usage, message)
     }
 
+    /// An invalid plan (exit 2): its rendered diagnostics, the typed error kept as the source.
+    pub fn plan(err: crate::diag::PlanError) -> Self {
+        let mut e = Self::new(ErrorKind::Plan, err.render());
+        e.source = Some(Box::new(err));
+        e
+    }
+
     /// A refusal that protects the user's work (exit 3).
     pub fn refused(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Refused, message)
@@ -110,15 +122,20 @@ impl Error {
             message: message.into(),
             causes: Vec::new(),
             hints: Vec::new(),
-            program: None,
+            source: None,
         }
     }
 
     /// Records how running a program failed (see [`ProgramError`]); the message is unchanged.
     #[must_use]
     pub fn program(mut self, err: ProgramError) -> Self {
-        self.program = Some(Box::new(err));
+        self.source = Some(Box::new(err));
         self
+    }
+
+    /// How running a program failed, when that is why this error happened.
+    pub fn program_error(&self) -> Option<&ProgramError> {
+        self.source.as_deref()?.downcast_ref()
     }
 
     /// Adds a hint shown under the message.
@@ -159,9 +176,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.program
+        self.source
             .as_deref()
-            .map(|p| p as &(dyn std::error::Error + 'static))
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -173,21 +190,24 @@ pub trait Context<T> {
     fn with_context<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T>;
 }
 
-impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+impl<T, E: Into<Box<dyn std::error::Error + Send + Sync>>> Context<T>
+    for std::result::Result<T, E>
+{
     fn context(self, message: impl Into<String>) -> Result<T> {
-        self.map_err(|e| {
-            let mut err = Error::failure(message);
-            err.causes.push(e.to_string());
-            err
-        })
+        self.map_err(|e| Error::failure(message).caused_by(e.into()))
     }
 
     fn with_context<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T> {
-        self.map_err(|e| {
-            let mut err = Error::failure(message());
-            err.causes.push(e.to_string());
-            err
-        })
+        self.map_err(|e| Error::failure(message()).caused_by(e.into()))
+    }
+}
+
+impl Error {
+    /// `cause` as the first cause, said and kept typed.
+    fn caused_by(mut self, cause: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        self.causes.push(cause.to_string());
+        self.source = Some(cause);
+        self
     }
 }
 
@@ -204,6 +224,19 @@ mod tests {
             "failed to write state\n  caused by: disk full\n  hint: free some space"
         );
         assert_eq!(err.kind.exit_code(), exit::FAILURE);
+    }
+
+    #[test]
+    fn the_caught_error_stays_typed_as_the_source() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
+        let err = Err::<(), _>(io).context("failed to open x").unwrap_err();
+        let source = err.source().expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(err.program_error().is_none());
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl Output {
     pub fn error(&self, err: &crate::Error) {
         let text = err.to_string();
         // Plan diagnostics render their own `error:` header with a source snippet.
-        if text.starts_with("error") {
+        if err.kind == ErrorKind::Plan {
             let _ = writeln!(std::io::stderr(), "{text}");
         } else {
             let _ = writeln!(

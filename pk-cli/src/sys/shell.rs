@@ -84,7 +84,7 @@ mod tests {
         let mut missing = Command::new("/nonexistent/pk-no-such-program");
         let err = run_captured(&mut missing, "nothing", false).unwrap_err();
         assert!(matches!(
-            err.program.as_deref(),
+            err.program_error(),
             Some(ProgramError::NotStarted { program, .. }) if program == "nothing"
         ));
         assert!(std::error::Error::source(&err).is_some());
@@ -97,7 +97,7 @@ mod tests {
         let mut failing = Command::new("sh");
         failing.args(["-c", "echo no >&2; exit 3"]);
         let err = run_captured(&mut failing, "sh", false).unwrap_err();
-        match err.program.as_deref() {
+        match err.program_error() {
             Some(ProgramError::Exited { code, stderr, .. }) => {
                 assert_eq!((*code, stderr.as_str()), (Some(3), "no"));
             }

@@ -153,7 +153,7 @@ fn invalid_fixtures_fail_where_they_say() {
                     ));
                 }
                 let err: crate::error::Error = e.into();
-                assert_eq!(err.kind, ErrorKind::Usage);
+                assert_eq!(err.kind, ErrorKind::Plan);
             }
         }
     }
