@@ -30,7 +30,7 @@ seed() {
   mkdir -p "$dir"
   local files=()
   case "$target" in
-    plan) files=(examples/*.toml pk-cli/tests/fixtures/plans/*/*.toml) ;;
+    plan) files=(examples/*.toml tests/fixtures/plans/*/*.toml) ;;
     status_file) files=() ;;
     lines) files=(pk-status/tests/fixtures/*) ;;
     *) files=(pk-status/tests/fixtures/"${target//_/-}"-*) ;;

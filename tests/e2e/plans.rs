@@ -4,7 +4,7 @@ use pk_tests::{TestEnv, tmux_available};
 use std::path::PathBuf;
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = pk_tests::pk_cli_dir().join("tests/fixtures/plans/invalid");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plans/invalid");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

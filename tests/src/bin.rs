@@ -28,7 +28,7 @@ pub fn pk_bin() -> &'static Path {
     })
 }
 
-/// The `pk-cli` package's folder, for the files it carries (replay assets, plan fixtures).
+/// The `pk-cli` package's folder, for the files it carries (the replay assets).
 pub fn pk_cli_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../pk-cli")
 }

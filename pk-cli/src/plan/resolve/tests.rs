@@ -1,4 +1,4 @@
-//! Loading plans against a real git repository: the fixtures under `tests/fixtures/plans/`
+//! Loading plans against a real git repository: the fixtures under the workspace's `tests/fixtures/plans/`
 //! (every `valid/*.toml` loads, every `invalid/*.toml` fails at the line, column and message
 //! its first line announces), the examples, and the defaults.
 
@@ -72,8 +72,9 @@ impl TestRepo {
 }
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
+    // Shared with the end-to-end tests, in the workspace's tests/.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/plans")
+        .join("../tests/fixtures/plans")
         .join(kind);
     toml_files(&dir)
 }
