@@ -229,7 +229,11 @@ mod tests {
             updated: Timestamp(5),
             pid: 1,
             total_cost_usd: 0.0,
-            tracks: vec![super::status_file::entry(&feed, TrackStatus::default(), None)],
+            tracks: vec![super::status_file::entry(
+                &feed,
+                TrackStatus::default(),
+                None,
+            )],
         };
         super::status_file::save(&file, dir.path()).unwrap();
         assert_eq!(super::status_file::load(dir.path()), Some(file.clone()));
