@@ -471,3 +471,30 @@ fn down_removes_a_packages_database_fixture_under_an_ignored_node_modules() {
         "said it goes: {run}"
     );
 }
+
+#[test]
+fn down_force_counts_the_files_it_saved_not_the_submodule_it_moved() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    add_submodule(&env);
+    let a = up_with_ignores(&env, "");
+    init_submodule(&env, &a);
+    let lib = a.join("lib");
+    write(&lib.join("lib.txt"), "v2, only here\n");
+    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
+    write(&a.join("notes.txt"), "mine\n");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    assert!(
+        run.stderr.contains("saved 1 uncommitted file(s) of a"),
+        "notes.txt, not the submodule moved aside whole: {run}"
+    );
+    run_printed_restore(&env, &run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+}
