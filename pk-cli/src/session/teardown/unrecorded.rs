@@ -80,8 +80,8 @@ struct Found {
 }
 
 /// Tears down what pk made for the plan's session without a record of it: its session (a
-/// session of that name whose panes are pk's), the worktrees at the plan's places on the plan's
-/// branches, the processes its panes recorded, its port blocks. Anything else in the worktrees
+/// session of that name whose panes are pk's), the worktrees at the plan's places (on whatever
+/// branch), the processes its panes recorded, its port blocks. Anything else in the worktrees
 /// folder is listed and left alone, and then pk exits 1.
 pub(super) fn tear_down(
     ctx: &Ctx,
@@ -285,7 +285,7 @@ pub(super) fn tear_down(
     if !strangers.is_empty() {
         let list: Vec<String> = strangers.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::failure(format!(
-            "left alone {} worktree(s) in pk's worktrees folder that are not where the plan puts a track on its branch:\n  {}",
+            "left alone {} worktree(s) in pk's worktrees folder that are not where the plan puts a track:\n  {}",
             list.len(),
             list.join("\n  ")
         ))
