@@ -410,3 +410,97 @@ fn up_removes_a_lock_left_in_a_worktree_only_once_its_holder_is_gone() {
     env.pk_ok(&["down"]);
     assert_all_gone(&env, "shop", "held lock");
 }
+
+/// Track `a` copies `.env` (ignored: the test repository's `.gitignore` has it) and
+/// `local.cfg` (not ignored) from the main checkout.
+fn up_with_copies(env: &TestEnv) -> PathBuf {
+    std::fs::write(env.repo.join(".env"), "SECRET=1\n").unwrap();
+    std::fs::write(env.repo.join("local.cfg"), "port = 1\n").unwrap();
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n[ports]\nbase = 18900\n[env]\nOUT = \"{}\"\n\
+         [[track]]\nname = \"a\"\ncopy = [\".env\", \"local.cfg\"]\n{}\n",
+        env.out().display(),
+        env.recording_agent()
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let a = env.worktrees().join("a");
+    assert!(a.join(".env").exists() && a.join("local.cfg").exists());
+    a
+}
+
+#[test]
+fn down_without_its_record_knows_its_own_unchanged_copies() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_copies(&env);
+    let dir = env.repo.join(".git/pk/shop");
+    std::fs::rename(dir.join("state.json"), dir.join("state.json.aside")).unwrap();
+
+    let run = env.pk_ok(&["down"]);
+    assert!(run.stderr.contains("session shop is down"), "{run}");
+    assert!(!a.exists(), "{run}");
+    assert_eq!(env.worktree_list().len(), 1, "{run}");
+    assert!(
+        env.git(&["for-each-ref", "refs/pk/saved"]).is_empty(),
+        "no copy of the secrets saved: {run}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join(".env")).unwrap(),
+        "SECRET=1\n",
+        "the source stays"
+    );
+}
+
+#[test]
+fn down_without_its_record_counts_an_edited_copy_as_work() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_copies(&env);
+    std::fs::write(a.join("local.cfg"), "port = 2\n").unwrap();
+    let dir = env.repo.join(".git/pk/shop");
+    std::fs::rename(dir.join("state.json"), dir.join("state.json.aside")).unwrap();
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("untracked: local.cfg"), "{run}");
+    assert!(
+        !run.stderr.contains(".env"),
+        "the unchanged copy is pk's: {run}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.join("local.cfg")).unwrap(),
+        "port = 2\n"
+    );
+}
+
+#[test]
+fn down_without_its_record_removes_a_track_worktree_switched_to_another_branch() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    up_with_commit(&env, "shop");
+    let a = env.worktrees().join("a");
+    env.git_in(&a, &["switch", "-q", "-c", "fix"]);
+    std::fs::write(a.join("fix.txt"), "fixed\n").unwrap();
+    env.git_in(&a, &["add", "fix.txt"]);
+    env.git_in(&a, &["commit", "-q", "-m", "fix"]);
+    std::fs::remove_file(env.repo.join(".git/pk/shop/state.json")).unwrap();
+
+    let run = env.pk_ok(&["down"]);
+    assert!(
+        run.stderr.contains("worktree a") && run.stderr.contains("on branch fix"),
+        "says the branch it is on: {run}"
+    );
+    assert!(!a.exists(), "{run}");
+    assert_eq!(env.worktree_list().len(), 1, "{run}");
+    assert_eq!(
+        env.git(&["show", "fix:fix.txt"]),
+        "fixed\n",
+        "its commits stay"
+    );
+}

@@ -416,3 +416,85 @@ fn down_force_keeps_a_submodule_commit_the_superproject_does_not_record() {
         "untracked in the submodule\n"
     );
 }
+
+/// A repository whose `.gitignore` ignores whole folders, as Flask's (`instance/`) and npm's
+/// do, with the plan, up: returns the worktree of track `a`.
+fn up_with_ignored_folders(env: &TestEnv) -> PathBuf {
+    std::fs::write(env.repo.join(".gitignore"), "instance/\nnode_modules/\n").unwrap();
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "ignores"]);
+    env.write_plan(&plan(""));
+    env.pk_ok(&["up", "--detach"]);
+    env.worktrees().join("a")
+}
+
+#[test]
+fn down_refuses_a_database_by_name_inside_an_ignored_folder_and_force_saves_it() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignored_folders(&env);
+    write(&a.join("instance/app.sqlite"), "rows\n");
+
+    let run = env.pk(&["down"]);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(
+        run.stderr.contains("ignored:   instance/app.sqlite"),
+        "{run}"
+    );
+    assert!(a.join("instance/app.sqlite").exists(), "nothing removed");
+    assert_eq!(env.worktree_list().len(), 2, "nothing removed");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    run_printed_restore(&env, &run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(a.join("instance/app.sqlite")).unwrap(),
+        "rows\n"
+    );
+}
+
+#[test]
+fn down_removes_a_packages_database_fixture_under_an_ignored_node_modules() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let a = up_with_ignored_folders(&env);
+    write(&a.join("node_modules/pkg/x.db"), "fixture\n");
+
+    let run = env.pk_ok(&["down"]);
+    assert!(!a.exists(), "{run}");
+    assert!(
+        run.stderr.contains("ignored in a: node_modules/"),
+        "said it goes: {run}"
+    );
+}
+
+#[test]
+fn down_force_counts_the_files_it_saved_not_the_submodule_it_moved() {
+    if !tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    add_submodule(&env);
+    let a = up_with_ignores(&env, "");
+    init_submodule(&env, &a);
+    let lib = a.join("lib");
+    write(&lib.join("lib.txt"), "v2, only here\n");
+    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
+    write(&a.join("notes.txt"), "mine\n");
+
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    assert!(
+        run.stderr.contains("saved 1 uncommitted file(s) of a"),
+        "notes.txt, not the submodule moved aside whole: {run}"
+    );
+    run_printed_restore(&env, &run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+}

@@ -20,6 +20,24 @@ use std::process::Stdio;
 /// Most commits listed per worktree in a refusal; the rest are counted.
 const LISTED_COMMITS: usize = 20;
 
+/// Folders of dependencies and build output: files in them are not the user's, whatever their
+/// name.
+const DEPENDENCY_DIRS: [&str; 13] = [
+    "node_modules",
+    "target",
+    ".venv",
+    "venv",
+    "vendor",
+    "dist",
+    "build",
+    "__pycache__",
+    ".git",
+    ".tox",
+    ".gradle",
+    ".next",
+    ".cache",
+];
+
 /// The `keep` globs, compiled.
 #[derive(Debug, Clone)]
 pub(crate) struct Keep(GlobSet);
@@ -49,11 +67,19 @@ impl Keep {
         self.0.is_match(rel) || self.0.is_match(name)
     }
 
-    /// A file inside a folder ignored as a whole (`target/`, `node_modules/`): only a glob
-    /// naming its path keeps it (`data/**`), else every `.env.example` of every package would
-    /// keep `node_modules/` from going.
+    /// A file inside a folder ignored as a whole: its path or, outside dependency and build
+    /// trees, its name matches. A local database in an ignored `instance/` or `data/` is the
+    /// user's (`*.sqlite*` keeps `instance/app.sqlite`); under `node_modules/` or `target/`
+    /// such names are some package's fixtures, kept only by a glob naming their path
+    /// (`data/**`), else every `.env.example` of every package would keep `node_modules/` from
+    /// going.
     fn keeps_path(&self, rel: &str) -> bool {
-        self.0.is_match(rel)
+        if self.0.is_match(rel) {
+            return true;
+        }
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        let name = parts.pop().unwrap_or(rel);
+        !parts.iter().any(|p| DEPENDENCY_DIRS.contains(p)) && self.0.is_match(name)
     }
 }
 
@@ -695,6 +721,10 @@ mod tests {
             !keep.keeps_path("node_modules/pkg/.env.example"),
             "a package's files are not the user's"
         );
+        assert!(keep.keeps_path("instance/app.sqlite"));
+        assert!(keep.keeps_path("data/app.db"));
+        assert!(!keep.keeps_path("node_modules/pkg/x.db"));
+        assert!(!keep.keeps_path("instance/.venv/lib/x.db"));
         let keep = Keep::new(&["data/**".to_string()]).unwrap();
         assert!(keep.keeps_path("data/deep/x.bin"));
         assert!(

@@ -143,49 +143,23 @@ pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
             continue;
         }
         let dirt = dirty.iter().find(|(n, _, _, _)| *n == rec.name);
-        if let Some((_, _, dirt, hidden)) = dirt
-            && (!dirt.is_clean() || !hidden.kept.is_empty())
-        {
-            let saved = save_work(git, &rec.name, &rec.worktree, hidden)?;
-            fault::point(&format!("down:work-saved:{}", rec.name));
-            ctx.out.step(&format!(
-                "  {} saved {} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
-                ctx.out.paint(Style::Yellow, "!"),
-                dirt.count() + hidden.kept.len(),
-                rec.name,
-                sh(git.root()),
-                sh(&rec.worktree),
-                crate::sys::shell::quote(&rec.branch),
-                sh(&rec.worktree),
-            ));
-        }
-        if let Some((_, _, _, hidden)) = dirt {
-            for said in crate::session::hidden_work::keep_hidden(
-                git,
-                &state.session,
-                &rec.name,
-                &rec.worktree,
-                hidden,
-            )? {
-                ctx.out
-                    .step(&format!("  {} {said}", ctx.out.paint(Style::Yellow, "!")));
-            }
-        }
         let hidden = hidden_of
             .iter()
             .find(|(n, _)| *n == rec.name)
             .map(|(_, h)| h);
-        // Nothing ignored goes without a word: one line per top folder.
-        for line in hidden
-            .map(crate::session::hidden_work::summary)
-            .unwrap_or_default()
-        {
-            ctx.out.step(&format!(
-                "  {} ignored in {}: {line}",
-                ctx.out.paint(Style::Red, "-"),
-                rec.name
-            ));
-        }
+        let leaving = Leaving {
+            track: &rec.name,
+            worktree: &rec.worktree,
+            branch: &rec.branch,
+        };
+        save_keep_and_summarise(
+            ctx,
+            git,
+            &state.session,
+            &leaving,
+            dirt.map(|(_, _, d, h)| (d, h)),
+            hidden,
+        )?;
         // Recorded before git removes anything (and after the work is saved): what a removal
         // killed half way leaves is then known to be pk's, and a `pk up` after a kill here
         // copies the copies in again.
@@ -382,6 +356,62 @@ fn is_pks_copy(root: &Path, rec: &crate::session::state::TrackRecord, file: &Pat
         || (!rec.worktree_ready && rec.copied.iter().any(|c| c == file))
 }
 
+/// A worktree `pk down` is about to remove.
+struct Leaving<'a> {
+    track: &'a str,
+    worktree: &'a Path,
+    /// The branch it is on, for the command that brings saved work back.
+    branch: &'a str,
+}
+
+/// What `pk down` does with a worktree before git removes it, with pk's record or without:
+/// when it has work (`dirty`, only with `--force` by now), saves its files on a ref and keeps
+/// its hidden work (commits, nested repositories); then says, one line per top folder, the
+/// ignored files that go with it.
+fn save_keep_and_summarise(
+    ctx: &Ctx,
+    git: &Git,
+    session: &str,
+    w: &Leaving<'_>,
+    dirty: Option<(&Dirt, &Hidden)>,
+    hidden: Option<&Hidden>,
+) -> Result<()> {
+    if let Some((dirt, hidden)) = dirty {
+        if (!dirt.is_clean() || !hidden.kept.is_empty())
+            && let Some((saved, files)) = save_work(git, w.track, w.worktree, hidden)?
+        {
+            fault::point(&format!("down:work-saved:{}", w.track));
+            ctx.out.step(&format!(
+                "  {} saved {files} uncommitted file(s) of {} on {saved}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {saved} --worktree -- .",
+                ctx.out.paint(Style::Yellow, "!"),
+                w.track,
+                sh(git.root()),
+                sh(w.worktree),
+                crate::sys::shell::quote(w.branch),
+                sh(w.worktree),
+            ));
+        }
+        for said in
+            crate::session::hidden_work::keep_hidden(git, session, w.track, w.worktree, hidden)?
+        {
+            ctx.out
+                .step(&format!("  {} {said}", ctx.out.paint(Style::Yellow, "!")));
+        }
+    }
+    // Nothing ignored goes without a word: one line per top folder.
+    for line in hidden
+        .map(crate::session::hidden_work::summary)
+        .unwrap_or_default()
+    {
+        ctx.out.step(&format!(
+            "  {} ignored in {}: {line}",
+            ctx.out.paint(Style::Red, "-"),
+            w.track
+        ));
+    }
+    Ok(())
+}
+
 fn refusal(dirty: &[(String, PathBuf, Dirt, Hidden)]) -> Error {
     let mut msg = format!(
         "refusing to remove {} worktree(s) with work that is not committed:",
@@ -407,8 +437,15 @@ fn refusal(dirty: &[(String, PathBuf, Dirt, Hidden)]) -> Error {
 
 /// Saves every changed and untracked (not ignored) file of a worktree, and the ignored ones
 /// `keep` names, as a commit on `refs/pk/saved/<track>/<unix time>`, without touching its index
-/// or files. Nested repositories are left out (they are moved aside whole). Returns the ref.
-fn save_work(git: &Git, track: &str, worktree: &Path, hidden: &Hidden) -> Result<String> {
+/// or files. Nested repositories are left out (they are moved aside whole). Returns the ref and
+/// how many files it saved; `None` when there is no file to save (a submodule's new commit,
+/// say, which is moved aside instead).
+fn save_work(
+    git: &Git,
+    track: &str,
+    worktree: &Path,
+    hidden: &Hidden,
+) -> Result<Option<(String, usize)>> {
     let index = tempfile_path(worktree);
     let run = |args: &[&str]| -> Result<String> {
         let mut cmd = git.command_in(worktree);
@@ -446,6 +483,15 @@ fn save_work(git: &Git, track: &str, worktree: &Path, hidden: &Hidden) -> Result
             add.extend(chunk.iter().map(String::as_str));
             run(&add)?;
         }
+        // What the saved commit changes, counted: the status lists a submodule that the
+        // commit leaves out.
+        let files = run(&["diff-index", "--cached", "--name-only", "-z", "HEAD", "--"])?
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .count();
+        if files == 0 {
+            return Ok(None);
+        }
         let tree = run(&["write-tree"])?;
         let message = format!("pk: work of track {track} saved by pk down --force");
         let commit = run(&["commit-tree", &tree, "-p", "HEAD", "-m", &message])?;
@@ -454,7 +500,7 @@ fn save_work(git: &Git, track: &str, worktree: &Path, hidden: &Hidden) -> Result
             .map_or(0, |d| d.as_secs());
         let name = format!("refs/pk/saved/{track}/{secs}");
         run(&["update-ref", &name, &commit])?;
-        Ok(name)
+        Ok(Some((name, files)))
     })();
     let _ = std::fs::remove_file(&index);
     result.map_err(|e: Error| {

@@ -3,7 +3,7 @@
 //! moved aside. What pk made is then found from what git and the multiplexer show, said, and
 //! torn down with the usual care; `pk down` never exits 0 while pk's things are still there.
 
-use super::{Target, refusal, save_work, sh};
+use super::{Leaving, Target, is_own_copy, refusal, save_keep_and_summarise};
 use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::output::Style;
@@ -71,12 +71,17 @@ pub(super) fn renamed(ctx: &Ctx, target: &Target) -> Result<Option<Target>> {
 struct Found {
     track: String,
     path: PathBuf,
+    /// The branch it is on (the track's, or one the agent switched to), else the track's.
     branch: String,
+    /// The branch it is on when that is not the track's: what was found says so.
+    switched: Option<String>,
+    /// The plan's `copy` for the track: pk's copies, when identical to their source.
+    copy: Vec<PathBuf>,
 }
 
 /// Tears down what pk made for the plan's session without a record of it: its session (a
-/// session of that name whose panes are pk's), the worktrees at the plan's places on the plan's
-/// branches, the processes its panes recorded, its port blocks. Anything else in the worktrees
+/// session of that name whose panes are pk's), the worktrees at the plan's places (on whatever
+/// branch), the processes its panes recorded, its port blocks. Anything else in the worktrees
 /// folder is listed and left alone, and then pk exits 1.
 pub(super) fn tear_down(
     ctx: &Ctx,
@@ -100,17 +105,28 @@ pub(super) fn tear_down(
             if !path.starts_with(&folder) {
                 continue;
             }
-            // pk's: where the plan puts a track's worktree, on that track's branch.
-            let track = plan.tracks.iter().find(|t| {
-                canonical(&t.worktree) == path
-                    && w.branch.as_deref() == Some(&format!("refs/heads/{}", t.branch))
-            });
+            // pk's: exactly where the plan puts a track's worktree, whatever branch it is on
+            // (an agent may have run `git switch -c`): its commits are on that branch, and the
+            // usual checks find what else it holds.
+            let track = plan.tracks.iter().find(|t| canonical(&t.worktree) == path);
             match track {
-                Some(t) if !w.prunable => ours.push(Found {
-                    track: t.name.clone(),
-                    path: t.worktree.clone(),
-                    branch: t.branch.clone(),
-                }),
+                Some(t) if !w.prunable => {
+                    let on = w
+                        .branch
+                        .as_deref()
+                        .map(|b| b.strip_prefix("refs/heads/").unwrap_or(b).to_string());
+                    ours.push(Found {
+                        track: t.name.clone(),
+                        path: t.worktree.clone(),
+                        branch: on.clone().unwrap_or_else(|| t.branch.clone()),
+                        switched: match on {
+                            Some(b) if b == t.branch => None,
+                            Some(b) => Some(b),
+                            None => Some("no branch (detached HEAD)".to_string()),
+                        },
+                        copy: t.copy.clone(),
+                    });
+                }
                 _ => strangers.push(w.path.clone()),
             }
         }
@@ -150,18 +166,26 @@ pub(super) fn tear_down(
         said.push_str(&format!("\n  {mux_name} session {session}"));
     }
     for f in &ours {
-        said.push_str(&format!(
-            "\n  worktree {} ({}) on branch {}",
-            f.track,
-            f.path.display(),
-            f.branch
-        ));
+        match &f.switched {
+            None => said.push_str(&format!(
+                "\n  worktree {} ({}) on branch {}",
+                f.track,
+                f.path.display(),
+                f.branch
+            )),
+            Some(on) => said.push_str(&format!(
+                "\n  worktree {} ({}) on {}{on} (switched from the plan's branch)",
+                f.track,
+                f.path.display(),
+                if f.branch == *on { "branch " } else { "" },
+            )),
+        }
     }
     ctx.out.warn(&said);
 
     // Look before touching anything, as with a record: the same work counts (ignored files
-    // matching `keep`, commits on no ref, nested repositories), but no file is known to be a
-    // copy of pk's without its record.
+    // matching `keep`, commits on no ref, nested repositories); pk's copies are the plan's
+    // `copy` files still identical to their source.
     let keep = crate::session::hidden_work::Keep::new(
         &target
             .plan
@@ -173,7 +197,11 @@ pub(super) fn tear_down(
     let checked = crate::util::parallel::in_parallel(&ours, |f| -> Result<(Dirt, Hidden)> {
         let said = |s: &str| ctx.out.warn(s);
         super::repair::checked(git, &f.path, &f.track, said, || {
-            crate::session::hidden_work::scan(git, &f.path, &f.branch, &keep, &|_| false)
+            let is_pks = |file: &Path| is_own_copy(git.root(), &f.path, &f.copy, file);
+            let (mut dirt, hidden) =
+                crate::session::hidden_work::scan(git, &f.path, &f.branch, &keep, &is_pks)?;
+            dirt.untracked.retain(|file| !is_pks(Path::new(file)));
+            Ok((dirt, hidden))
         })
     });
     let mut dirty: Vec<(String, PathBuf, Dirt, Hidden)> = Vec::new();
@@ -207,34 +235,23 @@ pub(super) fn tear_down(
     let mut removals = Vec::new();
     for (f, hidden) in ours.iter().zip(&hidden_of) {
         let dirt = dirty.iter().find(|(n, _, _, _)| *n == f.track);
-        if let Some((_, _, dirt, _)) = dirt
-            && (!dirt.is_clean() || !hidden.kept.is_empty())
-        {
-            let name = save_work(git, &f.track, &f.path, hidden)?;
-            ctx.out.step(&format!(
-                "  {} saved the uncommitted files of {} on {name}\n    bring them back with:\n      git -C {} worktree add {} {} && git -C {} restore --source {name} --worktree -- .",
-                ctx.out.paint(Style::Yellow, "!"),
-                f.track,
-                sh(git.root()),
-                sh(&f.path),
-                crate::sys::shell::quote(&f.branch),
-                sh(&f.path),
-            ));
-        }
-        if dirt.is_some() {
-            for said in
-                crate::session::hidden_work::keep_hidden(git, session, &f.track, &f.path, hidden)?
-            {
-                ctx.out
-                    .step(&format!("  {} {said}", ctx.out.paint(Style::Yellow, "!")));
-            }
-        }
-        for line in crate::session::hidden_work::summary(hidden) {
-            ctx.out.step(&format!(
-                "  {} ignored in {}: {line}",
-                ctx.out.paint(Style::Red, "-"),
-                f.track
-            ));
+        let leaving = Leaving {
+            track: &f.track,
+            worktree: &f.path,
+            branch: &f.branch,
+        };
+        save_keep_and_summarise(
+            ctx,
+            git,
+            session,
+            &leaving,
+            dirt.map(|(_, _, d, h)| (d, h)),
+            Some(hidden),
+        )?;
+        if dirt.is_none() {
+            // Clean but for pk's copies: deleted so that git removes the worktree without
+            // `--force`.
+            remove_copies(git.root(), f)?;
         }
         removals.push(Removal {
             path: f.path.clone(),
@@ -268,7 +285,7 @@ pub(super) fn tear_down(
     if !strangers.is_empty() {
         let list: Vec<String> = strangers.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::failure(format!(
-            "left alone {} worktree(s) in pk's worktrees folder that are not where the plan puts a track on its branch:\n  {}",
+            "left alone {} worktree(s) in pk's worktrees folder that are not where the plan puts a track:\n  {}",
             list.len(),
             list.join("\n  ")
         ))
@@ -284,6 +301,19 @@ pub(super) fn tear_down(
         "session {} is down",
         ctx.out.paint(Style::Bold, session)
     ));
+    Ok(())
+}
+
+/// Deletes the plan's `copy` files of a worktree found clean but for them: pk's copies, still
+/// identical to their source.
+fn remove_copies(root: &Path, f: &Found) -> Result<()> {
+    for file in &f.copy {
+        let path = f.path.join(file);
+        if is_own_copy(root, &f.path, &f.copy, file) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("failed to remove {}", path.display()))?;
+        }
+    }
     Ok(())
 }
 
