@@ -26,15 +26,15 @@ use crate::session::recover::{
 };
 
 /// What `up` leaves behind for the caller.
-pub struct Up {
+pub(crate) struct Up {
     /// The multiplexer the session runs in.
-    pub mux: Mux,
+    pub(crate) mux: Mux,
     /// The recorded state.
-    pub state: State,
+    pub(crate) state: State,
 }
 
 /// Does everything but attaching (also used by `pk demo`).
-pub fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
+pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
     let plan = &ws.plan;
     match multiplexer {
         Multiplexer::Tmux => Tmux::require_version().map(drop)?,
@@ -416,27 +416,27 @@ fn named_ports(track: &Track, block: u16) -> Vec<(String, u16)> {
 
 /// pk's files of one track (design §6), under `<state dir>/tracks/<track>/`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TrackFiles {
+pub(crate) struct TrackFiles {
     /// The folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The hook event file (`PK_EVENTS`).
-    pub events: PathBuf,
+    pub(crate) events: PathBuf,
     /// Where the transcript is, or how to find it.
-    pub source: Option<Source>,
+    pub(crate) source: Option<Source>,
     /// The settings file with pk's hooks, for interactive Claude.
-    pub claude_settings: Option<PathBuf>,
+    pub(crate) claude_settings: Option<PathBuf>,
     /// Codex's `notify` argv, for interactive Codex.
-    pub codex_notify: Option<Vec<String>>,
+    pub(crate) codex_notify: Option<Vec<String>>,
     /// The file a headless agent's stream is kept in.
-    pub tee: Option<Tee>,
+    pub(crate) tee: Option<Tee>,
     /// The file that holds a prompt too long for the command line ([`crate::plan::prompt`]).
-    pub prompt: Option<PathBuf>,
+    pub(crate) prompt: Option<PathBuf>,
 }
 
 impl TrackFiles {
     /// Decides the files of `track`; `env` is the environment the agents inherit, `hook` how
     /// they reach `pk hook`.
-    pub fn of(
+    pub(crate) fn of(
         state_dir: &Path,
         track: &Track,
         env: &dyn Fn(&str) -> Option<String>,
@@ -476,7 +476,7 @@ impl TrackFiles {
 }
 
 /// The environment and commands of a track's pane (design §4).
-pub fn launch_spec(
+pub(crate) fn launch_spec(
     plan: &Plan,
     track: &Track,
     rec: &TrackRecord,
@@ -752,7 +752,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The argv of a track's agent pane: pk itself, which sets the environment and folder, runs
 /// `setup`, then starts the agent.
-pub fn agent_argv(state_dir: &Path, track: &str) -> Result<Vec<String>> {
+pub(crate) fn agent_argv(state_dir: &Path, track: &str) -> Result<Vec<String>> {
     let exe = std::env::current_exe().context("failed to find the pk executable")?;
     Ok(vec![
         exe.to_string_lossy().into_owned(),
@@ -862,7 +862,7 @@ fn build_panes(
 }
 
 /// The argv of the status watcher's pane.
-pub fn watch_argv(state_dir: &Path, socket: Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn watch_argv(state_dir: &Path, socket: Option<&str>) -> Result<Vec<String>> {
     let exe = std::env::current_exe().context("failed to find the pk executable")?;
     let mut argv = vec![exe.to_string_lossy().into_owned()];
     if let Some(socket) = socket {

@@ -26,11 +26,11 @@ mod unrecorded;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Down {
     /// The plan file given, if any.
-    pub plan: Option<PathBuf>,
+    pub(crate) plan: Option<PathBuf>,
     /// Remove worktrees with work (saved first).
-    pub force: bool,
+    pub(crate) force: bool,
     /// Delete the merged branches pk created.
-    pub delete_branches: bool,
+    pub(crate) delete_branches: bool,
 }
 
 /// Runs `pk down`.

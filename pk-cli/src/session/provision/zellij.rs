@@ -14,17 +14,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The layout file pk writes into the state folder (kept, so a user can read what was built).
-pub const LAYOUT_FILE: &str = "zellij-layout.kdl";
+pub(crate) const LAYOUT_FILE: &str = "zellij-layout.kdl";
 
 /// The watcher's log in the state folder.
-pub const WATCH_LOG: &str = "watch.log";
+pub(crate) const WATCH_LOG: &str = "watch.log";
 
 /// How long zellij may take to list the panes of a session it just made.
 const PANES_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Makes the session, or the panes of tracks that have none, and records every agent's pane.
 /// Returns how many panes it made.
-pub fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result<usize> {
+pub(crate) fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result<usize> {
     let plan = &ws.plan;
     let session = &plan.session.name;
     let now = crate::util::clock::now_ms();
@@ -103,7 +103,7 @@ fn record_panes(z: &Zellij, ws: &Workspace, state: &mut State) -> Result<()> {
 /// Starts `pk watch` for the session in the background unless one runs. It has a process
 /// group of its own (a terminal closing does not end it) and stops by itself when the session
 /// ends or its state folder goes; its output goes to `watch.log` in the state folder.
-pub fn ensure_watcher(ctx: &Ctx, ws: &Workspace) -> Result<()> {
+pub(crate) fn ensure_watcher(ctx: &Ctx, ws: &Workspace) -> Result<()> {
     use std::os::unix::process::CommandExt;
     if crate::session::lock::watcher_runs(&ws.state_dir) {
         return Ok(());
