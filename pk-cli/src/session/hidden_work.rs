@@ -13,7 +13,6 @@ use crate::plan::keep::glob;
 use crate::sys::git::{Dirt, Git};
 use globset::{GlobSet, GlobSetBuilder};
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -169,8 +168,11 @@ pub(crate) fn scan(
     let mut cmd = git.command_in(worktree);
     cmd.args(crate::sys::git::STATUS_ARGS)
         .arg("--ignored=matching");
-    let raw = run(cmd, || {
-        format!("failed to read the status of {}", worktree.display())
+    let raw = git.stdout_of(cmd, None).map_err(|e| {
+        e.wrap(format!(
+            "failed to read the status of {}",
+            worktree.display()
+        ))
     })?;
     let mut dirt = crate::sys::git::parse_status(&raw);
     let mut hidden = Hidden::default();
@@ -358,9 +360,9 @@ fn lost_commits(git: &Git, worktree: &Path, branch: &str) -> Result<(Vec<Commit>
         "for-each-ref",
         "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname)",
     ]);
-    let refs = run(cmd, || {
-        format!("failed to list the refs of {}", worktree.display())
-    })?;
+    let refs = git
+        .stdout_of(cmd, None)
+        .map_err(|e| e.wrap(format!("failed to list the refs of {}", worktree.display())))?;
     let mut input = String::new();
     starts.sort();
     starts.dedup();
@@ -385,8 +387,11 @@ fn lost_commits(git: &Git, worktree: &Path, branch: &str) -> Result<(Vec<Commit>
         "--ignore-missing",
         "--format=%H%x00%h%x00%P%x00%s",
     ]);
-    let out = run_with_input(cmd, input.as_bytes(), || {
-        format!("failed to list the commits of {}", worktree.display())
+    let out = git.stdout_of(cmd, Some(input.as_bytes())).map_err(|e| {
+        e.wrap(format!(
+            "failed to list the commits of {}",
+            worktree.display()
+        ))
     })?;
     let text = String::from_utf8_lossy(&out);
     let mut commits = Vec::new();
@@ -470,9 +475,10 @@ fn submodules(git: &Git, worktree: &Path, keep: &Keep, hidden: &mut Hidden) -> R
         let mut cmd = git.command_in(&dir);
         cmd.args(crate::sys::git::STATUS_ARGS)
             .arg("--ignored=matching");
-        match run(cmd, || {
-            format!("failed to read the status of {}", dir.display())
-        }) {
+        match git
+            .stdout_of(cmd, None)
+            .map_err(|e| e.wrap(format!("failed to read the status of {}", dir.display())))
+        {
             Ok(raw) => {
                 let dirt = crate::sys::git::parse_status(&raw);
                 if !dirt.is_clean() {
@@ -502,9 +508,10 @@ fn submodules(git: &Git, worktree: &Path, keep: &Keep, hidden: &mut Hidden) -> R
             "--not",
             "--remotes",
         ]);
-        match run(cmd, || {
-            format!("failed to read the history of {}", dir.display())
-        }) {
+        match git
+            .stdout_of(cmd, None)
+            .map_err(|e| e.wrap(format!("failed to read the history of {}", dir.display())))
+        {
             Ok(out) => {
                 let text = String::from_utf8_lossy(&out);
                 let lines: Vec<&str> = text.lines().collect();
@@ -558,9 +565,8 @@ pub(crate) fn keep_hidden(
         );
         let mut cmd = git.command_in(git.root());
         cmd.args(["update-ref", &name, tip]);
-        run(cmd, || {
-            format!("failed to keep commit {tip} of track `{track}`")
-        })?;
+        git.stdout_of(cmd, None)
+            .map_err(|e| e.wrap(format!("failed to keep commit {tip} of track `{track}`")))?;
         said.push(name);
     }
     if !hidden.tips.is_empty() {
@@ -670,39 +676,6 @@ fn read_gitdir(dir: &Path) -> Option<PathBuf> {
 /// A subject or path for a message: control and invisible characters escaped.
 fn shown(text: &str) -> String {
     crate::util::text::visible(text, false)
-}
-
-fn run(mut cmd: std::process::Command, what: impl Fn() -> String) -> Result<Vec<u8>> {
-    let out = cmd.output().context("failed to run git")?;
-    if !out.status.success() {
-        return Err(Error::failure(what())
-            .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(out.stdout)
-}
-
-fn run_with_input(
-    mut cmd: std::process::Command,
-    input: &[u8],
-    what: impl Fn() -> String,
-) -> Result<Vec<u8>> {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().context("failed to run git")?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    // Written from a thread: git may fill its output pipe before it has read all its input.
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().context("failed to run git")?;
-    let _ = writer.join();
-    if !out.status.success() {
-        return Err(Error::failure(what())
-            .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(out.stdout)
 }
 
 #[cfg(test)]

@@ -135,6 +135,14 @@ impl Git {
         crate::sys::shell::run_captured(&mut cmd, "git", self.verbose)
     }
 
+    /// The output of a git command made with [`Git::command_in`], run as pk runs every git
+    /// (shown under `-v`, a typed error naming the command and what git said), with `input`
+    /// on its standard input when given.
+    pub(crate) fn stdout_of(&self, mut cmd: Command, input: Option<&[u8]>) -> Result<Vec<u8>> {
+        crate::sys::shell::run_captured_with_input(&mut cmd, "git", self.verbose, input)
+            .map(|out| out.stdout)
+    }
+
     /// True when `name` resolves to a commit (a branch, tag, or any revision).
     pub(crate) fn commit_exists(&self, name: &str) -> bool {
         let Ok(repo) = self.open() else { return false };

@@ -10,11 +10,38 @@ use std::process::{Command, Output, Stdio};
 /// naming the command line, with the program's stderr (else stdout, else the exit status) as
 /// the cause.
 pub(crate) fn run_captured(cmd: &mut Command, program: &str, verbose: bool) -> Result<Output> {
+    run_captured_with_input(cmd, program, verbose, None)
+}
+
+/// [`run_captured`], with `input` on the program's standard input when given.
+pub(crate) fn run_captured_with_input(
+    cmd: &mut Command,
+    program: &str,
+    verbose: bool,
+    input: Option<&[u8]>,
+) -> Result<Output> {
     let shown = render(cmd);
     if verbose {
         eprintln!("pk: running {shown}");
     }
-    let out = match cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output() {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let ran = match input {
+        None => cmd.output(),
+        Some(input) => cmd.stdin(Stdio::piped()).spawn().and_then(|mut child| {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            // Written from a thread: the program may fill its output pipe before it has read
+            // all its input.
+            let input = input.to_vec();
+            let writer = std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+            let out = child.wait_with_output();
+            let _ = writer.join();
+            out
+        }),
+    };
+    let out = match ran {
         Ok(out) => out,
         Err(e) => {
             return Err(Error::failure(format!(
