@@ -2,7 +2,7 @@
 //! files that are the user's (`[session] keep`), commits no ref holds, nested repositories and
 //! submodules. Real git, real tmux, the real `pk` binary.
 
-use pk_tests::{TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, read, tmux_available, write_file as write};
 use std::path::{Path, PathBuf};
 
 /// One track, `a`, whose agent just waits; `session` is extra `[session]` lines.
@@ -12,38 +12,37 @@ fn plan(session: &str) -> String {
     )
 }
 
-/// A repository whose `.gitignore` ignores local files, databases and a build folder, with
-/// the plan, up: returns the worktree of track `a`.
-fn up_with_ignores(env: &TestEnv, session: &str) -> PathBuf {
-    std::fs::write(
-        env.repo.join(".gitignore"),
-        ".env\n.env.local\n*.db\ntarget/\nsecrets/\n",
-    )
-    .unwrap();
+/// A repository whose `.gitignore` (committed) is `ignores`, with the plan, up: returns the
+/// worktree of track `a`.
+fn up_ignoring(env: &TestEnv, ignores: &str, session: &str) -> PathBuf {
+    std::fs::write(env.repo.join(".gitignore"), ignores).unwrap();
     env.git(&["add", ".gitignore"]);
     env.git(&["commit", "-q", "-m", "ignores"]);
-    env.write_plan(&plan(session));
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&plan(session));
     env.worktrees().join("a")
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+/// A repository whose `.gitignore` ignores local files, databases and a build folder, with
+/// the plan, up: returns the worktree of track `a`.
+fn up_with_ignores(env: &TestEnv, session: &str) -> PathBuf {
+    up_ignoring(env, ".env\n.env.local\n*.db\ntarget/\nsecrets/\n", session)
 }
 
-/// Runs the first printed line that starts with `git -C` (the "bring them back" command).
-fn run_printed_restore(env: &TestEnv, stderr: &str) {
-    let line = stderr
-        .lines()
-        .find(|l| l.trim_start().starts_with("git -C"))
-        .unwrap_or_else(|| panic!("no restore command in:\n{stderr}"))
-        .trim()
-        .to_string();
-    let mut sh = std::process::Command::new("sh");
-    env.apply_env(&mut sh);
-    sh.arg("-c").arg(&line);
-    assert!(sh.status().unwrap().success(), "{line}");
+/// `pk down --force`, which must succeed and remove the worktree `a`.
+fn force_down(env: &TestEnv, a: &Path) -> Run {
+    let run = env.pk_ok(&["down", "--force"]);
+    assert!(!a.exists(), "{run}");
+    run
+}
+
+/// The refs that hold the commit `sha`, one a line.
+fn refs_holding(env: &TestEnv, sha: &str) -> String {
+    env.git(&["for-each-ref", "--contains", sha, "--format=%(refname)"])
+}
+
+/// Asserts the repository at `dir` has the commit `sha`.
+fn assert_has_commit(env: &TestEnv, dir: &Path, sha: &str) {
+    env.git_in(dir, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
 }
 
 /// The one folder under `.git/pk-saved/shop/a/` (one `pk down --force`).
@@ -68,17 +67,15 @@ fn down_refuses_ignored_work_files_and_force_saves_them() {
     write(&a.join("data/app.db"), "rows\n");
     write(&a.join("target/debug/app"), &"x".repeat(3000));
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("ignored:   .env.local"), "{run}");
     assert!(run.stderr.contains("ignored:   data/app.db"), "{run}");
     assert!(!run.stderr.contains("ignored:   target"), "{run}");
     assert_eq!(env.worktree_list().len(), 2, "nothing removed");
     assert!(a.join("data/app.db").exists());
-    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(env.has_session("shop"));
 
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
+    let run = force_down(&env, &a);
     // The build folder went, and said so with its size.
     assert!(
         run.stderr
@@ -87,15 +84,9 @@ fn down_refuses_ignored_work_files_and_force_saves_them() {
         "{run}"
     );
     // The printed command brings every saved file back, ignored ones included.
-    run_printed_restore(&env, &run.stderr);
-    assert_eq!(
-        std::fs::read_to_string(a.join(".env.local")).unwrap(),
-        "SECRET=1\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(a.join("data/app.db")).unwrap(),
-        "rows\n"
-    );
+    env.run_printed_restore(&run.stderr);
+    assert_eq!(read(&a.join(".env.local")), "SECRET=1\n");
+    assert_eq!(read(&a.join("data/app.db")), "rows\n");
 }
 
 #[test]
@@ -138,8 +129,7 @@ fn down_keep_from_the_plan_replaces_the_default() {
     write(&a.join("secrets/key.pem"), "KEY\n");
     write(&a.join(".env.local"), "not kept by this plan\n");
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("ignored:   secrets/key.pem"), "{run}");
     assert!(!run.stderr.contains("ignored:   .env.local"), "{run}");
     let run = env.pk_ok(&["down", "--force"]);
@@ -162,8 +152,7 @@ fn down_uses_the_keep_recorded_at_up_when_the_plan_no_longer_loads() {
     write(&a.join("secrets/key.pem"), "KEY\n");
     env.write_plan(&format!("{}\nbogus = 1\n", plan("keep = [\"secrets/**\"]")));
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("the plan does not load"), "{run}");
     assert!(run.stderr.contains("ignored:   secrets/key.pem"), "{run}");
     assert!(a.join("secrets/key.pem").exists());
@@ -193,13 +182,9 @@ fn down_refuses_a_detached_head_commit_and_force_keeps_it() {
     let env = TestEnv::new();
     let a = up_with_ignores(&env, "");
     env.git_in(&a, &["checkout", "-q", "--detach"]);
-    write(&a.join("work.txt"), "detached work\n");
-    env.git_in(&a, &["add", "work.txt"]);
-    env.git_in(&a, &["commit", "-q", "-m", "work on a detached head"]);
-    let sha = env.git_in(&a, &["rev-parse", "HEAD"]).trim().to_string();
+    let sha = env.commit_file_in(&a, "work.txt", "detached work\n", "work on a detached head");
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains(&sha[..7]), "{run}");
     assert!(run.stderr.contains("work on a detached head"), "{run}");
     assert_eq!(env.worktree_list().len(), 2, "nothing removed");
@@ -207,8 +192,8 @@ fn down_refuses_a_detached_head_commit_and_force_keeps_it() {
     let run = env.pk_ok(&["down", "--force"]);
     assert!(run.stderr.contains("refs/pk/saved/a/"), "{run}");
     assert!(!a.exists());
-    env.git(&["cat-file", "-e", &format!("{sha}^{{commit}}")]);
-    let holding = env.git(&["for-each-ref", "--contains", &sha, "--format=%(refname)"]);
+    assert_has_commit(&env, &env.repo, &sha);
+    let holding = refs_holding(&env, &sha);
     assert!(holding.contains("refs/pk/saved/a/"), "{holding}");
 }
 
@@ -219,20 +204,15 @@ fn down_refuses_a_commit_left_only_in_the_reflog_and_force_keeps_it() {
     }
     let env = TestEnv::new();
     let a = up_with_ignores(&env, "");
-    write(&a.join("work.txt"), "reset away\n");
-    env.git_in(&a, &["add", "work.txt"]);
-    env.git_in(&a, &["commit", "-q", "-m", "work then reset"]);
-    let sha = env.git_in(&a, &["rev-parse", "HEAD"]).trim().to_string();
+    let sha = env.commit_file_in(&a, "work.txt", "reset away\n", "work then reset");
     env.git_in(&a, &["reset", "-q", "--hard", "HEAD~1"]);
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains(&sha[..7]), "{run}");
     assert!(run.stderr.contains("work then reset"), "{run}");
 
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
-    let holding = env.git(&["for-each-ref", "--contains", &sha, "--format=%(refname)"]);
+    let run = force_down(&env, &a);
+    let holding = refs_holding(&env, &sha);
     assert!(holding.contains("refs/pk/saved/a/"), "{holding}\n{run}");
 }
 
@@ -245,12 +225,8 @@ fn down_does_not_count_commits_whose_change_the_branch_has() {
     }
     let env = TestEnv::new();
     let a = up_with_ignores(&env, "");
-    write(&a.join("work.txt"), "feature\n");
-    env.git_in(&a, &["add", "work.txt"]);
-    env.git_in(&a, &["commit", "-q", "-m", "feature"]);
-    write(&env.repo.join("other.txt"), "main moves on\n");
-    env.git(&["add", "other.txt"]);
-    env.git(&["commit", "-q", "-m", "main moves on"]);
+    env.commit_file_in(&a, "work.txt", "feature\n", "feature");
+    env.commit_file_in(&env.repo, "other.txt", "main moves on\n", "main moves on");
     env.git_in(&a, &["rebase", "-q", "main"]);
     env.git_in(
         &a,
@@ -276,26 +252,21 @@ fn down_force_keeps_a_nested_repository_whole() {
     let sub = a.join("tools/sub");
     std::fs::create_dir_all(&sub).unwrap();
     env.git_in(&sub, &["init", "-q", "-b", "main"]);
-    write(&sub.join("lib.txt"), "history\n");
-    env.git_in(&sub, &["add", "lib.txt"]);
-    env.git_in(&sub, &["commit", "-q", "-m", "nested history"]);
-    let sha = env.git_in(&sub, &["rev-parse", "HEAD"]).trim().to_string();
+    let sha = env.commit_file_in(&sub, "lib.txt", "history\n", "nested history");
     write(&sub.join("draft.txt"), "untracked in the nested repo\n");
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("tools/sub"), "{run}");
 
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
+    let run = force_down(&env, &a);
     let kept = moved_aside(&env).join("tools/sub");
     assert!(
         run.stderr.contains(&kept.display().to_string()),
         "the new place is printed: {run}"
     );
-    env.git_in(&kept, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
+    assert_has_commit(&env, &kept, &sha);
     assert_eq!(
-        std::fs::read_to_string(kept.join("draft.txt")).unwrap(),
+        read(&kept.join("draft.txt")),
         "untracked in the nested repo\n"
     );
 }
@@ -305,9 +276,7 @@ fn add_submodule(env: &TestEnv) {
     let lib = env.root().join("lib");
     std::fs::create_dir_all(&lib).unwrap();
     env.git_in(&lib, &["init", "-q", "-b", "main"]);
-    write(&lib.join("lib.txt"), "v1\n");
-    env.git_in(&lib, &["add", "lib.txt"]);
-    env.git_in(&lib, &["commit", "-q", "-m", "lib v1"]);
+    env.commit_file_in(&lib, "lib.txt", "v1\n", "lib v1");
     env.git(&[
         "-c",
         "protocol.file.allow=always",
@@ -335,6 +304,12 @@ fn init_submodule(env: &TestEnv, worktree: &Path) {
     assert!(worktree.join("lib/lib.txt").exists());
 }
 
+/// Commits the submodule `lib`'s changed files as "lib v2"; returns the commit's hash.
+fn commit_lib_v2(env: &TestEnv, lib: &Path) -> String {
+    env.git_in(lib, &["commit", "-q", "-am", "lib v2"]);
+    env.git_in(lib, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
 #[test]
 fn down_force_keeps_a_submodules_unpushed_commit() {
     if !tmux_available() {
@@ -346,24 +321,18 @@ fn down_force_keeps_a_submodules_unpushed_commit() {
     init_submodule(&env, &a);
     let lib = a.join("lib");
     write(&lib.join("lib.txt"), "v2, not pushed\n");
-    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
-    let sha = env.git_in(&lib, &["rev-parse", "HEAD"]).trim().to_string();
+    let sha = commit_lib_v2(&env, &lib);
     // The superproject records it, so its own status is clean: only the submodule has it.
     env.git_in(&a, &["commit", "-q", "-am", "use lib v2"]);
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("lib"), "{run}");
     assert!(run.stderr.contains(&sha[..7]), "{run}");
 
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
+    force_down(&env, &a);
     let kept = moved_aside(&env).join("lib");
-    env.git_in(&kept, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
-    assert_eq!(
-        std::fs::read_to_string(kept.join("lib.txt")).unwrap(),
-        "v2, not pushed\n"
-    );
+    assert_has_commit(&env, &kept, &sha);
+    assert_eq!(read(&kept.join("lib.txt")), "v2, not pushed\n");
     assert_eq!(
         env.git_in(&kept, &["status", "--porcelain"]),
         "",
@@ -398,21 +367,18 @@ fn down_force_keeps_a_submodule_commit_the_superproject_does_not_record() {
     init_submodule(&env, &a);
     let lib = a.join("lib");
     write(&lib.join("lib.txt"), "v2, only here\n");
-    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
-    let sha = env.git_in(&lib, &["rev-parse", "HEAD"]).trim().to_string();
+    let sha = commit_lib_v2(&env, &lib);
     write(&lib.join("draft.txt"), "untracked in the submodule\n");
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    env.pk_exits(3, &["down"]);
     // The saved commit of the superproject holds only a pointer to it: the submodule itself
     // must survive.
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
+    let run = force_down(&env, &a);
     let kept = moved_aside(&env).join("lib");
     assert!(run.stderr.contains(&kept.display().to_string()), "{run}");
-    env.git_in(&kept, &["cat-file", "-e", &format!("{sha}^{{commit}}")]);
+    assert_has_commit(&env, &kept, &sha);
     assert_eq!(
-        std::fs::read_to_string(kept.join("draft.txt")).unwrap(),
+        read(&kept.join("draft.txt")),
         "untracked in the submodule\n"
     );
 }
@@ -420,12 +386,7 @@ fn down_force_keeps_a_submodule_commit_the_superproject_does_not_record() {
 /// A repository whose `.gitignore` ignores whole folders, as Flask's (`instance/`) and npm's
 /// do, with the plan, up: returns the worktree of track `a`.
 fn up_with_ignored_folders(env: &TestEnv) -> PathBuf {
-    std::fs::write(env.repo.join(".gitignore"), "instance/\nnode_modules/\n").unwrap();
-    env.git(&["add", ".gitignore"]);
-    env.git(&["commit", "-q", "-m", "ignores"]);
-    env.write_plan(&plan(""));
-    env.pk_ok(&["up", "--detach"]);
-    env.worktrees().join("a")
+    up_ignoring(env, "instance/\nnode_modules/\n", "")
 }
 
 #[test]
@@ -437,8 +398,7 @@ fn down_refuses_a_database_by_name_inside_an_ignored_folder_and_force_saves_it()
     let a = up_with_ignored_folders(&env);
     write(&a.join("instance/app.sqlite"), "rows\n");
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(
         run.stderr.contains("ignored:   instance/app.sqlite"),
         "{run}"
@@ -446,13 +406,9 @@ fn down_refuses_a_database_by_name_inside_an_ignored_folder_and_force_saves_it()
     assert!(a.join("instance/app.sqlite").exists(), "nothing removed");
     assert_eq!(env.worktree_list().len(), 2, "nothing removed");
 
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
-    run_printed_restore(&env, &run.stderr);
-    assert_eq!(
-        std::fs::read_to_string(a.join("instance/app.sqlite")).unwrap(),
-        "rows\n"
-    );
+    let run = force_down(&env, &a);
+    env.run_printed_restore(&run.stderr);
+    assert_eq!(read(&a.join("instance/app.sqlite")), "rows\n");
 }
 
 #[test]
@@ -483,18 +439,14 @@ fn down_force_counts_the_files_it_saved_not_the_submodule_it_moved() {
     init_submodule(&env, &a);
     let lib = a.join("lib");
     write(&lib.join("lib.txt"), "v2, only here\n");
-    env.git_in(&lib, &["commit", "-q", "-am", "lib v2"]);
+    commit_lib_v2(&env, &lib);
     write(&a.join("notes.txt"), "mine\n");
 
-    let run = env.pk_ok(&["down", "--force"]);
-    assert!(!a.exists(), "{run}");
+    let run = force_down(&env, &a);
     assert!(
         run.stderr.contains("saved 1 uncommitted file(s) of a"),
         "notes.txt, not the submodule moved aside whole: {run}"
     );
-    run_printed_restore(&env, &run.stderr);
-    assert_eq!(
-        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
-        "mine\n"
-    );
+    env.run_printed_restore(&run.stderr);
+    assert_eq!(read(&a.join("notes.txt")), "mine\n");
 }

@@ -193,6 +193,49 @@ impl TestEnv {
         std::fs::write(self.repo.join("parallel.toml"), text).unwrap();
     }
 
+    /// Writes `plan` and brings it up with `pk up --detach`, asserting exit 0.
+    pub fn up_detached(&self, plan: &str) -> Run {
+        self.write_plan(plan);
+        self.pk_ok(&["up", "--detach"])
+    }
+
+    /// Runs pk, asserting it exits with `code` (3: a refusal, 2: an invalid plan).
+    #[track_caller]
+    pub fn pk_exits(&self, code: i32, args: &[&str]) -> Run {
+        let run = self.pk(args);
+        assert_eq!(run.code, code, "pk {args:?}:\n{run}");
+        run
+    }
+
+    /// Writes `file` (folders made) in the repository or worktree `dir`, commits it with
+    /// `message` and returns the new commit's hash.
+    pub fn commit_file_in(&self, dir: &Path, file: &str, text: &str, message: &str) -> String {
+        write_file(&dir.join(file), text);
+        self.git_in(dir, &["add", file]);
+        self.git_in(dir, &["commit", "-q", "-m", message]);
+        self.git_in(dir, &["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// Runs, in the world's environment, the first line of `stderr` that starts with `git -C`
+    /// (`pk down --force`'s "bring them back" command), asserting it succeeds.
+    pub fn run_printed_restore(&self, stderr: &str) {
+        let line = stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("git -C"))
+            .unwrap_or_else(|| panic!("no restore command in:\n{stderr}"))
+            .trim()
+            .to_string();
+        let mut sh = Command::new("sh");
+        self.apply_env(&mut sh);
+        sh.arg("-c").arg(&line);
+        assert!(sh.status().unwrap().success(), "{line}");
+    }
+
+    /// Whether the test's tmux server has the session `name`.
+    pub fn has_session(&self, name: &str) -> bool {
+        self.tmux(&["has-session", "-t", &format!("={name}")]).code == 0
+    }
+
     /// The default worktrees folder.
     pub fn worktrees(&self) -> PathBuf {
         self.root().join("shop.pk")
@@ -411,6 +454,29 @@ impl std::fmt::Display for Run {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// Writes `text` to `path`, making its folders.
+pub fn write_file(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The text of `path`, which must be there.
+#[track_caller]
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `LINE:COLUMN` (1-based, characters) of the first `needle` in `text`.
+pub fn position(text: &str, needle: &str) -> String {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in {text}"));
+    let line = text[..at].matches('\n').count() + 1;
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let column = text[start..at].chars().count() + 1;
+    format!("{line}:{column}")
 }
 
 /// Looks a variable up in a recorded environment.
