@@ -1,6 +1,6 @@
 //! `pk down` end to end: refuses to lose work, removes exactly what pk made.
 
-use pk_tests::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, read, tmux_available};
 
 fn plan(env: &TestEnv) -> String {
     format!(
@@ -10,30 +10,30 @@ fn plan(env: &TestEnv) -> String {
     )
 }
 
+/// Brings up [`plan`]: tracks `a` and `b`.
+fn up(env: &TestEnv) {
+    env.up_detached(&plan(env));
+}
+
 #[test]
 fn down_refuses_a_dirty_worktree_and_removes_nothing() {
     if !tmux_available() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    up(&env);
     let a = env.worktrees().join("a");
     std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
     std::fs::write(a.join("README.md"), "# changed\n").unwrap();
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("untracked: notes.txt"), "{run}");
     assert!(run.stderr.contains("changed:   README.md"), "{run}");
     assert!(run.stderr.contains(&a.display().to_string()), "{run}");
     // Nothing changed: worktrees, files and the session are all there.
     assert_eq!(env.worktree_list().len(), 3);
-    assert_eq!(
-        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
-        "my work\n"
-    );
-    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert_eq!(read(&a.join("notes.txt")), "my work\n");
+    assert!(env.has_session("shop"));
     assert!(env.repo.join(".git/pk/shop/state.json").exists());
 }
 
@@ -43,8 +43,7 @@ fn down_force_saves_the_work_on_a_ref_then_removes() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    up(&env);
     let a = env.worktrees().join("a");
     std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
 
@@ -59,7 +58,7 @@ fn down_force_saves_the_work_on_a_ref_then_removes() {
         !env.worktrees().exists(),
         "the worktrees folder pk made is gone"
     );
-    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.has_session("shop"));
     assert!(!env.repo.join(".git/pk/shop").exists());
     // The saved work is reachable.
     let refs = env.git(&["for-each-ref", "--format=%(refname)", "refs/pk/saved/"]);
@@ -73,22 +72,8 @@ fn down_force_saves_the_work_on_a_ref_then_removes() {
     assert!(env.git(&["branch", "--list", "pk/a"]).contains("pk/a"));
 
     // The printed command brings the work back.
-    let line = run
-        .stderr
-        .lines()
-        .find(|l| l.trim_start().starts_with("git -C"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let mut sh = std::process::Command::new("sh");
-    sh.arg("-c")
-        .arg(&line)
-        .env("GIT_CONFIG_GLOBAL", env.root().join("gitconfig"));
-    assert!(sh.status().unwrap().success(), "{line}");
-    assert_eq!(
-        std::fs::read_to_string(a.join("notes.txt")).unwrap(),
-        "my work\n"
-    );
+    env.run_printed_restore(&run.stderr);
+    assert_eq!(read(&a.join("notes.txt")), "my work\n");
 }
 
 #[test]
@@ -98,12 +83,9 @@ fn down_delete_branches_deletes_merged_and_keeps_unmerged() {
     }
     let env = TestEnv::new();
     env.git(&["branch", "mine"]);
-    env.write_plan(&plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    up(&env);
     let a = env.worktrees().join("a");
-    std::fs::write(a.join("feature.txt"), "done\n").unwrap();
-    env.git_in(&a, &["add", "feature.txt"]);
-    env.git_in(&a, &["commit", "-q", "-m", "feature"]);
+    env.commit_file_in(&a, "feature.txt", "done\n", "feature");
 
     let run = env.pk_ok(&["down", "--delete-branches"]);
     assert!(
@@ -137,17 +119,13 @@ fn down_removes_only_what_pk_made() {
     std::fs::write(env.worktrees().join("keep.txt"), "mine\n").unwrap();
     let own = env.root().join("own");
     env.git(&["worktree", "add", "-q", "-b", "own", own.to_str().unwrap()]);
-    env.write_plan(&plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    up(&env);
     assert_eq!(env.worktree_list().len(), 4);
     env.pk_ok(&["down"]);
     let left = env.worktree_list();
     assert_eq!(left.len(), 2, "{left:?}");
     assert!(own.is_dir());
-    assert_eq!(
-        std::fs::read_to_string(env.worktrees().join("keep.txt")).unwrap(),
-        "mine\n"
-    );
+    assert_eq!(read(&env.worktrees().join("keep.txt")), "mine\n");
     // A second down has nothing to do.
     let again = env.pk_ok(&["down"]);
     assert!(again.stderr.contains("nothing to tear down"), "{again}");
@@ -159,14 +137,13 @@ fn down_works_from_pks_record_when_the_plan_no_longer_loads() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    up(&env);
     env.write_plan(&format!("{}\nbogus = 1\n", plan(&env)));
     assert_eq!(env.pk(&["status"]).code, 2, "the plan is invalid");
     let run = env.pk_ok(&["down"]);
     assert!(run.stderr.contains("the plan does not load"), "{run}");
     assert_eq!(env.worktree_list().len(), 1);
-    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.has_session("shop"));
 }
 
 #[test]
@@ -175,14 +152,12 @@ fn down_removes_the_others_when_git_refuses_one_and_can_finish_later() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    up(&env);
     // A locked worktree: clean, but `git worktree remove` (without -f -f) refuses it.
     let a = env.worktrees().join("a");
     env.git(&["worktree", "lock", a.to_str().unwrap()]);
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 1, "{run}");
+    let run = env.pk_exits(1, &["down"]);
     assert!(run.stderr.contains("locked"), "{run}");
     assert!(a.is_dir(), "the refused one stays");
     assert!(!env.worktrees().join("b").exists(), "the others go");
