@@ -5,7 +5,7 @@
 //! provably harmless. No transcript content reaches the status bar, `pk status` or the
 //! watcher's messages as a control character, an escape sequence or a bidi override.
 
-use pk_tests::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, position, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,17 +34,6 @@ fn toml_str(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// `LINE:COLUMN` (1-based, characters) of the first `needle` in `text`.
-fn position(text: &str, needle: &str) -> String {
-    let at = text
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} not in {text}"));
-    let line = text[..at].matches('\n').count() + 1;
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let column = text[start..at].chars().count() + 1;
-    format!("{line}:{column}")
 }
 
 /// A plan: `top` after the session's name (more keys or sections), one track made of `track`

@@ -4,22 +4,11 @@
 //! a `copy` entry that reaches through a symbolic link into the checkout or out of the
 //! repository is refused at its line and column; a `copy` never leaves a link in a worktree.
 
-use pk_tests::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv, position, tmux_available};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// `LINE:COLUMN` (1-based, characters) of the first `needle` in `text`.
-fn position(text: &str, needle: &str) -> String {
-    let at = text
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} not in {text}"));
-    let line = text[..at].matches('\n').count() + 1;
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let column = text[start..at].chars().count() + 1;
-    format!("{line}:{column}")
-}
 
 /// `pk args` in `env`, with the port registry in `registry` (shared by several worlds, as on
 /// one machine).
