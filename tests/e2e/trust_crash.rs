@@ -2,7 +2,7 @@
 //! checkout filter that fails, a damaged or renamed state. Each time `pk down` must still
 //! remove what pk made, or say what is there and not exit 0.
 
-use pk_tests::{TestEnv, tmux_available};
+use pk_tests::{TestEnv, read, tmux_available};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,12 +52,7 @@ fn assert_all_gone(env: &TestEnv, session: &str, ctx: &str) {
         "{ctx}: no worktree metadata left"
     );
     assert!(!env.worktrees().exists(), "{ctx}: the worktrees folder");
-    assert_ne!(
-        env.tmux(&["has-session", "-t", &format!("={session}")])
-            .code,
-        0,
-        "{ctx}: the session is gone"
-    );
+    assert!(!env.has_session(session), "{ctx}: the session is gone");
     let pk_dir = env.repo.join(".git/pk");
     assert!(
         !pk_dir.join(session).exists(),
@@ -163,8 +158,7 @@ fn down_copes_with_a_worktree_whose_index_is_empty() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&plan(&env, "shop"));
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&plan(&env, "shop"));
     // As a git killed half way through writing it (and a pk that took its lock) left it.
     let a = env.worktrees().join("a");
     std::fs::write(index_of(&env, &a), "").unwrap();
@@ -183,22 +177,17 @@ fn down_with_an_empty_index_still_refuses_work_and_force_saves_it() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&plan(&env, "shop"));
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&plan(&env, "shop"));
     let b = env.worktrees().join("b");
     std::fs::write(b.join("wip.txt"), "my work\n").unwrap();
     std::fs::write(b.join("README.md"), "# changed\n").unwrap();
     std::fs::write(index_of(&env, &b), "").unwrap();
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("untracked: wip.txt"), "{run}");
     assert!(run.stderr.contains("changed:   README.md"), "{run}");
-    assert_eq!(
-        std::fs::read_to_string(b.join("wip.txt")).unwrap(),
-        "my work\n"
-    );
-    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert_eq!(read(&b.join("wip.txt")), "my work\n");
+    assert!(env.has_session("shop"));
 
     let run = env.pk_ok(&["down", "--force"]);
     assert!(run.stderr.contains("bring them back with"), "{run}");
@@ -229,8 +218,7 @@ fn up_with_a_failing_checkout_filter_fails_and_down_removes_everything() {
     env.git(&["config", "filter.broken.required", "true"]);
     std::fs::write(env.repo.join("notes.txt"), "mine\n").unwrap();
 
-    let run = env.pk(&["up", "--detach"]);
-    assert_eq!(run.code, 1, "{run}");
+    let run = env.pk_exits(1, &["up", "--detach"]);
     assert!(
         run.stderr.contains("failed to check out the worktree of")
             && run.stderr.contains("smudge filter broken failed")
@@ -244,20 +232,14 @@ fn up_with_a_failing_checkout_filter_fails_and_down_removes_everything() {
     assert_all_gone(&env, "shop", "failed filter");
     assert_eq!(env.git(&["branch", "--list", "pk/*"]), "");
     // Nothing of the user's is lost.
-    assert_eq!(
-        std::fs::read_to_string(env.repo.join("notes.txt")).unwrap(),
-        "mine\n"
-    );
+    assert_eq!(read(&env.repo.join("notes.txt")), "mine\n");
 }
 
 /// A session up with work committed in track `a`: what pk must find again without its record.
 fn up_with_commit(env: &TestEnv, session: &str) {
-    env.write_plan(&plan(env, session));
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&plan(env, session));
     let a = env.worktrees().join("a");
-    std::fs::write(a.join("feature.txt"), "done\n").unwrap();
-    env.git_in(&a, &["add", "feature.txt"]);
-    env.git_in(&a, &["commit", "-q", "-m", "feature"]);
+    env.commit_file_in(&a, "feature.txt", "done\n", "feature");
 }
 
 #[test]
@@ -269,16 +251,14 @@ fn down_finds_what_pk_made_when_its_damaged_state_was_moved_aside() {
     up_with_commit(&env, "shop");
     let dir = env.repo.join(".git/pk/shop");
     std::fs::write(dir.join("state.json"), "{damaged").unwrap();
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 1, "{run}");
+    let run = env.pk_exits(1, &["down"]);
     assert!(run.stderr.contains("move it aside"), "{run}");
     // As the hint says.
     std::fs::rename(dir.join("state.json"), dir.join("state.json.damaged")).unwrap();
     // Work in b: refused, nothing touched.
     let b = env.worktrees().join("b");
     std::fs::write(b.join("wip.txt"), "wip\n").unwrap();
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("untracked: wip.txt"), "{run}");
     assert!(
         run.stderr.contains("pk has no record of session `shop`")
@@ -288,20 +268,17 @@ fn down_finds_what_pk_made_when_its_damaged_state_was_moved_aside() {
         "says what it found:\n{run}"
     );
     assert_eq!(env.worktree_list().len(), 3);
-    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(env.has_session("shop"));
 
     std::fs::remove_file(b.join("wip.txt")).unwrap();
     let run = env.pk_ok(&["down"]);
     assert!(run.stderr.contains("session shop is down"), "{run}");
     assert_eq!(env.worktree_list().len(), 1, "{run}");
     assert!(!env.worktrees().exists());
-    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.has_session("shop"));
     assert!(!env.repo.join(".git/pk/shop.lock").exists());
     // The record moved aside is the user's now: kept, and said.
-    assert_eq!(
-        std::fs::read_to_string(dir.join("state.json.damaged")).unwrap(),
-        "{damaged"
-    );
+    assert_eq!(read(&dir.join("state.json.damaged")), "{damaged");
     assert!(run.stderr.contains("state.json.damaged"), "{run}");
     // The commit of track a is still on its branch.
     assert_eq!(env.git(&["show", "pk/a:feature.txt"]), "done\n");
@@ -320,15 +297,14 @@ fn down_leaves_a_worktree_it_cannot_tell_is_its_own_and_says_so() {
     env.git(&["worktree", "add", "-q", &mine.to_string_lossy(), "mine"]);
     std::fs::remove_file(env.repo.join(".git/pk/shop/state.json")).unwrap();
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 1, "{run}");
+    let run = env.pk_exits(1, &["down"]);
     assert!(
         run.stderr.contains("left alone 1 worktree") && run.stderr.contains("mine"),
         "{run}"
     );
     assert!(mine.join("README.md").exists(), "not touched");
     assert_eq!(env.worktree_list().len(), 2, "pk's went, the other stayed");
-    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.has_session("shop"));
 }
 
 #[test]
@@ -411,18 +387,23 @@ fn up_removes_a_lock_left_in_a_worktree_only_once_its_holder_is_gone() {
     assert_all_gone(&env, "shop", "held lock");
 }
 
+/// Renames the session's record (`state.json`) to `state.json.aside`: pk has none.
+fn move_record_aside(env: &TestEnv) {
+    let dir = env.repo.join(".git/pk/shop");
+    std::fs::rename(dir.join("state.json"), dir.join("state.json.aside")).unwrap();
+}
+
 /// Track `a` copies `.env` (ignored: the test repository's `.gitignore` has it) and
 /// `local.cfg` (not ignored) from the main checkout.
 fn up_with_copies(env: &TestEnv) -> PathBuf {
     std::fs::write(env.repo.join(".env"), "SECRET=1\n").unwrap();
     std::fs::write(env.repo.join("local.cfg"), "port = 1\n").unwrap();
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n[ports]\nbase = 18900\n[env]\nOUT = \"{}\"\n\
          [[track]]\nname = \"a\"\ncopy = [\".env\", \"local.cfg\"]\n{}\n",
         env.out().display(),
         env.recording_agent()
     ));
-    env.pk_ok(&["up", "--detach"]);
     let a = env.worktrees().join("a");
     assert!(a.join(".env").exists() && a.join("local.cfg").exists());
     a
@@ -435,8 +416,7 @@ fn down_without_its_record_knows_its_own_unchanged_copies() {
     }
     let env = TestEnv::new();
     let a = up_with_copies(&env);
-    let dir = env.repo.join(".git/pk/shop");
-    std::fs::rename(dir.join("state.json"), dir.join("state.json.aside")).unwrap();
+    move_record_aside(&env);
 
     let run = env.pk_ok(&["down"]);
     assert!(run.stderr.contains("session shop is down"), "{run}");
@@ -447,7 +427,7 @@ fn down_without_its_record_knows_its_own_unchanged_copies() {
         "no copy of the secrets saved: {run}"
     );
     assert_eq!(
-        std::fs::read_to_string(env.repo.join(".env")).unwrap(),
+        read(&env.repo.join(".env")),
         "SECRET=1\n",
         "the source stays"
     );
@@ -461,20 +441,15 @@ fn down_without_its_record_counts_an_edited_copy_as_work() {
     let env = TestEnv::new();
     let a = up_with_copies(&env);
     std::fs::write(a.join("local.cfg"), "port = 2\n").unwrap();
-    let dir = env.repo.join(".git/pk/shop");
-    std::fs::rename(dir.join("state.json"), dir.join("state.json.aside")).unwrap();
+    move_record_aside(&env);
 
-    let run = env.pk(&["down"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["down"]);
     assert!(run.stderr.contains("untracked: local.cfg"), "{run}");
     assert!(
         !run.stderr.contains(".env"),
         "the unchanged copy is pk's: {run}"
     );
-    assert_eq!(
-        std::fs::read_to_string(a.join("local.cfg")).unwrap(),
-        "port = 2\n"
-    );
+    assert_eq!(read(&a.join("local.cfg")), "port = 2\n");
 }
 
 #[test]
@@ -486,9 +461,7 @@ fn down_without_its_record_removes_a_track_worktree_switched_to_another_branch()
     up_with_commit(&env, "shop");
     let a = env.worktrees().join("a");
     env.git_in(&a, &["switch", "-q", "-c", "fix"]);
-    std::fs::write(a.join("fix.txt"), "fixed\n").unwrap();
-    env.git_in(&a, &["add", "fix.txt"]);
-    env.git_in(&a, &["commit", "-q", "-m", "fix"]);
+    env.commit_file_in(&a, "fix.txt", "fixed\n", "fix");
     std::fs::remove_file(env.repo.join(".git/pk/shop/state.json")).unwrap();
 
     let run = env.pk_ok(&["down"]);
