@@ -1,6 +1,6 @@
 //! `pk down` end to end: refuses to lose work, removes exactly what pk made.
 
-use pk_tests::{TestEnv, read, tmux_available};
+use pk_tests::{TestEnv, read};
 
 fn plan(env: &TestEnv) -> String {
     format!(
@@ -17,10 +17,9 @@ fn up(env: &TestEnv) {
 
 #[test]
 fn down_refuses_a_dirty_worktree_and_removes_nothing() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up(&env);
     let a = env.worktrees().join("a");
     std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
@@ -39,10 +38,9 @@ fn down_refuses_a_dirty_worktree_and_removes_nothing() {
 
 #[test]
 fn down_force_saves_the_work_on_a_ref_then_removes() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up(&env);
     let a = env.worktrees().join("a");
     std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
@@ -78,10 +76,9 @@ fn down_force_saves_the_work_on_a_ref_then_removes() {
 
 #[test]
 fn down_delete_branches_deletes_merged_and_keeps_unmerged() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.git(&["branch", "mine"]);
     up(&env);
     let a = env.worktrees().join("a");
@@ -110,10 +107,9 @@ fn down_delete_branches_deletes_merged_and_keeps_unmerged() {
 
 #[test]
 fn down_removes_only_what_pk_made() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // The user's own worktree beside pk's, and a file of theirs in the worktrees folder.
     std::fs::create_dir_all(env.worktrees()).unwrap();
     std::fs::write(env.worktrees().join("keep.txt"), "mine\n").unwrap();
@@ -133,10 +129,9 @@ fn down_removes_only_what_pk_made() {
 
 #[test]
 fn down_works_from_pks_record_when_the_plan_no_longer_loads() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up(&env);
     env.write_plan(&format!("{}\nbogus = 1\n", plan(&env)));
     assert_eq!(env.pk(&["status"]).code, 2, "the plan is invalid");
@@ -148,10 +143,9 @@ fn down_works_from_pks_record_when_the_plan_no_longer_loads() {
 
 #[test]
 fn down_removes_the_others_when_git_refuses_one_and_can_finish_later() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up(&env);
     // A locked worktree: clean, but `git worktree remove` (without -f -f) refuses it.
     let a = env.worktrees().join("a");

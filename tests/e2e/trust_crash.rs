@@ -2,7 +2,7 @@
 //! checkout filter that fails, a damaged or renamed state. Each time `pk down` must still
 //! remove what pk made, or say what is there and not exit 0.
 
-use pk_tests::{TestEnv, read, tmux_available};
+use pk_tests::{TestEnv, read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -88,10 +88,9 @@ fn slow_checkout(env: &TestEnv) {
 /// `pk up` killed alone (`signal` to pk's pid, not its group) while git checks the worktrees
 /// out: no git of it lives on, the next `pk up` finishes the job and `pk down` removes all.
 fn killed_alone_during_checkout(signal: &str) {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan(&env, "shop"));
     slow_checkout(&env);
     let smudged = env.out().join("smudged");
@@ -154,10 +153,9 @@ fn index_of(env: &TestEnv, worktree: &Path) -> PathBuf {
 
 #[test]
 fn down_copes_with_a_worktree_whose_index_is_empty() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.up_detached(&plan(&env, "shop"));
     // As a git killed half way through writing it (and a pk that took its lock) left it.
     let a = env.worktrees().join("a");
@@ -173,10 +171,9 @@ fn down_copes_with_a_worktree_whose_index_is_empty() {
 
 #[test]
 fn down_with_an_empty_index_still_refuses_work_and_force_saves_it() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.up_detached(&plan(&env, "shop"));
     let b = env.worktrees().join("b");
     std::fs::write(b.join("wip.txt"), "my work\n").unwrap();
@@ -204,10 +201,9 @@ fn down_with_an_empty_index_still_refuses_work_and_force_saves_it() {
 
 #[test]
 fn up_with_a_failing_checkout_filter_fails_and_down_removes_everything() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan(&env, "shop"));
     // A required smudge filter whose program is missing (committed before it is configured,
     // else the commit itself would need the filter).
@@ -244,10 +240,9 @@ fn up_with_commit(env: &TestEnv, session: &str) {
 
 #[test]
 fn down_finds_what_pk_made_when_its_damaged_state_was_moved_aside() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up_with_commit(&env, "shop");
     let dir = env.repo.join(".git/pk/shop");
     std::fs::write(dir.join("state.json"), "{damaged").unwrap();
@@ -286,10 +281,9 @@ fn down_finds_what_pk_made_when_its_damaged_state_was_moved_aside() {
 
 #[test]
 fn down_leaves_a_worktree_it_cannot_tell_is_its_own_and_says_so() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up_with_commit(&env, "shop");
     // A worktree in pk's folder on a branch that is not its track's.
     env.git(&["branch", "mine"]);
@@ -309,10 +303,9 @@ fn down_leaves_a_worktree_it_cannot_tell_is_its_own_and_says_so() {
 
 #[test]
 fn down_tears_down_the_session_the_plan_renamed_while_it_was_up() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up_with_commit(&env, "shop");
     env.write_plan(&plan(&env, "store"));
 
@@ -339,10 +332,9 @@ fn down_without_anything_of_pk_still_says_nothing_to_tear_down() {
 
 #[test]
 fn up_removes_a_lock_left_in_a_worktree_only_once_its_holder_is_gone() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan(&env, "shop"));
     // pk dies once git registered the worktree of `a`, before checking it out.
     let out = env
@@ -411,10 +403,9 @@ fn up_with_copies(env: &TestEnv) -> PathBuf {
 
 #[test]
 fn down_without_its_record_knows_its_own_unchanged_copies() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_copies(&env);
     move_record_aside(&env);
 
@@ -435,10 +426,9 @@ fn down_without_its_record_knows_its_own_unchanged_copies() {
 
 #[test]
 fn down_without_its_record_counts_an_edited_copy_as_work() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_copies(&env);
     std::fs::write(a.join("local.cfg"), "port = 2\n").unwrap();
     move_record_aside(&env);
@@ -454,10 +444,9 @@ fn down_without_its_record_counts_an_edited_copy_as_work() {
 
 #[test]
 fn down_without_its_record_removes_a_track_worktree_switched_to_another_branch() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     up_with_commit(&env, "shop");
     let a = env.worktrees().join("a");
     env.git_in(&a, &["switch", "-q", "-c", "fix"]);

@@ -2,7 +2,7 @@
 //! files that are the user's (`[session] keep`), commits no ref holds, nested repositories and
 //! submodules. Real git, real tmux, the real `pk` binary.
 
-use pk_tests::{Run, TestEnv, read, tmux_available, write_file as write};
+use pk_tests::{Run, TestEnv, read, write_file as write};
 use std::path::{Path, PathBuf};
 
 /// One track, `a`, whose agent just waits; `session` is extra `[session]` lines.
@@ -58,10 +58,9 @@ fn moved_aside(env: &TestEnv) -> PathBuf {
 
 #[test]
 fn down_refuses_ignored_work_files_and_force_saves_them() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "");
     write(&a.join(".env.local"), "SECRET=1\n");
     write(&a.join("data/app.db"), "rows\n");
@@ -91,10 +90,9 @@ fn down_refuses_ignored_work_files_and_force_saves_them() {
 
 #[test]
 fn down_summarises_disposable_ignored_folders_and_removes_them() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "");
     for i in 0..20 {
         write(
@@ -121,10 +119,9 @@ fn down_summarises_disposable_ignored_folders_and_removes_them() {
 
 #[test]
 fn down_keep_from_the_plan_replaces_the_default() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "keep = [\"secrets/**\"]");
     write(&a.join("secrets/key.pem"), "KEY\n");
     write(&a.join(".env.local"), "not kept by this plan\n");
@@ -144,10 +141,9 @@ fn down_keep_from_the_plan_replaces_the_default() {
 
 #[test]
 fn down_uses_the_keep_recorded_at_up_when_the_plan_no_longer_loads() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "keep = [\"secrets/**\"]");
     write(&a.join("secrets/key.pem"), "KEY\n");
     env.write_plan(&format!("{}\nbogus = 1\n", plan("keep = [\"secrets/**\"]")));
@@ -160,10 +156,9 @@ fn down_uses_the_keep_recorded_at_up_when_the_plan_no_longer_loads() {
 
 #[test]
 fn invalid_keep_glob_exits_2_at_its_line_and_column() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan("keep = [\".env*\", \"data/[x\"]"));
     for args in [&["up", "--detach"][..], &["check"][..]] {
         let run = env.pk(args);
@@ -176,10 +171,9 @@ fn invalid_keep_glob_exits_2_at_its_line_and_column() {
 
 #[test]
 fn down_refuses_a_detached_head_commit_and_force_keeps_it() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "");
     env.git_in(&a, &["checkout", "-q", "--detach"]);
     let sha = env.commit_file_in(&a, "work.txt", "detached work\n", "work on a detached head");
@@ -199,10 +193,9 @@ fn down_refuses_a_detached_head_commit_and_force_keeps_it() {
 
 #[test]
 fn down_refuses_a_commit_left_only_in_the_reflog_and_force_keeps_it() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "");
     let sha = env.commit_file_in(&a, "work.txt", "reset away\n", "work then reset");
     env.git_in(&a, &["reset", "-q", "--hard", "HEAD~1"]);
@@ -220,10 +213,9 @@ fn down_refuses_a_commit_left_only_in_the_reflog_and_force_keeps_it() {
 /// is on the branch: not work, no refusal (a rebase onto a moved base is routine).
 #[test]
 fn down_does_not_count_commits_whose_change_the_branch_has() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "");
     env.commit_file_in(&a, "work.txt", "feature\n", "feature");
     env.commit_file_in(&env.repo, "other.txt", "main moves on\n", "main moves on");
@@ -244,10 +236,9 @@ fn down_does_not_count_commits_whose_change_the_branch_has() {
 
 #[test]
 fn down_force_keeps_a_nested_repository_whole() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignores(&env, "");
     let sub = a.join("tools/sub");
     std::fs::create_dir_all(&sub).unwrap();
@@ -312,10 +303,9 @@ fn commit_lib_v2(env: &TestEnv, lib: &Path) -> String {
 
 #[test]
 fn down_force_keeps_a_submodules_unpushed_commit() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     add_submodule(&env);
     let a = up_with_ignores(&env, "");
     init_submodule(&env, &a);
@@ -342,10 +332,9 @@ fn down_force_keeps_a_submodules_unpushed_commit() {
 
 #[test]
 fn down_removes_a_clean_worktree_with_an_initialised_submodule() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     add_submodule(&env);
     let a = up_with_ignores(&env, "");
     init_submodule(&env, &a);
@@ -358,10 +347,9 @@ fn down_removes_a_clean_worktree_with_an_initialised_submodule() {
 
 #[test]
 fn down_force_keeps_a_submodule_commit_the_superproject_does_not_record() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     add_submodule(&env);
     let a = up_with_ignores(&env, "");
     init_submodule(&env, &a);
@@ -391,10 +379,9 @@ fn up_with_ignored_folders(env: &TestEnv) -> PathBuf {
 
 #[test]
 fn down_refuses_a_database_by_name_inside_an_ignored_folder_and_force_saves_it() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignored_folders(&env);
     write(&a.join("instance/app.sqlite"), "rows\n");
 
@@ -413,10 +400,9 @@ fn down_refuses_a_database_by_name_inside_an_ignored_folder_and_force_saves_it()
 
 #[test]
 fn down_removes_a_packages_database_fixture_under_an_ignored_node_modules() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let a = up_with_ignored_folders(&env);
     write(&a.join("node_modules/pkg/x.db"), "fixture\n");
 
@@ -430,10 +416,9 @@ fn down_removes_a_packages_database_fixture_under_an_ignored_node_modules() {
 
 #[test]
 fn down_force_counts_the_files_it_saved_not_the_submodule_it_moved() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     add_submodule(&env);
     let a = up_with_ignores(&env, "");
     init_submodule(&env, &a);

@@ -70,6 +70,12 @@ impl Default for TestEnv {
 }
 
 impl TestEnv {
+    /// A new world for a test that needs tmux, or `None` (the test returns) where tmux is not
+    /// there ([`tmux_available`]).
+    pub fn with_tmux() -> Option<TestEnv> {
+        tmux_available().then(TestEnv::new)
+    }
+
     /// A repository with one commit on `main`.
     pub fn new() -> TestEnv {
         let dir = tempfile::Builder::new().prefix("pk-t").tempdir().unwrap();
