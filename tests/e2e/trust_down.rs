@@ -295,8 +295,19 @@ fn init_submodule(env: &TestEnv, worktree: &Path) {
     assert!(worktree.join("lib/lib.txt").exists());
 }
 
-/// Commits the submodule `lib`'s changed files as "lib v2"; returns the commit's hash.
-fn commit_lib_v2(env: &TestEnv, lib: &Path) -> String {
+/// The submodule `lib` ([`add_submodule`]) in the repository, the plan up ([`up_with_ignores`])
+/// and the submodule initialised in track `a`'s worktree, which it returns.
+fn up_with_submodule(env: &TestEnv) -> PathBuf {
+    add_submodule(env);
+    let a = up_with_ignores(env, "");
+    init_submodule(env, &a);
+    a
+}
+
+/// Writes `text` to `lib.txt` of the submodule `lib` and commits it there as "lib v2"; returns
+/// the commit's hash.
+fn commit_lib_v2(env: &TestEnv, lib: &Path, text: &str) -> String {
+    write(&lib.join("lib.txt"), text);
     env.git_in(lib, &["commit", "-q", "-am", "lib v2"]);
     env.git_in(lib, &["rev-parse", "HEAD"]).trim().to_string()
 }
@@ -306,12 +317,9 @@ fn down_force_keeps_a_submodules_unpushed_commit() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    add_submodule(&env);
-    let a = up_with_ignores(&env, "");
-    init_submodule(&env, &a);
+    let a = up_with_submodule(&env);
     let lib = a.join("lib");
-    write(&lib.join("lib.txt"), "v2, not pushed\n");
-    let sha = commit_lib_v2(&env, &lib);
+    let sha = commit_lib_v2(&env, &lib, "v2, not pushed\n");
     // The superproject records it, so its own status is clean: only the submodule has it.
     env.git_in(&a, &["commit", "-q", "-am", "use lib v2"]);
 
@@ -335,9 +343,7 @@ fn down_removes_a_clean_worktree_with_an_initialised_submodule() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    add_submodule(&env);
-    let a = up_with_ignores(&env, "");
-    init_submodule(&env, &a);
+    let a = up_with_submodule(&env);
 
     let run = env.pk_ok(&["down"]);
     assert!(!a.exists(), "{run}");
@@ -350,12 +356,9 @@ fn down_force_keeps_a_submodule_commit_the_superproject_does_not_record() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    add_submodule(&env);
-    let a = up_with_ignores(&env, "");
-    init_submodule(&env, &a);
+    let a = up_with_submodule(&env);
     let lib = a.join("lib");
-    write(&lib.join("lib.txt"), "v2, only here\n");
-    let sha = commit_lib_v2(&env, &lib);
+    let sha = commit_lib_v2(&env, &lib, "v2, only here\n");
     write(&lib.join("draft.txt"), "untracked in the submodule\n");
 
     env.pk_exits(3, &["down"]);
@@ -419,12 +422,9 @@ fn down_force_counts_the_files_it_saved_not_the_submodule_it_moved() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    add_submodule(&env);
-    let a = up_with_ignores(&env, "");
-    init_submodule(&env, &a);
+    let a = up_with_submodule(&env);
     let lib = a.join("lib");
-    write(&lib.join("lib.txt"), "v2, only here\n");
-    commit_lib_v2(&env, &lib);
+    commit_lib_v2(&env, &lib, "v2, only here\n");
     write(&a.join("notes.txt"), "mine\n");
 
     let run = force_down(&env, &a);
