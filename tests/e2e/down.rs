@@ -2,12 +2,9 @@
 
 use pk_tests::{TestEnv, read};
 
+/// Two tracks, `a` and `b`, whose agents record what they see.
 fn plan(env: &TestEnv) -> String {
-    format!(
-        "[ports]\nbase = 18100\n[env]\nOUT = \"{}\"\n[[track]]\nname = \"a\"\n{agent}\n[[track]]\nname = \"b\"\n{agent}\n",
-        env.out().display(),
-        agent = env.recording_agent()
-    )
+    env.recording_plan("shop", 18100, &["a", "b"])
 }
 
 /// Brings up [`plan`]: tracks `a` and `b`.

@@ -453,12 +453,7 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
     std::fs::write(env.repo.join(".gitignore"), "target/\n").unwrap();
     env.git(&["add", ".gitignore"]);
     env.git(&["commit", "-qm", "ignore target"]);
-    env.write_plan(&format!(
-        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18350\n\n[env]\nOUT = {:?}\n\n[[track]]\nname = \"api\"\n{agent}\n\n[[track]]\nname = \"web\"\n{agent}\n",
-        env.out().to_string_lossy(),
-        agent = env.recording_agent()
-    ));
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&env.recording_plan("shop", 18350, &["api", "web"]));
     let status_file = env.repo.join(".git/pk/shop/status.json");
     // The watcher's counts, once current for every track.
     let counts = || -> Option<Vec<u64>> {
@@ -550,12 +545,7 @@ fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&format!(
-        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18300\n\n[env]\nOUT = {:?}\n\n[[track]]\nname = \"api\"\n{}\n",
-        env.out().to_string_lossy(),
-        env.recording_agent()
-    ));
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&env.recording_plan("shop", 18300, &["api"]));
     let watcher = |env: &TestEnv| {
         env.tmux(&[
             "list-panes",

@@ -6,13 +6,9 @@ use pk_tests::{TestEnv, read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Two tracks, `a` and `b`, whose agents record what they see, in session `session`.
 fn plan(env: &TestEnv, session: &str) -> String {
-    format!(
-        "[session]\nname = \"{session}\"\n[ports]\nbase = 18900\n[env]\nOUT = \"{}\"\n\
-         [[track]]\nname = \"a\"\n{agent}\n[[track]]\nname = \"b\"\n{agent}\n",
-        env.out().display(),
-        agent = env.recording_agent()
-    )
+    env.recording_plan(session, 18900, &["a", "b"])
 }
 
 /// The processes working in `dir` or below (their current folder), as `pid (name)`.

@@ -363,12 +363,10 @@ fn focus_selects_the_track_pane_and_status_reports_exited_agents() {
         return;
     }
     let env = TestEnv::new();
-    env.write_plan(&format!(
-        "[env]\nOUT = \"{}\"\n[ports]\nbase = 17100\n[[track]]\nname = \"a\"\n{}\n[[track]]\nname = \"b\"\ncommand = [\"sh\", \"-c\", \"exit 5\"]\n",
-        env.out().display(),
-        env.recording_agent()
+    env.up_detached(&format!(
+        "{}\n[[track]]\nname = \"b\"\ncommand = [\"sh\", \"-c\", \"exit 5\"]\n",
+        env.recording_plan("shop", 17100, &["a"])
     ));
-    env.pk_ok(&["up", "--detach"]);
     env.pk_ok(&["focus", "b"]);
     let active = env.tmux(&["display-message", "-p", "-t", "=shop:", "#{@pk_track}"]);
     assert_eq!(active.stdout.trim(), "b", "{active}");

@@ -269,6 +269,22 @@ impl TestEnv {
             .to_string()
     }
 
+    /// A plan for `session`: ports from `base`, `OUT` set to [`Self::out`], and a track a name
+    /// of `tracks`, each running [`Self::recording_agent`].
+    pub fn recording_plan(&self, session: &str, base: u16, tracks: &[&str]) -> String {
+        let mut plan = format!(
+            "[session]\nname = \"{session}\"\n\n[ports]\nbase = {base}\n\n[env]\nOUT = {:?}\n",
+            self.out().to_string_lossy()
+        );
+        for t in tracks {
+            plan.push_str(&format!(
+                "\n[[track]]\nname = \"{t}\"\n{}\n",
+                self.recording_agent()
+            ));
+        }
+        plan
+    }
+
     /// Installs a fake program `name` (a shell script) in the test's own bin folder and returns
     /// a PATH with that folder first, for a plan's `[env] PATH`.
     pub fn fake_program(&self, name: &str, script: &str) -> String {
