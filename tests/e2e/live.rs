@@ -2,7 +2,7 @@
 //! status watcher pushes the bar, and the bar is read from an attached client's screen, as a
 //! user sees it.
 
-use pk_tests::{Screen, TestEnv, tmux_available};
+use pk_tests::{Screen, TestEnv};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -119,10 +119,9 @@ impl<'a> Watching<'a> {
 
 #[test]
 fn the_bar_shows_three_agents_working_waiting_done_and_failed_as_they_go() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let mut plan = String::from("[session]\nname = \"shop\"\n\n[ports]\nbase = 18100\n\n");
     plan.push_str(&replay_track(&env, "api", "claude-stream-success"));
     plan.push_str(&replay_track(
@@ -259,17 +258,15 @@ fn the_bar_shows_three_agents_working_waiting_done_and_failed_as_they_go() {
 
 #[test]
 fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // A fake `claude` that records its arguments and stays up like the interactive one.
     let path = env.fake_agent_recording_args("claude");
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18200\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Add rate limiting\"\n",
         out = env.out().to_string_lossy(),
     ));
-    env.pk_ok(&["up", "--detach"]);
     let args = env.recorded_args("claude");
     assert_eq!(args[0], "--settings", "{args:?}");
     assert_eq!(args.last().unwrap(), "Add rate limiting");
@@ -350,10 +347,9 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
 
 #[test]
 fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // A fake interactive `codex` that records its arguments and stays up.
     let path = env.fake_agent_recording_args("codex");
     // The user's own Codex notify, which pk must keep running.
@@ -373,11 +369,10 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
         ),
     )
     .unwrap();
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18250\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"codex\"\nprompt = \"Add rate limiting\"\n",
         out = env.out().to_string_lossy(),
     ));
-    env.pk_ok(&["up", "--detach"]);
     let args = env.recorded_args("codex");
     assert_eq!(args[0], "-c", "{args:?}");
     assert_eq!(args.last().unwrap(), "Add rate limiting");
@@ -446,10 +441,9 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
 
 #[test]
 fn the_watcher_counts_changed_files_so_status_runs_no_git() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     std::fs::write(env.repo.join(".gitignore"), "target/\n").unwrap();
     env.git(&["add", ".gitignore"]);
     env.git(&["commit", "-qm", "ignore target"]);
@@ -515,11 +509,10 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
     wait_counts([1, 1], "the deletion to be counted");
     // A track added to the running session is counted and watched too.
     let plan = std::fs::read_to_string(env.repo.join("parallel.toml")).unwrap();
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "{plan}\n[[track]]\nname = \"docs\"\n{}\n",
         env.recording_agent()
     ));
-    env.pk_ok(&["up", "--detach"]);
     let counts3 = |want: [u64; 3], what: &str| {
         env.wait_for(what, 15, || counts() == Some(want.to_vec()));
     };
@@ -541,10 +534,9 @@ fn the_watcher_counts_changed_files_so_status_runs_no_git() {
 
 #[test]
 fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.up_detached(&env.recording_plan("shop", 18300, &["api"]));
     let watcher = |env: &TestEnv| {
         env.tmux(&[
@@ -681,10 +673,9 @@ fn status_words_are_read_after_the_track_name_only() {
 
 #[test]
 fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // A fake headless `claude` that prints a recorded stream and exits 0. It waits a moment
     // first: output written while `pk up` is still splitting the window can be lost by tmux
     // (a known startup race, noted on the issue), which is not what this test is about.
@@ -693,12 +684,11 @@ fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
         "#!/bin/sh\nprintf '%s\\n' \"$*\" > \"$OUT/claude.args\"\nsleep 1\ncat \"$FIXTURE\"\n",
     );
     let fixture = pk_tests::pk_cli_dir().join("assets/replay/claude-stream-success.ndjson");
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18400\n\n[env]\nOUT = {out:?}\nFIXTURE = {fixture:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude-headless\"\nprompt = \"Fix rounding\"\n",
         out = env.out().to_string_lossy(),
         fixture = fixture.to_string_lossy(),
     ));
-    env.pk_ok(&["up", "--detach"]);
     env.wait_for("api to be done", 20, || {
         env.status_json()["tracks"][0]["state"] == "done"
     });
@@ -760,18 +750,16 @@ fn responses(first: usize, n: usize) -> String {
 
 #[test]
 fn status_and_a_restarted_watcher_read_on_from_the_checkpoint() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let tr = transcript(&env, "api");
     std::fs::create_dir_all(env.out()).unwrap();
     std::fs::write(&tr, responses(0, 2000)).unwrap();
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18380\n\n[[track]]\nname = \"api\"\ncommand = [\"sleep\", \"600\"]\ntranscript = {{ path = {:?}, format = \"claude-stream\" }}\n",
         tr.to_string_lossy()
     ));
-    env.pk_ok(&["up", "--detach"]);
     let state_dir = env.repo.join(".git/pk/shop");
     let checkpoint = state_dir.join("checkpoints/api.json");
     env.wait_for("the watcher's checkpoint", 15, || {
@@ -849,10 +837,9 @@ fn status_and_a_restarted_watcher_read_on_from_the_checkpoint() {
 
 #[test]
 fn interactive_gemini_waits_and_finishes_through_user_level_hooks() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // A fake interactive `gemini` that runs its hooks as Gemini CLI 0.61 does with the
     // README's user-level settings: `pk hook` with the payload on stdin, in the pane's
     // environment, its stdout read as instructions (so it must print nothing). It waits for a
@@ -876,11 +863,10 @@ exec sleep 600
             pk = pk_tests::pk_bin().to_str().unwrap(),
         ),
     );
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 18390\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\ncommand = [\"gemini\", \"--skip-trust\"]\n",
         out = out.to_string_lossy(),
     ));
-    env.pk_ok(&["up", "--detach"]);
     let screen = env.attach_screen("shop");
     env.wait_for("the bar to show api waiting", 10, || {
         state_of(&screen.status_line(), "api") == Some("waiting")

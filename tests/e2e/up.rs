@@ -1,6 +1,6 @@
 //! `pk up`, `pk status`, `pk exec`, `pk focus` end to end.
 
-use pk_tests::{TestEnv, tmux_available, var};
+use pk_tests::{TestEnv, var};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -44,13 +44,11 @@ fn canonical(p: &std::path::Path) -> PathBuf {
 
 #[test]
 fn up_makes_worktrees_branches_panes_env_and_distinct_free_ports() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     std::fs::write(env.repo.join(".env"), "SECRET=1\n").unwrap();
-    env.write_plan(&three_track_plan(&env));
-    let run = env.pk_ok(&["up", "--detach"]);
+    let run = env.up_detached(&three_track_plan(&env));
     assert!(run.stderr.contains("session shop is up: 3 tracks"), "{run}");
 
     // Worktrees outside the main checkout, on the right branches.
@@ -224,13 +222,11 @@ fn up_makes_worktrees_branches_panes_env_and_distinct_free_ports() {
 
 #[test]
 fn second_up_changes_nothing_and_a_new_track_is_added_alone() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let plan = three_track_plan(&env);
-    env.write_plan(&plan);
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&plan);
     let _ = env.pane_env("docs");
     let state_path = env.repo.join(".git/pk/shop/state.json");
     let state_before = std::fs::read_to_string(&state_path).unwrap();
@@ -255,8 +251,7 @@ fn second_up_changes_nothing_and_a_new_track_is_added_alone() {
 
     // A new track: only it is added.
     let agent = env.recording_agent();
-    env.write_plan(&format!("{plan}\n[[track]]\nname = \"search\"\n{agent}\n"));
-    let run = env.pk_ok(&["up", "--detach"]);
+    let run = env.up_detached(&format!("{plan}\n[[track]]\nname = \"search\"\n{agent}\n"));
     assert!(run.stderr.contains("search"), "{run}");
     let after = panes(&env);
     for line in panes_before.lines() {
@@ -274,8 +269,7 @@ fn second_up_changes_nothing_and_a_new_track_is_added_alone() {
     assert_eq!(ports.len(), 4, "distinct ports: {ports:?}");
 
     // A track removed from the plan is reported, not deleted.
-    env.write_plan(&plan);
-    let run = env.pk_ok(&["up", "--detach"]);
+    let run = env.up_detached(&plan);
     assert!(
         run.stderr
             .contains("track `search` is no longer in the plan"),
@@ -287,10 +281,9 @@ fn second_up_changes_nothing_and_a_new_track_is_added_alone() {
 
 #[test]
 fn eight_tracks_continue_on_a_second_window_of_the_same_shape() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let mut plan = format!(
         "[ports]\nbase = 16100\n[env]\nOUT = \"{}\"\n",
         env.out().display()
@@ -301,8 +294,7 @@ fn eight_tracks_continue_on_a_second_window_of_the_same_shape() {
             env.recording_agent()
         ));
     }
-    env.write_plan(&plan);
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&plan);
     let panes = env.tmux(&[
         "list-panes",
         "-s",
@@ -334,12 +326,10 @@ fn eight_tracks_continue_on_a_second_window_of_the_same_shape() {
 
 #[test]
 fn exec_runs_in_the_worktree_with_the_track_env_and_passes_the_exit_code() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
-    env.write_plan(&three_track_plan(&env));
-    env.pk_ok(&["up", "--detach"]);
+    };
+    env.up_detached(&three_track_plan(&env));
     let run = env.pk_ok(&[
         "exec",
         "web",
@@ -359,10 +349,9 @@ fn exec_runs_in_the_worktree_with_the_track_env_and_passes_the_exit_code() {
 
 #[test]
 fn focus_selects_the_track_pane_and_status_reports_exited_agents() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.up_detached(&format!(
         "{}\n[[track]]\nname = \"b\"\ncommand = [\"sh\", \"-c\", \"exit 5\"]\n",
         env.recording_plan("shop", 17100, &["a"])
@@ -384,10 +373,9 @@ fn focus_selects_the_track_pane_and_status_reports_exited_agents() {
 
 #[test]
 fn two_ups_at_once_one_is_refused_and_the_result_is_consistent() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&three_track_plan(&env));
     // A lock held by another process (this test): refused with exit 3, naming it, nothing made.
     std::fs::create_dir_all(env.repo.join(".git/pk")).unwrap();
@@ -427,10 +415,9 @@ fn two_ups_at_once_one_is_refused_and_the_result_is_consistent() {
 
 #[test]
 fn demo_comes_up_and_down_removes_everything_it_made() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let dir = env.root().join("demo");
     let run = env.pk_ok(&["demo", "--detach", "--dir", dir.to_str().unwrap()]);
     assert!(run.stderr.contains("the demo runs in pk-demo"), "{run}");
