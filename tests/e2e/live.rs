@@ -40,6 +40,15 @@ pub(crate) fn replay_track(env: &TestEnv, name: &str, fixture: &str) -> String {
     )
 }
 
+/// A plan of one track, `api`, made of `track` (its agent or command), with ports from `base`
+/// and `OUT` and `PATH` (the fake agent's, from [`TestEnv::fake_program`]) in `[env]`.
+fn fake_agent_plan(env: &TestEnv, base: u16, path: &str, track: &str) -> String {
+    format!(
+        "[session]\nname = \"shop\"\n\n[ports]\nbase = {base}\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\n{track}\n",
+        out = env.out().to_string_lossy(),
+    )
+}
+
 pub(crate) fn transcript(env: &TestEnv, name: &str) -> PathBuf {
     env.out().join(format!("{name}.ndjson"))
 }
@@ -263,9 +272,11 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
     };
     // A fake `claude` that records its arguments and stays up like the interactive one.
     let path = env.fake_agent_recording_args("claude");
-    env.up_detached(&format!(
-        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18200\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Add rate limiting\"\n",
-        out = env.out().to_string_lossy(),
+    env.up_detached(&fake_agent_plan(
+        &env,
+        18200,
+        &path,
+        "agent = \"claude\"\nprompt = \"Add rate limiting\"",
     ));
     let args = env.recorded_args("claude");
     assert_eq!(args[0], "--settings", "{args:?}");
@@ -369,9 +380,11 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
         ),
     )
     .unwrap();
-    env.up_detached(&format!(
-        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18250\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\nagent = \"codex\"\nprompt = \"Add rate limiting\"\n",
-        out = env.out().to_string_lossy(),
+    env.up_detached(&fake_agent_plan(
+        &env,
+        18250,
+        &path,
+        "agent = \"codex\"\nprompt = \"Add rate limiting\"",
     ));
     let args = env.recorded_args("codex");
     assert_eq!(args[0], "-c", "{args:?}");
@@ -863,9 +876,11 @@ exec sleep 600
             pk = pk_tests::pk_bin().to_str().unwrap(),
         ),
     );
-    env.up_detached(&format!(
-        "[session]\nname = \"shop\"\n\n[ports]\nbase = 18390\n\n[env]\nOUT = {out:?}\nPATH = {path:?}\n\n[[track]]\nname = \"api\"\ncommand = [\"gemini\", \"--skip-trust\"]\n",
-        out = out.to_string_lossy(),
+    env.up_detached(&fake_agent_plan(
+        &env,
+        18390,
+        &path,
+        "command = [\"gemini\", \"--skip-trust\"]",
     ));
     let screen = env.attach_screen("shop");
     env.wait_for("the bar to show api waiting", 10, || {
