@@ -718,20 +718,7 @@ fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
     // The raw bytes the watcher and the agent's pane print, as the terminal would get them.
     let watch_log = env.out().join("watch.raw");
     let pane_log = env.out().join("pane.raw");
-    let panes = env.tmux(&[
-        "list-panes",
-        "-s",
-        "-t",
-        "=shop",
-        "-F",
-        "#{@pk_track} #{pane_id}",
-    ]);
-    let agent_pane = panes
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("evil "))
-        .unwrap_or_else(|| panic!("no pane for evil: {panes}"))
-        .to_string();
+    let agent_pane = env.pane_of("evil");
     for (target, log) in [
         ("=shop:=pk-watch", &watch_log),
         (agent_pane.as_str(), &pane_log),

@@ -70,23 +70,6 @@ pub(crate) fn event_time(path: &Path, name: &str) -> Option<i64> {
     })
 }
 
-fn pane_of(env: &TestEnv, track: &str) -> String {
-    let panes = env.tmux(&[
-        "list-panes",
-        "-s",
-        "-t",
-        "=shop",
-        "-F",
-        "#{@pk_track} #{pane_id}",
-    ]);
-    panes
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{track} ")))
-        .unwrap_or_else(|| panic!("no pane for {track}: {panes}"))
-        .to_string()
-}
-
 /// Polls the screen every 50 ms until `done` says so, recording every state shown per track.
 struct Watching<'a> {
     screen: &'a Screen,
@@ -181,7 +164,7 @@ fn the_bar_shows_three_agents_working_waiting_done_and_failed_as_they_go() {
     );
 
     // A key in its pane grants the permission; web finishes.
-    let web = pane_of(&env, "web");
+    let web = env.pane_of("web");
     env.tmux(&["send-keys", "-t", &web, "Enter"]);
     loop {
         assert!(
@@ -733,7 +716,7 @@ fn a_headless_agents_stream_is_kept_as_its_transcript_and_shown_readably() {
     );
     // The pane shows a rendering for people, not the JSON.
     let pane = env
-        .tmux(&["capture-pane", "-p", "-t", &pane_of(&env, "api")])
+        .tmux(&["capture-pane", "-p", "-t", &env.pane_of("api")])
         .stdout;
     assert!(pane.contains("session started"), "{pane}");
     assert!(!pane.contains("{\"type\""), "{pane}");
@@ -890,7 +873,7 @@ exec sleep 600
     assert_eq!(track["state"], "waiting");
     assert_eq!(track["last_tool"], "run_shell_command echo hi > out.txt");
     // The human approves: the tool runs, the turn ends.
-    env.tmux(&["send-keys", "-t", &pane_of(&env, "api"), "y", "Enter"]);
+    env.tmux(&["send-keys", "-t", &env.pane_of("api"), "y", "Enter"]);
     env.wait_for("the bar to show api done", 10, || {
         state_of(&screen.status_line(), "api") == Some("done")
     });

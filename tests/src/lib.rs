@@ -187,6 +187,24 @@ impl TestEnv {
         Run::from(cmd.output().unwrap())
     }
 
+    /// The tmux pane id (`%N`) of `track`'s pane in session `shop`.
+    pub fn pane_of(&self, track: &str) -> String {
+        let panes = self.tmux(&[
+            "list-panes",
+            "-s",
+            "-t",
+            "=shop",
+            "-F",
+            "#{@pk_track} #{pane_id}",
+        ]);
+        panes
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{track} ")))
+            .unwrap_or_else(|| panic!("no pane for {track}: {panes}"))
+            .to_string()
+    }
+
     /// `zellij args` in the test's private zellij world.
     pub fn zellij(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new("zellij");
