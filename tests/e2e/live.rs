@@ -49,6 +49,22 @@ fn fake_agent_plan(env: &TestEnv, base: u16, path: &str, track: &str) -> String 
     )
 }
 
+/// Brings up one track, `api`, running the fake interactive `agent`
+/// ([`TestEnv::fake_agent_recording_args`]) with the prompt "Add rate limiting", ports from
+/// `base`; returns the arguments the agent was started with, which end with the prompt.
+fn up_recording_agent(env: &TestEnv, agent: &str, base: u16) -> Vec<String> {
+    let path = env.fake_agent_recording_args(agent);
+    env.up_detached(&fake_agent_plan(
+        env,
+        base,
+        &path,
+        &format!("agent = \"{agent}\"\nprompt = \"Add rate limiting\""),
+    ));
+    let args = env.recorded_args(agent);
+    assert_eq!(args.last().unwrap(), "Add rate limiting", "{args:?}");
+    args
+}
+
 pub(crate) fn transcript(env: &TestEnv, name: &str) -> PathBuf {
     env.out().join(format!("{name}.ndjson"))
 }
@@ -254,16 +270,8 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
         return;
     };
     // A fake `claude` that records its arguments and stays up like the interactive one.
-    let path = env.fake_agent_recording_args("claude");
-    env.up_detached(&fake_agent_plan(
-        &env,
-        18200,
-        &path,
-        "agent = \"claude\"\nprompt = \"Add rate limiting\"",
-    ));
-    let args = env.recorded_args("claude");
+    let args = up_recording_agent(&env, "claude", 18200);
     assert_eq!(args[0], "--settings", "{args:?}");
-    assert_eq!(args.last().unwrap(), "Add rate limiting");
     let settings_path = PathBuf::from(&args[1]);
     assert!(
         settings_path.starts_with(env.repo.join(".git/pk/shop")),
@@ -344,8 +352,6 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    // A fake interactive `codex` that records its arguments and stays up.
-    let path = env.fake_agent_recording_args("codex");
     // The user's own Codex notify, which pk must keep running.
     let marker = env.out().join("user-notify.json");
     env.fake_program(
@@ -363,15 +369,9 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
         ),
     )
     .unwrap();
-    env.up_detached(&fake_agent_plan(
-        &env,
-        18250,
-        &path,
-        "agent = \"codex\"\nprompt = \"Add rate limiting\"",
-    ));
-    let args = env.recorded_args("codex");
+    // A fake interactive `codex` that records its arguments and stays up.
+    let args = up_recording_agent(&env, "codex", 18250);
     assert_eq!(args[0], "-c", "{args:?}");
-    assert_eq!(args.last().unwrap(), "Add rate limiting");
     // What Codex does with `-c notify=…`: reads the value as TOML.
     let value = args[1].strip_prefix("notify=").expect("a notify override");
     let table: toml::Table = format!("notify = {value}").parse().unwrap();
