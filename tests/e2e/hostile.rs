@@ -545,8 +545,7 @@ fn hostile_values_that_are_accepted_stay_literal_and_run_nothing() {
         settings = toml_str(&settings),
         shell_prompt = toml_str(&shell_prompt),
     );
-    env.write_plan(&text);
-    let up = env.pk_ok(&["up", "--detach"]);
+    let up = env.up_detached(&text);
     assert_inert("pk up's output", &format!("{}{}", up.stdout, up.stderr));
 
     let folder = env.root().join(&wt_name);
@@ -645,10 +644,9 @@ fn copy_never_writes_through_a_link_the_branch_has() {
     std::fs::write(env.repo.join(".env"), "SECRET=1\n").unwrap();
     std::fs::create_dir_all(env.repo.join("conf")).unwrap();
     std::fs::write(env.repo.join("conf/app.env"), "X=1\n").unwrap();
-    env.write_plan(
+    let run = env.up_detached(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 19200\n\n[[track]]\nname = \"api\"\nagent = \"shell\"\nbase = \"evil\"\ncopy = [\".env\", \"conf/app.env\"]\n",
     );
-    let run = env.pk_ok(&["up", "--detach"]);
     assert!(
         std::fs::read_dir(&outside).unwrap().next().is_none(),
         "pk wrote outside the worktree: {run}"
@@ -706,13 +704,12 @@ fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
     let fixture = env.out().join("hostile.ndjson");
     std::fs::write(&fixture, hostile_transcript()).unwrap();
     let transcript = env.out().join("evil.ndjson");
-    env.write_plan(&format!(
+    env.up_detached(&format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 19300\n\n[[track]]\nname = \"evil\"\ncommand = [{pk}, \"replay\", {fixture}, \"--delay\", \"1\"]\ntranscript = {{ path = {out}, format = \"claude-stream\" }}\n",
         pk = toml_str(pk_tests::pk_bin().to_str().unwrap()),
         fixture = toml_str(&fixture.to_string_lossy()),
         out = toml_str(&transcript.to_string_lossy()),
     ));
-    env.pk_ok(&["up", "--detach"]);
     // A client, for the watcher's messages to go to.
     let screen = env.attach_screen("shop");
     // The raw bytes the watcher and the agent's pane print, as the terminal would get them.

@@ -14,26 +14,7 @@ fn down_ends_every_process_the_tracks_started_and_nothing_else() {
     let env = World(TestEnv::new());
     // One program per way of starting something in the background; each runs a `sleep` as
     // its child, so the command line of the program names the test's folder.
-    let mut path = String::new();
-    for name in [
-        "setup-bg",
-        "setup-nohup",
-        "setup-setsid",
-        "agent-bg",
-        "agent-nohup",
-        "agent-sub",
-        "mine",
-    ] {
-        path = env.fake_program(name, "#!/bin/sh\nsleep 3600\n");
-    }
-    env.write_plan(&format!(
-        "[ports]\nbase = 18800\n[env]\nPATH = \"{path}\"\n\
-         [[track]]\nname = \"a\"\n\
-         setup = [\"setup-bg &\", \"nohup setup-nohup >/dev/null 2>&1 &\", \"setsid setup-setsid >/dev/null 2>&1 &\"]\n\
-         command = [\"sh\", \"-c\", \"agent-bg & nohup agent-nohup >/dev/null 2>&1 & (agent-sub &); exec sleep 600\"]\n\
-         [[track]]\nname = \"b\"\nagent = \"shell\"\n"
-    ));
-    env.pk_ok(&["up", "--detach"]);
+    // The ones the tracks start, and `mine`, the user's.
     let started = [
         "setup-bg",
         "setup-nohup",
@@ -42,6 +23,17 @@ fn down_ends_every_process_the_tracks_started_and_nothing_else() {
         "agent-nohup",
         "agent-sub",
     ];
+    let mut path = String::new();
+    for name in started.into_iter().chain(["mine"]) {
+        path = env.fake_program(name, "#!/bin/sh\nsleep 3600\n");
+    }
+    env.up_detached(&format!(
+        "[ports]\nbase = 18800\n[env]\nPATH = \"{path}\"\n\
+         [[track]]\nname = \"a\"\n\
+         setup = [\"setup-bg &\", \"nohup setup-nohup >/dev/null 2>&1 &\", \"setsid setup-setsid >/dev/null 2>&1 &\"]\n\
+         command = [\"sh\", \"-c\", \"agent-bg & nohup agent-nohup >/dev/null 2>&1 & (agent-sub &); exec sleep 600\"]\n\
+         [[track]]\nname = \"b\"\nagent = \"shell\"\n"
+    ));
     env.wait_for("the tracks' processes", 20, || {
         let procs = leftover_processes(&env);
         started
