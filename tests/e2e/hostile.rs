@@ -499,10 +499,9 @@ fn assert_no_marker(env: &TestEnv) {
 
 #[test]
 fn hostile_values_that_are_accepted_stay_literal_and_run_nothing() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let m: Vec<String> = markers(&env)
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
@@ -626,10 +625,9 @@ fn collect_cwds(doc: &kdl::KdlDocument, out: &mut Vec<String>) {
 
 #[test]
 fn copy_never_writes_through_a_link_the_branch_has() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let outside = env.root().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     // Branch `evil`: `.env` is a link to a file that does not exist yet outside the worktree,
@@ -697,10 +695,9 @@ fn hostile_transcript() -> String {
 
 #[test]
 fn transcript_escapes_never_reach_the_bar_the_table_or_messages() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let fixture = env.out().join("hostile.ndjson");
     std::fs::write(&fixture, hostile_transcript()).unwrap();
     let transcript = env.out().join("evil.ndjson");

@@ -249,12 +249,10 @@ fn a_damaged_port_registry_is_refused_never_read_as_empty() {
 
 #[test]
 fn pk_down_works_with_a_damaged_port_registry() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
-    env.write_plan(&ports_plan(21900, 10, &["api"]));
-    env.pk_ok(&["up", "--detach"]);
+    };
+    env.up_detached(&ports_plan(21900, 10, &["api"]));
     let file = env.root().join("state/pk/ports.json");
     std::fs::write(&file, "{\"blocks\": [").unwrap();
     env.pk_ok(&["down"]);
@@ -354,10 +352,9 @@ fn links_under(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn copy_of_a_link_copies_what_it_points_to_and_never_makes_a_link() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let outside = env.root().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("secret"), "TOKEN=hunter2\n").unwrap();
@@ -376,10 +373,9 @@ fn copy_of_a_link_copies_what_it_points_to_and_never_makes_a_link() {
     std::os::unix::fs::symlink("../config", conf.join("sub")).unwrap();
     // An entry that is a link to a folder of the repository: that folder's files.
     std::os::unix::fs::symlink("config", env.repo.join("settings")).unwrap();
-    env.write_plan(
+    let up = env.up_detached(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = 22000\n\n[[track]]\nname = \"api\"\nagent = \"shell\"\ncopy = [\".env\", \"conf\", \"settings\"]\n",
     );
-    let up = env.pk_ok(&["up", "--detach"]);
     let wt = env.worktrees().join("api");
     assert_eq!(links_under(&wt), Vec::<PathBuf>::new(), "{up}");
     assert_eq!(
