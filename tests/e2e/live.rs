@@ -123,6 +123,31 @@ impl<'a> Watching<'a> {
     fn current(&self, track: &str) -> Option<&'static str> {
         self.states(track).last().copied()
     }
+
+    /// Looks every 50 ms until `done` holds; panics with `failure` (and what was seen) once
+    /// `limit` has passed since `started`.
+    #[track_caller]
+    fn until(
+        &mut self,
+        started: Instant,
+        limit: Duration,
+        failure: &str,
+        done: impl Fn(&Self) -> bool,
+    ) {
+        loop {
+            assert!(
+                started.elapsed() < limit,
+                "{failure}; seen {:?}, line {:?}",
+                self.seen,
+                self.last_line
+            );
+            self.look();
+            if done(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 #[test]
@@ -146,24 +171,16 @@ fn the_bar_shows_three_agents_working_waiting_done_and_failed_as_they_go() {
 
     // Until web waits: measure from its PermissionRequest event to the screen showing it.
     let web_events = events(&env, "web");
-    let mut latency = None;
-    while latency.is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "web never showed waiting; seen {:?}, line {:?}",
-            w.seen,
-            w.last_line
-        );
-        w.look();
-        if w.current("web") == Some("waiting") {
-            let shown = now_ms();
-            let written = event_time(&web_events, "PermissionRequest")
-                .expect("the wait was shown after its hook event was written");
-            latency = Some(shown - written);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let latency = latency.unwrap();
+    w.until(
+        started,
+        Duration::from_secs(30),
+        "web never showed waiting",
+        |w| w.current("web") == Some("waiting"),
+    );
+    let shown = now_ms();
+    let written = event_time(&web_events, "PermissionRequest")
+        .expect("the wait was shown after its hook event was written");
+    let latency = shown - written;
     eprintln!("permission wait shown {latency} ms after its hook event");
     assert!(
         latency <= 1000,
@@ -182,22 +199,16 @@ fn the_bar_shows_three_agents_working_waiting_done_and_failed_as_they_go() {
     // A key in its pane grants the permission; web finishes.
     let web = env.pane_of("web");
     env.tmux(&["send-keys", "-t", &web, "Enter"]);
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "not all agents finished; seen {:?}, line {:?}",
-            w.seen,
-            w.last_line
-        );
-        w.look();
-        if w.current("api") == Some("done")
-            && w.current("web") == Some("done")
-            && w.current("docs") == Some("error")
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    w.until(
+        started,
+        Duration::from_secs(40),
+        "not all agents finished",
+        |w| {
+            w.current("api") == Some("done")
+                && w.current("web") == Some("done")
+                && w.current("docs") == Some("error")
+        },
+    );
 
     // Working, then waiting, then done, in that order, for the permission track.
     let web_states: Vec<_> = w
