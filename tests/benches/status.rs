@@ -408,6 +408,14 @@ impl Gen {
         }
     }
 
+    /// Escaped source code, not numbered, of a length drawn between `lo` and `hi` bytes.
+    fn some_code(&mut self, lo: usize, hi: usize) -> String {
+        let mut text = String::new();
+        let n = self.rng.range(lo, hi);
+        self.code_text(&mut text, n, false);
+        text
+    }
+
     /// Escaped source code of about `len` bytes, `\n`-separated; numbered like Claude's Read
     /// tool output (`     1→…`) when `numbered`.
     fn code_text(&mut self, out: &mut String, len: usize, numbered: bool) {
@@ -593,9 +601,7 @@ impl Gen {
                     "{{\"command\":\"{cmd}\",\"description\":\"Run the tests\",\"timeout\":120000}}"
                 );
                 self.response(out, Some(("Bash", &input)));
-                let mut text = String::new();
-                let n = self.rng.range(100, 8000);
-                self.code_text(&mut text, n, false);
+                let text = self.some_code(100, 8000);
                 let result = format!(
                     "{{\"stdout\":\"{text}\",\"stderr\":\"\",\"interrupted\":false,\"isImage\":false}}"
                 );
@@ -603,18 +609,13 @@ impl Gen {
             }
             // Edit: small input, the whole original file in the result.
             11..=14 => {
-                let (mut old, mut new) = (String::new(), String::new());
-                let n = self.rng.range(100, 2000);
-                self.code_text(&mut old, n, false);
-                let n = self.rng.range(100, 2000);
-                self.code_text(&mut new, n, false);
+                let old = self.some_code(100, 2000);
+                let new = self.some_code(100, 2000);
                 let input = format!(
                     "{{\"file_path\":\"{path}\",\"old_string\":\"{old}\",\"new_string\":\"{new}\"}}"
                 );
                 self.response(out, Some(("Edit", &input)));
-                let mut original = String::new();
-                let n = self.rng.range(2000, 30_000);
-                self.code_text(&mut original, n, false);
+                let original = self.some_code(2000, 30_000);
                 let content = format!("The file {path} has been updated successfully.");
                 let result = format!(
                     "{{\"filePath\":\"{path}\",\"oldString\":\"{old}\",\"newString\":\"{new}\",\"originalFile\":\"{original}\",\"structuredPatch\":[{{\"oldStart\":10,\"oldLines\":3,\"newStart\":10,\"newLines\":4,\"lines\":[\" a\",\"-b\",\"+c\",\"+d\"]}}],\"userModified\":false,\"replaceAll\":false}}"
@@ -623,9 +624,7 @@ impl Gen {
             }
             // Write: the content in the call and in the result.
             15..=16 => {
-                let mut content = String::new();
-                let n = self.rng.range(1000, 20_000);
-                self.code_text(&mut content, n, false);
+                let content = self.some_code(1000, 20_000);
                 let input = format!("{{\"file_path\":\"{path}\",\"content\":\"{content}\"}}");
                 self.response(out, Some(("Write", &input)));
                 let result = format!(
@@ -639,9 +638,7 @@ impl Gen {
                 let pattern = format!("fn {}", self.rng.pick(WORDS));
                 let input = format!("{{\"pattern\":\"{pattern}\",\"output_mode\":\"content\"}}");
                 self.response(out, Some(("Grep", &input)));
-                let mut text = String::new();
-                let n = self.rng.range(200, 6000);
-                self.code_text(&mut text, n, false);
+                let text = self.some_code(200, 6000);
                 let result = format!(
                     "{{\"mode\":\"content\",\"numFiles\":3,\"filenames\":[],\"content\":\"{text}\",\"numLines\":40}}"
                 );
