@@ -546,17 +546,10 @@ fn the_watcher_is_restarted_by_up_and_exits_with_the_tmux_server() {
     };
     env.up_detached(&env.recording_plan("shop", 18300, &["api"]));
     let watcher = |env: &TestEnv| {
-        env.tmux(&[
-            "list-panes",
-            "-s",
-            "-t",
-            "=shop",
-            "-F",
-            "#{@pk_role} #{pane_pid} #{pane_dead}",
-        ])
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("watch ").map(String::from))
+        env.panes("#{@pk_role} #{pane_pid} #{pane_dead}")
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("watch ").map(String::from))
     };
     let status_file = env.repo.join(".git/pk/shop/status.json");
     env.wait_for("status.json", 10, || status_file.exists());

@@ -140,10 +140,7 @@ fn up_makes_worktrees_branches_panes_env_and_distinct_free_ports() {
     }
 
     // One session: agents stacked on the left, the editor on the right, labels as pane options.
-    let panes = env.tmux(&[
-        "list-panes", "-s", "-t", "=shop", "-F",
-        "#{window_name} #{@pk_role} #{@pk_track} #{@pk_branch} #{@pk_port} #{pane_left} #{pane_top}",
-    ]);
+    let panes = env.panes("#{window_name} #{@pk_role} #{@pk_track} #{@pk_branch} #{@pk_port} #{pane_left} #{pane_top}");
     let lines: Vec<&str> = panes
         .stdout
         .lines()
@@ -230,17 +227,7 @@ fn second_up_changes_nothing_and_a_new_track_is_added_alone() {
     let _ = env.pane_env("docs");
     let state_path = env.repo.join(".git/pk/shop/state.json");
     let state_before = std::fs::read_to_string(&state_path).unwrap();
-    let panes = |env: &TestEnv| {
-        env.tmux(&[
-            "list-panes",
-            "-s",
-            "-t",
-            "=shop",
-            "-F",
-            "#{pane_id} #{pane_pid} #{@pk_track}",
-        ])
-        .stdout
-    };
+    let panes = |env: &TestEnv| env.panes("#{pane_id} #{pane_pid} #{@pk_track}").stdout;
     let panes_before = panes(&env);
 
     let again = env.pk_ok(&["up", "--detach"]);
@@ -295,14 +282,7 @@ fn eight_tracks_continue_on_a_second_window_of_the_same_shape() {
         ));
     }
     env.up_detached(&plan);
-    let panes = env.tmux(&[
-        "list-panes",
-        "-s",
-        "-t",
-        "=shop",
-        "-F",
-        "#{window_name} #{@pk_role} #{pane_height}",
-    ]);
+    let panes = env.panes("#{window_name} #{@pk_role} #{pane_height}");
     let count = |w: &str, role: &str| {
         panes
             .stdout
@@ -409,7 +389,7 @@ fn two_ups_at_once_one_is_refused_and_the_result_is_consistent() {
     assert!(codes.contains(&0), "one of them worked: {codes:?}");
     assert!(codes.iter().all(|c| *c == 0 || *c == 3), "{codes:?}");
     assert_eq!(env.worktree_list().len(), 4);
-    let panes = env.tmux(&["list-panes", "-s", "-t", "=shop", "-F", "#{@pk_role}"]);
+    let panes = env.panes("#{@pk_role}");
     assert_eq!(panes.stdout.matches("agent").count(), 3, "{panes}");
 }
 

@@ -187,16 +187,14 @@ impl TestEnv {
         Run::from(cmd.output().unwrap())
     }
 
+    /// `tmux list-panes` of every window of session `shop`, a line a pane in `format`.
+    pub fn panes(&self, format: &str) -> Run {
+        self.tmux(&["list-panes", "-s", "-t", "=shop", "-F", format])
+    }
+
     /// The tmux pane id (`%N`) of `track`'s pane in session `shop`.
     pub fn pane_of(&self, track: &str) -> String {
-        let panes = self.tmux(&[
-            "list-panes",
-            "-s",
-            "-t",
-            "=shop",
-            "-F",
-            "#{@pk_track} #{pane_id}",
-        ]);
+        let panes = self.panes("#{@pk_track} #{pane_id}");
         panes
             .stdout
             .lines()
