@@ -1,15 +1,17 @@
 //! `pk down` end to end: refuses to lose work, removes exactly what pk made.
 
 use pk_tests::{TestEnv, read};
+use std::path::PathBuf;
 
 /// Two tracks, `a` and `b`, whose agents record what they see.
 fn plan(env: &TestEnv) -> String {
     env.recording_plan("shop", 18100, &["a", "b"])
 }
 
-/// Brings up [`plan`]: tracks `a` and `b`.
-fn up(env: &TestEnv) {
+/// Brings up [`plan`]: tracks `a` and `b`; returns the worktree of `a`.
+fn up(env: &TestEnv) -> PathBuf {
     env.up_detached(&plan(env));
+    env.worktrees().join("a")
 }
 
 #[test]
@@ -17,8 +19,7 @@ fn down_refuses_a_dirty_worktree_and_removes_nothing() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    up(&env);
-    let a = env.worktrees().join("a");
+    let a = up(&env);
     std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
     std::fs::write(a.join("README.md"), "# changed\n").unwrap();
 
@@ -38,8 +39,7 @@ fn down_force_saves_the_work_on_a_ref_then_removes() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    up(&env);
-    let a = env.worktrees().join("a");
+    let a = up(&env);
     std::fs::write(a.join("notes.txt"), "my work\n").unwrap();
 
     let run = env.pk_ok(&["down", "--force"]);
@@ -77,8 +77,7 @@ fn down_delete_branches_deletes_merged_and_keeps_unmerged() {
         return;
     };
     env.git(&["branch", "mine"]);
-    up(&env);
-    let a = env.worktrees().join("a");
+    let a = up(&env);
     env.commit_file_in(&a, "feature.txt", "done\n", "feature");
 
     let run = env.pk_ok(&["down", "--delete-branches"]);
@@ -143,9 +142,8 @@ fn down_removes_the_others_when_git_refuses_one_and_can_finish_later() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    up(&env);
+    let a = up(&env);
     // A locked worktree: clean, but `git worktree remove` (without -f -f) refuses it.
-    let a = env.worktrees().join("a");
     env.git(&["worktree", "lock", a.to_str().unwrap()]);
 
     let run = env.pk_exits(1, &["down"]);
