@@ -2,7 +2,7 @@
 //! status watcher pushes the bar, and the bar is read from an attached client's screen, as a
 //! user sees it.
 
-use pk_tests::{Screen, TestEnv};
+use pk_tests::{Screen, TestEnv, output_with_stdin};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -300,20 +300,9 @@ fn claude_hooks_go_through_pk_into_the_bar_without_touching_the_worktree() {
     let fire = |event: &str, payload: serde_json::Value| {
         let mut cmd = std::process::Command::new("sh");
         env.apply_env(&mut cmd);
-        let mut child = cmd
-            .arg("-c")
-            .arg(hook(event))
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload.to_string().as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success(), "{event} hook failed");
+        cmd.arg("-c").arg(hook(event));
+        let out = output_with_stdin(&mut cmd, payload.to_string().as_bytes());
+        assert!(out.status.success(), "{event} hook failed");
     };
     // The session's transcript lives where Claude puts it; the hooks name it.
     let session = env.root().join("home/.claude/projects/x/s1.jsonl");
@@ -402,15 +391,8 @@ fn codex_reports_turns_through_notify_and_waits_through_a_user_level_hook() {
     let hook = |payload: serde_json::Value| {
         let mut cmd = env.pk_cmd(&["hook"]);
         pane_env(&mut cmd);
-        let mut child = cmd.stdin(std::process::Stdio::piped()).spawn().unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload.to_string().as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        let out = output_with_stdin(&mut cmd, payload.to_string().as_bytes());
+        assert!(out.status.success());
     };
     let screen = env.attach_screen("shop");
     hook(
@@ -623,20 +605,9 @@ fn the_hook_command_appends_one_line_per_event_and_always_exits_zero() {
     let file = env.out().join("events.ndjson");
     let run_hook = |input: &str| {
         let mut cmd = env.pk_cmd(&["hook", "--events", file.to_str().unwrap()]);
-        let mut child = cmd
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = output_with_stdin(&mut cmd, input.as_bytes());
         assert_eq!(out.status.code(), Some(0));
         assert!(out.stdout.is_empty(), "hooks print nothing on stdout");
     };

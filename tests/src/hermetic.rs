@@ -66,3 +66,12 @@ pub fn run_with_stderr(cmd: &mut Command) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs a command with `input` on its stdin (and its stdout and stderr as the caller set them);
+/// returns what it did. As a hook command is run by an agent, the payload on stdin.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd.stdin(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}

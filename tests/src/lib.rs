@@ -8,7 +8,7 @@ mod hermetic;
 mod wait;
 
 pub use bin::{pk_bin, pk_cli_dir};
-pub use hermetic::{hermetic_env, run, run_with_stderr, write_git_config};
+pub use hermetic::{hermetic_env, output_with_stdin, run, run_with_stderr, write_git_config};
 pub use wait::{holds_for, poll_until, wait_until};
 
 use std::path::{Path, PathBuf};
