@@ -1,7 +1,7 @@
 //! Approval of shared plans: `pk up` runs a plan's commands only once the user approved them,
 //! and again after they change; without a terminal it refuses (exit 3) unless `--yes`.
 
-use pk_tests::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv};
 use std::process::Command;
 
 fn plan(env: &TestEnv, setup: &str, extra_track: bool) -> String {
@@ -19,19 +19,14 @@ fn plan(env: &TestEnv, setup: &str, extra_track: bool) -> String {
 fn assert_nothing_made(env: &TestEnv, run: &dyn std::fmt::Display) {
     assert_eq!(env.worktree_list().len(), 1, "no worktree: {run}");
     assert!(!env.repo.join(".git/pk").exists(), "no state: {run}");
-    assert_ne!(
-        env.tmux(&["has-session", "-t", "=shop"]).code,
-        0,
-        "no session"
-    );
+    assert!(!env.has_session("shop"), "no session");
 }
 
 #[test]
 fn without_a_terminal_up_refuses_until_approved_and_again_after_a_change() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan(&env, "echo setting up", false));
     let plan_path = std::fs::canonicalize(env.repo.join("parallel.toml")).unwrap();
     let asking = |args: &[&str]| Run::from(env.pk_cmd_asking(args).output().unwrap());
@@ -119,10 +114,9 @@ fn without_a_terminal_up_refuses_until_approved_and_again_after_a_change() {
 
 #[test]
 fn a_plan_that_runs_only_your_shell_needs_no_approval() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan("[session]\nname = \"shop\"\n[ports]\nbase = 18200\n[[track]]\nname = \"a\"\nagent = \"shell\"\nprompt = \"look around\"\n");
     let run = Run::from(env.pk_cmd_asking(&["up", "--detach"]).output().unwrap());
     assert_eq!(run.code, 0, "{run}");
@@ -204,10 +198,9 @@ impl Drop for Terminal<'_> {
 
 #[test]
 fn on_a_terminal_up_shows_the_commands_and_asks() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan(&env, "echo setting up", false));
 
     // No: refused, nothing made.
@@ -235,10 +228,9 @@ fn on_a_terminal_up_shows_the_commands_and_asks() {
 
 #[test]
 fn the_demo_plan_is_approved_because_pk_wrote_it() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let dir = env.root().join("demo");
     env.pk_ok(&["demo", "--detach", "--dir", dir.to_str().unwrap()]);
     let mut check = env.pk_cmd(&["check"]);

@@ -117,7 +117,7 @@ fn work(env: &TestEnv) {
 /// Everything `pk up` makes is there and complete.
 fn assert_up(env: &TestEnv, ctx: &str) {
     assert_eq!(env.worktree_list().len(), 1 + TRACKS.len(), "{ctx}");
-    let panes = env.tmux(&["list-panes", "-s", "-t", "=shop", "-F", "#{@pk_track}"]);
+    let panes = env.panes("#{@pk_track}");
     for t in TRACKS {
         let wt = env.worktrees().join(t);
         assert_eq!(

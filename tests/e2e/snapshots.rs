@@ -3,7 +3,7 @@
 //! the `.snap.new`); CI never accepts one: insta fails the test on a mismatch or a missing
 //! snapshot, and under `CI` it writes nothing (`scripts/test.sh` also sets `INSTA_UPDATE=no`).
 
-use pk_tests::{Run, TestEnv, tmux_available};
+use pk_tests::{Run, TestEnv};
 
 /// Filters for what changes from run to run: the world's temporary folder, the private tmux
 /// socket's name, times and ports.
@@ -40,16 +40,14 @@ fn shown(run: &Run) -> String {
 #[test]
 fn help_snapshot() {
     let env = TestEnv::new();
-    let run = env.pk(&["--help"]);
-    assert_eq!(run.code, 0, "{run}");
+    let run = env.pk_ok(&["--help"]);
     settings(&env).bind(|| insta::assert_snapshot!("pk_help", shown(&run)));
 }
 
 #[test]
 fn down_help_snapshot() {
     let env = TestEnv::new();
-    let run = env.pk(&["down", "--help"]);
-    assert_eq!(run.code, 0, "{run}");
+    let run = env.pk_ok(&["down", "--help"]);
     settings(&env).bind(|| insta::assert_snapshot!("pk_down_help", shown(&run)));
 }
 
@@ -60,21 +58,18 @@ fn plan_diagnostic_snapshot() {
     env.write_plan(
         "[session]\nname = \"shop\"\n\n[[track]]\nname = \"a\"\ndepends_on = [\"b\"]\n\n[[track]]\nname = \"b\"\ndepends_on = [\"a\"]\n",
     );
-    let run = env.pk(&["up", "--detach"]);
-    assert_eq!(run.code, 2, "{run}");
+    let run = env.pk_exits(2, &["up", "--detach"]);
     settings(&env).bind(|| insta::assert_snapshot!("plan_diagnostic_cycle", shown(&run)));
 }
 
 #[test]
 fn status_table_snapshot() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
-    env.write_plan(
+    };
+    env.up_detached(
         "[session]\nname = \"shop\"\nbase = \"main\"\n\n[ports]\nbase = 17300\n\n[[track]]\nname = \"api\"\ncommand = [\"sleep\", \"600\"]\n\n[[track]]\nname = \"web\"\ncommand = [\"sh\", \"-c\", \"exit 5\"]\n",
     );
-    env.pk_ok(&["up", "--detach"]);
     env.wait_for("web to exit", 10, || {
         env.status_json()["tracks"][1]["state"] == "error"
     });

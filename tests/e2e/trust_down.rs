@@ -161,8 +161,7 @@ fn invalid_keep_glob_exits_2_at_its_line_and_column() {
     };
     env.write_plan(&plan("keep = [\".env*\", \"data/[x\"]"));
     for args in [&["up", "--detach"][..], &["check"][..]] {
-        let run = env.pk(args);
-        assert_eq!(run.code, 2, "{run}");
+        let run = env.pk_exits(2, args);
         assert!(run.stderr.contains("parallel.toml:2:18"), "{run}");
         assert!(run.stderr.contains("data/[x"), "{run}");
     }

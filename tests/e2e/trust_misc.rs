@@ -42,10 +42,9 @@ fn var<'a>(env_text: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn long_prompts_reach_the_agents_that_read_stdin_whole_and_argv_keeps_the_rest() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let path = recording_agent(&env, "claude");
     recording_agent(&env, "codex");
     recording_agent(&env, "gemini");
@@ -68,8 +67,7 @@ fn long_prompts_reach_the_agents_that_read_stdin_whole_and_argv_keeps_the_rest()
         track("cl", "claude", "tasks/edge.md"),
         out = env.out().to_string_lossy(),
     ));
-    let check = env.pk(&["check"]);
-    assert_eq!(check.code, 0, "{check}");
+    env.pk_ok(&["check"]);
     env.pk_ok(&["up", "--detach"]);
 
     let state = env.repo.join(".git/pk/shop/tracks");
@@ -100,7 +98,7 @@ fn long_prompts_reach_the_agents_that_read_stdin_whole_and_argv_keeps_the_rest()
     let file = state.join("sh/prompt.md");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), big);
     env.wait_for("the shell pane's task line", 20, || {
-        let panes = env.tmux(&["list-panes", "-s", "-t", "=shop", "-F", "#{pane_id}"]);
+        let panes = env.panes("#{pane_id}");
         panes.stdout.lines().any(|p| {
             let text = env.tmux(&["capture-pane", "-p", "-J", "-t", p]).stdout;
             text.contains(&format!("task: in {}", file.display()))
@@ -191,10 +189,9 @@ fn two_tracks(env: &TestEnv, base: u16) {
 
 #[test]
 fn the_post_checkout_hook_runs_in_each_new_worktree_as_git_worktree_add_runs_it() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     install_hook(&env, &env.repo.join(".git/hooks/post-checkout"), 0);
     two_tracks(&env, 19650);
     let run = env.pk_ok(&["up", "--detach"]);
@@ -220,10 +217,9 @@ fn the_post_checkout_hook_runs_in_each_new_worktree_as_git_worktree_add_runs_it(
 
 #[test]
 fn a_hooks_path_hook_that_fails_is_a_warning_and_the_worktree_stays() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // A hooks folder committed in the repository, relative as husky sets it: each worktree
     // runs its own copy.
     install_hook(&env, &env.repo.join(".githooks/post-checkout"), 1);
@@ -248,7 +244,7 @@ fn a_hooks_path_hook_that_fails_is_a_warning_and_the_worktree_stays() {
         "{run}"
     );
     assert_eq!(env.worktree_list().len(), 3);
-    assert_eq!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(env.has_session("shop"));
 }
 
 /// Runs pk with its standard output a pipe whose reader is already gone.
@@ -339,10 +335,9 @@ fn demo_down(env: &TestEnv, dir: &Path) {
 
 #[test]
 fn demo_in_a_tmux_pane_that_no_client_shows_succeeds_and_says_how_to_attach() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     // A detached session: no client is attached to it.
     let (dir, rc, err) = demo_in_a_pane(&env, "true");
     assert_eq!(rc, "0", "{err}");
@@ -365,10 +360,9 @@ fn demo_in_a_tmux_pane_that_no_client_shows_succeeds_and_says_how_to_attach() {
 
 #[test]
 fn demo_in_a_tmux_pane_that_a_client_shows_switches_that_client_to_the_demo() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let wait = format!(
         "until [ -n \"$(tmux -L {} list-clients -t =outer)\" ]; do sleep 0.1; done",
         env.socket

@@ -187,8 +187,7 @@ fn a_port_held_on_ipv6_loopback_only_is_not_handed_out() {
     }
     let env = TestEnv::new();
     env.write_plan(&ports_plan(port, 1, &["api"]));
-    let check = env.pk(&["check"]);
-    assert_eq!(check.code, 0, "{check}");
+    let check = env.pk_ok(&["check"]);
     assert_ne!(checked_port(&check), port, "{check}");
     if tmux_available() {
         env.pk_ok(&["up", "--detach"]);
@@ -280,7 +279,7 @@ fn assert_nothing_made(env: &TestEnv) {
     assert_eq!(env.worktree_list().len(), 1);
     assert_eq!(env.git(&["branch", "--list"]).lines().count(), 1);
     if tmux_available() {
-        assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+        assert!(!env.has_session("shop"));
     }
 }
 

@@ -320,10 +320,8 @@ fn exec_runs_in_the_worktree_with_the_track_env_and_passes_the_exit_code() {
     ]);
     let wt = canonical(&env.worktrees().join("web"));
     assert_eq!(run.stdout, format!("{}\nweb pk/web\n", wt.display()));
-    let run = env.pk(&["exec", "web", "--", "sh", "-c", "exit 7"]);
-    assert_eq!(run.code, 7, "{run}");
-    let run = env.pk(&["exec", "nope", "--", "true"]);
-    assert_eq!(run.code, 2, "{run}");
+    env.pk_exits(7, &["exec", "web", "--", "sh", "-c", "exit 7"]);
+    let run = env.pk_exits(2, &["exec", "nope", "--", "true"]);
     assert!(run.stderr.contains("no track `nope`"), "{run}");
 }
 
@@ -362,15 +360,14 @@ fn two_ups_at_once_one_is_refused_and_the_result_is_consistent() {
     let lock = std::fs::File::create(env.repo.join(".git/pk/shop.lock")).unwrap();
     lock.lock().unwrap();
     std::fs::write(env.repo.join(".git/pk/shop.lock"), "4242").unwrap();
-    let run = env.pk(&["up", "--detach"]);
-    assert_eq!(run.code, 3, "{run}");
+    let run = env.pk_exits(3, &["up", "--detach"]);
     assert!(
         run.stderr
             .contains("another pk process (pid 4242) is working on session `shop`"),
         "{run}"
     );
     assert_eq!(env.worktree_list().len(), 1, "nothing made");
-    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.has_session("shop"));
     drop(lock);
 
     // Two real pk up at once: every refusal is exit 3, and the end state is whole.

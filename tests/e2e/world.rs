@@ -3,7 +3,7 @@
 //! branch or detached. Each ends with a clear message and a state from which `pk up` continues
 //! and `pk down` cleans up, with nothing corrupted. (Two `pk up` at once: tests/e2e/up.rs.)
 
-use pk_tests::{TestEnv, tmux_available};
+use pk_tests::TestEnv;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ fn state_dir(env: &TestEnv) -> PathBuf {
 /// What `pk down` must leave: no session, no worktree but the main checkout, no record of
 /// one in git, no state, and a repository git finds whole.
 fn assert_all_gone(env: &TestEnv) {
-    assert_ne!(env.tmux(&["has-session", "-t", "=shop"]).code, 0);
+    assert!(!env.has_session("shop"));
     assert_eq!(env.worktree_list(), std::slice::from_ref(&env.repo));
     let admin = env.repo.join(".git/worktrees");
     assert!(
@@ -66,20 +66,15 @@ fn watchers(env: &TestEnv) -> Vec<u32> {
 }
 
 fn agent_panes(env: &TestEnv) -> usize {
-    env.tmux(&["list-panes", "-s", "-t", "=shop", "-F", "#{@pk_role}"])
-        .stdout
-        .matches("agent")
-        .count()
+    env.panes("#{@pk_role}").stdout.matches("agent").count()
 }
 
 #[test]
 fn a_worktree_deleted_by_hand_is_reported_made_again_and_cleaned_up() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
-    env.write_plan(&plan(&env, 19500, &["api", "web"]));
-    env.pk_ok(&["up", "--detach"]);
+    };
+    env.up_detached(&plan(&env, 19500, &["api", "web"]));
     let api = env.worktrees().join("api");
     std::fs::remove_dir_all(&api).unwrap();
 
@@ -120,12 +115,10 @@ fn a_worktree_deleted_by_hand_is_reported_made_again_and_cleaned_up() {
 
 #[test]
 fn a_killed_tmux_server_is_reported_and_up_rebuilds_the_session() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
-    env.write_plan(&plan(&env, 19600, &["api", "web"]));
-    env.pk_ok(&["up", "--detach"]);
+    };
+    env.up_detached(&plan(&env, 19600, &["api", "web"]));
     env.wait_for("the watcher to start", 10, || !watchers(&env).is_empty());
     let before = env.status_json();
     env.tmux(&["kill-server"]);
@@ -159,10 +152,9 @@ fn a_killed_tmux_server_is_reported_and_up_rebuilds_the_session() {
 
 #[test]
 fn down_during_up_ends_whole_whoever_wins() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     env.write_plan(&plan(&env, 19700, &["api", "web", "docs"]));
     for delay_ms in [0, 100, 300, 600] {
         let up = env
@@ -186,8 +178,7 @@ fn down_during_up_ends_whole_whoever_wins() {
             );
         }
         // Whatever happened, the state is one pk up continues from and pk down cleans up.
-        let status = env.pk(&["status", "--json"]);
-        assert_eq!(status.code, 0, "{status}");
+        env.pk_ok(&["status", "--json"]);
         env.pk_ok(&["up", "--detach"]);
         assert_eq!(agent_panes(&env), 3, "after {delay_ms} ms");
         assert_eq!(env.worktree_list().len(), 4, "after {delay_ms} ms");
@@ -198,12 +189,10 @@ fn down_during_up_ends_whole_whoever_wins() {
 
 #[test]
 fn the_main_checkout_on_another_branch_or_detached_changes_nothing() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
-    env.write_plan(&plan(&env, 19800, &["api"]));
-    env.pk_ok(&["up", "--detach"]);
+    };
+    env.up_detached(&plan(&env, 19800, &["api"]));
     let main = env.git(&["rev-parse", "main"]);
 
     // The main checkout moves to a branch with a commit of its own.
@@ -212,8 +201,7 @@ fn the_main_checkout_on_another_branch_or_detached_changes_nothing() {
     env.git(&["add", "feature.txt"]);
     env.git(&["commit", "-q", "-m", "feature work"]);
     // A track added now starts from the plan's base, not from what is checked out.
-    env.write_plan(&plan(&env, 19800, &["api", "web"]));
-    let up = env.pk_ok(&["up", "--detach"]);
+    let up = env.up_detached(&plan(&env, 19800, &["api", "web"]));
     assert!(up.stderr.contains("from main"), "{up}");
     assert_eq!(env.git(&["rev-parse", "pk/web"]), main);
     assert!(!env.worktrees().join("web/feature.txt").exists());
@@ -239,16 +227,13 @@ fn the_main_checkout_on_another_branch_or_detached_changes_nothing() {
 
 #[test]
 fn a_plan_without_base_on_a_detached_checkout_is_explained_and_down_still_works() {
-    if !tmux_available() {
+    let Some(env) = TestEnv::with_tmux() else {
         return;
-    }
-    let env = TestEnv::new();
+    };
     let text = plan(&env, 19900, &["api"]).replace("base = \"main\"\n", "");
-    env.write_plan(&text);
-    env.pk_ok(&["up", "--detach"]);
+    env.up_detached(&text);
     env.git(&["checkout", "-q", "--detach"]);
-    let up = env.pk(&["up", "--detach"]);
-    assert_eq!(up.code, 2, "{up}");
+    let up = env.pk_exits(2, &["up", "--detach"]);
     assert!(up.stderr.contains("no current branch"), "{up}");
     assert!(up.stderr.contains("base = \"main\""), "{up}");
     // Nothing was changed by the refusal: the session still runs.

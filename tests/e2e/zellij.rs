@@ -248,8 +248,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
         "[[track]]\nname = \"extra\"\n{}\n",
         env.recording_agent()
     ));
-    env.write_plan(&plan);
-    let added = env.pk_ok(&["up", "--detach"]);
+    let added = env.up_detached(&plan);
     assert!(added.stderr.contains("pane for extra"), "{added}");
     assert!(!added.stderr.contains("zellij session shop"), "{added}");
     let vars = env.pane_env("extra");
@@ -306,8 +305,7 @@ fn a_team_layout_file_shapes_both_multiplexers_and_its_errors_name_the_file() {
 
     // A mistake in the layout file: exit 2, its own line and column, nothing made.
     std::fs::write(&ours, "agents_per_window = 12\n").unwrap();
-    let run = env.pk(&["up", "--detach"]);
-    assert_eq!(run.code, 2, "{run}");
+    let run = env.pk_exits(2, &["up", "--detach"]);
     assert!(run.stderr.contains("ours.toml:1:21"), "{run}");
     assert!(
         run.stderr.contains("`agents_per_window` is out of range"),
