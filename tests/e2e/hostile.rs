@@ -628,8 +628,7 @@ fn copy_never_writes_through_a_link_the_branch_has() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    let outside = env.root().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
+    let outside = env.outside_dir();
     // Branch `evil`: `.env` is a link to a file that does not exist yet outside the worktree,
     // `conf` a link to a folder outside it.
     env.git(&["checkout", "-q", "-b", "evil"]);

@@ -314,8 +314,7 @@ fn worktrees_through_a_link_into_the_checkout_are_refused_at_their_line_and_colu
 #[test]
 fn copy_through_a_link_out_of_the_repository_is_refused_at_its_line_and_column() {
     let env = TestEnv::new();
-    let outside = env.root().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
+    let outside = env.outside_dir();
     std::fs::write(outside.join("secret"), "TOKEN=hunter2\n").unwrap();
     // In the main checkout: a folder link and a file link leading out of it.
     std::os::unix::fs::symlink(&outside, env.repo.join("conf")).unwrap();
@@ -354,8 +353,7 @@ fn copy_of_a_link_copies_what_it_points_to_and_never_makes_a_link() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    let outside = env.root().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
+    let outside = env.outside_dir();
     std::fs::write(outside.join("secret"), "TOKEN=hunter2\n").unwrap();
     // The main checkout's untracked files: `.env` links to a file of the repository; `conf`
     // holds a file, a link inside the repository, one out of it, one to nothing and one to a

@@ -109,6 +109,14 @@ impl TestEnv {
         self.dir.path()
     }
 
+    /// A folder `outside` in the world, beside the repository and out of it (made), for links
+    /// that reach out of the repository to point at.
+    pub fn outside_dir(&self) -> PathBuf {
+        let dir = self.root().join("outside");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// Where fake agents write what they see (outside every worktree).
     pub fn out(&self) -> PathBuf {
         self.root().join("out")
