@@ -5,7 +5,7 @@
 //! provably harmless. No transcript content reaches the status bar, `pk status` or the
 //! watcher's messages as a control character, an escape sequence or a bidi override.
 
-use pk_tests::{TestEnv, position, tmux_available};
+use pk_tests::{TestEnv, position};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -473,13 +473,7 @@ fn hostile_plans_are_refused_at_their_line_and_column_and_nothing_is_made() {
     );
     eprintln!("{tried} hostile plans refused");
     // Nothing was made: no state, no worktrees folder, no tmux server, no branch.
-    assert!(!env.repo.join(".git/pk").exists());
-    assert!(!env.worktrees().exists());
-    assert_eq!(env.worktree_list().len(), 1);
-    assert_eq!(env.git(&["branch", "--list"]).lines().count(), 1);
-    if tmux_available() {
-        assert!(!env.has_session("shop"));
-    }
+    env.assert_nothing_made();
 }
 
 /// Marker files that only a command the plan smuggled in would create.

@@ -273,16 +273,6 @@ fn assert_refused_at(env: &TestEnv, text: &str, needle: &str, says: &str) {
     }
 }
 
-fn assert_nothing_made(env: &TestEnv) {
-    assert!(!env.repo.join(".git/pk").exists());
-    assert!(!env.worktrees().exists());
-    assert_eq!(env.worktree_list().len(), 1);
-    assert_eq!(env.git(&["branch", "--list"]).lines().count(), 1);
-    if tmux_available() {
-        assert!(!env.has_session("shop"));
-    }
-}
-
 #[test]
 fn worktrees_through_a_link_into_the_checkout_are_refused_at_their_line_and_column() {
     let env = TestEnv::new();
@@ -306,7 +296,7 @@ fn worktrees_through_a_link_into_the_checkout_are_refused_at_their_line_and_colu
             "is inside the main checkout (through a symbolic link, at",
         );
     }
-    assert_nothing_made(&env);
+    env.assert_nothing_made();
     assert!(!env.repo.join("sub").exists() && !env.repo.join(".git/wt").exists());
     assert!(!env.repo.join("src/deeper").exists());
 }
@@ -330,7 +320,7 @@ fn copy_through_a_link_out_of_the_repository_is_refused_at_its_line_and_column()
             "leads out of the repository through a symbolic link",
         );
     }
-    assert_nothing_made(&env);
+    env.assert_nothing_made();
 }
 
 /// Every symbolic link under `dir`.

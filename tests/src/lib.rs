@@ -195,6 +195,19 @@ impl TestEnv {
         Run::from(cmd.output().unwrap())
     }
 
+    /// Asserts pk made nothing: no state, no worktrees folder or worktree, no branch but
+    /// `main`, and (where tmux is there) no session `shop`.
+    #[track_caller]
+    pub fn assert_nothing_made(&self) {
+        assert!(!self.repo.join(".git/pk").exists());
+        assert!(!self.worktrees().exists());
+        assert_eq!(self.worktree_list().len(), 1);
+        assert_eq!(self.git(&["branch", "--list"]).lines().count(), 1);
+        if tmux_available() {
+            assert!(!self.has_session("shop"));
+        }
+    }
+
     /// `tmux list-panes` of every window of session `shop`, a line a pane in `format`.
     pub fn panes(&self, format: &str) -> Run {
         self.tmux(&["list-panes", "-s", "-t", "=shop", "-F", format])
