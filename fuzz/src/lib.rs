@@ -131,15 +131,30 @@ pub fn check_bars(tracks: &[(&str, &TrackStatus)]) {
             assert_inert("a status bar segment", &seg.text);
         }
     }
-    let snapshot = serde_json::json!({
-        "session": "shop",
-        "tracks": tracks
+    // The status file as the watcher writes it, read back as the bar reads it.
+    let file = pk_status::StatusFile {
+        version: pk_status::status_file::VERSION,
+        session: "shop".into(),
+        updated: pk_status::Timestamp(NOW_MS),
+        pid: 1,
+        total_cost_usd: pk_status::total_cost(tracks.iter().map(|(_, s)| *s)),
+        tracks: tracks
             .iter()
-            .map(|(name, status)| serde_json::json!({"name": name, "status": status}))
-            .collect::<Vec<_>>(),
-    });
-    let snapshot = pk_status::StatusFile::parse(snapshot.to_string().as_bytes())
-        .expect("a status file the watcher writes reads back");
+            .map(|(name, status)| pk_status::TrackEntry {
+                name: (*name).to_string(),
+                status: (*status).clone(),
+                transcript: None,
+                events: None,
+                transcript_cursor: None,
+                events_cursor: None,
+                pane: None,
+                changed_files: None,
+            })
+            .collect(),
+    };
+    let text = serde_json::to_vec(&file).expect("a status file encodes");
+    let snapshot =
+        pk_status::StatusFile::parse(&text).expect("a status file the watcher writes reads back");
     check_zellij_bar(&snapshot);
 }
 
