@@ -120,7 +120,7 @@ fi
 # zellij itself, for the zellij end-to-end tests: the exact minor version pk's plugin is built
 # against. Built from crates.io: no release binary is downloaded.
 if ! zellij --version 2>/dev/null | grep -q '^zellij 0\.45\.'; then
-  say "installing zellij 0.45.1 with cargo into $cargo_bin (the zellij tests drive it; about 15 minutes on 2 cores, once)"
+  say "installing zellij 0.45.1 with cargo into $cargo_bin (the zellij tests drive it; about 12 minutes on 2 cores, once)"
   cargo install zellij --version 0.45.1 --locked --quiet
 fi
 
