@@ -31,19 +31,20 @@ pub(crate) fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String
 /// `gemini` do when they get none as an argument and stdin is not a terminal, `codex exec`
 /// when the prompt is `-`.
 fn stdin_argv(preset: AgentPreset) -> Vec<String> {
-    let argv: &[&str] = match preset {
-        AgentPreset::CodexExec => &["codex", "exec", "--json", "-"],
-        AgentPreset::Gemini => &["gemini", "--output-format", "stream-json"],
-        _ => &[
-            "claude",
-            "-p",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-        ],
+    let (program, flags): (&[&str], &[&str]) = match preset {
+        AgentPreset::CodexExec => (CODEX_EXEC, &["-"]),
+        AgentPreset::Gemini => (GEMINI, &[]),
+        _ => (CLAUDE_HEADLESS, CLAUDE_HEADLESS_OUTPUT),
     };
-    argv.iter().map(|a| a.to_string()).collect()
+    program.iter().chain(flags).map(|a| a.to_string()).collect()
 }
+
+/// The headless presets' commands and output flags, the same whether the prompt comes as an
+/// argument or on standard input.
+const CLAUDE_HEADLESS: &[&str] = &["claude", "-p"];
+const CLAUDE_HEADLESS_OUTPUT: &[&str] = &["--output-format", "stream-json", "--verbose"];
+const CODEX_EXEC: &[&str] = &["codex", "exec", "--json"];
+const GEMINI: &[&str] = &["gemini", "--output-format", "stream-json"];
 
 /// The argv of a preset.
 pub(crate) fn preset_argv(
@@ -76,22 +77,23 @@ pub(crate) fn preset_argv(
             v
         }
         AgentPreset::ClaudeHeadless => {
-            let mut v = s(&["claude", "-p"]);
+            let mut v = s(CLAUDE_HEADLESS);
             match prompt {
                 Some(p) if p.starts_with('-') => {
-                    v.extend(s(&["--output-format", "stream-json", "--verbose", "--"]));
+                    v.extend(s(CLAUDE_HEADLESS_OUTPUT));
+                    v.push("--".into());
                     v.push(p);
                 }
                 p => {
                     v.extend(p);
-                    v.extend(s(&["--output-format", "stream-json", "--verbose"]));
+                    v.extend(s(CLAUDE_HEADLESS_OUTPUT));
                 }
             }
             return v;
         }
-        AgentPreset::CodexExec => s(&["codex", "exec", "--json"]),
+        AgentPreset::CodexExec => s(CODEX_EXEC),
         AgentPreset::Gemini => {
-            let mut v = s(&["gemini", "--output-format", "stream-json"]);
+            let mut v = s(GEMINI);
             match prompt.unwrap_or_default() {
                 p if p.starts_with('-') => v.push(format!("--prompt={p}")),
                 p => v.extend(["-p".to_string(), p]),
