@@ -7,6 +7,7 @@
 #   scripts/setup.sh test    # the above, plus what the tests drive: the wasm32-wasip1 target,
 #                            # zellij 0.45, and (unless PK_FUZZ_SECONDS=0) what `fuzz` installs
 #   scripts/setup.sh fuzz    # nightly Rust and cargo-fuzz, for scripts/fuzz.sh
+#   scripts/setup.sh node    # node and npm, for scripts/agents.sh (the real agent CLIs)
 #
 # System packages come from the system's package manager (apt, dnf, pacman, apk, zypper or
 # Homebrew; through sudo when not root); Rust ones through rustup and `cargo install --locked`,
@@ -15,9 +16,9 @@ set -euo pipefail
 
 what="${1:-test}"
 case "$what" in
-  run | test | fuzz) ;;
+  run | test | fuzz | node) ;;
   *)
-    echo "setup: usage: scripts/setup.sh run|test|fuzz" >&2
+    echo "setup: usage: scripts/setup.sh run|test|fuzz|node" >&2
     exit 2
     ;;
 esac
@@ -91,6 +92,13 @@ fuzz_setup() {
 }
 if [ "$what" = fuzz ]; then
   fuzz_setup
+  exit 0
+fi
+if [ "$what" = node ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    say "installing node and npm with the system's package manager (the agent CLIs come from npm)"
+    system_install nodejs npm
+  fi
   exit 0
 fi
 

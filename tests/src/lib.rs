@@ -3,7 +3,9 @@
 //! unset, its own `TMUX_TMPDIR`), its own HOME and port registry. Never the user's tmux server,
 //! git config or home.
 
+pub mod agents;
 mod bin;
+pub mod fake_model;
 mod hermetic;
 mod wait;
 
@@ -320,6 +322,23 @@ impl TestEnv {
             ));
         }
         plan
+    }
+
+    /// Puts the real `cli` (installed by `scripts/agents.sh`) in the test's own bin folder under
+    /// its command name and returns a PATH with that folder first, for a plan's `[env] PATH`;
+    /// `None` (the test returns) where it is not installed ([`agents::require`]).
+    pub fn real_agent(&self, cli: agents::Cli) -> Option<String> {
+        let program = agents::require(cli)?;
+        let bin = self.root().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let link = bin.join(cli.command());
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&program, &link).unwrap();
+        Some(format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ))
     }
 
     /// Installs a fake program `name` (a shell script) in the test's own bin folder and returns

@@ -1,0 +1,1 @@
+//! The anthropic API's stream, for [`super::FakeModel`] scripts.

@@ -1,0 +1,1 @@
+//! The gemini API's stream, for [`super::FakeModel`] scripts.

@@ -1,0 +1,1 @@
+//! The openai API's stream, for [`super::FakeModel`] scripts.
