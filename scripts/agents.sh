@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the agent CLIs the real-agent tests run, at the versions they pin, from npm into
-# PK_AGENTS_DIR (default ~/.cache/pk/agents), one folder per CLI and version: a later run finds
-# them there and installs nothing, so CI can cache that folder. Needs node and npm (installed
-# with the system's package manager when missing, through scripts/setup.sh's rules).
+# Installs the agent CLIs the real-agent tests run, at the versions they pin, and ccusage (the
+# tool users run today for Claude Code's costs, which the status bench measures beside pk),
+# from npm into PK_AGENTS_DIR (default ~/.cache/pk/agents), one folder per program and version:
+# a later run finds them there and installs nothing, so CI can cache that folder. Needs node
+# and npm (installed with the system's package manager when missing, by scripts/setup.sh).
 #
 # Claude Code's own package wants node 22 and a postinstall step; its native binary comes in
 # the platform package, which runs as it is. Gemini CLI's native add-ons (keytar, node-pty) are
@@ -26,7 +27,7 @@ install_one() {
   if [ -x "$into/$program" ]; then
     return 0
   fi
-  say "installing $package@$version into $into (for the real-agent tests)"
+  say "installing $package@$version into $into (for the real-agent tests and the status bench)"
   rm -rf "$into.partial"
   mkdir -p "$into.partial"
   npm install --prefix "$into.partial" --no-audit --no-fund --loglevel=error "$@" \
@@ -40,3 +41,6 @@ install_one claude 2.1.328 @anthropic-ai/claude-code-linux-x64 \
   node_modules/@anthropic-ai/claude-code-linux-x64/claude --ignore-scripts
 install_one codex 0.169.0 @openai/codex node_modules/.bin/codex
 install_one gemini 0.61.0 @google/gemini-cli node_modules/.bin/gemini --ignore-scripts
+# 18.0.11 is the last ccusage that runs on node 20 (19 wants node 22; 20 a native binary that
+# npm does not serve here).
+install_one ccusage 18.0.11 ccusage node_modules/.bin/ccusage
