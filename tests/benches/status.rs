@@ -7,9 +7,10 @@
 //! generated session files, default 512), `PK_BENCH_TRACKS` (default 16), `PK_BENCH_TRACK_MB`
 //! (transcript size per track for the watcher, default 4), `PK_BENCH_APPENDS` (default 50),
 //! `PK_BENCH_WRITES` (latency samples, default 40), `PK_BENCH_ROUNDS` (scan rounds, default 3),
-//! `PK_BENCH_STATUSES` (runs of `pk status` without a watcher, each way, default 10).
+//! `PK_BENCH_STATUSES` (runs of `pk status` without a watcher, each way, default 10),
+//! `PK_BENCH_VIEW_MB` (the transcripts of the user's view, over `PK_BENCH_TRACKS`, default 512).
 //! `PK_BENCH_QUICK=1` sets small defaults (32 MB, 4 tracks of 1 MB, 20 appends, 15 writes, 1
-//! round, 5 runs) for CI: it runs in well under a minute.
+//! round, 5 runs, 32 MB for the view) for CI: it runs in well under a minute.
 //!
 //! Method. Everything is generated in a temporary folder (`TMPDIR`). Figures are printed,
 //! never asserted: the exit code is non-zero only when something fails (a command, or a
@@ -62,6 +63,16 @@
 //!    the rounds, each way is run with `-v` and what it says it read is checked: the appended
 //!    bytes only, from the transcript's former end; every transcript from byte 0. Median and
 //!    95th percentile of each, and (a) over (b).
+//! 6. **The user's view.** A new world whose `PK_BENCH_TRACKS` tracks' transcripts total
+//!    `PK_BENCH_VIEW_MB`; each track's exact totals are computed in process first (untimed).
+//!    `wc -l` on the transcripts (page cache warm; median of at least 3). Then `pk up --detach
+//!    --yes`, and from its return `pk status --json` run again and again until every track shows
+//!    its exact tokens: that time, as a user lives it, over `wc -l`'s.
+//! 7. **ccusage beside pk.** On the same files (hard links where ccusage looks, under
+//!    `CLAUDE_CONFIG_DIR/projects/`), with the watcher stopped: `pk status --json` with no
+//!    checkpoint (every transcript read whole, as a first scan) against `ccusage session --json
+//!    --offline` (18.0.11, the tool users run today for Claude Code's costs; installed by
+//!    `scripts/agents.sh`), per round; medians, and each one's peak `VmHWM` (sampled every 2 ms).
 
 use pk_cli::live::Follower;
 use pk_status::{Format, Timestamp, TrackState};
@@ -81,6 +92,7 @@ struct Config {
     writes: usize,
     rounds: usize,
     statuses: usize,
+    view_mb: usize,
 }
 
 impl Config {
@@ -105,6 +117,7 @@ impl Config {
             writes: get("PK_BENCH_WRITES", 40, 15).max(1),
             rounds: get("PK_BENCH_ROUNDS", 3, 1).max(1),
             statuses: get("PK_BENCH_STATUSES", 10, 5).max(1),
+            view_mb: get("PK_BENCH_VIEW_MB", 512, 32).max(1),
         }
     }
 }
@@ -1401,6 +1414,249 @@ fn output_tokens(json: &str) -> u64 {
         .sum()
 }
 
+// ---------------------------------------------------------------------------------------------
+// The user's view, and ccusage beside pk.
+
+/// Runs `cmd` to its end, sampling its `VmHWM` every 2 ms; returns the wall time in ms, the
+/// largest `VmHWM` seen (KiB; the growth of its last 2 ms can be missed) and its stdout.
+fn run_sampled(cmd: &mut Command) -> (f64, u64, String) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the measured command");
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut out).map(|_| out)
+    });
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(hwm);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let elapsed = ms(start.elapsed());
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (elapsed, peak, reader.join().unwrap().expect("read stdout"))
+}
+
+/// Each track's four token counters in `pk status --json`, by track name.
+fn tokens_by_track(json: &str) -> Vec<(String, [u64; 4])> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("pk status --json is JSON");
+    let mut tracks: Vec<_> = v["tracks"]
+        .as_array()
+        .expect("tracks in pk status --json")
+        .iter()
+        .map(|t| {
+            let n = |k: &str| t["tokens"][k].as_u64().unwrap_or(0);
+            (
+                t["name"].as_str().unwrap_or_default().to_string(),
+                [n("input"), n("output"), n("cache_read"), n("cache_write")],
+            )
+        })
+        .collect();
+    tracks.sort();
+    tracks
+}
+
+struct ViewReport {
+    tracks: usize,
+    bytes: u64,
+    wc: f64,
+    /// From `pk up` returning to `pk status --json` showing every track's exact totals.
+    view: f64,
+    /// How long `pk up` took to return.
+    up: f64,
+    /// `pk status --json` without a watcher or checkpoints (every transcript read whole).
+    pk_whole: f64,
+    pk_whole_kib: u64,
+    /// `ccusage session --json --offline` on the same files, if installed.
+    ccusage: Option<(f64, u64)>,
+}
+
+/// 6 and 7 of the module's doc: a world whose tracks' transcripts total `PK_BENCH_VIEW_MB`.
+fn bench_user_view(root: &Path, cfg: &Config) -> ViewReport {
+    let world = World::new(root);
+    let mut g = Gen::new(0x5eed_9876_0007);
+    let t0 = pk_cli::live::now_ms() - 3_600_000;
+    let per_track = cfg.view_mb * MB / cfg.tracks;
+    let mut expected = Vec::new();
+    for i in 1..=cfg.tracks {
+        g.start(200 + i, t0);
+        g.write_file(&world.transcript(i), per_track);
+        // What the totals must be, read in process before anything is timed.
+        let mut tracker = pk_status::Tracker::new(Format::ClaudeSession);
+        tracker.feed(&std::fs::read(world.transcript(i)).expect("read"), t0);
+        let t = tracker.status().tokens;
+        expected.push((
+            format!("t{i:02}"),
+            [t.input, t.output, t.cache_read, t.cache_write],
+        ));
+    }
+    let paths: Vec<_> = (1..=cfg.tracks).map(|i| world.transcript(i)).collect();
+    let bytes = size_of(&paths);
+    // Warm the page cache for everyone, then time `wc -l`.
+    wc_lines(&paths);
+    let wc = median(
+        &(0..cfg.rounds.max(3))
+            .map(|_| ms(wc_lines(&paths).0))
+            .collect::<Vec<_>>(),
+    );
+    std::fs::write(world.repo.join("parallel.toml"), plan(&world, cfg.tracks)).expect("plan");
+    let start = Instant::now();
+    world.pk(&["up", "--detach", "--yes"]);
+    let up = ms(start.elapsed());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(600);
+    loop {
+        if tokens_by_track(&world.pk(&["status", "--json"])) == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pk status did not show the exact totals in 10 minutes"
+        );
+    }
+    let view = ms(start.elapsed());
+    eprintln!(
+        "  user's view: {} tracks, {:.0} MB: pk up returned in {up:.0} ms, exact totals {view:.0} ms later; wc -l {wc:.0} ms",
+        cfg.tracks,
+        bytes as f64 / MB as f64
+    );
+
+    // pk's first scan as a command, and ccusage's, on the same files.
+    stop_watcher(&world);
+    let mut pk_times = Vec::new();
+    let mut pk_kib = 0;
+    for _ in 0..cfg.rounds {
+        remove_checkpoints(&world, cfg.tracks);
+        let (t, kib, out) =
+            run_sampled(
+                world
+                    .cmd(pk_bin())
+                    .args(["--socket", &world.socket, "status", "--json"]),
+            );
+        assert_eq!(tokens_by_track(&out), expected, "pk status read whole");
+        pk_times.push(t);
+        pk_kib = pk_kib.max(kib);
+    }
+    let ccusage = pk_tests::agents::ccusage().map(|ccusage| {
+        // Where ccusage looks: `$CLAUDE_CONFIG_DIR/projects/<project>/<session>.jsonl`.
+        let config = root.join("ccusage");
+        for (i, path) in paths.iter().enumerate() {
+            let dir = config.join(format!("projects/-shop-t{:02}", i + 1));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            std::fs::hard_link(path, dir.join(format!("{:08}-0000-4000-8000-000000000000.jsonl", i + 1)))
+                .expect("link a transcript for ccusage");
+        }
+        let mut times = Vec::new();
+        let mut peak = 0;
+        let mut counted = 0;
+        for _ in 0..cfg.rounds {
+            let (t, kib, out) = run_sampled(
+                world
+                    .cmd(&ccusage)
+                    .args(["session", "--json", "--offline"])
+                    .env("CLAUDE_CONFIG_DIR", &config)
+                    .env("TZ", "UTC"),
+            );
+            let v: serde_json::Value = serde_json::from_str(&out).expect("ccusage --json");
+            counted = v["totals"]["outputTokens"].as_u64().unwrap_or(0);
+            assert!(counted > 0, "ccusage read nothing:\n{out}");
+            times.push(t);
+            peak = peak.max(kib);
+        }
+        let ours: u64 = expected.iter().map(|(_, t)| t[1]).sum();
+        if counted != ours {
+            // ccusage keeps the first record of each message, whose usage is that of the
+            // message's start; pk keeps the largest (the final) usage.
+            eprintln!(
+                "  note: ccusage counts {counted} output tokens, pk {ours} (ccusage keeps each message's first usage record)"
+            );
+        }
+        (median(&times), peak)
+    });
+    if ccusage.is_none() {
+        assert!(
+            std::env::var_os("PK_REQUIRE_AGENTS").is_none(),
+            "ccusage is required (PK_REQUIRE_AGENTS) but not installed: run scripts/agents.sh"
+        );
+        eprintln!("  ccusage is not installed (scripts/agents.sh): not measured");
+    }
+    ViewReport {
+        tracks: cfg.tracks,
+        bytes,
+        wc,
+        view,
+        up,
+        pk_whole: median(&pk_times),
+        pk_whole_kib: pk_kib,
+        ccusage,
+    }
+}
+
+fn print_view(r: &ViewReport, met: impl Fn(bool) -> &'static str) {
+    let mbs = |ms: f64| r.bytes as f64 / MB as f64 / (ms / 1000.0);
+    println!();
+    println!(
+        "The user's view: {} tracks, {:.0} MB of claude-session transcripts",
+        r.tracks,
+        r.bytes as f64 / MB as f64
+    );
+    println!(
+        "  wc -l                                   {:>8.0} ms  {:>7.0} MB/s",
+        r.wc,
+        mbs(r.wc)
+    );
+    println!(
+        "  pk up returning -> pk status exact      {:>8.0} ms  {:>7.0} MB/s  (pk up itself {:.0} ms)",
+        r.view,
+        mbs(r.view),
+        r.up
+    );
+    let ratio = r.wc / r.view;
+    println!(
+        "  user's view / wc -l throughput = {ratio:.2} (target >= 0.25, {})",
+        met(ratio >= 0.25)
+    );
+    println!(
+        "  pk status, every transcript read whole {:>8.0} ms  {:>7.0} MB/s  peak RSS {:.1} MB",
+        r.pk_whole,
+        mbs(r.pk_whole),
+        r.pk_whole_kib as f64 / 1024.0
+    );
+    if let Some((t, kib)) = r.ccusage {
+        println!(
+            "  ccusage session --json --offline       {:>8.0} ms  {:>7.0} MB/s  peak RSS {:.1} MB",
+            t,
+            mbs(t),
+            kib as f64 / 1024.0
+        );
+        let speed = t / r.pk_whole;
+        println!(
+            "  pk / ccusage throughput = {speed:.2} (target >= 3.5, {}); memory {:.2} of ccusage's (target <= 1, {})",
+            met(speed >= 3.5),
+            r.pk_whole_kib as f64 / kib as f64,
+            met(r.pk_whole_kib <= kib)
+        );
+    }
+}
+
 fn main() {
     // Built (or found built) before anything is timed: the first call runs cargo.
     pk_bin();
@@ -1441,11 +1697,14 @@ fn main() {
     let small_append = bench_append(&small, cfg.appends, &mut g);
     std::fs::remove_file(&big).expect("remove");
 
-    let watch = if tmux_available() {
-        Some(bench_watch(&dir.path().join("world"), &cfg))
+    let (watch, view) = if tmux_available() {
+        (
+            Some(bench_watch(&dir.path().join("world"), &cfg)),
+            Some(bench_user_view(&dir.path().join("view"), &cfg)),
+        )
     } else {
         eprintln!("tmux is not installed: the watcher is not measured");
-        None
+        (None, None)
     };
 
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
@@ -1531,6 +1790,9 @@ fn main() {
             met(p95 <= 250.0)
         );
         print_no_watcher(&w.no_watcher);
+    }
+    if let Some(v) = &view {
+        print_view(v, met);
     }
 }
 

@@ -88,3 +88,10 @@ pub fn require(cli: Cli) -> Option<PathBuf> {
     }
     found
 }
+
+/// ccusage, the tool users run today for Claude Code's costs, as `scripts/agents.sh` installs it
+/// for the status bench; `None` when it is not there.
+pub fn ccusage() -> Option<PathBuf> {
+    let path = agents_dir().join("ccusage-18.0.11/node_modules/.bin/ccusage");
+    path.is_file().then_some(path)
+}
