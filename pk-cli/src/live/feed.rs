@@ -35,13 +35,21 @@ pub fn each_in_parallel<T: Send>(
 
 /// Reads what is new for every track (see [`TrackFeed::refresh`]): the event files and where
 /// the transcripts are first, then the transcripts, in parallel when there is much to read.
-pub(crate) fn refresh_all(feeds: &mut [TrackFeed], now_ms: i64) {
+/// The feeds are owned (the watcher's) or borrowed (those `pk status` reads itself).
+pub(crate) fn refresh_all<F>(feeds: &mut [F], now_ms: i64)
+where
+    F: std::borrow::BorrowMut<TrackFeed> + Send,
+{
     for feed in feeds.iter_mut() {
-        feed.follow(now_ms);
+        feed.borrow_mut().follow(now_ms);
     }
-    each_in_parallel(feeds, TrackFeed::backlog, |feed| {
-        feed.read_transcript(now_ms);
-    });
+    each_in_parallel(
+        feeds,
+        |f| f.borrow().backlog(),
+        |feed| {
+            feed.borrow_mut().read_transcript(now_ms);
+        },
+    );
 }
 
 /// Both files of one track, and what it takes to find its transcript.
