@@ -115,7 +115,7 @@ fn system(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
             Some("requires_action") => ctx.set_state(TrackState::Waiting, at),
             Some("idle") => {
                 s.open.clear();
-                ctx.set_state(TrackState::Done, at);
+                ctx.set_ready(at);
             }
             _ => ctx.touch(at),
         },
@@ -280,7 +280,9 @@ mod tests {
     #[test]
     fn state_events_and_denials() {
         let idle = r#"{"type":"system","subtype":"session_state_changed","state":"idle"}"#;
-        assert_eq!(run(&[idle]).state, TrackState::Done);
+        assert_eq!(run(&[idle]).state, TrackState::Starting);
+        let init = r#"{"type":"system","subtype":"init","session_id":"s"}"#;
+        assert_eq!(run(&[init, idle]).state, TrackState::Done);
         let denied = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash"}"#;
         let s = run(&[denied]);
         assert_eq!(
