@@ -148,7 +148,7 @@ mod tests {
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
 
         let marked = trust_worktrees(&config, &main, &[&wt]).unwrap();
-        assert_eq!(marked, [wt.clone()]);
+        assert_eq!(marked, std::slice::from_ref(&wt));
         let after: Value =
             serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
         assert_eq!(after["projects"][key(&wt)]["hasTrustDialogAccepted"], true);
