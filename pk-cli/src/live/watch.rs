@@ -149,6 +149,8 @@ struct Watch {
     /// The entries written to status.json last.
     written: Option<Vec<TrackEntry>>,
     notify_send: Option<PathBuf>,
+    /// Tracks whose pane showed Claude Code's folder-trust dialog at the last look.
+    trust_dialog: HashSet<String>,
 }
 
 impl Watch {
@@ -179,6 +181,7 @@ impl Watch {
             pushed: None,
             written: None,
             notify_send: find_on_path("notify-send"),
+            trust_dialog: HashSet::new(),
         };
         w.sync_feeds();
         w
@@ -262,7 +265,20 @@ impl Watch {
             let status = match pane {
                 Some(p) if !p.dead => {
                     self.dead_since.remove(feed.name());
-                    pk_status::apply_idle(&feed.status(), now, idle_ms)
+                    let mut status = pk_status::apply_idle(&feed.status(), now, idle_ms);
+                    if status.state == TrackState::Starting {
+                        if fresh_panes {
+                            let shown =
+                                claude_trust_dialog(&self.mux, &self.state, feed.name(), &p.id);
+                            set_member(&mut self.trust_dialog, feed.name(), shown);
+                        }
+                        if self.trust_dialog.contains(feed.name()) {
+                            status.state = TrackState::Waiting;
+                            status.last_tool =
+                                Some(crate::session::claude_trust::REASON.to_string());
+                        }
+                    }
+                    status
                 }
                 _ => {
                     // The writer is gone: an unfinished last line is complete. Not on the word
@@ -634,6 +650,31 @@ impl Watch {
         }
         self.written = Some(entries);
         Ok(Flow::Go)
+    }
+}
+
+/// Whether the agent pane `pane` of `track`, an interactive Claude that has shown no activity
+/// yet, shows Claude Code's folder-trust dialog: no hook fires while it waits, so only the
+/// pane tells. One `capture-pane` of a starting Claude track per look at the panes (tmux only).
+fn claude_trust_dialog(mux: &Mux, state: &State, track: &str, pane: &str) -> bool {
+    let Mux::Tmux(tmux) = mux else {
+        return false;
+    };
+    let claude = state
+        .tracks
+        .iter()
+        .any(|r| r.name == track && r.launch.agent == "claude");
+    claude
+        && tmux
+            .run(vec![Cmd::new("capture-pane").flag("-p").opt("-t", pane)])
+            .is_ok_and(|screen| crate::session::claude_trust::dialog_in(&screen))
+}
+
+fn set_member(set: &mut HashSet<String>, name: &str, member: bool) {
+    if member {
+        set.insert(name.to_string());
+    } else {
+        set.remove(name);
     }
 }
 

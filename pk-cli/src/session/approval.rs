@@ -386,6 +386,18 @@ pub(crate) fn header(plan: &Plan, status: &Status) -> String {
     }
 }
 
+/// What `pk up` also does for a plan with interactive Claude tracks: it changes Claude Code's own
+/// configuration ([`crate::session::claude_trust`]), so the person approving is told.
+pub(crate) fn claude_trust_note(plan: &Plan) -> Option<String> {
+    let claude = Agent::Preset(AgentPreset::Claude);
+    plan.tracks.iter().any(|t| t.agent == claude).then(|| {
+        format!(
+            "and where you trust {} in Claude Code, pk marks each new worktree of a `claude` track trusted too (in ~/.claude.json)",
+            plan.repo_root.display()
+        )
+    })
+}
+
 /// `pk up`'s gate, before anything is created: returns when the plan's commands are approved
 /// (or need no approval). Otherwise: with `yes`, shows and approves them; on a terminal, shows
 /// them and asks; without a terminal, refuses (exit 3) naming the plan and how to approve.
@@ -399,6 +411,9 @@ pub(crate) fn ensure(out: &Output, plan: &Plan, yes: bool) -> Result<()> {
     };
     let list = render(&commands, before, out);
     out.step(&format!("{}\n{list}", header(plan, &status)));
+    if let Some(note) = claude_trust_note(plan) {
+        out.step(&note);
+    }
     if yes {
         approve(&plan.path, &commands)?;
         out.step("approved (--yes)");

@@ -91,6 +91,7 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<
     state.keep = Some(plan.session.keep.clone());
     let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
     let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
+    trust_claude_worktrees(ctx, ws);
     write_track_files(ws, &hook)?;
     crate::fault::point("up:track-files-written");
     let mux = ws.mux(ctx, Some(&state));
@@ -545,6 +546,41 @@ pub(crate) fn launch_spec(
             .prompt
             .clone()
             .filter(|_| crate::plan::prompt::on_stdin(&track.agent)),
+    }
+}
+
+/// Marks the worktrees of interactive Claude tracks trusted in Claude Code's configuration
+/// where the user trusts the main checkout ([`crate::session::claude_trust`]). A failure is a
+/// warning: Claude then asks in the pane, and the bar shows it waiting.
+fn trust_claude_worktrees(ctx: &Ctx, ws: &Workspace) {
+    let worktrees: Vec<&Path> = ws
+        .plan
+        .tracks
+        .iter()
+        .filter(|t| t.agent == plan::Agent::Preset(plan::AgentPreset::Claude))
+        .map(|t| t.worktree.as_path())
+        .filter(|w| w.is_dir())
+        .collect();
+    let Some(config) = crate::session::claude_trust::config_path(&|k| std::env::var(k).ok()) else {
+        return;
+    };
+    if worktrees.is_empty() {
+        return;
+    }
+    match crate::session::claude_trust::trust_worktrees(&config, &ws.plan.repo_root, &worktrees) {
+        Ok(marked) => {
+            for wt in marked {
+                ctx.out.step(&format!(
+                    "Claude Code: trusted {} as you trust {} ({})",
+                    wt.display(),
+                    ws.plan.repo_root.display(),
+                    config.display()
+                ));
+            }
+        }
+        Err(e) => ctx.out.warn(&format!(
+            "could not mark the worktrees trusted for Claude Code: {e} (Claude will ask in each)"
+        )),
     }
 }
 

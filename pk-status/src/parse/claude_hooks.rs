@@ -4,7 +4,8 @@
 //! as the event's time instead of the time the line was read.
 //!
 //! States: `done` on `SessionStart` (the agent is ready for an instruction; not after a
-//! compaction), `Stop`, `SessionEnd` and `Notification(idle_prompt)`; `working` on
+//! compaction), `Stop`, `SessionEnd` and `Notification(idle_prompt)`, but `SessionStart` and
+//! `idle_prompt` before any work leave the track `starting` ([`Ctx::set_ready`]); `working` on
 //! `UserPromptSubmit`, `PreToolUse`, `PostToolUse`, `PostToolUseFailure`, `PostToolBatch`,
 //! `SubagentStart`/`Stop`, `PermissionDenied`, `ElicitationResult`; `waiting` on
 //! `PermissionRequest`, `Notification(permission_prompt | elicitation_dialog)` and
@@ -45,7 +46,7 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
             if text(v, "source") == Some("compact") {
                 ctx.touch(at);
             } else {
-                ctx.set_state(TrackState::Done, at);
+                ctx.set_ready(at);
             }
         }
         "UserPromptSubmit" | "PostToolUse" | "PostToolUseFailure" | "PostToolBatch"
@@ -65,9 +66,7 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
                 ctx.set_state(TrackState::Waiting, at)
             }
             // The prompt has been idle a minute; a pending permission dialog still wins.
-            Some("idle_prompt") if ctx.status.state != TrackState::Waiting => {
-                ctx.set_state(TrackState::Done, at)
-            }
+            Some("idle_prompt") if ctx.status.state != TrackState::Waiting => ctx.set_ready(at),
             _ => ctx.touch(at),
         },
         "Stop" | "AfterAgent" if !sub => ctx.set_state(TrackState::Done, at),
@@ -117,7 +116,11 @@ mod tests {
             r#","source":"startup","model":"claude-opus-4-5""#,
         )];
         let t = run(&lines);
-        assert_eq!(t.status().state, TrackState::Done);
+        // Claude Code 2.1 starts its session before it submits the first prompt: nothing done
+        // yet, so no `done` (nor its bell).
+        assert_eq!(t.status().state, TrackState::Starting);
+        assert_eq!(t.status().state_at, None);
+        assert!(t.status().last_activity.is_some());
         assert_eq!(t.status().model.as_deref(), Some("claude-opus-4-5"));
         assert_eq!(t.transcript_path(), Some("/h/.claude/projects/-w/s.jsonl"));
         lines.push(hook("UserPromptSubmit", r#","prompt":"bump axios""#));
@@ -141,11 +144,26 @@ mod tests {
         assert_eq!(run(&lines).status().state, TrackState::Working);
         lines.push(hook("Stop", r#","stop_hook_active":false"#));
         assert_eq!(run(&lines).status().state, TrackState::Done);
+        // After work, a new session (`/clear`) and an idle prompt are `done`.
+        let mut after = lines.clone();
+        after.push(hook("UserPromptSubmit", ""));
+        after.push(hook("SessionStart", r#","source":"clear""#));
+        assert_eq!(run(&after).status().state, TrackState::Done);
         lines.push(hook("StopFailure", r#","error":"rate_limit""#));
         let t = run(&lines);
         assert_eq!(t.status().state, TrackState::Error);
         assert_eq!(t.status().last_error.as_deref(), Some("rate_limit"));
         assert_eq!(t.status().tokens.total(), 0);
+    }
+
+    #[test]
+    fn idle_before_any_work_is_still_starting() {
+        let idle = hook("Notification", r#","notification_type":"idle_prompt""#);
+        let start = hook("SessionStart", r#","source":"startup""#);
+        let t = run(&[start.clone(), idle.clone()]);
+        assert_eq!(t.status().state, TrackState::Starting);
+        let t = run(&[start, hook("UserPromptSubmit", ""), idle]);
+        assert_eq!(t.status().state, TrackState::Done);
     }
 
     #[test]
@@ -195,7 +213,7 @@ mod tests {
         let steps = [
             (
                 gemini("SessionStart", r#","source":"startup""#),
-                TrackState::Done,
+                TrackState::Starting,
             ),
             (
                 gemini("BeforeAgent", r#","prompt":"write hi""#),

@@ -115,7 +115,7 @@ fn system(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
             Some("requires_action") => ctx.set_state(TrackState::Waiting, at),
             Some("idle") => {
                 s.open.clear();
-                ctx.set_state(TrackState::Done, at);
+                ctx.set_ready(at);
             }
             _ => ctx.touch(at),
         },
@@ -277,10 +277,43 @@ mod tests {
         assert_eq!((s.cost_usd, s.tokens.output), (0.5, 14));
     }
 
+    /// Claude Code 2.1.328 `-p` writes one `assistant` record per content block, each with the
+    /// usage of the message's start (`output_tokens: 1`); only `result` has the final counts.
+    #[test]
+    fn one_record_per_block_counts_the_message_once_until_the_result() {
+        let block = |text: &str, output: u64| {
+            format!(
+                r#"{{"type":"assistant","message":{{"id":"msg_01","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"{text}"}}],"usage":{{"input_tokens":1000,"output_tokens":{output},"cache_read_input_tokens":3000,"cache_creation_input_tokens":500}}}}}}"#
+            )
+        };
+        let (a, b) = (block("First.", 1), block("Second.", 1));
+        let s = run(&[&a, &b]);
+        assert_eq!(
+            (
+                s.tokens.input,
+                s.tokens.output,
+                s.tokens.cache_read,
+                s.tokens.cache_write
+            ),
+            (1000, 1, 3000, 500)
+        );
+        // A copy with more output (a later writer's final usage) replaces it; a smaller one not.
+        let s = run(&[&a, &block("Third.", 200), &b]);
+        assert_eq!((s.tokens.input, s.tokens.output), (1000, 200));
+        let result = r#"{"type":"result","subtype":"success","total_cost_usd":0.00879,"usage":{"input_tokens":1000,"output_tokens":200,"cache_read_input_tokens":3000,"cache_creation_input_tokens":500}}"#;
+        let s = run(&[&a, &b, result]);
+        assert_eq!(
+            (s.tokens.output, s.cost_usd, s.cost_is_reported),
+            (200, 0.00879, true)
+        );
+    }
+
     #[test]
     fn state_events_and_denials() {
         let idle = r#"{"type":"system","subtype":"session_state_changed","state":"idle"}"#;
-        assert_eq!(run(&[idle]).state, TrackState::Done);
+        assert_eq!(run(&[idle]).state, TrackState::Starting);
+        let init = r#"{"type":"system","subtype":"init","session_id":"s"}"#;
+        assert_eq!(run(&[init, idle]).state, TrackState::Done);
         let denied = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash"}"#;
         let s = run(&[denied]);
         assert_eq!(

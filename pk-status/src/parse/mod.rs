@@ -150,6 +150,18 @@ impl Ctx {
         self.status.state_at = Some(Timestamp(at));
     }
 
+    /// The agent waits for an instruction without being in a turn (a session starts, a prompt
+    /// has been idle): `done` once it has worked, but a track that has not worked yet is still
+    /// `starting`. Interactive Claude's `SessionStart` comes before its first prompt is even
+    /// submitted; shown as `done`, it rang the bell for a track that had done nothing.
+    pub fn set_ready(&mut self, at: i64) {
+        if self.status.state == TrackState::Starting {
+            self.touch(at);
+        } else {
+            self.set_state(TrackState::Done, at);
+        }
+    }
+
     /// Sets the last tool from a tool name and its input, `prefix` marking a sub-agent's call.
     pub fn set_tool(&mut self, prefix: &str, name: &str, input: Option<&Value>) {
         let mut text = tools::describe(name, input, self.cwd.as_deref());
