@@ -121,6 +121,23 @@ impl Tracker {
         self.ctx.transcript_path.as_deref()
     }
 
+    /// The Codex thread a rollout (`codex-rollout`) belongs to, once read.
+    pub fn thread_id(&self) -> Option<&str> {
+        match &self.parser {
+            Parser::CodexRollout(s) => s.thread.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Names the track's own Codex thread (`claude-hooks` only; the [`Tracker::thread_id`] of
+    /// its rollout): Codex's `notify` turn ends of other threads (the title's) are not the
+    /// track's. Turn ends held until now count if of this thread.
+    pub fn set_own_thread(&mut self, thread: &str) {
+        if let Parser::ClaudeHooks(s) = &mut self.parser {
+            crate::parse::set_own_thread(s, &mut self.ctx, thread);
+        }
+    }
+
     /// Saves the state, `consumed` being the bytes of the file fed so far, so that reading can
     /// go on later, in another process, from [`Checkpoint::offset`] ([`Tracker::resume`]).
     /// The bytes of an unfinished last line are not saved: the checkpoint's offset is before
@@ -189,7 +206,7 @@ impl Checkpoint {
     /// Version of what a checkpoint holds. Saved checkpoints of another version must not be
     /// resumed: bump it whenever the saved state changes shape or meaning (the test
     /// `checkpoint_shape_is_versioned` fails then, as a reminder).
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 
     /// The format of the file read.
     pub fn format(&self) -> Format {
@@ -268,7 +285,7 @@ mod tests {
         );
         let saved = serde_json::to_string(&t.checkpoint(200)).unwrap();
         // When this changes, bump Checkpoint::VERSION, then update the text here.
-        assert_eq!(Checkpoint::VERSION, 1);
+        assert_eq!(Checkpoint::VERSION, 2);
         // The 20 bytes of the torn line are not saved: the offset is before them.
         let expected = concat!(
             r#"{"offset":180,"format":"claude-stream","model_hint":null,"max_line":4194304,"skipping":false,"dropped":0,"skipped":0,"parser":{"ClaudeStream":{"claude":{"responses":1,"reported_turns":0},"open":{},"session_id":null}},"ctx":{"status":{"state":"working","state_at":"2026-03-02T09:14:05.000Z","last_activity":"2026-03-0"#,

@@ -247,12 +247,27 @@ impl TrackFeed {
             self.transcript = Some(Follower::new(path, format));
             changed = true;
         }
+        self.tell_own_thread();
         changed
     }
 
     /// The second half of [`TrackFeed::refresh`]: reads what is new in the transcript.
     pub fn read_transcript(&mut self, now_ms: i64) -> bool {
-        self.transcript.as_mut().is_some_and(|t| t.poll(now_ms))
+        let read = self.transcript.as_mut().is_some_and(|t| t.poll(now_ms));
+        self.tell_own_thread();
+        read
+    }
+
+    /// Interactive Codex: only the turn ends its `notify` reports of the rollout's thread are
+    /// the track's (its title is written on a thread of its own, whose end comes first).
+    fn tell_own_thread(&mut self) {
+        if let Some(thread) = self
+            .transcript
+            .as_ref()
+            .and_then(|t| t.tracker().thread_id())
+        {
+            self.events.set_own_thread(thread);
+        }
     }
 
     /// Bytes of the transcript not read yet.

@@ -106,6 +106,11 @@ impl Follower {
         &self.tracker
     }
 
+    /// Names the track's own Codex thread to the tracker ([`Tracker::set_own_thread`]).
+    pub(super) fn set_own_thread(&mut self, thread: &str) {
+        self.tracker.set_own_thread(thread);
+    }
+
     /// The status read so far.
     pub fn status(&self) -> &TrackStatus {
         self.tracker.status()

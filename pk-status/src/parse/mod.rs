@@ -17,6 +17,8 @@ mod json;
 mod lines;
 mod tools;
 
+pub(crate) use claude_hooks::set_own_thread;
+
 use crate::ledger::{Ledger, Usage};
 use crate::sanitize::{clean, truncate, truncate_owned};
 use crate::state::TrackState;
@@ -222,7 +224,7 @@ pub(crate) fn pricing_model<'a>(
 pub(crate) enum Parser {
     ClaudeStream(claude_stream::State),
     ClaudeSession(claude::Claude),
-    ClaudeHooks,
+    ClaudeHooks(claude_hooks::State),
     CodexExec(codex_exec::State),
     CodexRollout(codex_rollout::State),
     GeminiStream,
@@ -234,7 +236,7 @@ impl Parser {
         match format {
             Format::ClaudeStream => Parser::ClaudeStream(Default::default()),
             Format::ClaudeSession => Parser::ClaudeSession(Default::default()),
-            Format::ClaudeHooks => Parser::ClaudeHooks,
+            Format::ClaudeHooks => Parser::ClaudeHooks(Default::default()),
             Format::CodexExec => Parser::CodexExec(Default::default()),
             Format::CodexRollout => Parser::CodexRollout(Default::default()),
             Format::GeminiStream => Parser::GeminiStream,
@@ -246,7 +248,7 @@ impl Parser {
     fn policy(&self) -> Option<&'static json::Policy> {
         match self {
             Parser::ClaudeSession(_) => Some(&CLAUDE_SESSION),
-            Parser::ClaudeStream(_) | Parser::ClaudeHooks => Some(&CLAUDE),
+            Parser::ClaudeStream(_) | Parser::ClaudeHooks(_) => Some(&CLAUDE),
             _ => None,
         }
     }
@@ -299,7 +301,7 @@ impl Parser {
         match self {
             Parser::ClaudeStream(s) => claude_stream::record(s, ctx, &v, at),
             Parser::ClaudeSession(s) => claude_session::record(s, ctx, &v, at),
-            Parser::ClaudeHooks => claude_hooks::record(ctx, &v, at),
+            Parser::ClaudeHooks(s) => claude_hooks::record(s, ctx, &v, at),
             Parser::CodexExec(s) => codex_exec::record(s, ctx, &v, at),
             Parser::CodexRollout(s) => codex_rollout::record(s, ctx, &v, at),
             Parser::GeminiStream => gemini_stream::record(ctx, &v, at),
