@@ -266,7 +266,10 @@ mod tests {
         t.feed_line(&notify("main", 5), 0);
         t.set_own_thread("main");
         assert_eq!(t.status().state, TrackState::Done);
-        assert_eq!(t.status().state_at.unwrap().to_rfc3339(), "2026-03-02T09:14:05.000Z");
+        assert_eq!(
+            t.status().state_at.unwrap().to_rfc3339(),
+            "2026-03-02T09:14:05.000Z"
+        );
         // With the user's hooks: the first hook's session is the track's thread, and the
         // title's end does not replace the wait for an approval.
         let t = run(&[

@@ -209,7 +209,9 @@ mod tests {
         );
         assert_eq!(describe("shell", Some(&json!("not json")), None), "shell");
         // Codex 0.169: `exec_command` (and code mode's `exec`) name the command `cmd`.
-        let args = json!("{\"cmd\":\"cargo test -q\",\"sandbox_permissions\":\"require_escalated\",\"justification\":\"x\"}");
+        let args = json!(
+            "{\"cmd\":\"cargo test -q\",\"sandbox_permissions\":\"require_escalated\",\"justification\":\"x\"}"
+        );
         assert_eq!(
             describe("exec_command", Some(&args), None),
             "exec_command cargo test -q"

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 /// The name of the variable holding the fake API key ([`write_codex_home`]'s `env_key`).
-pub const KEY_VAR: &str = "PK_FAKE_OPENAI_KEY";
+pub const KEY_VAR: &str = "FAKE_OPENAI_KEY";
 
 /// The usage one response reports. Input counts include the cached part and output counts
 /// the reasoning part, as OpenAI's do.
@@ -55,12 +55,18 @@ pub fn message(index: usize, id: &str, text: &str) -> Vec<Event> {
                "content": content})
     };
     vec![
-        event(json!({"type": "response.output_item.added", "output_index": index,
-                     "item": item(json!([]))})),
-        event(json!({"type": "response.output_text.delta", "output_index": index,
-                     "content_index": 0, "item_id": id, "delta": text})),
-        event(json!({"type": "response.output_item.done", "output_index": index,
-                     "item": item(json!([{"type": "output_text", "text": text, "annotations": []}]))})),
+        event(
+            json!({"type": "response.output_item.added", "output_index": index,
+                     "item": item(json!([]))}),
+        ),
+        event(
+            json!({"type": "response.output_text.delta", "output_index": index,
+                     "content_index": 0, "item_id": id, "delta": text}),
+        ),
+        event(
+            json!({"type": "response.output_item.done", "output_index": index,
+                     "item": item(json!([{"type": "output_text", "text": text, "annotations": []}]))}),
+        ),
     ]
 }
 
@@ -71,10 +77,14 @@ pub fn function_call(index: usize, call_id: &str, name: &str, arguments: &Value)
                "name": name, "arguments": args, "status": "completed"})
     };
     vec![
-        event(json!({"type": "response.output_item.added", "output_index": index,
-                     "item": item("")})),
-        event(json!({"type": "response.output_item.done", "output_index": index,
-                     "item": item(&arguments.to_string())})),
+        event(
+            json!({"type": "response.output_item.added", "output_index": index,
+                     "item": item("")}),
+        ),
+        event(
+            json!({"type": "response.output_item.done", "output_index": index,
+                     "item": item(&arguments.to_string())}),
+        ),
     ]
 }
 
@@ -125,7 +135,8 @@ pub fn tool_output(request: &Request, call_id: &str) -> Option<String> {
 /// `final_text`, each reporting `usage`. With `escalate`, the call asks for escalated
 /// permissions, which interactive Codex (`approval_policy = "on-request"`) asks the user
 /// for; without, it runs in the workspace sandbox (`codex exec` asks no one). The title thread
-/// is answered `title` with `title_usage`. The final answer waits for `hold` when given.
+/// is answered `title` with `title_usage`. The final answer waits for `hold`, the title for
+/// `hold_title`, when given.
 pub struct ShellTurn {
     pub command: String,
     pub escalate: bool,
@@ -134,6 +145,7 @@ pub struct ShellTurn {
     pub title: String,
     pub title_usage: Usage,
     pub hold: Option<Gate>,
+    pub hold_title: Option<Gate>,
 }
 
 /// The call id of [`ShellTurn`]'s command.
@@ -147,7 +159,11 @@ impl Script for ShellTurn {
         }
         if is_title_request(request) {
             let msg = message(0, &format!("msg_{earlier}"), &self.title);
-            return Reply::Sse(response(&id, vec![msg], self.title_usage));
+            let mut events = response(&id, vec![msg], self.title_usage);
+            if let Some(gate) = &self.hold_title {
+                events[0] = events[0].clone().held_by(gate);
+            }
+            return Reply::Sse(events);
         }
         if tool_output(request, CALL_ID).is_some() {
             let mut events = response(
