@@ -57,6 +57,9 @@ pub struct TrackFeed {
     started: Option<i64>,
     not_before: Option<SystemTime>,
     codex_seen: HashMap<PathBuf, bool>,
+    /// The model of a `codex exec` track, whose stream names none
+    /// ([`crate::session::codex_model`]).
+    model: Option<String>,
     finished: bool,
     /// Where reading stood at the last checkpoint written or read.
     saved: Option<Progress>,
@@ -97,6 +100,18 @@ impl TrackFeed {
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
             .map(|t| t.checked_sub(START_SLACK).unwrap_or(t));
+        let model = rec
+            .transcript
+            .as_ref()
+            .filter(|s| s.format() == Format::CodexExec)
+            .and_then(|_| {
+                let track_env = |k: &str| {
+                    let own = rec.launch.env.iter().rev().find(|(n, _)| n == k);
+                    own.map(|(_, v)| v.clone())
+                        .or_else(|| std::env::var(k).ok())
+                };
+                crate::session::codex_model::codex_exec_model(&rec.launch.argv, &track_env)
+            });
         TrackFeed {
             name: rec.name.clone(),
             source: rec.transcript.clone(),
@@ -106,6 +121,7 @@ impl TrackFeed {
             started: rec.agent_started_ms,
             not_before,
             codex_seen: HashMap::new(),
+            model,
             finished: false,
             saved: None,
         }
@@ -131,10 +147,11 @@ impl TrackFeed {
             return feed;
         }
         let events_path = feed.events.path().to_path_buf();
-        feed.events = Follower::resume(events_path, Format::ClaudeHooks, saved.events);
+        feed.events = Follower::resume(events_path, Format::ClaudeHooks, None, saved.events);
         if let Some(t) = saved.transcript {
             let format = feed.source.as_ref().map_or(Format::Lines, Source::format);
-            feed.transcript = Some(Follower::resume(t.path.clone(), format, Some(t)));
+            let model = feed.model.as_deref();
+            feed.transcript = Some(Follower::resume(t.path.clone(), format, model, Some(t)));
         }
         // Not `finished`: the watcher sees again whether the agent ended, and a resumed tracker
         // has nothing pending to finish if it did.
@@ -244,7 +261,7 @@ impl TrackFeed {
                 self.carried = (self.carried.0.plus(&s.tokens), self.carried.1 + s.cost_usd);
             }
             let format = self.source.as_ref().map_or(Format::Lines, Source::format);
-            self.transcript = Some(Follower::new(path, format));
+            self.transcript = Some(Follower::with_model(path, format, self.model.as_deref()));
             changed = true;
         }
         self.tell_own_thread();

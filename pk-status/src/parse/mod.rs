@@ -80,11 +80,12 @@ impl Format {
         }
     }
 
-    /// The model assumed for pricing when the transcript does not name one (`codex exec --json`
-    /// never does): the agent's default model.
+    /// The model assumed for pricing when the transcript does not name one: the agent's default
+    /// model, or "" (not priced) for Codex, whose default changes with its releases: `codex exec
+    /// --json` never names its model, so the watcher finds it ([`crate::Tracker::with_model`]).
     pub fn assumed_model(self) -> &'static str {
         match self {
-            Format::CodexExec | Format::CodexRollout => "gpt-5-codex",
+            Format::CodexExec | Format::CodexRollout => "",
             Format::GeminiStream => "gemini-2.5-pro",
             _ => "claude-sonnet-4-5",
         }
@@ -199,6 +200,7 @@ impl Ctx {
         self.status.tokens = tokens;
         self.status.cost_usd = cost;
         self.status.cost_is_reported = reported;
+        self.status.unpriced = !reported && self.ledger.unpriced();
     }
 
     /// The model to price usage with: see [`pricing_model`].
