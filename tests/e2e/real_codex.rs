@@ -335,3 +335,66 @@ fn real_codex_is_not_done_when_its_title_thread_is() {
     assert!(!seen[..seen.len() - 1].contains(&"done"), "{seen:?}");
     eprintln!("states: {seen:?}");
 }
+
+/// A model pk's table does not know is priced by the user's `prices.toml`, or shows its
+/// tokens and an unknown cost: never a guessed price. A bad table is an error in `pk check`.
+#[test]
+fn real_codex_exec_costs_come_from_the_users_table_or_are_unknown() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Codex) else {
+        return;
+    };
+    let model = FakeModel::start(turn("touch made.txt", false));
+    // Track `api` runs a model only the user's table knows, `web` one nobody knows: each has
+    // a Codex home of its own (the track's `env`).
+    let vars = codex_world(&env, &model, "acme-coder-1", path);
+    let web_home = env.root().join("codex-web");
+    let web_worktree = env.worktrees().join("web");
+    openai::write_codex_home(&web_home, &model.url(), "mystery-2", &[&web_worktree]);
+    let prices = env.root().join("cfgh/pk/prices.toml");
+    pk_tests::write_file(
+        &prices,
+        "[models.acme-coder]\ninput = 2.0\noutput = 4.0\ncache_read = 0.5\n",
+    );
+    let mut plan = plan("codex-exec", "Create made.txt", 18640, &vars);
+    plan.push_str(&format!(
+        "\n[[track]]\nname = \"web\"\nagent = \"codex-exec\"\nprompt = \"Create made.txt\"\nenv = {{ CODEX_HOME = {:?} }}\n",
+        web_home.display().to_string()
+    ));
+    env.up_detached(&plan);
+    let screen = env.attach_screen("shop");
+    env.wait_for("both tracks done", 90, || {
+        let line = screen.status_line();
+        state_of(&line, "api") == Some("done") && state_of(&line, "web") == Some("done")
+    });
+    let line = screen.status_line();
+    assert!(line.contains("web done $?"), "{line}");
+    assert!(line.contains("+?"), "{line}");
+
+    let status = env.status_json();
+    let tokens =
+        serde_json::json!({"input": 1200, "output": 100, "cache_read": 800, "cache_write": 0});
+    let (api, web) = (&status["tracks"][0], &status["tracks"][1]);
+    assert_eq!(api["tokens"], tokens, "{api}");
+    assert_eq!(api["cost_known"], true, "{api}");
+    let want = (1200.0 * 2.0 + 800.0 * 0.5 + 100.0 * 4.0) / 1e6;
+    let cost = api["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - want).abs() < 1e-9,
+        "cost {cost}, want {want}: {api}"
+    );
+    assert_eq!(web["tokens"], tokens, "{web}");
+    assert_eq!(web["cost_known"], false, "{web}");
+    assert_eq!(web["cost_usd"], 0.0, "{web}");
+    assert_eq!(status["cost_known"], false, "{status}");
+    let table = env.pk_ok(&["status"]).stdout;
+    assert!(table.contains("$?"), "{table}");
+
+    // A bad table: `pk check` names the file and line.
+    pk_tests::write_file(&prices, "[models.acme-coder]\ninput = 2.0\noutput = -4.0\n");
+    let run = env.pk_exits(2, &["check"]);
+    let at = format!("{}:3:", prices.display());
+    assert!(run.stderr.contains(&at), "{run}");
+}

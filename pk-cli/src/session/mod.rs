@@ -16,4 +16,5 @@ pub(crate) mod recover;
 pub mod state;
 pub(crate) mod teardown;
 pub mod transcript;
+pub(crate) mod user_prices;
 pub mod workspace;
