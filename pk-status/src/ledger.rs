@@ -248,6 +248,11 @@ impl Ledger {
         }
     }
 
+    /// Prices usage of unnamed models with `model` from now on (also what was counted).
+    pub fn set_fallback_model(&mut self, model: &str) {
+        self.fallback_model = model.to_string();
+    }
+
     /// Adds a record that has no duplicates.
     pub fn add(&mut self, model: &str, u: Usage) {
         // The model is known but for the first record of each.

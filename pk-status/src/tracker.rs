@@ -61,6 +61,11 @@ impl Tracker {
         self
     }
 
+    /// The model named to the tracker ([`Tracker::with_model`], [`Tracker::name_model`]).
+    pub fn model_hint(&self) -> Option<&str> {
+        self.model_hint.as_deref()
+    }
+
     /// The format this tracker reads.
     pub fn format(&self) -> Format {
         self.format
@@ -121,12 +126,25 @@ impl Tracker {
         self.ctx.transcript_path.as_deref()
     }
 
-    /// The Codex thread a rollout (`codex-rollout`) belongs to, once read.
+    /// The Codex thread of a rollout (`codex-rollout`) or of `codex exec`'s stream, once read.
     pub fn thread_id(&self) -> Option<&str> {
         match &self.parser {
             Parser::CodexRollout(s) => s.thread.as_deref(),
+            Parser::CodexExec(s) => Some(s.thread.as_str()).filter(|t| !t.is_empty()),
             _ => None,
         }
+    }
+
+    /// Names the model, found after reading began (`codex exec`'s, in its thread's rollout),
+    /// without reading again: like [`Tracker::with_model`], it prices usage of unnamed models
+    /// and is shown until the transcript names one.
+    pub fn name_model(&mut self, model: &str) {
+        self.model_hint = Some(model.to_string());
+        self.ctx.ledger.set_fallback_model(model);
+        if self.ctx.status.model.is_none() {
+            self.ctx.set_model(model);
+        }
+        self.ctx.refresh_totals();
     }
 
     /// Names the track's own Codex thread (`claude-hooks` only; the [`Tracker::thread_id`] of
@@ -228,6 +246,22 @@ impl Checkpoint {
 mod tests {
     use super::*;
     use crate::state::TrackState;
+
+    #[test]
+    fn a_model_named_later_prices_what_was_counted() {
+        let mut t = Tracker::new(Format::CodexExec);
+        t.feed(
+            b"{\"type\":\"thread.started\",\"thread_id\":\"th\"}\n{\"type\":\"turn.completed\",\"usage\":{\"output_tokens\":1000000}}\n",
+            0,
+        );
+        assert_eq!(t.thread_id(), Some("th"));
+        assert!(t.status().unpriced);
+        t.name_model("gpt-5-mini");
+        assert_eq!(t.status().cost_usd, 2.0);
+        assert!(!t.status().unpriced);
+        assert_eq!(t.status().model.as_deref(), Some("gpt-5-mini"));
+        assert_eq!(t.checkpoint(0).model_hint(), Some("gpt-5-mini"));
+    }
 
     #[test]
     fn reset_starts_over_but_keeps_the_hint() {

@@ -60,6 +60,9 @@ pub struct TrackFeed {
     /// The model of a `codex exec` track, whose stream names none
     /// ([`crate::session::codex_model`]).
     model: Option<String>,
+    /// For a `codex exec` track whose model nothing named: `CODEX_HOME/sessions`, where the
+    /// thread's rollout names it.
+    codex_sessions: Option<PathBuf>,
     finished: bool,
     /// Where reading stood at the last checkpoint written or read.
     saved: Option<Progress>,
@@ -100,18 +103,22 @@ impl TrackFeed {
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
             .map(|t| t.checked_sub(START_SLACK).unwrap_or(t));
-        let model = rec
+        let track_env = |k: &str| {
+            let own = rec.launch.env.iter().rev().find(|(n, _)| n == k);
+            own.map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(k).ok())
+        };
+        let codex_exec = rec
             .transcript
             .as_ref()
-            .filter(|s| s.format() == Format::CodexExec)
-            .and_then(|_| {
-                let track_env = |k: &str| {
-                    let own = rec.launch.env.iter().rev().find(|(n, _)| n == k);
-                    own.map(|(_, v)| v.clone())
-                        .or_else(|| std::env::var(k).ok())
-                };
-                crate::session::codex_model::codex_exec_model(&rec.launch.argv, &track_env)
-            });
+            .is_some_and(|s| s.format() == Format::CodexExec);
+        let model = codex_exec
+            .then(|| crate::session::codex_model::codex_exec_model(&rec.launch.argv, &track_env))
+            .flatten();
+        let codex_sessions = (codex_exec && model.is_none())
+            .then(|| transcript::codex_root(&track_env))
+            .flatten()
+            .map(|root| root.join("sessions"));
         TrackFeed {
             name: rec.name.clone(),
             source: rec.transcript.clone(),
@@ -122,6 +129,7 @@ impl TrackFeed {
             not_before,
             codex_seen: HashMap::new(),
             model,
+            codex_sessions,
             finished: false,
             saved: None,
         }
@@ -272,7 +280,27 @@ impl TrackFeed {
     pub fn read_transcript(&mut self, now_ms: i64) -> bool {
         let read = self.transcript.as_mut().is_some_and(|t| t.poll(now_ms));
         self.tell_own_thread();
+        if read {
+            self.find_codex_model(now_ms);
+        }
         read
+    }
+
+    /// `codex exec` with a model nothing named: its thread's rollout names it.
+    fn find_codex_model(&mut self, now_ms: i64) {
+        let (Some(sessions), Some(t)) = (&self.codex_sessions, &mut self.transcript) else {
+            return;
+        };
+        if self.model.is_some() || t.tracker().model_hint().is_some() {
+            return;
+        }
+        let Some(thread) = t.tracker().thread_id() else {
+            return;
+        };
+        if let Some(model) = crate::session::codex_model::model_in_rollout(sessions, thread, now_ms)
+        {
+            t.name_model(&model);
+        }
     }
 
     /// Interactive Codex: only the turn ends its `notify` reports of the rollout's thread are

@@ -55,8 +55,8 @@ impl Follower {
     }
 
     /// The follower a checkpoint saved, when the file at `path` is still the one it read
-    /// (same inode, at least as long, the same bytes before the offset) with the same `model`;
-    /// else a new one.
+    /// (same inode, at least as long, the same bytes before the offset) with the same `model`
+    /// (or one named while reading, when `model` is none); else a new one.
     pub(super) fn resume(
         path: PathBuf,
         format: Format,
@@ -121,6 +121,11 @@ impl Follower {
     /// The parser of the file.
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    /// Names the model found after reading began ([`Tracker::name_model`]).
+    pub(super) fn name_model(&mut self, model: &str) {
+        self.tracker.name_model(model);
     }
 
     /// Names the track's own Codex thread to the tracker ([`Tracker::set_own_thread`]).

@@ -2,10 +2,53 @@
 //! could not be priced): as Codex 0.169 decides it, from the command line (`-m`/`--model`,
 //! `-c model=…`), else the profile's (`-p`/`--profile NAME`: `CODEX_HOME/NAME.config.toml`, else
 //! `[profiles.NAME]` of `config.toml`), else `config.toml`'s `model`. `CODEX_HOME` is the track's
-//! own (`[env]`) when it sets one, else pk's, else `~/.codex`. The rollout Codex writes also
-//! names it; the watcher does not look there.
+//! own (`[env]`) when it sets one, else pk's, else `~/.codex`. When none of these names it
+//! (Codex's own default), the rollout Codex writes for the thread does ([`model_in_rollout`]).
 
+use std::io::BufRead;
 use std::path::Path;
+
+/// Bytes of a rollout read to find its first `turn_context` (after `session_meta`, which holds
+/// Codex's whole instructions).
+const ROLLOUT_HEAD: u64 = 4 << 20;
+
+/// The model of `codex exec`'s thread `thread`, from its rollout in `sessions`
+/// (`CODEX_HOME/sessions/YYYY/MM/DD/rollout-…-<thread>.jsonl`, of today or yesterday).
+pub(crate) fn model_in_rollout(sessions: &Path, thread: &str, now_ms: i64) -> Option<String> {
+    if thread.is_empty()
+        || !thread
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return None;
+    }
+    let suffix = format!("-{thread}.jsonl");
+    let path = crate::session::transcript::codex_day_dirs(sessions, now_ms)
+        .into_iter()
+        .filter_map(|day| std::fs::read_dir(day).ok())
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("rollout-") && n.ends_with(&suffix))
+        })?;
+    let file = std::fs::File::open(path).ok()?;
+    let reader = std::io::BufReader::new(std::io::Read::take(file, ROLLOUT_HEAD));
+    reader
+        .split(b'\n')
+        .map_while(|l| l.ok())
+        .filter(|l| l.windows(14).any(|w| w == b"\"turn_context\""))
+        .find_map(|l| {
+            let v: serde_json::Value = serde_json::from_slice(&l).ok()?;
+            if v["type"] != "turn_context" {
+                return None;
+            }
+            let m = v["payload"]["model"].as_str()?.trim();
+            (!m.is_empty()).then(|| m.to_string())
+        })
+}
 
 /// The model of `argv` (a `codex exec …` command) for a track whose environment is read by
 /// `env`; `None` when nothing names one (the cost is then unknown, never guessed).
@@ -145,6 +188,25 @@ mod tests {
             codex_exec_model(&argv(&["codex", "exec", "--", "-m", "o3"]), &none),
             None
         );
+    }
+
+    #[test]
+    fn the_rollout_of_the_thread_names_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_772_442_845_000; // 2026-03-02
+        let day = dir.path().join("2026/03/02");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(
+            day.join("rollout-2026-03-02T09-14-05-01a2-th1.jsonl"),
+            "{\"type\":\"session_meta\",\"payload\":{\"id\":\"01a2-th1\"}}\n{\"type\":\"turn_context\",\"payload\":{\"model\":\"gpt-5-mini\"}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            model_in_rollout(dir.path(), "01a2-th1", now).as_deref(),
+            Some("gpt-5-mini")
+        );
+        assert_eq!(model_in_rollout(dir.path(), "other", now), None);
+        assert_eq!(model_in_rollout(dir.path(), "../x", now), None);
     }
 
     #[test]
