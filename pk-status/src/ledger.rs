@@ -227,6 +227,9 @@ pub(crate) struct Ledger {
     carried: Figures,
     /// Whether `carried` holds priced (not reported) figures.
     carried_priced: bool,
+    /// Whether `carried` left tokens of a model pk has no price for out of its cost.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    carried_unpriced: bool,
     /// The current process's last reported running total.
     reported: Option<Figures>,
     /// Usage not covered by a report, per model ("" when unknown).
@@ -243,6 +246,11 @@ impl Ledger {
             fallback_model: fallback_model.to_string(),
             ..Ledger::default()
         }
+    }
+
+    /// Prices usage of unnamed models with `model` from now on (also what was counted).
+    pub fn set_fallback_model(&mut self, model: &str) {
+        self.fallback_model = model.to_string();
     }
 
     /// Adds a record that has no duplicates.
@@ -334,6 +342,7 @@ impl Ledger {
         if tokens == Tokens::default() && cost == 0.0 {
             return;
         }
+        self.carried_unpriced |= self.unpriced();
         self.carried = Figures { tokens, cost };
         self.carried_priced |= !reported;
         self.reported = None;
@@ -341,16 +350,31 @@ impl Ledger {
         self.epoch = self.epoch.saturating_add(1);
     }
 
-    /// Tokens, cost, and whether the cost is exactly the agent's own figure.
+    /// The model that prices usage recorded under `model`.
+    fn pricing<'a>(&'a self, model: &'a str) -> &'a str {
+        if model.is_empty() {
+            &self.fallback_model
+        } else {
+            model
+        }
+    }
+
+    /// True when some tokens are of a model pk has no price for: [`Ledger::totals`]' cost
+    /// leaves them out.
+    pub fn unpriced(&self) -> bool {
+        self.carried_unpriced
+            || self.live.iter().any(|(model, u)| {
+                u.tokens.total() > 0 && prices::lookup(self.pricing(model)).is_none()
+            })
+    }
+
+    /// Tokens, cost (of the tokens pk can price, see [`Ledger::unpriced`]), and whether the
+    /// cost is exactly the agent's own figure.
     pub fn totals(&self) -> (Tokens, f64, bool) {
         let mut f = self.carried.plus(&self.reported.unwrap_or_default());
         for (model, u) in &self.live {
-            let model = if model.is_empty() {
-                &self.fallback_model
-            } else {
-                model
-            };
-            let cost = prices::cost_at(prices::price_for(model), &u.tokens, u.write_1h);
+            let cost = prices::lookup(self.pricing(model))
+                .map_or(0.0, |price| prices::cost_at(price, &u.tokens, u.write_1h));
             f = f.plus(&Figures {
                 tokens: u.tokens,
                 cost,
@@ -464,10 +488,22 @@ mod tests {
     }
 
     #[test]
-    fn unknown_models_use_the_fallback_price() {
+    fn unnamed_models_use_the_fallback_and_unknown_ones_are_not_priced() {
         let mut l = Ledger::new("gpt-5-codex");
         l.add("", u(1_000_000, 0));
         assert_eq!(l.totals().1, 1.25);
+        assert!(!l.unpriced());
+        l.add("llama-3", u(1_000_000, 0));
+        assert_eq!(l.totals().1, 1.25);
+        assert_eq!(l.totals().0.input, 2_000_000);
+        assert!(l.unpriced());
+        // Still unknown once carried over to a new process.
+        l.new_process();
+        assert!(l.unpriced());
+        let mut none = Ledger::new("");
+        none.add("", u(10, 10));
+        assert_eq!(none.totals().1, 0.0);
+        assert!(none.unpriced());
     }
 
     #[test]

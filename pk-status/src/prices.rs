@@ -6,6 +6,11 @@
 //! tokens, as listed on the vendors' pricing pages (anthropic.com/pricing,
 //! openai.com/api/pricing, ai.google.dev/gemini-api/docs/pricing).
 //!
+//! A model neither table knows is not priced: its tokens are counted and the cost is shown as
+//! unknown ([`crate::TrackStatus::unpriced`]), never guessed. Users add or override models in
+//! their own table, `~/.config/pk/prices.toml`, which pk reads natively and hands over with
+//! [`set_user_prices`]; a user row wins over a built-in one of the same or a shorter prefix.
+//!
 //! Known simplifications, all small for a status bar: long-context surcharges (Claude Sonnet
 //! above 200k input tokens, Gemini Pro above 200k) and Claude's `speed: "fast"` multiplier are
 //! not applied; Claude one-hour cache writes cost twice the input price (Anthropic's rule) and
@@ -13,6 +18,7 @@
 //! their `cache_write` is the input price (their transcripts report none anyway).
 
 use crate::status::Tokens;
+use std::sync::OnceLock;
 
 /// A model's price in US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,36 +73,58 @@ pub const PRICES: &[(&str, Price)] = &[
     ("gemini-3-pro", p(2.0, 12.0, 2.0, 0.20)),
 ];
 
-/// The price of a model the table does not know: Claude Sonnet's, a mid-range frontier price,
-/// so that an unknown model shows a plausible cost rather than none or a wildly high one.
-pub const DEFAULT_PRICE: Price = p(3.0, 15.0, 3.75, 0.30);
+/// The user's own rows (model id prefix, price), set once per process.
+static USER_PRICES: OnceLock<Vec<(String, Price)>> = OnceLock::new();
 
-/// The table's price for `model`, if it knows the model.
+/// Sets the user's price table (`prices.toml`) for this process; false when it was set before
+/// (the first table stays).
+pub fn set_user_prices(rows: Vec<(String, Price)>) -> bool {
+    let rows = rows
+        .into_iter()
+        .map(|(prefix, price)| (prefix.trim().to_ascii_lowercase(), price))
+        .collect();
+    USER_PRICES.set(rows).is_ok()
+}
+
+/// The price for `model`, from the user's table and the built-in one, if either knows it.
 ///
 /// Provider decorations are ignored: a path prefix (`openai/gpt-5`, `models/gemini-2.5-pro`),
 /// a Bedrock region/vendor prefix (`us.anthropic.claude-…`), suffixes after the id (dates,
 /// `@…`, `[1m]`) and case.
 pub fn lookup(model: &str) -> Option<Price> {
+    lookup_in(USER_PRICES.get().map_or(&[], Vec::as_slice), model)
+}
+
+/// [`lookup`] with `user` as the user's rows: the longest matching prefix of either table, the
+/// user's on a tie.
+pub(crate) fn lookup_in(user: &[(String, Price)], model: &str) -> Option<Price> {
     let lower = model.trim().to_ascii_lowercase();
     let mut id = lower.rsplit('/').next().unwrap_or("");
+    if id.is_empty() {
+        return None;
+    }
     if let Some(i) = id.find("claude-") {
         id = &id[i..];
     }
-    PRICES
+    let built_in = PRICES
         .iter()
         .filter(|(prefix, _)| id.starts_with(prefix))
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|&(_, price)| price)
+        .map(|&(prefix, price)| (prefix.len(), price));
+    let users = user
+        .iter()
+        .filter(|(prefix, _)| !prefix.is_empty() && id.starts_with(prefix.as_str()))
+        .map(|(prefix, price)| (prefix.len(), *price));
+    // `max_by_key` keeps the last of equal keys: the user's rows come last.
+    built_in
+        .chain(users)
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, price)| price)
 }
 
-/// The price for `model`: the table's, or [`DEFAULT_PRICE`].
-pub fn price_for(model: &str) -> Price {
-    lookup(model).unwrap_or(DEFAULT_PRICE)
-}
-
-/// What `tokens` cost at `model`'s price (cache writes counted as five-minute writes).
-pub fn cost(model: &str, tokens: &Tokens) -> f64 {
-    cost_at(price_for(model), tokens, 0)
+/// What `tokens` cost at `model`'s price (cache writes counted as five-minute writes), if pk
+/// knows the model's price.
+pub fn cost(model: &str, tokens: &Tokens) -> Option<f64> {
+    lookup(model).map(|price| cost_at(price, tokens, 0))
 }
 
 /// What `tokens` cost at `price`, `cache_write_1h` of the cache writes being one-hour writes.
@@ -147,19 +175,33 @@ mod tests {
         assert_eq!(lookup("gemini-2.5-pro").unwrap().cache_read, 0.125);
         assert_eq!(lookup("llama-3"), None);
         assert_eq!(lookup(""), None);
-        assert_eq!(price_for("llama-3"), DEFAULT_PRICE);
+        assert_eq!(cost("llama-3", &t(1, 1, 0, 0)), None);
+    }
+
+    #[test]
+    fn users_add_and_override_models() {
+        let mine = p(0.5, 1.0, 0.5, 0.05);
+        let user = vec![
+            ("llama-3".to_string(), mine),
+            ("gpt-5".to_string(), p(9.0, 9.0, 9.0, 0.9)),
+        ];
+        assert_eq!(lookup_in(&user, "llama-3-70b"), Some(mine));
+        assert_eq!(lookup_in(&user, "gpt-5-codex").unwrap().input, 9.0);
+        // A longer built-in prefix still wins over a shorter user row.
+        assert_eq!(lookup_in(&user, "gpt-5-mini").unwrap().input, 0.25);
+        assert_eq!(lookup_in(&user, "mistral"), None);
     }
 
     #[test]
     fn prices_sonnet_like_the_fixtures() {
         // claude-stream-success.ndjson: its result says total_cost_usd 0.074052.
-        let c = cost("claude-sonnet-4-5-20250929", &t(24, 1187, 69_600, 9412));
+        let c = cost("claude-sonnet-4-5-20250929", &t(24, 1187, 69_600, 9412)).unwrap();
         assert!((c - 0.074_052).abs() < 1e-12, "{c}");
     }
 
     #[test]
     fn one_hour_cache_writes_cost_twice_the_input() {
-        let price = price_for("claude-sonnet-4-5");
+        let price = lookup("claude-sonnet-4-5").unwrap();
         let c = cost_at(price, &t(0, 0, 0, 1_000_000), 400_000);
         assert!((c - (0.6 * 3.75 + 0.4 * 6.0)).abs() < 1e-9, "{c}");
     }

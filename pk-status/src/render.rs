@@ -70,6 +70,21 @@ pub fn format_cost(usd: f64) -> String {
     }
 }
 
+/// A track's cost as shown: [`format_cost`], with `+?` when some of its tokens are of a model
+/// pk has no price for (`$?` when none could be priced).
+pub fn format_status_cost(status: &TrackStatus) -> String {
+    format_cost_of(status.cost_usd, status.unpriced)
+}
+
+/// `$0.42`, `$0.42+?` when `unpriced` tokens are left out of it, `$?` when it is all unknown.
+pub fn format_cost_of(usd: f64, unpriced: bool) -> String {
+    match (unpriced, usd.is_finite() && usd > 0.0) {
+        (false, _) => format_cost(usd),
+        (true, false) => "$?".to_string(),
+        (true, true) => format!("{}+?", format_cost(usd)),
+    }
+}
+
 /// The status line for `tracks` (name, status), fitted into `width` terminal columns.
 pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
     if width == 0 {
@@ -77,6 +92,7 @@ pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
     }
     let total = total_cost(tracks.iter().map(|(_, s)| *s));
     let show_total = tracks.iter().any(|(_, s)| s.has_cost());
+    let total = format_cost_of(total, tracks.iter().any(|(_, s)| s.unpriced));
     let mut shown: Vec<usize> = (0..tracks.len()).collect();
     let ladder = [
         Detail::FULL,
@@ -108,7 +124,7 @@ pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
         },
     ];
     for d in ladder {
-        let line = layout(tracks, &shown, d, show_total.then_some(total));
+        let line = layout(tracks, &shown, d, show_total.then_some(total.as_str()));
         if line_width(&line) <= width {
             return line;
         }
@@ -258,7 +274,7 @@ fn layout(
     tracks: &[(&str, &TrackStatus)],
     shown: &[usize],
     d: Detail,
-    total: Option<f64>,
+    total: Option<&str>,
 ) -> Vec<Segment> {
     let sep = if d.wide { " │ " } else { " " };
     let mut out = Vec::new();
@@ -282,7 +298,7 @@ fn layout(
         }
         if d.costs && status.has_cost() {
             out.push(track_seg(
-                format!(" {}", format_cost(status.cost_usd)),
+                format!(" {}", format_status_cost(status)),
                 pick(Style::Dim),
                 i,
             ));
@@ -293,7 +309,7 @@ fn layout(
             out.push(seg(sep, Style::Dim));
         }
         out.push(seg(
-            format!("Σ{}{}", if d.wide { " " } else { "" }, format_cost(total)),
+            format!("Σ{}{total}", if d.wide { " " } else { "" }),
             Style::Total,
         ));
     }
@@ -440,6 +456,21 @@ mod tests {
         assert_eq!(format_cost(1234.5), "$1234");
         assert_eq!(format_cost(f64::NAN), "$0.00");
         assert_eq!(format_cost(-1.0), "$0.00");
+        assert_eq!(format_cost_of(0.0, true), "$?");
+        assert_eq!(format_cost_of(0.031, true), "$0.03+?");
+        assert_eq!(format_cost_of(0.031, false), "$0.03");
+    }
+
+    #[test]
+    fn unknown_costs_are_not_guessed() {
+        let priced = st(TrackState::Working, 0.5);
+        let mut unknown = st(TrackState::Done, 0.0);
+        unknown.unpriced = true;
+        unknown.tokens.input = 1200;
+        assert_eq!(
+            line(&[("api", &priced), ("web", &unknown)], 80),
+            "● api working $0.50 │ ✓ web done $? │ Σ $0.50+?"
+        );
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub struct TrackStatus {
     /// True when `cost_usd` is exactly what the agent reported (Claude's
     /// `result.total_cost_usd`), false when pk priced some or all of the tokens.
     pub cost_is_reported: bool,
+    /// True when some of `tokens` are of a model pk has no price for (not in its table nor in
+    /// the user's `prices.toml`): `cost_usd` leaves them out and the cost shows as unknown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unpriced: bool,
     /// The most recent error the agent reported (a failed run or turn, an API error, a denied
     /// permission). Kept after the agent recovers, as a hint.
     pub last_error: Option<String>,
@@ -115,6 +119,7 @@ pub fn combine(transcript: &TrackStatus, events: &TrackStatus) -> TrackStatus {
         tokens: transcript.tokens,
         cost_usd: transcript.cost_usd,
         cost_is_reported: transcript.cost_is_reported,
+        unpriced: transcript.unpriced,
         last_error: winner
             .last_error
             .clone()

@@ -61,6 +61,11 @@ impl Tracker {
         self
     }
 
+    /// The model named to the tracker ([`Tracker::with_model`], [`Tracker::name_model`]).
+    pub fn model_hint(&self) -> Option<&str> {
+        self.model_hint.as_deref()
+    }
+
     /// The format this tracker reads.
     pub fn format(&self) -> Format {
         self.format
@@ -119,6 +124,36 @@ impl Tracker {
     /// opening, never for display.
     pub fn transcript_path(&self) -> Option<&str> {
         self.ctx.transcript_path.as_deref()
+    }
+
+    /// The Codex thread of a rollout (`codex-rollout`) or of `codex exec`'s stream, once read.
+    pub fn thread_id(&self) -> Option<&str> {
+        match &self.parser {
+            Parser::CodexRollout(s) => s.thread.as_deref(),
+            Parser::CodexExec(s) => Some(s.thread.as_str()).filter(|t| !t.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Names the model, found after reading began (`codex exec`'s, in its thread's rollout),
+    /// without reading again: like [`Tracker::with_model`], it prices usage of unnamed models
+    /// and is shown until the transcript names one.
+    pub fn name_model(&mut self, model: &str) {
+        self.model_hint = Some(model.to_string());
+        self.ctx.ledger.set_fallback_model(model);
+        if self.ctx.status.model.is_none() {
+            self.ctx.set_model(model);
+        }
+        self.ctx.refresh_totals();
+    }
+
+    /// Names the track's own Codex thread (`claude-hooks` only; the [`Tracker::thread_id`] of
+    /// its rollout): Codex's `notify` turn ends of other threads (the title's) are not the
+    /// track's. Turn ends held until now count if of this thread.
+    pub fn set_own_thread(&mut self, thread: &str) {
+        if let Parser::ClaudeHooks(s) = &mut self.parser {
+            crate::parse::set_own_thread(s, &mut self.ctx, thread);
+        }
     }
 
     /// Saves the state, `consumed` being the bytes of the file fed so far, so that reading can
@@ -189,7 +224,7 @@ impl Checkpoint {
     /// Version of what a checkpoint holds. Saved checkpoints of another version must not be
     /// resumed: bump it whenever the saved state changes shape or meaning (the test
     /// `checkpoint_shape_is_versioned` fails then, as a reminder).
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 
     /// The format of the file read.
     pub fn format(&self) -> Format {
@@ -211,6 +246,22 @@ impl Checkpoint {
 mod tests {
     use super::*;
     use crate::state::TrackState;
+
+    #[test]
+    fn a_model_named_later_prices_what_was_counted() {
+        let mut t = Tracker::new(Format::CodexExec);
+        t.feed(
+            b"{\"type\":\"thread.started\",\"thread_id\":\"th\"}\n{\"type\":\"turn.completed\",\"usage\":{\"output_tokens\":1000000}}\n",
+            0,
+        );
+        assert_eq!(t.thread_id(), Some("th"));
+        assert!(t.status().unpriced);
+        t.name_model("gpt-5-mini");
+        assert_eq!(t.status().cost_usd, 2.0);
+        assert!(!t.status().unpriced);
+        assert_eq!(t.status().model.as_deref(), Some("gpt-5-mini"));
+        assert_eq!(t.checkpoint(0).model_hint(), Some("gpt-5-mini"));
+    }
 
     #[test]
     fn reset_starts_over_but_keeps_the_hint() {
@@ -268,7 +319,7 @@ mod tests {
         );
         let saved = serde_json::to_string(&t.checkpoint(200)).unwrap();
         // When this changes, bump Checkpoint::VERSION, then update the text here.
-        assert_eq!(Checkpoint::VERSION, 1);
+        assert_eq!(Checkpoint::VERSION, 2);
         // The 20 bytes of the torn line are not saved: the offset is before them.
         let expected = concat!(
             r#"{"offset":180,"format":"claude-stream","model_hint":null,"max_line":4194304,"skipping":false,"dropped":0,"skipped":0,"parser":{"ClaudeStream":{"claude":{"responses":1,"reported_turns":0},"open":{},"session_id":null}},"ctx":{"status":{"state":"working","state_at":"2026-03-02T09:14:05.000Z","last_activity":"2026-03-0"#,

@@ -245,9 +245,15 @@ fn codex_exec_success() {
     assert_eq!(s.state, TrackState::Done);
     // input 48213 of which 39936 cached.
     assert_eq!(s.tokens, tokens(8277, 1877, 39_936, 0));
-    // No model in the stream: GPT-5-Codex prices, $1.25 in / $10 out / $0.125 cached:
-    // 8277×1.25 + 1877×10 + 39936×0.125 = 34108.25 µ$.
-    assert_cost(s, 0.034_108_25);
+    // No model in the stream, none given: the tokens count, the cost is unknown, not guessed.
+    assert_cost(s, 0.0);
+    assert!(s.unpriced);
+    // With the model the watcher found (`-m`, config.toml): GPT-5-Codex prices, $1.25 in /
+    // $10 out / $0.125 cached: 8277×1.25 + 1877×10 + 39936×0.125 = 34108.25 µ$.
+    let mut t = Tracker::new(Format::CodexExec).with_model("gpt-5-codex");
+    t.feed(include_bytes!("fixtures/codex-exec-success.jsonl"), 0);
+    assert_cost(t.status(), 0.034_108_25);
+    assert!(!t.status().unpriced);
     assert_eq!(s.turns, 1);
     assert_eq!(s.last_tool.as_deref(), Some("shell cargo test -q"));
     assert_eq!(s.model, None);

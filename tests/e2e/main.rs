@@ -9,6 +9,7 @@ mod live;
 mod plans;
 mod procs;
 mod real_claude;
+mod real_codex;
 mod snapshots;
 mod trust_crash;
 mod trust_down;

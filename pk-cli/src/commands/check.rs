@@ -6,8 +6,8 @@ use crate::error::Result;
 use crate::output::outln;
 use crate::plan::Multiplexer;
 use crate::session::approval::{self, Status};
-use crate::session::ports;
 use crate::session::workspace::Workspace;
+use crate::session::{ports, user_prices};
 use crate::sys::tmux::Tmux;
 use crate::sys::zellij::Zellij;
 use clap::Args;
@@ -52,6 +52,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
                 plan.session.layout.name
             )?;
         }
+    }
+    // The user's price table: a bad one is an error here, a warning where costs are shown.
+    if let Some(path) = user_prices::path(&|k| std::env::var(k).ok())
+        && path.exists()
+    {
+        let rows = user_prices::load(&path)?;
+        outln!("prices: {} model(s) from {}", rows.len(), path.display())?;
     }
     let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;

@@ -31,6 +31,7 @@ pub struct StatusArgs {
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
     let state = ws.state()?;
+    crate::session::user_prices::install(ctx);
     let report = collect(ctx, &ws, state.as_ref())?;
     if args.json {
         outln!(

@@ -36,5 +36,6 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<()> {
         Some(dir) => dir.clone(),
         None => Workspace::open(ctx, args.plan.plan.as_deref())?.state_dir,
     };
+    crate::session::user_prices::install(ctx);
     watch::watch(ctx, state_dir)
 }

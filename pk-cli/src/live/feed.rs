@@ -65,6 +65,12 @@ pub struct TrackFeed {
     started: Option<i64>,
     not_before: Option<SystemTime>,
     codex_seen: HashMap<PathBuf, bool>,
+    /// The model of a `codex exec` track, whose stream names none
+    /// ([`crate::session::codex_model`]).
+    model: Option<String>,
+    /// For a `codex exec` track whose model nothing named: `CODEX_HOME/sessions`, where the
+    /// thread's rollout names it.
+    codex_sessions: Option<PathBuf>,
     finished: bool,
     /// Where reading stood at the last checkpoint written or read.
     saved: Option<Progress>,
@@ -105,6 +111,22 @@ impl TrackFeed {
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
             .map(|t| t.checked_sub(START_SLACK).unwrap_or(t));
+        let track_env = |k: &str| {
+            let own = rec.launch.env.iter().rev().find(|(n, _)| n == k);
+            own.map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(k).ok())
+        };
+        let codex_exec = rec
+            .transcript
+            .as_ref()
+            .is_some_and(|s| s.format() == Format::CodexExec);
+        let model = codex_exec
+            .then(|| crate::session::codex_model::codex_exec_model(&rec.launch.argv, &track_env))
+            .flatten();
+        let codex_sessions = (codex_exec && model.is_none())
+            .then(|| transcript::codex_root(&track_env))
+            .flatten()
+            .map(|root| root.join("sessions"));
         TrackFeed {
             name: rec.name.clone(),
             source: rec.transcript.clone(),
@@ -114,6 +136,8 @@ impl TrackFeed {
             started: rec.agent_started_ms,
             not_before,
             codex_seen: HashMap::new(),
+            model,
+            codex_sessions,
             finished: false,
             saved: None,
         }
@@ -139,10 +163,11 @@ impl TrackFeed {
             return feed;
         }
         let events_path = feed.events.path().to_path_buf();
-        feed.events = Follower::resume(events_path, Format::ClaudeHooks, saved.events);
+        feed.events = Follower::resume(events_path, Format::ClaudeHooks, None, saved.events);
         if let Some(t) = saved.transcript {
             let format = feed.source.as_ref().map_or(Format::Lines, Source::format);
-            feed.transcript = Some(Follower::resume(t.path.clone(), format, Some(t)));
+            let model = feed.model.as_deref();
+            feed.transcript = Some(Follower::resume(t.path.clone(), format, model, Some(t)));
         }
         // Not `finished`: the watcher sees again whether the agent ended, and a resumed tracker
         // has nothing pending to finish if it did.
@@ -252,15 +277,50 @@ impl TrackFeed {
                 self.carried = (self.carried.0.plus(&s.tokens), self.carried.1 + s.cost_usd);
             }
             let format = self.source.as_ref().map_or(Format::Lines, Source::format);
-            self.transcript = Some(Follower::new(path, format));
+            self.transcript = Some(Follower::with_model(path, format, self.model.as_deref()));
             changed = true;
         }
+        self.tell_own_thread();
         changed
     }
 
     /// The second half of [`TrackFeed::refresh`]: reads what is new in the transcript.
     pub fn read_transcript(&mut self, now_ms: i64) -> bool {
-        self.transcript.as_mut().is_some_and(|t| t.poll(now_ms))
+        let read = self.transcript.as_mut().is_some_and(|t| t.poll(now_ms));
+        self.tell_own_thread();
+        if read {
+            self.find_codex_model(now_ms);
+        }
+        read
+    }
+
+    /// `codex exec` with a model nothing named: its thread's rollout names it.
+    fn find_codex_model(&mut self, now_ms: i64) {
+        let (Some(sessions), Some(t)) = (&self.codex_sessions, &mut self.transcript) else {
+            return;
+        };
+        if self.model.is_some() || t.tracker().model_hint().is_some() {
+            return;
+        }
+        let Some(thread) = t.tracker().thread_id() else {
+            return;
+        };
+        if let Some(model) = crate::session::codex_model::model_in_rollout(sessions, thread, now_ms)
+        {
+            t.name_model(&model);
+        }
+    }
+
+    /// Interactive Codex: only the turn ends its `notify` reports of the rollout's thread are
+    /// the track's (its title is written on a thread of its own, whose end comes first).
+    fn tell_own_thread(&mut self) {
+        if let Some(thread) = self
+            .transcript
+            .as_ref()
+            .and_then(|t| t.tracker().thread_id())
+        {
+            self.events.set_own_thread(thread);
+        }
     }
 
     /// Bytes of the transcript not read yet.

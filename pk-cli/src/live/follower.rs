@@ -44,16 +44,33 @@ impl Follower {
         }
     }
 
+    /// A follower whose tracker knows the agent's `model` when the transcript does not name it
+    /// ([`Tracker::with_model`]).
+    pub(super) fn with_model(path: PathBuf, format: Format, model: Option<&str>) -> Follower {
+        let mut f = Follower::new(path, format);
+        if let Some(m) = model {
+            f.tracker = f.tracker.with_model(m);
+        }
+        f
+    }
+
     /// The follower a checkpoint saved, when the file at `path` is still the one it read
-    /// (same inode, at least as long, the same bytes before the offset); else a new one.
-    pub(super) fn resume(path: PathBuf, format: Format, saved: Option<SavedFollower>) -> Follower {
-        let Some(saved) = saved.filter(|s| s.path == path && s.checkpoint.format() == format)
-        else {
-            return Follower::new(path, format);
+    /// (same inode, at least as long, the same bytes before the offset) with the same `model`
+    /// (or one named while reading, when `model` is none); else a new one.
+    pub(super) fn resume(
+        path: PathBuf,
+        format: Format,
+        model: Option<&str>,
+        saved: Option<SavedFollower>,
+    ) -> Follower {
+        let Some(saved) = saved.filter(|s| {
+            s.path == path && s.checkpoint.format() == format && s.checkpoint.model_hint() == model
+        }) else {
+            return Follower::with_model(path, format, model);
         };
         let offset = saved.checkpoint.offset;
         if tail_hash(&path, offset, saved.id) != Some(saved.tail) {
-            return Follower::new(path, format);
+            return Follower::with_model(path, format, model);
         }
         Follower {
             path,
@@ -104,6 +121,16 @@ impl Follower {
     /// The parser of the file.
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    /// Names the model found after reading began ([`Tracker::name_model`]).
+    pub(super) fn name_model(&mut self, model: &str) {
+        self.tracker.name_model(model);
+    }
+
+    /// Names the track's own Codex thread to the tracker ([`Tracker::set_own_thread`]).
+    pub(super) fn set_own_thread(&mut self, thread: &str) {
+        self.tracker.set_own_thread(thread);
     }
 
     /// The status read so far.

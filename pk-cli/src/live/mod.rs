@@ -134,6 +134,51 @@ mod tests {
         }
     }
 
+    /// `codex exec --json` names no model: the command line or CODEX_HOME's config does, else
+    /// the thread's rollout; until then its tokens count and its cost is unknown.
+    #[test]
+    fn codex_exec_is_priced_with_the_model_codex_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("codex");
+        let tr = dir.path().join("t.ndjson");
+        let now = 1_772_442_845_000; // 2026-03-02
+        let mut rec = record(
+            Some(Source::File {
+                path: tr.clone(),
+                format: Format::CodexExec,
+            }),
+            &dir.path().join("events.ndjson"),
+        );
+        rec.launch.env = vec![("CODEX_HOME".into(), home.display().to_string())];
+        rec.launch.argv = vec!["codex".into(), "exec".into(), "--json".into(), "go".into()];
+        append(
+            &tr,
+            "{\"type\":\"thread.started\",\"thread_id\":\"01a2-th\"}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":0,\"output_tokens\":1000000}}\n",
+        );
+        let mut feed = TrackFeed::new(&rec, dir.path());
+        feed.refresh(now);
+        assert!(feed.status().unpriced);
+        assert_eq!(feed.status().cost_usd, 0.0);
+        // The rollout, once there, names it (read again with the next lines).
+        let day = home.join("sessions/2026/03/02");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(
+            day.join("rollout-2026-03-02T09-14-05-01a2-th.jsonl"),
+            "{\"type\":\"turn_context\",\"payload\":{\"model\":\"gpt-5-mini\"}}\n",
+        )
+        .unwrap();
+        append(&tr, "{\"type\":\"turn.started\"}\n");
+        feed.refresh(now);
+        assert!(!feed.status().unpriced);
+        assert_eq!(feed.status().cost_usd, 2.0);
+        // `-m` on the command line wins.
+        rec.launch.argv = vec!["codex".into(), "exec".into(), "-m".into(), "gpt-5".into()];
+        let mut feed = TrackFeed::new(&rec, dir.path());
+        feed.refresh(now);
+        assert_eq!(feed.status().cost_usd, 10.0);
+        assert_eq!(feed.status().model.as_deref(), Some("gpt-5"));
+    }
+
     #[test]
     fn feed_combines_transcript_and_events() {
         let dir = tempfile::tempdir().unwrap();

@@ -26,8 +26,10 @@ pub struct StatusJson {
     pub session: String,
     /// `tmux` or `zellij`.
     pub multiplexer: String,
-    /// Sum of the tracks' costs.
+    /// Sum of the tracks' costs (of what pk could price: see `cost_known`).
     pub total_cost_usd: f64,
+    /// False when some track's cost is unknown (`total_cost_usd` leaves it out).
+    pub cost_known: bool,
     /// One entry per track of the plan.
     pub tracks: Vec<TrackJson>,
 }
@@ -53,8 +55,11 @@ pub struct TrackJson {
     pub last_error: Option<String>,
     /// The model, when the transcript names it.
     pub model: Option<String>,
-    /// Cost in USD.
+    /// Cost in USD, of the tokens pk could price.
     pub cost_usd: f64,
+    /// False when some tokens are of a model pk has no price for (neither its table nor the
+    /// user's `prices.toml`): `cost_usd` leaves them out.
+    pub cost_known: bool,
     /// Token counts.
     pub tokens: pk_status::Tokens,
     /// The transcript pk reads, or null.
@@ -186,6 +191,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 last_error: status.last_error.as_deref().map(clean),
                 model: status.model.as_deref().map(clean),
                 cost_usd: status.cost_usd,
+                cost_known: !status.unpriced,
                 tokens: status.tokens,
                 transcript,
                 pane: pane.map(|p| p.id.clone()),
@@ -199,6 +205,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         session: plan.session.name.clone(),
         multiplexer: plan.session.multiplexer.name().to_string(),
         total_cost_usd: tracks.iter().map(|t| t.cost_usd).sum(),
+        cost_known: tracks.iter().all(|t| t.cost_known),
         tracks,
     })
 }
@@ -285,7 +292,7 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
                 .and_then(pk_status::Timestamp::parse_rfc3339)
                 .map_or_else(|| "-".to_string(), |at| ago(now - at.millis()));
             let cost = if t.cost_usd > 0.0 || t.tokens.total() > 0 {
-                pk_status::render::format_cost(t.cost_usd)
+                pk_status::render::format_cost_of(t.cost_usd, !t.cost_known)
             } else {
                 "-".to_string()
             };
@@ -339,10 +346,14 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     for row in &rows {
         outln!("{}", line(row))?;
     }
-    if report.tracks.iter().any(|t| t.cost_usd > 0.0) {
+    if report
+        .tracks
+        .iter()
+        .any(|t| t.cost_usd > 0.0 || !t.cost_known)
+    {
         outln!(
             "total {}",
-            pk_status::render::format_cost(report.total_cost_usd)
+            pk_status::render::format_cost_of(report.total_cost_usd, !report.cost_known)
         )?;
     }
     Ok(())

@@ -741,7 +741,7 @@ pub fn alert_text(name: &str, s: &TrackStatus) -> String {
         }
         TrackState::Error => s.last_error.as_deref().map(|e| format!(": {}", clean(e))),
         TrackState::Done if s.has_cost() => {
-            Some(format!(" {}", pk_status::render::format_cost(s.cost_usd)))
+            Some(format!(" {}", pk_status::render::format_status_cost(s)))
         }
         _ => None,
     };

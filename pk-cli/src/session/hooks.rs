@@ -280,6 +280,9 @@ mod tests {
         t.feed(b"\n", 500);
         assert_eq!(t.status().state, TrackState::Working);
         t.feed(format!("{line}\n").as_bytes(), 2_000);
+        // Of the track's own thread (its rollout's) only: until the watcher names it, it waits.
+        assert_eq!(t.status().state, TrackState::Working);
+        t.set_own_thread("t1");
         assert_eq!(t.status().state, TrackState::Done);
         assert_eq!(codex_notify_line(r#"{"type":"other"}"#, 0), None);
         assert_eq!(codex_notify_line("not json", 0), None);

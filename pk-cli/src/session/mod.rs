@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod approval;
 pub(crate) mod claude_trust;
+pub(crate) mod codex_model;
 pub(crate) mod demo;
 pub mod env_vars;
 pub(crate) mod hidden_work;
@@ -16,4 +17,5 @@ pub(crate) mod recover;
 pub mod state;
 pub(crate) mod teardown;
 pub mod transcript;
+pub(crate) mod user_prices;
 pub mod workspace;

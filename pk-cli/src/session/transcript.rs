@@ -265,9 +265,19 @@ pub(crate) fn codex_rollout(
             if not_before.is_some_and(|nb| mtime < nb) {
                 continue;
             }
-            let ours = *seen
-                .entry(path.clone())
-                .or_insert_with(|| rollout_cwd(&path).is_some_and(|c| same_path(&c, cwd)));
+            // Codex creates the file before its long first line is all written: a file is
+            // judged (and remembered) only once that line is whole.
+            let ours = match seen.get(&path) {
+                Some(ours) => *ours,
+                None => match rollout_cwd(&path) {
+                    Some(c) => {
+                        let ours = c.is_some_and(|c| same_path(&c, cwd));
+                        seen.insert(path.clone(), ours);
+                        ours
+                    }
+                    None => false,
+                },
+            };
             if ours && best.as_ref().is_none_or(|(t, _)| mtime > *t) {
                 best = Some((mtime, path));
             }
@@ -276,19 +286,27 @@ pub(crate) fn codex_rollout(
     best.map(|(_, p)| p)
 }
 
-/// The `cwd` of a rollout's first record (`session_meta`). The line can hold long instructions:
-/// at most 1 MiB is read.
-fn rollout_cwd(path: &Path) -> Option<PathBuf> {
+/// The `cwd` of a rollout's first record (`session_meta`): `None` while that line is not whole
+/// yet (the file is being written), `Some(None)` when it names none. The line can hold long
+/// instructions: at most 1 MiB is read.
+fn rollout_cwd(path: &Path) -> Option<Option<PathBuf>> {
+    const MAX: u64 = 1 << 20;
     let mut head = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(1 << 20)
-        .read_to_end(&mut head)
-        .ok()?;
-    let line = head.split(|b| *b == b'\n').next()?;
-    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
-    let cwd = v.get("payload")?.get("cwd")?.as_str()?;
-    Some(PathBuf::from(cwd))
+    let Ok(file) = std::fs::File::open(path) else {
+        return Some(None);
+    };
+    if file.take(MAX).read_to_end(&mut head).is_err() {
+        return Some(None);
+    }
+    let line = match head.iter().position(|b| *b == b'\n') {
+        Some(end) => &head[..end],
+        None if head.len() as u64 >= MAX => return Some(None),
+        None => return None,
+    };
+    let cwd = serde_json::from_slice::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| Some(PathBuf::from(v.get("payload")?.get("cwd")?.as_str()?)));
+    Some(cwd)
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -486,6 +504,27 @@ mod tests {
         assert_eq!(
             codex_day_dirs(root.path(), now)[1],
             root.path().join("2026/03/01")
+        );
+    }
+
+    /// Codex 0.169 creates the rollout and writes its long `session_meta` line after: a file
+    /// seen half written is looked at again, not taken as someone else's for good.
+    #[test]
+    fn a_rollout_seen_while_its_first_line_is_written_is_looked_at_again() {
+        let root = tempfile::tempdir().unwrap();
+        let now = 1_772_442_845_102; // 2026-03-02
+        let day = root.path().join("2026/03/02");
+        std::fs::create_dir_all(&day).unwrap();
+        let path = day.join("rollout-c.jsonl");
+        let line = r#"{"type":"session_meta","payload":{"id":"x","cwd":"/w/api","base_instructions":{"text":"You are"#;
+        std::fs::write(&path, line).unwrap();
+        let mut seen = HashMap::new();
+        let cwd = Path::new("/w/api");
+        assert_eq!(codex_rollout(root.path(), cwd, now, None, &mut seen), None);
+        std::fs::write(&path, format!("{line} Codex.\"}}}}}}\n")).unwrap();
+        assert_eq!(
+            codex_rollout(root.path(), cwd, now, None, &mut seen),
+            Some(path)
         );
     }
 }

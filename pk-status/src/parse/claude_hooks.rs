@@ -14,7 +14,13 @@
 //! [`crate::combine`]. The payload's `transcript_path` is kept for the watcher
 //! ([`crate::Tracker::transcript_path`]): it follows `/clear` to the new session file.
 //!
-//! Codex's hooks use Claude's names. Gemini CLI's hooks (0.61) send the same payload shape with
+//! Codex's hooks use Claude's names, and pk writes Codex's `notify` (`agent-turn-complete`) as a
+//! `Stop` with `source: "codex-notify"` and the thread's id as `session_id`. Codex 0.169 also
+//! notifies the end of the turns of its own side threads (the one that writes the thread's
+//! title runs while the real turn does): only the track's own thread ends its turn. That thread
+//! is the one of its rollout, which the watcher tells ([`crate::Tracker::set_own_thread`]), else
+//! the session of the first hook event Codex sent (side threads run no hooks); until it is
+//! known, notifications wait (a few, the newest). Gemini CLI's hooks (0.61) send the same payload shape with
 //! names of their own: `BeforeAgent` (a prompt) and `AfterTool` mean `working`; `BeforeTool`
 //! too, though it comes before the permission prompt, which follows as
 //! `Notification(ToolPermission)`: `waiting`; `AfterAgent` ends the turn (also when the human
@@ -24,8 +30,67 @@ use super::claude::SUBAGENT;
 use super::json::Value;
 use super::{Ctx, text};
 use crate::state::TrackState;
+use serde::{Deserialize, Serialize};
 
-pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
+/// Notifications of threads not known yet to be the track's, kept at most.
+const HELD_MAX: usize = 8;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct State {
+    /// The Codex thread whose turn ends are the track's.
+    own_thread: Option<String>,
+    /// True when the watcher named `own_thread` (from the rollout): hook events do not change
+    /// it then.
+    told: bool,
+    /// Turn ends (`thread`, time) notified before the track's thread was known.
+    held: Vec<(String, i64)>,
+}
+
+/// The watcher names the track's own Codex thread: held turn ends of it count now (unless newer
+/// evidence came since), the others never will.
+pub(crate) fn set_own_thread(s: &mut State, ctx: &mut Ctx, thread: &str) {
+    if s.told && s.own_thread.as_deref() == Some(thread) {
+        return;
+    }
+    s.own_thread = Some(thread.to_string());
+    s.told = true;
+    release(s, ctx);
+}
+
+fn release(s: &mut State, ctx: &mut Ctx) {
+    let own = s.own_thread.clone();
+    for (thread, at) in std::mem::take(&mut s.held) {
+        let newer = ctx.status.state_at.is_some_and(|t| t.0 > at);
+        if own.as_deref() == Some(thread.as_str()) && !newer {
+            ctx.set_state(TrackState::Done, at);
+        }
+    }
+}
+
+/// A Codex `notify` turn end: the track's only when of its own thread.
+fn codex_turn_end(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
+    let thread = text(v, "session_id").unwrap_or_default();
+    match s.own_thread.as_deref() {
+        Some(own) if own == thread => ctx.set_state(TrackState::Done, at),
+        Some(_) => {}
+        None => {
+            if s.held.len() == HELD_MAX {
+                s.held.remove(0);
+            }
+            s.held.push((thread.to_string(), at));
+        }
+    }
+}
+
+pub(crate) fn record(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
+    let codex_notify = text(v, "source") == Some("codex-notify");
+    if !codex_notify
+        && s.own_thread.is_none()
+        && let Some(id) = text(v, "session_id").filter(|id| !id.is_empty())
+    {
+        s.own_thread = Some(id.to_string());
+        release(s, ctx);
+    }
     if let Some(cwd) = text(v, "cwd") {
         ctx.set_cwd(cwd);
     }
@@ -69,6 +134,7 @@ pub(crate) fn record(ctx: &mut Ctx, v: &Value, at: i64) {
             Some("idle_prompt") if ctx.status.state != TrackState::Waiting => ctx.set_ready(at),
             _ => ctx.touch(at),
         },
+        "Stop" if codex_notify => codex_turn_end(s, ctx, v, at),
         "Stop" | "AfterAgent" if !sub => ctx.set_state(TrackState::Done, at),
         "StopFailure" => {
             let error = text(v, "error")
@@ -188,6 +254,57 @@ mod tests {
             r#","agent_id":"a1","tool_name":"Grep","tool_input":{"pattern":"TODO"}"#,
         )]);
         assert_eq!(t.status().last_tool.as_deref(), Some("Agent › Grep TODO"));
+    }
+
+    /// Codex 0.169's title thread ends its turn first, while the real turn runs: as pk's
+    /// `notify` writes them.
+    #[test]
+    fn only_the_tracks_own_codex_thread_ends_its_turn() {
+        let notify = |thread: &str, at: u32| {
+            format!(
+                r#"{{"hook_event_name":"Stop","source":"codex-notify","session_id":"{thread}","turn_id":"u","timestamp":"2026-03-02T09:14:0{at}.000Z"}}"#
+            )
+        };
+        let hook = |event: &str, thread: &str, at: u32| {
+            format!(
+                r#"{{"hook_event_name":"{event}","session_id":"{thread}","tool_name":"Bash","tool_input":{{"command":"touch x"}},"timestamp":"2026-03-02T09:14:0{at}.000Z"}}"#
+            )
+        };
+        // No hooks: the title's turn end waits until the rollout names the track's thread.
+        let mut t = Tracker::new(Format::ClaudeHooks);
+        t.feed_line(&notify("title", 1), 0);
+        assert_eq!(t.status().state, TrackState::Starting);
+        t.set_own_thread("main");
+        assert_eq!(t.status().state, TrackState::Starting);
+        t.feed_line(&notify("main", 5), 0);
+        assert_eq!(t.status().state, TrackState::Done);
+        // The real turn's end, notified before the rollout was read, counts once it is.
+        let mut t = Tracker::new(Format::ClaudeHooks);
+        t.feed_line(&notify("title", 1), 0);
+        t.feed_line(&notify("main", 5), 0);
+        t.set_own_thread("main");
+        assert_eq!(t.status().state, TrackState::Done);
+        assert_eq!(
+            t.status().state_at.unwrap().to_rfc3339(),
+            "2026-03-02T09:14:05.000Z"
+        );
+        // With the user's hooks: the first hook's session is the track's thread, and the
+        // title's end does not replace the wait for an approval.
+        let t = run(&[
+            hook("UserPromptSubmit", "main", 0),
+            hook("PermissionRequest", "main", 1),
+            notify("title", 2),
+        ]);
+        assert_eq!(t.status().state, TrackState::Waiting);
+        let t = run(&[
+            notify("title", 0),
+            hook("UserPromptSubmit", "main", 1),
+            notify("main", 3),
+        ]);
+        assert_eq!(t.status().state, TrackState::Done);
+        // Claude's own Stop (no `source`) is not filtered.
+        let t = run(&[hook("UserPromptSubmit", "a", 0), hook("Stop", "b", 1)]);
+        assert_eq!(t.status().state, TrackState::Done);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! Tokens: `turn.completed.usage` is the thread's cumulative total; only its increase counts,
 //! and its `cached_input_tokens` (part of `input_tokens`) are moved to `cache_read`. The stream
-//! names no model: cost uses the model hint given to the tracker, else GPT-5-Codex prices.
+//! names no model: cost uses the model hint given to the tracker (or named later, from the
+//! thread's rollout: [`crate::Tracker::name_model`]), else it is unknown.
 
 use super::json::Value;
 use super::tools::files_summary;
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
-    thread: String,
+    /// The thread's id (`thread.started`): its rollout file is named after it.
+    pub(crate) thread: String,
 }
 
 pub(crate) fn record(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {

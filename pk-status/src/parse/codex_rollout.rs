@@ -23,12 +23,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
     last_usage: Option<Usage>,
+    /// The session's thread id (`session_meta`): the thread whose `notify` turn ends are the
+    /// track's ([`crate::Tracker::thread_id`]).
+    pub(crate) thread: Option<String>,
 }
 
 pub(crate) fn record(s: &mut State, ctx: &mut Ctx, v: &Value, at: i64) {
     let payload = v.get("payload").unwrap_or(&Value::Null);
     match text(v, "type").unwrap_or_default() {
         "session_meta" => {
+            if let Some(id) = text(payload, "id").filter(|id| !id.is_empty()) {
+                s.thread = Some(id.to_string());
+            }
             if let Some(cwd) = text(payload, "cwd") {
                 ctx.set_cwd(cwd);
             }

@@ -17,6 +17,8 @@ mod json;
 mod lines;
 mod tools;
 
+pub(crate) use claude_hooks::set_own_thread;
+
 use crate::ledger::{Ledger, Usage};
 use crate::sanitize::{clean, truncate, truncate_owned};
 use crate::state::TrackState;
@@ -78,11 +80,12 @@ impl Format {
         }
     }
 
-    /// The model assumed for pricing when the transcript does not name one (`codex exec --json`
-    /// never does): the agent's default model.
+    /// The model assumed for pricing when the transcript does not name one: the agent's default
+    /// model, or "" (not priced) for Codex, whose default changes with its releases: `codex exec
+    /// --json` never names its model, so the watcher finds it ([`crate::Tracker::with_model`]).
     pub fn assumed_model(self) -> &'static str {
         match self {
-            Format::CodexExec | Format::CodexRollout => "gpt-5-codex",
+            Format::CodexExec | Format::CodexRollout => "",
             Format::GeminiStream => "gemini-2.5-pro",
             _ => "claude-sonnet-4-5",
         }
@@ -209,6 +212,7 @@ impl Ctx {
         self.status.tokens = tokens;
         self.status.cost_usd = cost;
         self.status.cost_is_reported = reported;
+        self.status.unpriced = !reported && self.ledger.unpriced();
     }
 
     /// The model to price usage with: see [`pricing_model`].
@@ -234,7 +238,7 @@ pub(crate) fn pricing_model<'a>(
 pub(crate) enum Parser {
     ClaudeStream(claude_stream::State),
     ClaudeSession(claude::Claude),
-    ClaudeHooks,
+    ClaudeHooks(claude_hooks::State),
     CodexExec(codex_exec::State),
     CodexRollout(codex_rollout::State),
     GeminiStream,
@@ -246,7 +250,7 @@ impl Parser {
         match format {
             Format::ClaudeStream => Parser::ClaudeStream(Default::default()),
             Format::ClaudeSession => Parser::ClaudeSession(Default::default()),
-            Format::ClaudeHooks => Parser::ClaudeHooks,
+            Format::ClaudeHooks => Parser::ClaudeHooks(Default::default()),
             Format::CodexExec => Parser::CodexExec(Default::default()),
             Format::CodexRollout => Parser::CodexRollout(Default::default()),
             Format::GeminiStream => Parser::GeminiStream,
@@ -258,7 +262,7 @@ impl Parser {
     fn policy(&self) -> Option<&'static json::Policy> {
         match self {
             Parser::ClaudeSession(_) => Some(&CLAUDE_SESSION),
-            Parser::ClaudeStream(_) | Parser::ClaudeHooks => Some(&CLAUDE),
+            Parser::ClaudeStream(_) | Parser::ClaudeHooks(_) => Some(&CLAUDE),
             _ => None,
         }
     }
@@ -311,7 +315,7 @@ impl Parser {
         match self {
             Parser::ClaudeStream(s) => claude_stream::record(s, ctx, &v, at),
             Parser::ClaudeSession(s) => claude_session::record(s, ctx, &v, at),
-            Parser::ClaudeHooks => claude_hooks::record(ctx, &v, at),
+            Parser::ClaudeHooks(s) => claude_hooks::record(s, ctx, &v, at),
             Parser::CodexExec(s) => codex_exec::record(s, ctx, &v, at),
             Parser::CodexRollout(s) => codex_rollout::record(s, ctx, &v, at),
             Parser::GeminiStream => gemini_stream::record(ctx, &v, at),

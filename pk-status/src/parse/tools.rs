@@ -7,9 +7,11 @@ use std::borrow::Cow;
 
 /// Input keys that name a tool call's target, most telling first. Covers Claude Code's tools
 /// (Bash, Read, Edit, Write, Grep, Glob, WebFetch, WebSearch, Task/Agent, Skill), Gemini's
-/// (`run_shell_command`, `read_file`, `search_file_content`, …) and Codex's `shell`.
-pub(crate) const TARGET_KEYS: [&str; 12] = [
+/// (`run_shell_command`, `read_file`, `search_file_content`, …) and Codex's shell tools
+/// (`shell`'s `command`; `exec_command`'s and code mode's `exec`'s `cmd`, Codex 0.169).
+pub(crate) const TARGET_KEYS: [&str; 13] = [
     "command",
+    "cmd",
     "file_path",
     "notebook_path",
     "absolute_path",
@@ -54,8 +56,8 @@ fn target(input: &Value, cwd: Option<&str>) -> Option<String> {
     }
     for key in TARGET_KEYS {
         let text = match (key, input.get(key)) {
-            ("command", Some(Value::String(s))) => unwrap_shell(head(s)),
-            ("command", Some(Value::Array(argv))) => Cow::Owned(command_from_argv(argv)),
+            ("command" | "cmd", Some(Value::String(s))) => unwrap_shell(head(s)),
+            ("command" | "cmd", Some(Value::Array(argv))) => Cow::Owned(command_from_argv(argv)),
             (_, Some(Value::String(s))) => Cow::Borrowed(head(s)),
             _ => continue,
         };
@@ -206,6 +208,18 @@ mod tests {
             "shell ls -la"
         );
         assert_eq!(describe("shell", Some(&json!("not json")), None), "shell");
+        // Codex 0.169: `exec_command` (and code mode's `exec`) name the command `cmd`.
+        let args = json!(
+            "{\"cmd\":\"cargo test -q\",\"sandbox_permissions\":\"require_escalated\",\"justification\":\"x\"}"
+        );
+        assert_eq!(
+            describe("exec_command", Some(&args), None),
+            "exec_command cargo test -q"
+        );
+        assert_eq!(
+            describe("exec", Some(&json!({"cmd": "bash -lc 'ls src'"})), None),
+            "exec ls src"
+        );
         assert_eq!(
             describe(
                 "search_file_content",
