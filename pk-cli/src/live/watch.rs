@@ -299,12 +299,14 @@ impl Watch {
         if full {
             self.save_checkpoints();
         }
-        self.push_bar(&statuses);
-        self.announce(&statuses);
-        // The bar first; then the counts that are due (they take a `git status` each).
+        // status.json before the bar: once the bar shows a state, `pk status` shows it too
+        // (a small write; the real-agent tests read the figures the moment the bar says done).
         if self.write_status(statuses.clone())? == Flow::Stop {
             return Ok(Flow::Stop);
         }
+        self.push_bar(&statuses);
+        self.announce(&statuses);
+        // Then the counts that are due (they take a `git status` each).
         if self.count_due() {
             return self.write_status(statuses);
         }
