@@ -12,6 +12,7 @@ mod claude_session;
 mod claude_stream;
 mod codex_exec;
 mod codex_rollout;
+mod gemini_chat;
 mod gemini_stream;
 mod json;
 mod lines;
@@ -44,19 +45,22 @@ pub enum Format {
     CodexRollout,
     /// `gemini -p --output-format stream-json` stdout.
     GeminiStream,
+    /// Interactive Gemini CLI's chat files under `~/.gemini/tmp/<project>/chats/`.
+    GeminiChat,
     /// Any text: every line is activity, nothing more.
     Lines,
 }
 
 impl Format {
     /// Every format, in the order of design §6.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::ClaudeStream,
         Format::ClaudeSession,
         Format::ClaudeHooks,
         Format::CodexExec,
         Format::CodexRollout,
         Format::GeminiStream,
+        Format::GeminiChat,
         Format::Lines,
     ];
 
@@ -74,6 +78,7 @@ impl Format {
             Format::CodexExec => "codex-exec",
             Format::CodexRollout => "codex-rollout",
             Format::GeminiStream => "gemini-stream",
+            Format::GeminiChat => "gemini-chat",
             Format::Lines => "lines",
         }
     }
@@ -83,7 +88,7 @@ impl Format {
     pub fn assumed_model(self) -> &'static str {
         match self {
             Format::CodexExec | Format::CodexRollout => "gpt-5-codex",
-            Format::GeminiStream => "gemini-2.5-pro",
+            Format::GeminiStream | Format::GeminiChat => "gemini-2.5-pro",
             _ => "claude-sonnet-4-5",
         }
     }
@@ -226,6 +231,7 @@ pub(crate) enum Parser {
     CodexExec(codex_exec::State),
     CodexRollout(codex_rollout::State),
     GeminiStream,
+    GeminiChat,
     Lines,
 }
 
@@ -238,6 +244,7 @@ impl Parser {
             Format::CodexExec => Parser::CodexExec(Default::default()),
             Format::CodexRollout => Parser::CodexRollout(Default::default()),
             Format::GeminiStream => Parser::GeminiStream,
+            Format::GeminiChat => Parser::GeminiChat,
             Format::Lines => Parser::Lines,
         }
     }
@@ -303,6 +310,7 @@ impl Parser {
             Parser::CodexExec(s) => codex_exec::record(s, ctx, &v, at),
             Parser::CodexRollout(s) => codex_rollout::record(s, ctx, &v, at),
             Parser::GeminiStream => gemini_stream::record(ctx, &v, at),
+            Parser::GeminiChat => gemini_chat::record(ctx, &v, at),
             Parser::Lines => {}
         }
         true
@@ -532,6 +540,7 @@ mod tests {
             include_str!("../../tests/fixtures/codex-exec-success.jsonl"),
             include_str!("../../tests/fixtures/codex-rollout-sample.jsonl"),
             include_str!("../../tests/fixtures/gemini-stream-sample.jsonl"),
+            include_str!("../../tests/fixtures/gemini-chat-session.jsonl"),
         ];
         for format in Format::ALL.into_iter().filter(|f| *f != Format::Lines) {
             for text in fixtures {
