@@ -154,7 +154,16 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 // Also when the watcher has not seen the exit yet.
                 let code = pane.and_then(|p| p.dead_status);
                 let at = status.state_at.map_or(now, |t| t.millis());
-                pk_status::apply_exit(&status, code, at)
+                // What a failed agent printed last, unless the watcher already said why.
+                let output = match pane {
+                    Some(p)
+                        if code.is_some_and(|c| c != 0) && status.state != TrackState::Error =>
+                    {
+                        mux.pane_text(&plan.session.name, p).ok()
+                    }
+                    _ => None,
+                };
+                pk_status::apply_exit_output(&status, code, at, output.as_deref())
             };
             let transcript = transcript.or_else(|| {
                 rec.and_then(|r| r.transcript.as_ref())
@@ -302,6 +311,12 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     outln!("{}", line(&header.map(String::from)))?;
     for row in &rows {
         outln!("{}", line(row))?;
+    }
+    // Why a failed track failed, so that it shows without its pane.
+    for t in &report.tracks {
+        if let (TrackState::Error, Some(error)) = (t.state, &t.last_error) {
+            outln!("{} failed: {}", t.name, clean(error))?;
+        }
     }
     if report.tracks.iter().any(|t| t.cost_usd > 0.0) {
         outln!(

@@ -142,6 +142,8 @@ struct Watch {
     panes_at: Option<Instant>,
     /// When each dead agent was first seen dead: the time of its exit, kept stable.
     dead_since: HashMap<String, i64>,
+    /// What each agent that failed left in its pane, read once when it is first seen dead.
+    exit_output: HashMap<String, Option<String>>,
     /// The states shown last, per track (`None` before the first look: no alerts for it).
     shown: Option<Vec<(String, TrackState)>>,
     /// The status line pushed last, with its width.
@@ -175,6 +177,7 @@ impl Watch {
             clients: Vec::new(),
             panes_at: None,
             dead_since: HashMap::new(),
+            exit_output: HashMap::new(),
             shown: None,
             pushed: None,
             written: None,
@@ -262,6 +265,7 @@ impl Watch {
             let status = match pane {
                 Some(p) if !p.dead => {
                     self.dead_since.remove(feed.name());
+                    self.exit_output.remove(feed.name());
                     pk_status::apply_idle(&feed.status(), now, idle_ms)
                 }
                 _ => {
@@ -274,7 +278,16 @@ impl Watch {
                         .dead_since
                         .entry(feed.name().to_string())
                         .or_insert(now);
-                    pk_status::apply_exit(&feed.status(), pane.and_then(|p| p.dead_status), since)
+                    let code = pane.and_then(|p| p.dead_status);
+                    let output = match pane {
+                        Some(p) if code.is_some_and(|c| c != 0) => self
+                            .exit_output
+                            .entry(feed.name().to_string())
+                            .or_insert_with(|| self.mux.pane_text(&self.state.session, p).ok())
+                            .as_deref(),
+                        _ => None,
+                    };
+                    pk_status::apply_exit_output(&feed.status(), code, since, output)
                 }
             };
             statuses.push(status);

@@ -44,7 +44,9 @@ fn stdin_argv(preset: AgentPreset) -> Vec<String> {
 const CLAUDE_HEADLESS: &[&str] = &["claude", "-p"];
 const CLAUDE_HEADLESS_OUTPUT: &[&str] = &["--output-format", "stream-json", "--verbose"];
 const CODEX_EXEC: &[&str] = &["codex", "exec", "--json"];
-const GEMINI: &[&str] = &["gemini", "--output-format", "stream-json"];
+/// `--skip-trust`: Gemini CLI (0.61) exits 55 in a folder the user has not trusted, and every
+/// worktree is a new folder; this trusts the worktree for this run only.
+const GEMINI: &[&str] = &["gemini", "--skip-trust", "--output-format", "stream-json"];
 
 /// The argv of a preset.
 pub(crate) fn preset_argv(
@@ -174,6 +176,7 @@ mod tests {
             preset_argv(AgentPreset::Gemini, p(), "sh", StatusHooks::default()),
             [
                 "gemini",
+                "--skip-trust",
                 "--output-format",
                 "stream-json",
                 &format!("--prompt={evil}")
@@ -214,7 +217,14 @@ mod tests {
         );
         assert_eq!(
             preset_argv(AgentPreset::Gemini, p(), "sh", StatusHooks::default()),
-            ["gemini", "--output-format", "stream-json", "-p", "fix it"]
+            [
+                "gemini",
+                "--skip-trust",
+                "--output-format",
+                "stream-json",
+                "-p",
+                "fix it"
+            ]
         );
         assert_eq!(
             preset_argv(AgentPreset::Shell, p(), "/bin/zsh", StatusHooks::default()),
