@@ -8,6 +8,7 @@ mod hostile;
 mod live;
 mod plans;
 mod procs;
+mod real_gemini;
 mod snapshots;
 mod trust_crash;
 mod trust_down;
