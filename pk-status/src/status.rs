@@ -172,7 +172,8 @@ pub fn apply_exit(status: &TrackStatus, exit_code: Option<i32>, now_ms: i64) -> 
 /// Like [`apply_exit`], with the last lines the agent left on its terminal (`output`: its
 /// pane's text): an agent that failed without saying why in its transcript (Gemini CLI in a
 /// folder it does not trust prints its reason and exits 55) gets the last meaningful line of
-/// its output as `last_error`, in place of `exited with status N`.
+/// its output as `last_error`, in place of `exited with status N`; so does one that ended
+/// unfinished with an exit status the multiplexer lost.
 pub fn apply_exit_output(
     status: &TrackStatus,
     exit_code: Option<i32>,
@@ -180,7 +181,12 @@ pub fn apply_exit_output(
     output: Option<&str>,
 ) -> TrackStatus {
     let mut s = apply_exit(status, exit_code, now_ms);
-    let failed = s.state == TrackState::Error && exit_code.is_some_and(|c| c != 0);
+    // Also when tmux lost the exit status (3.3a does, at times): the agent ended unfinished.
+    let failed = match (s.state, exit_code) {
+        (TrackState::Error, Some(code)) => code != 0,
+        (TrackState::Exited, None) => true,
+        _ => false,
+    };
     if failed
         && status.last_error.is_none()
         && let Some(line) = output.and_then(last_meaningful_line)
@@ -360,6 +366,10 @@ mod tests {
             apply_exit_output(&working, Some(0), 9, Some(screen)).last_error,
             None
         );
+        // An exit whose status is not known: the line as a hint, the state `exited`.
+        let s = apply_exit_output(&working, None, 9, Some(screen));
+        assert_eq!(s.state, TrackState::Exited);
+        assert!(s.last_error.is_some_and(|e| e.starts_with("Gemini CLI")));
         assert_eq!(
             apply_exit_output(&working, Some(2), 9, Some("\n  \n"))
                 .last_error

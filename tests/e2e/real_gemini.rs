@@ -6,7 +6,7 @@ use crate::live::state_of;
 use pk_tests::agents::Cli;
 use pk_tests::fake_model::gemini::{self, Usage};
 use pk_tests::fake_model::{FakeModel, Gate, Reply};
-use pk_tests::{Screen, TestEnv};
+use pk_tests::{Screen, TestEnv, holds_for};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -27,12 +27,11 @@ const PRICE: (f64, f64, f64) = (1.25, 0.125, 10.0);
 
 /// A plan of one track `api` with `track` (its agent), `[env]` with the PATH that has the real
 /// gemini and the variables pointing it at `server`.
-fn plan(env: &TestEnv, path: &str, server: &FakeModel, base: u16, track: &str) -> String {
+fn plan(path: &str, server: &FakeModel, base: u16, track: &str) -> String {
     let mut vars = format!("PATH = {path:?}\n");
     for (k, v) in gemini::env(server, MODEL) {
         vars.push_str(&format!("{k} = {v:?}\n"));
     }
-    let _ = env;
     format!(
         "[session]\nname = \"shop\"\n\n[ports]\nbase = {base}\n\n[env]\n{vars}\n[[track]]\nname = \"api\"\n{track}\n"
     )
@@ -99,7 +98,6 @@ fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
         }
     });
     env.up_detached(&plan(
-        &env,
         &path,
         &server,
         18600,
@@ -128,17 +126,11 @@ fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
         "working mid-turn",
         |s| s == Some("working"),
     );
-    let held_since = Instant::now();
-    while held_since.elapsed() < Duration::from_secs(2) {
-        watch_until(
-            &screen,
-            &mut seen,
-            Duration::from_secs(5),
-            "a state",
-            |_| true,
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    holds_for(
+        Duration::from_secs(2),
+        "working while the answer is held",
+        || state_of(&screen.status_line(), "api") == Some("working"),
+    );
     assert!(!seen.contains(&"done"), "done before the answer: {seen:?}");
 
     gate.open();
@@ -194,18 +186,26 @@ fn real_gemini_that_fails_says_why_in_pk_status() {
     let server = FakeModel::start(|req: &pk_tests::fake_model::Request, _| gemini::side_reply(req));
     // Gemini as the preset ran it before `--skip-trust`: the new worktree is not trusted.
     env.up_detached(&plan(
-        &env,
         &path,
         &server,
         18620,
         "command = [\"gemini\", \"--output-format\", \"stream-json\", \"-p\", \"hello\"]",
     ));
-    env.wait_for("the track to fail", 60, || {
-        env.status_json()["tracks"][0]["state"] == "error"
+    env.wait_for("the agent to exit", 60, || {
+        env.status_json()["tracks"][0]["alive"] == false
+    });
+    env.wait_for("the watcher to see it", 10, || {
+        env.status_json()["tracks"][0]["state"] != "starting"
     });
     let status = env.status_json();
     let t = &status["tracks"][0];
-    assert_eq!(t["exit_code"], 55, "{status:#}");
+    // tmux 3.3a at times loses a dead pane's exit status: then `exited`, code unknown.
+    assert!(
+        (t["state"] == "error" && t["exit_code"] == 55)
+            || (t["state"] == "exited" && t["exit_code"].is_null()),
+        "{status:#}"
+    );
+    let state = t["state"].as_str().unwrap().to_string();
     let error = t["last_error"].as_str().unwrap_or_default();
     assert!(
         error.starts_with("Gemini CLI is not running in a trusted directory."),
@@ -214,7 +214,9 @@ fn real_gemini_that_fails_says_why_in_pk_status() {
     assert!(!error.contains('\u{1b}'), "{error:?}");
     let table = env.pk_ok(&["status"]).stdout;
     assert!(
-        table.contains("api failed: Gemini CLI is not running in a trusted directory."),
+        table.contains(&format!(
+            "api {state}: Gemini CLI is not running in a trusted directory."
+        )),
         "{table}"
     );
     assert!(server.requests().is_empty());

@@ -156,9 +156,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 let at = status.state_at.map_or(now, |t| t.millis());
                 // What a failed agent printed last, unless the watcher already said why.
                 let output = match pane {
-                    Some(p)
-                        if code.is_some_and(|c| c != 0) && status.state != TrackState::Error =>
-                    {
+                    Some(p) if code != Some(0) && status.state != TrackState::Error => {
                         mux.pane_text(&plan.session.name, p).ok()
                     }
                     _ => None,
@@ -314,8 +312,8 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     }
     // Why a failed track failed, so that it shows without its pane.
     for t in &report.tracks {
-        if let (TrackState::Error, Some(error)) = (t.state, &t.last_error) {
-            outln!("{} failed: {}", t.name, clean(error))?;
+        if let (TrackState::Error | TrackState::Exited, Some(error)) = (t.state, &t.last_error) {
+            outln!("{} {}: {}", t.name, t.state, clean(error))?;
         }
     }
     if report.tracks.iter().any(|t| t.cost_usd > 0.0) {

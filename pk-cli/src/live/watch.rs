@@ -280,7 +280,7 @@ impl Watch {
                         .or_insert(now);
                     let code = pane.and_then(|p| p.dead_status);
                     let output = match pane {
-                        Some(p) if code.is_some_and(|c| c != 0) => self
+                        Some(p) if code != Some(0) => self
                             .exit_output
                             .entry(feed.name().to_string())
                             .or_insert_with(|| self.mux.pane_text(&self.state.session, p).ok())
