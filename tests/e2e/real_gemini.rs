@@ -66,20 +66,12 @@ fn watch_until(
     }
 }
 
-#[test]
-fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
-    let Some(path) = env.real_agent(Cli::Gemini) else {
-        return;
-    };
-    gemini::write_settings(&env.root().join("home"));
-    // The tool call first; the answer once the tool's result comes back, held at the gate
-    // until the test has looked at the bar mid-turn.
-    let gate = Gate::new();
+/// A fake Gemini API that answers the first request with a `read_file` call of the README and,
+/// once the tool's result comes back, answers with text held at `gate` until the test has
+/// looked at the bar mid-turn. Every response is billed [`USAGE`].
+fn tool_then_answer(gate: &Gate) -> FakeModel {
     let held = gate.clone();
-    let server = FakeModel::start(move |req: &pk_tests::fake_model::Request, _| {
+    FakeModel::start(move |req: &pk_tests::fake_model::Request, _| {
         if !gemini::is_generate(req) {
             return gemini::side_reply(req);
         }
@@ -96,18 +88,15 @@ fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
             events[0] = events[0].clone().held_by(&held);
             Reply::Sse(events)
         }
-    });
-    env.up_detached(&plan(
-        &path,
-        &server,
-        18600,
-        "agent = \"gemini\"\nprompt = \"Summarise the README\"",
-    ));
+    })
+}
+
+/// Waits until the README's content went back to the model (the tool ran), then checks the bar
+/// says `working` for 2 s while the answer is held, opens the gate and waits for `done`:
+/// only `starting`, `working`, `done` in that order, never `done` early.
+fn follow_the_turn_to_done(env: &TestEnv, server: &FakeModel, gate: &Gate) {
     let screen = env.attach_screen("shop");
     let mut seen = Vec::new();
-
-    // The tool ran (its result went back to the model), and the answer is held: the bar says
-    // the agent works, never done.
     server.wait_for(
         Duration::from_secs(60),
         "the README's content back from read_file",
@@ -131,20 +120,22 @@ fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
         "working while the answer is held",
         || state_of(&screen.status_line(), "api") == Some("working"),
     );
-    assert!(!seen.contains(&"done"), "done before the answer: {seen:?}");
-
     gate.open();
     watch_until(&screen, &mut seen, Duration::from_secs(60), "done", |s| {
         s == Some("done")
     });
-    assert!(
+    assert_eq!(
         seen.iter()
-            .all(|s| ["starting", "working", "done"].contains(s)),
+            .filter(|s| **s != "starting")
+            .collect::<Vec<_>>(),
+        [&"working", &"done"],
         "{seen:?}"
     );
-    assert_eq!(seen.last(), Some(&"done"), "{seen:?}");
+}
 
-    // Two responses, each 800 uncached + 200 cached in, 50 + 30 thinking out.
+/// `pk status --json`'s track `api` once done: two responses of [`USAGE`] (800 uncached + 200
+/// cached in, 50 + 30 thinking out each) at Gemini 2.5 Pro's public price.
+fn assert_billed_two_responses(env: &TestEnv) {
     let status = env.status_json();
     let t = &status["tracks"][0];
     assert_eq!(t["state"], "done", "{status:#}");
@@ -159,18 +150,73 @@ fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
     let shown = t["cost_usd"].as_f64().unwrap();
     eprintln!("cost shown {shown}, expected {cost}");
     assert!((shown - cost).abs() < 1e-9, "{status:#}");
-    assert!(
-        t["last_tool"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("read_file"),
-        "{status:#}"
-    );
+    assert_eq!(t["last_tool"], "read_file README.md", "{status:#}");
+}
+
+#[test]
+fn real_gemini_preset_works_in_a_new_worktree_and_the_bar_follows_it_to_done() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Gemini) else {
+        return;
+    };
+    gemini::write_settings(&env.root().join("home"));
+    let gate = Gate::new();
+    let server = tool_then_answer(&gate);
+    env.up_detached(&plan(
+        &path,
+        &server,
+        18600,
+        "agent = \"gemini\"\nprompt = \"Summarise the README\"",
+    ));
+    follow_the_turn_to_done(&env, &server, &gate);
+    assert_billed_two_responses(&env);
     assert!(
         server
             .requests()
             .iter()
             .all(|r| gemini::model_of(r).is_none_or(|m| m == MODEL))
+    );
+}
+
+#[test]
+fn real_gemini_interactive_shows_its_turn_and_cost_from_its_chat_file() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Gemini) else {
+        return;
+    };
+    let home = env.root().join("home");
+    gemini::write_settings(&home);
+    let gate = Gate::new();
+    let server = tool_then_answer(&gate);
+    // Interactive Gemini (the prompt as its argument) names its chat file after the time and
+    // the session: the plan names the folder, `~/.gemini/tmp/<worktree's name>/chats`.
+    let chats = home.join(".gemini/tmp/api/chats");
+    env.up_detached(&plan(
+        &path,
+        &server,
+        18640,
+        &format!(
+            "command = [\"gemini\", \"--skip-trust\", \"Summarise the README\"]\ntranscript = {{ path = {:?}, format = \"gemini-chat\" }}",
+            chats.to_string_lossy()
+        ),
+    ));
+    follow_the_turn_to_done(&env, &server, &gate);
+    assert_billed_two_responses(&env);
+    let status = env.status_json();
+    let transcript = status["tracks"][0]["transcript"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        transcript.starts_with(chats.to_str().unwrap()) && transcript.ends_with(".jsonl"),
+        "{status:#}"
+    );
+    assert_eq!(
+        status["tracks"][0]["alive"], true,
+        "interactive Gemini stays up"
     );
 }
 
