@@ -157,7 +157,9 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 // What a failed agent printed last, unless the watcher already said why.
                 let output = match pane {
                     Some(p) if code != Some(0) && status.state != TrackState::Error => {
-                        mux.pane_text(&plan.session.name, p).ok()
+                        mux.pane_text(&plan.session.name, p).ok().map(|text| {
+                            crate::session::agent::after_header(&text, &t.name).to_string()
+                        })
                     }
                     _ => None,
                 };
@@ -312,7 +314,10 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     }
     // Why a failed track failed, so that it shows without its pane.
     for t in &report.tracks {
-        if let (TrackState::Error | TrackState::Exited, Some(error)) = (t.state, &t.last_error) {
+        // Not the bare `exited with status N`: the STATE column says it.
+        if let (TrackState::Error | TrackState::Exited, Some(error)) = (t.state, &t.last_error)
+            && !error.starts_with("exited with status ")
+        {
             outln!("{} {}: {}", t.name, t.state, clean(error))?;
         }
     }

@@ -25,6 +25,7 @@ use crate::error::{Context, Error, Result};
 use crate::layout;
 use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
+use crate::session::agent;
 use crate::session::lock::SessionLock;
 use crate::session::state::State;
 use crate::sys::git::Git;
@@ -283,7 +284,10 @@ impl Watch {
                         Some(p) if code != Some(0) => self
                             .exit_output
                             .entry(feed.name().to_string())
-                            .or_insert_with(|| self.mux.pane_text(&self.state.session, p).ok())
+                            .or_insert_with(|| {
+                                let text = self.mux.pane_text(&self.state.session, p).ok()?;
+                                Some(agent::after_header(&text, feed.name()).to_string())
+                            })
                             .as_deref(),
                         _ => None,
                     };
