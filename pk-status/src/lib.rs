@@ -37,7 +37,10 @@ pub use hash::{Fnv1a, fnv1a};
 pub use parse::Format;
 pub use reader::{FileChange, FileCursor, LineBuffer};
 pub use state::TrackState;
-pub use status::{Tokens, TrackStatus, apply_exit, apply_idle, combine, total_cost};
+pub use status::{
+    Tokens, TrackStatus, apply_exit, apply_exit_output, apply_idle, combine, last_meaningful_line,
+    total_cost,
+};
 pub use status_file::{STATUS_FILE, StatusFile, TrackEntry};
 pub use time::Timestamp;
 pub use tracker::{Checkpoint, Tracker};

@@ -174,6 +174,51 @@ pub fn apply_exit(status: &TrackStatus, exit_code: Option<i32>, now_ms: i64) -> 
     s
 }
 
+/// Like [`apply_exit`], with the last lines the agent left on its terminal (`output`: its
+/// pane's text): an agent that failed without saying why in its transcript (Gemini CLI in a
+/// folder it does not trust prints its reason and exits 55) gets the last meaningful line of
+/// its output as `last_error`, in place of `exited with status N`; so does one that ended
+/// unfinished with an exit status the multiplexer lost.
+pub fn apply_exit_output(
+    status: &TrackStatus,
+    exit_code: Option<i32>,
+    now_ms: i64,
+    output: Option<&str>,
+) -> TrackStatus {
+    let mut s = apply_exit(status, exit_code, now_ms);
+    // Also when tmux lost the exit status (3.3a does, at times): the agent ended unfinished.
+    let failed = match (s.state, exit_code) {
+        (TrackState::Error, Some(code)) => code != 0,
+        (TrackState::Exited, None) => true,
+        _ => false,
+    };
+    if failed
+        && status.last_error.is_none()
+        && let Some(line) = output.and_then(last_meaningful_line)
+    {
+        s.last_error = Some(line);
+    }
+    s
+}
+
+/// Longest line of output kept as an error, in characters.
+const OUTPUT_LINE_MAX: usize = 200;
+
+/// The last line of `text` that says something, cleaned of control sequences and trimmed: blank
+/// lines, lines of box drawing only (a TUI's frame) and tmux's own `Pane is dead (…)` are
+/// skipped; the frame around a line (`│ … │`) is taken off.
+pub fn last_meaningful_line(text: &str) -> Option<String> {
+    let frame = |c: char| {
+        c.is_whitespace() || ('\u{2500}'..='\u{259F}').contains(&c) || matches!(c, '|' | '+')
+    };
+    text.lines().rev().find_map(|line| {
+        let line = crate::sanitize::clean(line);
+        let line = line.trim_matches(frame);
+        let says = line.chars().any(char::is_alphanumeric) && !line.starts_with("Pane is dead (");
+        says.then(|| crate::sanitize::truncate(line, OUTPUT_LINE_MAX))
+    })
+}
+
 /// The sum of the tracks' costs, for the status bar's and `pk status --json`'s total.
 pub fn total_cost<'a>(statuses: impl IntoIterator<Item = &'a TrackStatus>) -> f64 {
     statuses.into_iter().map(|s| s.cost_usd).sum()
@@ -305,5 +350,40 @@ mod tests {
         assert_eq!(total_cost([&a, &b]), 0.75);
         assert!(!TrackStatus::default().has_cost());
         assert!(a.has_cost());
+    }
+
+    #[test]
+    fn a_failed_exit_says_the_last_line_the_agent_printed() {
+        let screen = "pk track api · branch pk/api · port 4100 · gemini\n\u{1b}[31mGemini CLI is not running in a trusted directory.\u{1b}[0m\n\n╭────╮\n│    │\n\nPane is dead (status 55, Fri Dec  4 09:09:34 2026)\n\n";
+        let working = st(TrackState::Working, Some(5));
+        let s = apply_exit_output(&working, Some(55), 9, Some(screen));
+        assert_eq!(s.state, TrackState::Error);
+        assert_eq!(
+            s.last_error.as_deref(),
+            Some("Gemini CLI is not running in a trusted directory.")
+        );
+        // The transcript's own error wins; a clean exit or no output changes nothing.
+        let mut reported = working.clone();
+        reported.last_error = Some("quota exceeded".into());
+        let s = apply_exit_output(&reported, Some(1), 9, Some(screen));
+        assert_eq!(s.last_error.as_deref(), Some("quota exceeded"));
+        assert_eq!(
+            apply_exit_output(&working, Some(0), 9, Some(screen)).last_error,
+            None
+        );
+        // An exit whose status is not known: the line as a hint, the state `exited`.
+        let s = apply_exit_output(&working, None, 9, Some(screen));
+        assert_eq!(s.state, TrackState::Exited);
+        assert!(s.last_error.is_some_and(|e| e.starts_with("Gemini CLI")));
+        assert_eq!(
+            apply_exit_output(&working, Some(2), 9, Some("\n  \n"))
+                .last_error
+                .as_deref(),
+            Some("exited with status 2")
+        );
+        assert_eq!(
+            last_meaningful_line("│ ✗ Error: it broke │\n╰──────╯").as_deref(),
+            Some("✗ Error: it broke")
+        );
     }
 }

@@ -52,6 +52,10 @@ const FIXTURES: &[(Format, &[u8])] = &[
         Format::GeminiStream,
         include_bytes!("fixtures/gemini-stream-sample.jsonl"),
     ),
+    (
+        Format::GeminiChat,
+        include_bytes!("fixtures/gemini-chat-session.jsonl"),
+    ),
 ];
 
 /// xorshift64*: deterministic, good enough to pick offsets and bytes.

@@ -10,6 +10,7 @@ mod plans;
 mod procs;
 mod real_claude;
 mod real_codex;
+mod real_gemini;
 mod snapshots;
 mod trust_crash;
 mod trust_down;

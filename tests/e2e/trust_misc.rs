@@ -74,7 +74,7 @@ fn long_prompts_reach_the_agents_that_read_stdin_whole_and_argv_keeps_the_rest()
     for (t, argv) in [
         ("ch", "-p\n--output-format\nstream-json\n--verbose\n"),
         ("cx", "exec\n--json\n-\n"),
-        ("ge", "--output-format\nstream-json\n"),
+        ("ge", "--skip-trust\n--output-format\nstream-json\n"),
     ] {
         assert_eq!(recorded(&env, t, "args"), argv, "the arguments of {t}");
         let stdin = recorded(&env, t, "stdin");

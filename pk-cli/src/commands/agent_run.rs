@@ -48,6 +48,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     std::env::set_current_dir(&rec.worktree)
         .with_context(|| format!("failed to enter {}", rec.worktree.display()))?;
     let bold = |s: &str| ctx.out.paint(crate::output::Style::Bold, s);
+    // Starts with session::agent::pane_header_start, by which pk tells its line from the agent's.
     println!(
         "{} · branch {} · port {} · {}",
         bold(&format!("pk track {}", rec.name)),

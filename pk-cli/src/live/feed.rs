@@ -331,6 +331,10 @@ impl TrackFeed {
     /// Where the transcript is now.
     fn locate(&mut self, now_ms: i64) -> Option<PathBuf> {
         match self.source.as_ref()? {
+            // A folder (interactive Gemini's `chats/`): the session file written last.
+            Source::File { path, .. } if path.is_dir() => {
+                transcript::newest_jsonl(path, self.not_before)
+            }
             Source::File { path, .. } => Some(path.clone()),
             Source::ClaudeProject { dir } => {
                 // The hooks name the session file, also after /clear; the folder is the
@@ -405,6 +409,9 @@ impl TrackFeed {
             Some(Source::File { path, .. }) => {
                 if let Some(parent) = path.parent() {
                     add(parent);
+                }
+                if path.is_dir() {
+                    add(path);
                 }
             }
             Some(Source::ClaudeProject { dir }) => {

@@ -173,7 +173,16 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 // Also when the watcher has not seen the exit yet.
                 let code = pane.and_then(|p| p.dead_status);
                 let at = status.state_at.map_or(now, |t| t.millis());
-                pk_status::apply_exit(&status, code, at)
+                // What a failed agent printed last, unless the watcher already said why.
+                let output = match pane {
+                    Some(p) if code != Some(0) && status.state != TrackState::Error => {
+                        mux.pane_text(&plan.session.name, p).ok().map(|text| {
+                            crate::session::agent::after_header(&text, &t.name).to_string()
+                        })
+                    }
+                    _ => None,
+                };
+                pk_status::apply_exit_output(&status, code, at, output.as_deref())
             };
             let transcript = transcript.or_else(|| {
                 rec.and_then(|r| r.transcript.as_ref())
@@ -345,6 +354,15 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     outln!("{}", line(&header.map(String::from)))?;
     for row in &rows {
         outln!("{}", line(row))?;
+    }
+    // Why a failed track failed, so that it shows without its pane.
+    for t in &report.tracks {
+        // Not the bare `exited with status N`: the STATE column says it.
+        if let (TrackState::Error | TrackState::Exited, Some(error)) = (t.state, &t.last_error)
+            && !error.starts_with("exited with status ")
+        {
+            outln!("{} {}: {}", t.name, t.state, clean(error))?;
+        }
     }
     if report
         .tracks

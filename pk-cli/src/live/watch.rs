@@ -25,6 +25,7 @@ use crate::error::{Context, Error, Result};
 use crate::layout;
 use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
+use crate::session::agent;
 use crate::session::lock::SessionLock;
 use crate::session::state::State;
 use crate::sys::git::Git;
@@ -142,6 +143,8 @@ struct Watch {
     panes_at: Option<Instant>,
     /// When each dead agent was first seen dead: the time of its exit, kept stable.
     dead_since: HashMap<String, i64>,
+    /// What each agent that failed left in its pane, read once when it is first seen dead.
+    exit_output: HashMap<String, Option<String>>,
     /// The states shown last, per track (`None` before the first look: no alerts for it).
     shown: Option<Vec<(String, TrackState)>>,
     /// The status line pushed last, with its width.
@@ -177,6 +180,7 @@ impl Watch {
             clients: Vec::new(),
             panes_at: None,
             dead_since: HashMap::new(),
+            exit_output: HashMap::new(),
             shown: None,
             pushed: None,
             written: None,
@@ -265,6 +269,7 @@ impl Watch {
             let status = match pane {
                 Some(p) if !p.dead => {
                     self.dead_since.remove(feed.name());
+                    self.exit_output.remove(feed.name());
                     let mut status = pk_status::apply_idle(&feed.status(), now, idle_ms);
                     if status.state == TrackState::Starting {
                         if fresh_panes {
@@ -290,7 +295,19 @@ impl Watch {
                         .dead_since
                         .entry(feed.name().to_string())
                         .or_insert(now);
-                    pk_status::apply_exit(&feed.status(), pane.and_then(|p| p.dead_status), since)
+                    let code = pane.and_then(|p| p.dead_status);
+                    let output = match pane {
+                        Some(p) if code != Some(0) => self
+                            .exit_output
+                            .entry(feed.name().to_string())
+                            .or_insert_with(|| {
+                                let text = self.mux.pane_text(&self.state.session, p).ok()?;
+                                Some(agent::after_header(&text, feed.name()).to_string())
+                            })
+                            .as_deref(),
+                        _ => None,
+                    };
+                    pk_status::apply_exit_output(&feed.status(), code, since, output)
                 }
             };
             statuses.push(status);

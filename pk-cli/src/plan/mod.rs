@@ -171,13 +171,14 @@ pub struct Transcript {
 }
 
 /// The transcript formats a custom command may declare (design §6).
-pub(crate) const TRANSCRIPT_FORMATS: [&str; 7] = [
+pub(crate) const TRANSCRIPT_FORMATS: [&str; 8] = [
     "claude-stream",
     "claude-session",
     "claude-hooks",
     "codex-exec",
     "codex-rollout",
     "gemini-stream",
+    "gemini-chat",
     "lines",
 ];
 
@@ -233,5 +234,11 @@ mod tests {
         assert_eq!(expand_template("no braces", vars), "no braces");
         assert_eq!(expand_template("{unknown}", vars), "{unknown}");
         assert_eq!(expand_template("dangling {", vars), "dangling {");
+    }
+
+    #[test]
+    fn a_plan_accepts_every_format_pk_reads() {
+        let names: Vec<&str> = pk_status::Format::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(TRANSCRIPT_FORMATS.to_vec(), names);
     }
 }

@@ -44,7 +44,9 @@ fn stdin_argv(preset: AgentPreset) -> Vec<String> {
 const CLAUDE_HEADLESS: &[&str] = &["claude", "-p"];
 const CLAUDE_HEADLESS_OUTPUT: &[&str] = &["--output-format", "stream-json", "--verbose"];
 const CODEX_EXEC: &[&str] = &["codex", "exec", "--json"];
-const GEMINI: &[&str] = &["gemini", "--output-format", "stream-json"];
+/// `--skip-trust`: Gemini CLI (0.61) exits 55 in a folder the user has not trusted, and every
+/// worktree is a new folder; this trusts the worktree for this run only.
+const GEMINI: &[&str] = &["gemini", "--skip-trust", "--output-format", "stream-json"];
 
 /// The argv of a preset.
 pub(crate) fn preset_argv(
@@ -114,6 +116,26 @@ pub(crate) fn preset_argv(
     argv
 }
 
+/// How the line `pk agent-run` prints first in a track's pane starts (`pk track api · branch
+/// …`), before `setup` and the agent.
+pub(crate) fn pane_header_start(track: &str) -> String {
+    format!("pk track {track} · ")
+}
+
+/// What the agent (and `setup`) printed in a pane's `text`: what follows pk's own header line,
+/// so that an agent that printed nothing is not said to have printed pk's header.
+pub(crate) fn after_header<'a>(text: &'a str, track: &str) -> &'a str {
+    let start = pane_header_start(track);
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        at += line.len();
+        if line.starts_with(&start) {
+            return &text[at..];
+        }
+    }
+    text
+}
+
 /// A short label of what runs, for the pane header and `pk status`.
 pub(crate) fn label(agent: &Agent) -> String {
     match agent {
@@ -174,6 +196,7 @@ mod tests {
             preset_argv(AgentPreset::Gemini, p(), "sh", StatusHooks::default()),
             [
                 "gemini",
+                "--skip-trust",
                 "--output-format",
                 "stream-json",
                 &format!("--prompt={evil}")
@@ -214,7 +237,14 @@ mod tests {
         );
         assert_eq!(
             preset_argv(AgentPreset::Gemini, p(), "sh", StatusHooks::default()),
-            ["gemini", "--output-format", "stream-json", "-p", "fix it"]
+            [
+                "gemini",
+                "--skip-trust",
+                "--output-format",
+                "stream-json",
+                "-p",
+                "fix it"
+            ]
         );
         assert_eq!(
             preset_argv(AgentPreset::Shell, p(), "/bin/zsh", StatusHooks::default()),
@@ -264,5 +294,14 @@ mod tests {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(back, notify);
+    }
+
+    #[test]
+    fn a_panes_output_starts_after_pks_header() {
+        let text = "pk track api · branch pk/api · port 4100 · sh\n$ npm ci\nboom\n";
+        assert_eq!(after_header(text, "api"), "$ npm ci\nboom\n");
+        assert_eq!(after_header("pk track api · x\n", "api"), "");
+        assert_eq!(after_header("no header\n", "api"), "no header\n");
+        assert_eq!(after_header(text, "web"), text);
     }
 }

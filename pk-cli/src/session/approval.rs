@@ -58,6 +58,24 @@ pub(crate) struct TrackCommands {
     pub agent: AgentCommand,
     /// The track's `env`, templates as written, in file order.
     pub env: Vec<(String, String)>,
+    /// For a preset, the revision of what pk runs for it ([`preset_revision`]); left out of
+    /// the serialisation while 0, so approvals made before revisions existed still hold.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preset_revision: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The revision of what pk runs for the preset `name`, raised whenever pk changes it (a flag,
+/// an environment variable), so that an approval of what it ran before does not cover it:
+/// - `gemini` 1: `--skip-trust` (trusts the worktree for the run).
+pub(crate) fn preset_revision(name: &str) -> u32 {
+    match name {
+        "gemini" => 1,
+        _ => 0,
+    }
 }
 
 /// A track's agent.
@@ -84,6 +102,10 @@ impl Commands {
                     Agent::Command(argv) => AgentCommand::Command(argv.clone()),
                 },
                 env: t.env.clone(),
+                preset_revision: match &t.agent {
+                    Agent::Preset(p) => preset_revision(p.name()),
+                    Agent::Command(_) => 0,
+                },
             })
             .collect();
         tracks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -144,7 +166,14 @@ impl Commands {
             for cmd in &t.setup {
                 push(&section, "setup", cmd.clone());
             }
-            push(&section, "agent", agent_text(&t.agent));
+            let agent = match &t.agent {
+                // Approved when pk ran this preset otherwise: that command is not known here.
+                AgentCommand::Preset(name) if t.preset_revision != preset_revision(name) => {
+                    format!("preset {name}, as an earlier pk ran it")
+                }
+                agent => agent_text(agent),
+            };
+            push(&section, "agent", agent);
             for (k, v) in &t.env {
                 push(&section, "env", format!("{k}={v}"));
             }
@@ -465,12 +494,14 @@ mod tests {
                     setup: vec!["npm ci".into()],
                     agent: AgentCommand::Preset("claude".into()),
                     env: vec![("DB".into(), "postgres://localhost/{track}".into())],
+                    preset_revision: 0,
                 },
                 TrackCommands {
                     name: "web".into(),
                     setup: vec![],
                     agent: AgentCommand::Command(vec!["my-agent".into(), "--fast mode".into()]),
                     env: vec![],
+                    preset_revision: 0,
                 },
             ],
         }
@@ -610,5 +641,33 @@ mod tests {
             text.contains("      setup  make\n             make test\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_preset_pk_runs_otherwise_asks_again() {
+        let gemini = plan("[[track]]\nname = \"api\"\nagent = \"gemini\"\n");
+        let now = Commands::of(&gemini);
+        assert_eq!(now.tracks[0].preset_revision, 1);
+        // What an approval before `--skip-trust` recorded: the same plan, revision 0.
+        let mut before = now.clone();
+        before.tracks[0].preset_revision = 0;
+        let stored: Commands =
+            serde_json::from_str(&serde_json::to_string(&before).unwrap()).unwrap();
+        assert_eq!(stored, before);
+        assert_ne!(now.hash(), before.hash());
+        let text = render(&now, Some(&before), &Output::plain());
+        assert!(
+            text.contains("    - agent  preset gemini, as an earlier pk ran it\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "    + agent  gemini --skip-trust --output-format stream-json -p <prompt>   (preset gemini)\n"
+            ),
+            "{text}"
+        );
+        // Presets pk runs as before keep their approvals (the hash of `commands` is pinned).
+        let claude = plan("[[track]]\nname = \"api\"\n");
+        assert_eq!(Commands::of(&claude).tracks[0].preset_revision, 0);
     }
 }

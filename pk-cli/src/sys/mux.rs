@@ -98,6 +98,14 @@ impl Mux {
         }
     }
 
+    /// The last lines a pane shows (a dead pane's too): what an agent that exited printed last.
+    pub(crate) fn pane_text(&self, session: &str, pane: &Pane) -> Result<String> {
+        match self {
+            Mux::Tmux(t) => t.capture(&pane.id, 200),
+            Mux::Zellij(z) => z.capture(session, &pane.id),
+        }
+    }
+
     /// Attaches this terminal to the session, or switches the client when already inside.
     pub(crate) fn attach(&self, session: &str) -> Result<()> {
         match self {

@@ -282,6 +282,18 @@ impl Tmux {
         Ok(parse_panes(&out))
     }
 
+    /// The text of a pane (a dead one too, kept by `remain-on-exit`): its last `lines` lines of
+    /// history and its screen, wrapped lines joined, without escape sequences.
+    pub(crate) fn capture(&self, pane: &str, lines: u32) -> Result<String> {
+        self.run(vec![
+            Cmd::new("capture-pane")
+                .flag("-p")
+                .flag("-J")
+                .opt("-S", format!("-{lines}"))
+                .opt("-t", pane),
+        ])
+    }
+
     /// Every pane of the session and the clients attached to it, in one tmux call (the watcher
     /// asks every few seconds).
     pub(crate) fn snapshot(&self, session: &str) -> Result<(Vec<Pane>, Vec<Client>)> {

@@ -248,6 +248,11 @@ impl Zellij {
         self.run(&args).map(drop)
     }
 
+    /// The text of a pane (`terminal_N`), its screen without escape sequences.
+    pub(crate) fn capture(&self, session: &str, pane: &str) -> Result<String> {
+        self.run(&["-s", session, "action", "dump-screen", "--pane-id", pane])
+    }
+
     /// Moves the focus to a pane (`terminal_N`).
     pub(crate) fn focus(&self, session: &str, pane: &str) -> Result<()> {
         self.run(&["-s", session, "action", "focus-pane-id", pane])

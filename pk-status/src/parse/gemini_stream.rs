@@ -8,6 +8,10 @@
 //!
 //! Tokens: `result.stats` per run, per model when `stats.models` is given; `input_tokens`
 //! includes `cached`, so the uncached part (`input`) is `input` and `cached` is `cache_read`.
+//! `output_tokens` leaves out the thinking tokens, which are billed as output; `total_tokens`
+//! counts them (Gemini CLI 0.61 sums the API's `totalTokenCount`), so the output is what the
+//! total has beyond the input. (The total would also hold tool-use prompt tokens, which Gemini
+//! CLI's own tools never cause.)
 
 use super::json::Value;
 use super::{Ctx, count, text};
@@ -79,7 +83,8 @@ fn gemini_usage(u: &Value) -> Usage {
     Usage {
         tokens: Tokens {
             input,
-            output: count(u, "output_tokens"),
+            output: count(u, "output_tokens")
+                .max(count(u, "total_tokens").saturating_sub(count(u, "input_tokens"))),
             cache_read: cached,
             cache_write: 0,
         },
@@ -109,5 +114,22 @@ mod tests {
             (s.tokens.input, s.tokens.cache_read, s.tokens.output),
             (60, 40, 5)
         );
+    }
+
+    /// As Gemini CLI 0.61 wrote it for two responses of 1000 prompt tokens (200 cached), 50
+    /// candidate and 30 thinking tokens each: `output_tokens` is 100, the total 2160.
+    #[test]
+    fn thinking_tokens_count_as_output() {
+        let mut t = Tracker::new(Format::GeminiStream);
+        t.feed_line(r#"{"type":"init","timestamp":"2026-12-04T09:07:09.338Z","session_id":"9","model":"gemini-2.5-pro"}"#, 0);
+        t.feed_line(r#"{"type":"result","timestamp":"2026-12-04T09:07:09.485Z","status":"success","stats":{"total_tokens":2160,"input_tokens":2000,"output_tokens":100,"cached":400,"input":1600,"duration_ms":148,"tool_calls":1,"models":{"gemini-2.5-pro":{"total_tokens":2160,"input_tokens":2000,"output_tokens":100,"cached":400,"input":1600}}}}"#, 0);
+        let s = t.status();
+        assert_eq!(
+            (s.tokens.input, s.tokens.cache_read, s.tokens.output),
+            (1600, 400, 160)
+        );
+        // gemini-2.5-pro: $1.25 input, $0.125 cached, $10 output per million tokens.
+        let cost = (1600.0 * 1.25 + 400.0 * 0.125 + 160.0 * 10.0) / 1e6;
+        assert!((s.cost_usd - cost).abs() < 1e-12, "{}", s.cost_usd);
     }
 }

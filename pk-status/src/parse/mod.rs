@@ -12,6 +12,7 @@ mod claude_session;
 mod claude_stream;
 mod codex_exec;
 mod codex_rollout;
+mod gemini_chat;
 mod gemini_stream;
 mod json;
 mod lines;
@@ -46,19 +47,22 @@ pub enum Format {
     CodexRollout,
     /// `gemini -p --output-format stream-json` stdout.
     GeminiStream,
+    /// Interactive Gemini CLI's chat files under `~/.gemini/tmp/<project>/chats/`.
+    GeminiChat,
     /// Any text: every line is activity, nothing more.
     Lines,
 }
 
 impl Format {
     /// Every format, in the order of design §6.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::ClaudeStream,
         Format::ClaudeSession,
         Format::ClaudeHooks,
         Format::CodexExec,
         Format::CodexRollout,
         Format::GeminiStream,
+        Format::GeminiChat,
         Format::Lines,
     ];
 
@@ -76,6 +80,7 @@ impl Format {
             Format::CodexExec => "codex-exec",
             Format::CodexRollout => "codex-rollout",
             Format::GeminiStream => "gemini-stream",
+            Format::GeminiChat => "gemini-chat",
             Format::Lines => "lines",
         }
     }
@@ -86,7 +91,7 @@ impl Format {
     pub fn assumed_model(self) -> &'static str {
         match self {
             Format::CodexExec | Format::CodexRollout => "",
-            Format::GeminiStream => "gemini-2.5-pro",
+            Format::GeminiStream | Format::GeminiChat => "gemini-2.5-pro",
             _ => "claude-sonnet-4-5",
         }
     }
@@ -242,6 +247,7 @@ pub(crate) enum Parser {
     CodexExec(codex_exec::State),
     CodexRollout(codex_rollout::State),
     GeminiStream,
+    GeminiChat,
     Lines,
 }
 
@@ -254,6 +260,7 @@ impl Parser {
             Format::CodexExec => Parser::CodexExec(Default::default()),
             Format::CodexRollout => Parser::CodexRollout(Default::default()),
             Format::GeminiStream => Parser::GeminiStream,
+            Format::GeminiChat => Parser::GeminiChat,
             Format::Lines => Parser::Lines,
         }
     }
@@ -319,6 +326,7 @@ impl Parser {
             Parser::CodexExec(s) => codex_exec::record(s, ctx, &v, at),
             Parser::CodexRollout(s) => codex_rollout::record(s, ctx, &v, at),
             Parser::GeminiStream => gemini_stream::record(ctx, &v, at),
+            Parser::GeminiChat => gemini_chat::record(ctx, &v, at),
             Parser::Lines => {}
         }
         true
@@ -548,6 +556,7 @@ mod tests {
             include_str!("../../tests/fixtures/codex-exec-success.jsonl"),
             include_str!("../../tests/fixtures/codex-rollout-sample.jsonl"),
             include_str!("../../tests/fixtures/gemini-stream-sample.jsonl"),
+            include_str!("../../tests/fixtures/gemini-chat-session.jsonl"),
         ];
         for format in Format::ALL.into_iter().filter(|f| *f != Format::Lines) {
             for text in fixtures {
