@@ -53,6 +53,9 @@ const SETTLE_MAX: Duration = Duration::from_millis(100);
 /// Between ticks, file events also refresh the panes, at most this often.
 const PANES_MAX_AGE: Duration = Duration::from_millis(250);
 
+/// How long an alert shows on the clients' status lines, in ms.
+const MESSAGE_MS: u64 = 3000;
+
 /// Width of the status line when no client is attached.
 const DEFAULT_WIDTH: u32 = layout::DETACHED_SIZE.0;
 
@@ -152,6 +155,10 @@ struct Watch {
     /// The entries written to status.json last.
     written: Option<Vec<TrackEntry>>,
     notify_send: Option<PathBuf>,
+    /// The tracks named by the alert message on the clients' status lines, and until when it
+    /// shows: a track of it that changes state again takes the message away, so that it never
+    /// says `waiting` over a bar that says `working`.
+    message: Option<(Instant, Vec<String>)>,
     /// Tracks whose pane showed Claude Code's folder-trust dialog at the last look.
     trust_dialog: HashSet<String>,
 }
@@ -185,6 +192,7 @@ impl Watch {
             pushed: None,
             written: None,
             notify_send: find_on_path("notify-send"),
+            message: None,
             trust_dialog: HashSet::new(),
         };
         w.sync_feeds();
@@ -563,6 +571,25 @@ impl Watch {
         }
     }
 
+    /// Shows `text` on every client's status line for `ms` milliseconds (tmux only).
+    fn show_message(&self, text: &str, ms: u64) {
+        let cmds: Vec<Cmd> = self
+            .clients
+            .iter()
+            .map(|c| {
+                Cmd::new("display-message")
+                    .opt("-c", &c.name)
+                    .opt("-d", ms.to_string())
+                    .arg(text.replace('#', "##"))
+            })
+            .collect();
+        if let Mux::Tmux(tmux) = &self.mux
+            && !cmds.is_empty()
+        {
+            let _ = tmux.run(cmds);
+        }
+    }
+
     /// Logs every change of state; rings, shows a message and notifies for the tracks that
     /// now need a look.
     fn announce(&mut self, statuses: &[TrackStatus]) {
@@ -576,6 +603,8 @@ impl Watch {
             return;
         };
         let mut alerts = Vec::new();
+        let mut alerted = Vec::new();
+        let mut outdated = false;
         for ((name, state), status) in now.iter().zip(statuses) {
             let Some((_, old)) = before.iter().find(|(n, _)| n == name) else {
                 continue;
@@ -583,6 +612,10 @@ impl Watch {
             if old == state {
                 continue;
             }
+            outdated |= self
+                .message
+                .as_ref()
+                .is_some_and(|(until, names)| *until > Instant::now() && names.contains(name));
             println!(
                 "{} {}, was {old}",
                 clock(crate::util::clock::now_ms()),
@@ -590,9 +623,15 @@ impl Watch {
             );
             if needs_look(*old, *state) {
                 alerts.push(format!("pk: {}", alert_text(name, status)));
+                alerted.push(name.clone());
             }
         }
         if alerts.is_empty() {
+            if outdated {
+                self.message = None;
+                // A message of a millisecond replaces the outdated one and goes.
+                self.show_message("", 1);
+            }
             return;
         }
         // The bell of this window reaches the terminal (tmux's default `bell-action any`) and
@@ -600,21 +639,8 @@ impl Watch {
         print!("\x07");
         let _ = std::io::stdout().flush();
         let text = alerts.join(" · ");
-        let cmds: Vec<Cmd> = self
-            .clients
-            .iter()
-            .map(|c| {
-                Cmd::new("display-message")
-                    .opt("-c", &c.name)
-                    .opt("-d", "3000")
-                    .arg(text.replace('#', "##"))
-            })
-            .collect();
-        if let Mux::Tmux(tmux) = &self.mux
-            && !cmds.is_empty()
-        {
-            let _ = tmux.run(cmds);
-        }
+        self.show_message(&text, MESSAGE_MS);
+        self.message = Some((Instant::now() + Duration::from_millis(MESSAGE_MS), alerted));
         if let Some(program) = &self.notify_send {
             let (program, session) = (program.clone(), self.state.session.clone());
             // Not waited for here: a slow notification daemon must not hold the bar.
