@@ -104,15 +104,16 @@ impl States {
     }
 }
 
-/// The throwaway Codex home of the test world (its HOME's `.codex`, where pk also looks), set
-/// up for the fake model; returns the plan's `[env]` (with PATH).
+/// The throwaway Codex home of the test world, set up for the fake model; returns the plan's
+/// `[env]` (with PATH). Not HOME's `.codex`: pk must follow the plan's `CODEX_HOME` to the
+/// rollouts, as Codex does.
 fn codex_world(
     env: &TestEnv,
     model: &FakeModel,
     name: &str,
     path: String,
 ) -> Vec<(String, String)> {
-    let codex_home = env.root().join("home/.codex");
+    let codex_home = env.root().join("codex-home");
     let worktree = env.worktrees().join("api");
     let mut vars = openai::write_codex_home(&codex_home, &model.url(), name, &[&worktree]);
     vars.push(("PATH".to_string(), path));
@@ -158,7 +159,7 @@ fn real_codex_waits_for_its_approval_and_is_done_only_at_the_end() {
     let hook =
         serde_json::json!([{"hooks": [{"type": "command", "command": format!("'{pk}' hook")}]}]);
     std::fs::write(
-        env.root().join("home/.codex/hooks.json"),
+        env.root().join("codex-home/hooks.json"),
         serde_json::json!({"hooks": {"PermissionRequest": hook, "PostToolUse": hook,
             "UserPromptSubmit": hook}})
         .to_string(),

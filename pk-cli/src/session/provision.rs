@@ -258,7 +258,23 @@ fn prepare_tracks(
             events: None,
             agent_started_ms: prev.and_then(|r| r.agent_started_ms),
         };
-        let files = TrackFiles::of(&ws.state_dir, track, &env, hook);
+        // Where the agent keeps its files (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR) as the agent
+        // sees them: the plan's `[env]` and the track's `env` over pk's own.
+        let vars = plan::TemplateVars {
+            track: &track.name,
+            port: record.port(),
+            branch: &track.branch,
+        };
+        let agent_env = |k: &str| {
+            plan.env
+                .iter()
+                .chain(&track.env)
+                .rev()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| plan::expand_template(v, vars))
+                .or_else(|| env(k))
+        };
+        let files = TrackFiles::of(&ws.state_dir, track, &agent_env, hook);
         let launch = launch_spec(plan, track, &record, &shell, &files);
         let record = TrackRecord {
             launch,
