@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod approval;
+pub(crate) mod budget;
 pub(crate) mod demo;
 pub mod env_vars;
 pub(crate) mod hidden_work;

@@ -322,6 +322,7 @@ mod tests {
             owns: vec![],
             depends_on: vec![],
             transcript: None,
+            budget_usd: None,
         }
     }
 
