@@ -71,6 +71,17 @@ pub fn cost_known(s: &TrackStatus) -> bool {
             .is_some_and(|m| prices::lookup(m).is_some())
 }
 
+/// What the session spent as far as pk knows: the sum of the costs it knows (see
+/// [`apply_budgets`] for `no_cost`).
+pub fn session_spent(statuses: &[TrackStatus], no_cost: &[bool]) -> f64 {
+    statuses
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !no_cost.get(*i).copied().unwrap_or(false) && cost_known(s))
+        .map(|(_, s)| finite(s.cost_usd))
+        .sum()
+}
+
 /// Applies the budgets to the statuses of a session's tracks (in the same order as
 /// `track_budgets`): each gets the [`BudgetUse`] that binds it most, and a track whose own
 /// budget, or whose session's, is spent turns [`TrackState::OverBudget`].
@@ -87,12 +98,7 @@ pub fn apply_budgets(
 ) {
     let known =
         |i: usize, s: &TrackStatus| !no_cost.get(i).copied().unwrap_or(false) && cost_known(s);
-    let session_spent: f64 = statuses
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| known(*i, s))
-        .map(|(_, s)| finite(s.cost_usd))
-        .sum();
+    let session_spent = session_spent(statuses, no_cost);
     for (i, s) in statuses.iter_mut().enumerate() {
         let own = track_budgets
             .get(i)

@@ -13,7 +13,7 @@ use crate::output::outln;
 use crate::plan::Plan;
 use crate::session::state::State;
 use crate::session::workspace::Workspace;
-use pk_status::budget::{BudgetUse, Scope};
+use pk_status::budget::BudgetUse;
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
 use serde::Serialize;
@@ -227,12 +227,12 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         }
     }
     pk_status::budget::apply_budgets(&mut statuses, &limits, &no_cost, session_budget);
-    let mut over_session = false;
+    let over_session = session_budget
+        .is_some_and(|limit| pk_status::budget::session_spent(&statuses, &no_cost) >= limit);
     for (((json, was), s), limit) in tracks.iter_mut().zip(&statuses).zip(&limits) {
         json.budget_usd = *limit;
         json.over_budget = s.budget.is_some_and(|b| b.over());
         json.budget_warning = s.budget.as_ref().and_then(|b| budget_warning(b, s));
-        over_session |= json.over_budget && s.budget.is_some_and(|b| b.scope == Scope::Session);
         if json.over_budget {
             json.state = TrackState::OverBudget;
         } else if was.state == TrackState::OverBudget {
