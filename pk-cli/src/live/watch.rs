@@ -883,6 +883,17 @@ mod tests {
         s.state = TrackState::Done;
         s.cost_usd = 0.5;
         assert_eq!(alert_text("web", &s), "web done $0.50");
+        s.state = TrackState::OverBudget;
+        s.budget = Some(pk_status::budget::BudgetUse {
+            scope: pk_status::budget::Scope::Session,
+            limit_usd: 0.4,
+            spent_usd: 0.5,
+            cost_unknown: false,
+        });
+        assert_eq!(
+            alert_text("web", &s),
+            "web over-budget: $0.50 of the session's $0.40 budget"
+        );
     }
 
     #[test]
