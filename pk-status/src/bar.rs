@@ -97,7 +97,8 @@ fn sgr(style: Style) -> &'static str {
         Style::Alert | Style::Mark(TrackState::Waiting) => "\x1b[0;1;30;43m",
         Style::Mark(TrackState::Working) => "\x1b[0;36m",
         Style::Mark(TrackState::Done) => "\x1b[0;32m",
-        Style::Mark(TrackState::Error) => "\x1b[0;1;31m",
+        Style::Mark(TrackState::Error | TrackState::OverBudget) => "\x1b[0;1;31m",
+        Style::Warn => "\x1b[0;1;33m",
         Style::Mark(TrackState::Starting | TrackState::Idle | TrackState::Exited) => {
             "\x1b[0;38;5;244m"
         }

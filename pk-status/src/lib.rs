@@ -11,6 +11,7 @@
 //! - a [`Tracker`] per file turns those bytes into a [`TrackStatus`] ([`Format`] says how);
 //! - [`combine`], [`apply_exit`] and [`apply_idle`] merge a hook-event stream with a transcript
 //!   and add what only the watcher knows (the pane died, time passed);
+//! - [`budget::apply_budgets`] turns a track whose budget is spent `over-budget`;
 //! - [`render`] draws the one-line status bar for tmux, and [`bar`] the zellij plugin's line
 //!   from the watcher's status file.
 //!
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod bar;
+pub mod budget;
 mod hash;
 mod ledger;
 mod parse;

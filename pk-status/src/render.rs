@@ -7,7 +7,8 @@
 //! ● api working $0.42 │ ? web waiting $0.10 │ ✓ docs done $0.03 │ Σ $0.55
 //! ```
 //!
-//! Waiting tracks are drawn in reverse video (black on yellow): they are the ones that need
+//! A track at 80% of its budget gets a `!` beside its cost (`$0.85!`); one whose budget is spent
+//! shows `⊘ api over-budget $1.02`. Waiting tracks are drawn in reverse video (black on yellow): they are the ones that need
 //! the human. When the width is short, detail goes first (state words, costs, separators,
 //! name length, the total) and tracks last, least urgent first (exited, done, idle, starting,
 //! working, error, waiting), replaced by `+N`.
@@ -29,6 +30,8 @@ pub enum Style {
     Alert,
     /// The total cost.
     Total,
+    /// The mark of a track near its budget.
+    Warn,
 }
 
 /// A piece of the status line with its style. The text is clean (no control characters) and
@@ -53,8 +56,12 @@ pub fn mark(state: TrackState) -> &'static str {
         TrackState::Error => "✗",
         TrackState::Idle => "z",
         TrackState::Exited => "■",
+        TrackState::OverBudget => "⊘",
     }
 }
+
+/// The mark beside the cost of a track at 80% or more of its budget.
+pub const BUDGET_MARK: &str = "!";
 
 /// `$0.42`; whole dollars from $100 on.
 pub fn format_cost(usd: f64) -> String {
@@ -211,7 +218,8 @@ fn tmux_style(style: Style) -> Option<&'static str> {
         Style::Alert | Style::Mark(TrackState::Waiting) => "fg=black,bg=yellow,bold",
         Style::Mark(TrackState::Working) => "fg=cyan",
         Style::Mark(TrackState::Done) => "fg=green",
-        Style::Mark(TrackState::Error) => "fg=red,bold",
+        Style::Mark(TrackState::Error | TrackState::OverBudget) => "fg=red,bold",
+        Style::Warn => "fg=yellow,bold",
         Style::Mark(TrackState::Starting | TrackState::Idle | TrackState::Exited) => "fg=colour244",
         Style::Total => "bold",
     })
@@ -250,7 +258,7 @@ fn urgency(state: TrackState) -> u8 {
         TrackState::Idle => 2,
         TrackState::Starting => 3,
         TrackState::Working => 4,
-        TrackState::Error => 5,
+        TrackState::Error | TrackState::OverBudget => 5,
         TrackState::Waiting => 6,
     }
 }
@@ -302,6 +310,10 @@ fn layout(
                 pick(Style::Dim),
                 i,
             ));
+        }
+        // Beside the cost, or the name when costs do not fit: the mark must not go first.
+        if status.budget.is_some_and(|b| b.near()) {
+            out.push(track_seg(BUDGET_MARK, pick(Style::Warn), i));
         }
     }
     if let Some(total) = total {
@@ -421,6 +433,40 @@ mod tests {
         assert_eq!(line(&tracks, 4), "?b …");
         assert_eq!(line(&tracks, 1), "…");
         assert_eq!(line(&tracks, 0), "");
+    }
+
+    #[test]
+    fn budget_marks() {
+        use crate::budget::apply_budgets;
+        let mut s = [
+            st(TrackState::Working, 0.85),
+            st(TrackState::Working, 1.02),
+            st(TrackState::Done, 0.10),
+        ];
+        for t in &mut s {
+            t.model = Some("claude-sonnet-4-5".into());
+        }
+        apply_budgets(
+            &mut s,
+            &[Some(1.0), Some(1.0), Some(1.0)],
+            &[false; 3],
+            None,
+        );
+        let tracks = [("api", &s[0]), ("web", &s[1]), ("docs", &s[2])];
+        assert_eq!(
+            line(&tracks, 200),
+            "● api working $0.85! │ ⊘ web over-budget $1.02 │ ✓ docs done $0.10 │ Σ $1.97"
+        );
+        let segs = segments(&tracks, 200);
+        assert!(segs.iter().any(|x| x.text == "!" && x.style == Style::Warn));
+        assert!(segs.contains(&Segment {
+            text: "⊘".into(),
+            style: Style::Mark(TrackState::OverBudget),
+            track: Some(1)
+        }));
+        // Without room for costs, the mark stays beside the name.
+        assert_eq!(line(&tracks, 24), "●api! ⊘web ✓docs Σ$1.97");
+        assert!(tmux(&tracks, 200).contains("#[fg=yellow,bold]!"));
     }
 
     #[test]

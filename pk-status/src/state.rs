@@ -22,6 +22,9 @@ pub enum TrackState {
     Idle,
     /// The agent's process ended.
     Exited,
+    /// The track (or the session) spent its `budget_usd`: pk stopped the agent's spending.
+    #[serde(rename = "over-budget")]
+    OverBudget,
 }
 
 impl TrackState {
@@ -35,6 +38,7 @@ impl TrackState {
             TrackState::Error => "error",
             TrackState::Idle => "idle",
             TrackState::Exited => "exited",
+            TrackState::OverBudget => "over-budget",
         }
     }
 }
@@ -59,6 +63,7 @@ mod tests {
             TrackState::Error,
             TrackState::Idle,
             TrackState::Exited,
+            TrackState::OverBudget,
         ];
         for s in all {
             assert_eq!(

@@ -82,6 +82,10 @@ pub struct TrackStatus {
     pub model: Option<String>,
     /// The exit code of the agent's process, once the pane is dead (see [`apply_exit`]).
     pub exit_code: Option<i32>,
+    /// The budget that binds the track most, when it has one (see
+    /// [`crate::budget::apply_budgets`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::BudgetUse>,
 }
 
 impl TrackStatus {
@@ -126,6 +130,7 @@ pub fn combine(transcript: &TrackStatus, events: &TrackStatus) -> TrackStatus {
             .or_else(|| other.last_error.clone()),
         model: transcript.model.clone().or_else(|| events.model.clone()),
         exit_code: transcript.exit_code.or(events.exit_code),
+        budget: None,
     }
 }
 
@@ -147,7 +152,7 @@ pub fn apply_idle(status: &TrackStatus, now_ms: i64, idle_after_ms: i64) -> Trac
 /// Accounts for the agent's process having ended (the pane is dead), with its exit code when
 /// known (`None`: killed by a signal, or unknown).
 ///
-/// - a failed track stays `error`;
+/// - a failed track stays `error`, and one pk stopped for its budget `over-budget`;
 /// - a track that finished its run (`done`) and exited with 0 stays `done`: that is how a
 ///   headless run ends;
 /// - a non-zero exit is an `error` (Claude, Codex and Gemini exit non-zero on failure), with
@@ -157,7 +162,7 @@ pub fn apply_exit(status: &TrackStatus, exit_code: Option<i32>, now_ms: i64) -> 
     let mut s = status.clone();
     s.exit_code = exit_code;
     let state = match (s.state, exit_code) {
-        (TrackState::Error, _) => return s,
+        (TrackState::Error | TrackState::OverBudget, _) => return s,
         // A run the agent itself reported finished stays done when its process ends cleanly,
         // or when the exit code is not known (yet): nothing says it failed.
         (TrackState::Done, Some(0) | None) => return s,
@@ -335,6 +340,12 @@ mod tests {
             (TrackState::Exited, Some(Timestamp(9)))
         );
         assert_eq!(apply_exit(&working, None, 9).state, TrackState::Exited);
+        // An agent pk interrupted for its budget exits 130: still why it stopped.
+        let over = st(TrackState::OverBudget, Some(1));
+        assert_eq!(
+            apply_exit(&over, Some(130), 9).state,
+            TrackState::OverBudget
+        );
     }
 
     #[test]

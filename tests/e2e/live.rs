@@ -6,8 +6,15 @@ use pk_tests::{Screen, TestEnv, output_with_stdin};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const STATES: [&str; 7] = [
-    "starting", "working", "waiting", "done", "error", "idle", "exited",
+const STATES: [&str; 8] = [
+    "starting",
+    "working",
+    "waiting",
+    "done",
+    "error",
+    "idle",
+    "exited",
+    "over-budget",
 ];
 
 /// The state the status line (or an alert message on it) shows for `track`: the word after

@@ -82,6 +82,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     let Some((program, rest)) = launch.argv.split_first() else {
         return Err(Error::failure("the track has no command to run"));
     };
+    let track_dir = crate::session::transcript::track_dir(&args.state_dir, &rec.name);
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(path) = &launch.stdin {
@@ -91,11 +92,15 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         cmd.stdin(file);
     }
     let err = match &launch.tee {
-        Some(tee) => match tee_stream(&mut cmd, tee) {
+        Some(tee) => match tee_stream(&mut cmd, tee, &track_dir) {
             Ok(code) => return Ok(code),
             Err(e) => e,
         },
-        None => cmd.exec(),
+        None => {
+            // The agent replaces this process: same id, same start time.
+            note_agent(&track_dir, std::process::id());
+            cmd.exec()
+        }
     };
     let hint = if err.kind() == std::io::ErrorKind::NotFound {
         format!("is `{program}` installed and on PATH?")
@@ -106,15 +111,28 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     Ok(127)
 }
 
+/// Records the agent's process for the watcher, which interrupts it when the track's budget
+/// is spent. A failure only costs that interrupt.
+fn note_agent(track_dir: &std::path::Path, pid: u32) {
+    if let Err(e) = crate::sys::procs::record_agent(track_dir, pid) {
+        eprintln!("pk: {e}\n  pk cannot interrupt this agent when its budget is spent");
+    }
+}
+
 /// Runs a headless agent with its standard output appended, line by line as it comes, to the
 /// transcript, and shown readably. Returns the agent's exit code; an error only when it could
 /// not be started.
-fn tee_stream(cmd: &mut Command, tee: &crate::session::state::Tee) -> std::io::Result<u8> {
+fn tee_stream(
+    cmd: &mut Command,
+    tee: &crate::session::state::Tee,
+    track_dir: &std::path::Path,
+) -> std::io::Result<u8> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&tee.path)?;
     let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+    note_agent(track_dir, child.id());
     let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
     let mut line = Vec::new();
     loop {

@@ -1,6 +1,8 @@
 //! `pk hook` (hidden): the command of the hooks pk installs (see [`crate::session::hooks`]). Appends the
 //! hook's standard input (or Codex's `notify` payload) to the track's event file and exits 0,
 //! quickly and quietly, whatever happened: a status hook must never get in the agent's way.
+//! Its only output: a Claude `PreToolUse` of a track over its budget is denied, with the
+//! reason, on standard output (Claude Code's hook output JSON).
 
 use crate::session::hooks;
 use clap::Args;
@@ -34,6 +36,7 @@ pub fn run(args: &HookArgs) -> u8 {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
+    let mut deny = None;
     let line = if args.codex_notify {
         let Some((payload, user)) = args.args.split_last() else {
             return 0;
@@ -48,8 +51,22 @@ pub fn run(args: &HookArgs) -> u8 {
             eprintln!("pk hook: failed to read the event: {e}");
             return 0;
         }
-        hooks::event_line(&input, crate::util::clock::now_ms())
+        let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&input) else {
+            return 0;
+        };
+        if payload["hook_event_name"] == "PreToolUse" {
+            let file = events
+                .as_deref()
+                .and_then(crate::session::budget::beside_events);
+            let budget = file.and_then(|f| crate::session::budget::load(&f));
+            deny = crate::session::budget::pre_tool_use_output(budget.as_ref());
+        }
+        hooks::event_line_of(payload, crate::util::clock::now_ms())
     };
+    if let Some(deny) = deny {
+        // Claude reads the decision from stdout, with exit 0.
+        println!("{deny}");
+    }
     let (Some(events), Some(line)) = (events, line) else {
         return 0;
     };

@@ -11,8 +11,9 @@ use clap::Args;
 
 /// Show what every agent does and has cost, with its branch, ports and changes.
 ///
-/// The state is what the agent does: starting, working, waiting (for you), done, error, idle
-/// or exited. `--json` also gives tokens, the transcript read and the worktree.
+/// The state is what the agent does: starting, working, waiting (for you), done, error, idle,
+/// exited, or over-budget (pk stopped it: its `budget_usd`, or the session's, is spent).
+/// `--json` also gives tokens, budgets, the transcript read and the worktree.
 ///
 /// Examples:
 ///   pk status
@@ -44,7 +45,18 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     if let Some(state) = &state {
         warn_about_the_world(ctx, &ws, state, &report);
     }
+    warn_about_budgets(ctx, &report);
     Ok(())
+}
+
+/// Budgets spent, nearly spent, or that cannot be enforced, on stderr (also with `--json`,
+/// where each track's `budget_warning` says the same).
+fn warn_about_budgets(ctx: &Ctx, report: &StatusJson) {
+    for t in &report.tracks {
+        if let Some(warning) = &t.budget_warning {
+            ctx.out.warn(&format!("track `{}`: {warning}", t.name));
+        }
+    }
 }
 
 /// What changed under pk since `pk up`, on stderr (also with `--json`): the session is gone

@@ -67,6 +67,7 @@ mod tests {
             transcript: source,
             events: Some(events.to_path_buf()),
             agent_started_ms: None,
+            budget_usd: None,
         }
     }
 

@@ -13,6 +13,7 @@ use crate::output::outln;
 use crate::plan::Plan;
 use crate::session::state::State;
 use crate::session::workspace::Workspace;
+use pk_status::budget::BudgetUse;
 use pk_status::sanitize::clean;
 use pk_status::{TrackState, TrackStatus};
 use serde::Serialize;
@@ -30,6 +31,10 @@ pub struct StatusJson {
     pub total_cost_usd: f64,
     /// False when some track's cost is unknown (`total_cost_usd` leaves it out).
     pub cost_known: bool,
+    /// `[session] budget_usd` (as of the last `pk up` when the session is up), or null.
+    pub budget_usd: Option<f64>,
+    /// The session's budget is spent: every track is stopped.
+    pub over_budget: bool,
     /// One entry per track of the plan.
     pub tracks: Vec<TrackJson>,
 }
@@ -72,6 +77,13 @@ pub struct TrackJson {
     pub exit_code: Option<i32>,
     /// Number of changed and untracked files in the worktree.
     pub changed_files: usize,
+    /// The track's own `budget_usd` (as of the last `pk up` when the session is up), or null.
+    pub budget_usd: Option<f64>,
+    /// The track's budget, or the session's, is spent: pk stopped its spending.
+    pub over_budget: bool,
+    /// What the user should know of the track's budget: 80% of it spent, spent, or not
+    /// enforceable (its cost is unknown); null otherwise.
+    pub budget_warning: Option<String>,
 }
 
 /// Gathers the status of every track of the plan.
@@ -136,7 +148,26 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
     }
     let idle_ms =
         i64::try_from(plan.session.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let tracks = plan
+    // The budgets pk enforces: the state's (the plan's at the last `pk up`), else the plan's.
+    let limits: Vec<Option<f64>> = plan
+        .tracks
+        .iter()
+        .map(|t| match state {
+            Some(s) => s.track(&t.name).and_then(|r| r.budget_usd),
+            None => t.budget_usd,
+        })
+        .collect();
+    let session_budget = state.map_or(plan.session.budget_usd, |s| s.budget_usd);
+    let no_cost: Vec<bool> = plan
+        .tracks
+        .iter()
+        .map(|t| {
+            state
+                .and_then(|s| s.track(&t.name))
+                .is_none_or(crate::session::budget::carries_no_cost)
+        })
+        .collect();
+    let mut tracks = plan
         .tracks
         .iter()
         .zip(changed)
@@ -189,7 +220,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                     .and_then(|s| s.fixed_path())
                     .map(|p| p.to_path_buf())
             });
-            TrackJson {
+            let json = TrackJson {
                 name: t.name.clone(),
                 branch: t.branch.clone(),
                 worktree: t.worktree.clone(),
@@ -207,14 +238,44 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 alive,
                 exit_code: pane.and_then(|p| if p.dead { p.dead_status } else { None }),
                 changed_files,
-            }
+                budget_usd: None,
+                over_budget: false,
+                budget_warning: None,
+            };
+            (json, status)
         })
         .collect::<Vec<_>>();
+    // Applied here, to every track at once (the session's budget counts them all), also to
+    // the watcher's view: it is the same computation on the same figures, after the exits
+    // and idleness seen here.
+    let mut statuses: Vec<TrackStatus> = tracks.iter().map(|(_, s)| s.clone()).collect();
+    for s in &mut statuses {
+        if s.state == TrackState::OverBudget {
+            // The watcher's verdict; decided again below from the budgets as they are now.
+            s.state = TrackState::Done;
+        }
+    }
+    pk_status::budget::apply_budgets(&mut statuses, &limits, &no_cost, session_budget);
+    let over_session = session_budget
+        .is_some_and(|limit| pk_status::budget::session_spent(&statuses, &no_cost) >= limit);
+    for (((json, was), s), limit) in tracks.iter_mut().zip(&statuses).zip(&limits) {
+        json.budget_usd = *limit;
+        json.over_budget = s.budget.is_some_and(|b| b.over());
+        json.budget_warning = s.budget.as_ref().and_then(|b| budget_warning(b, s));
+        if json.over_budget {
+            json.state = TrackState::OverBudget;
+        } else if was.state == TrackState::OverBudget {
+            json.state = TrackState::Done;
+        }
+    }
+    let tracks: Vec<TrackJson> = tracks.into_iter().map(|(json, _)| json).collect();
     Ok(StatusJson {
         session: plan.session.name.clone(),
         multiplexer: plan.session.multiplexer.name().to_string(),
         total_cost_usd: tracks.iter().map(|t| t.cost_usd).sum(),
         cost_known: tracks.iter().all(|t| t.cost_known),
+        budget_usd: session_budget,
+        over_budget: over_session,
         tracks,
     })
 }
@@ -239,6 +300,37 @@ fn first_view(state_dir: &Path) -> Option<pk_status::StatusFile> {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// The warning of a track's budget, if there is one to give.
+fn budget_warning(b: &BudgetUse, s: &TrackStatus) -> Option<String> {
+    use crate::session::budget::spent_text;
+    if b.cost_unknown {
+        let why = match s.model.as_deref() {
+            Some(model) if s.tokens.total() > 0 => {
+                format!("pk has no price for model `{}`", clean(model))
+            }
+            _ if s.tokens.total() > 0 => "its transcript names no model to price".to_string(),
+            _ => "its transcript carries no token usage".to_string(),
+        };
+        return Some(format!(
+            "cost unknown ({why}): its {} budget cannot be enforced",
+            pk_status::render::format_cost(b.limit_usd)
+        ));
+    }
+    if b.over() {
+        return Some(format!(
+            "over budget ({}): pk stopped its spending; raise `budget_usd` in the plan and run `pk up` to let it go on",
+            spent_text(b)
+        ));
+    }
+    b.near().then(|| {
+        format!(
+            "{:.0}% of its budget spent ({})",
+            (b.share() * 100.0).floor(),
+            spent_text(b)
+        )
+    })
 }
 
 /// Says, under `-v`, what was read of a track's files.
@@ -305,6 +397,11 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
             } else {
                 "-".to_string()
             };
+            // Against the track's own budget: `$0.85/$1.00`.
+            let cost = match t.budget_usd {
+                Some(limit) => format!("{cost}/{}", pk_status::render::format_cost(limit)),
+                None => cost,
+            };
             [
                 t.name.clone(),
                 state,
@@ -368,9 +465,16 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         .tracks
         .iter()
         .any(|t| t.cost_usd > 0.0 || !t.cost_known)
+        || report.budget_usd.is_some()
     {
+        let budget = report.budget_usd.map_or_else(String::new, |b| {
+            format!(
+                " of the session's {} budget",
+                pk_status::render::format_cost(b)
+            )
+        });
         outln!(
-            "total {}",
+            "total {}{budget}",
             pk_status::render::format_cost_of(report.total_cost_usd, !report.cost_known)
         )?;
     }

@@ -26,6 +26,7 @@ use crate::layout;
 use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::session::agent;
+use crate::session::budget::{self, BudgetFile, Interrupt};
 use crate::session::lock::SessionLock;
 use crate::session::state::State;
 use crate::sys::git::Git;
@@ -154,6 +155,8 @@ struct Watch {
     pushed: Option<(String, usize)>,
     /// The entries written to status.json last.
     written: Option<Vec<TrackEntry>>,
+    /// Each track's budget file as last written (or found, for a watcher started again).
+    budget_files: HashMap<String, BudgetFile>,
     notify_send: Option<PathBuf>,
     /// The tracks named by the alert message on the clients' status lines, and until when it
     /// shows: a track of it that changes state again takes the message away, so that it never
@@ -191,6 +194,7 @@ impl Watch {
             shown: None,
             pushed: None,
             written: None,
+            budget_files: HashMap::new(),
             notify_send: find_on_path("notify-send"),
             message: None,
             trust_dialog: HashSet::new(),
@@ -320,6 +324,8 @@ impl Watch {
             };
             statuses.push(status);
         }
+        self.apply_budgets(&mut statuses);
+        self.enforce_budgets(&statuses);
         self.sync_watches(now, full);
         if full {
             self.save_checkpoints();
@@ -336,6 +342,109 @@ impl Watch {
             return self.write_status(statuses);
         }
         Ok(Flow::Go)
+    }
+
+    /// The budgets of the state (the plan's at the last `pk up`) applied to the statuses.
+    fn apply_budgets(&self, statuses: &mut [TrackStatus]) {
+        let recs: Vec<_> = self
+            .feeds
+            .iter()
+            .map(|f| self.state.track(f.name()))
+            .collect();
+        let limits: Vec<Option<f64>> = recs.iter().map(|r| r.and_then(|r| r.budget_usd)).collect();
+        let no_cost: Vec<bool> = recs
+            .iter()
+            .map(|r| r.is_none_or(budget::carries_no_cost))
+            .collect();
+        pk_status::budget::apply_budgets(statuses, &limits, &no_cost, self.state.budget_usd);
+    }
+
+    /// Keeps each track's budget file current (what its Claude hook reads), and stops the
+    /// agent of a track whose budget was just spent: the file first, so that the hook denies
+    /// by the time the agent goes on, then the interrupt. Once per crossing: a watcher started
+    /// again finds the file saying so.
+    fn enforce_budgets(&mut self, statuses: &[TrackStatus]) {
+        for (feed, status) in self.feeds.iter().zip(statuses) {
+            let name = feed.name();
+            let file = BudgetFile::of(name, status.budget.as_ref());
+            if self.budget_files.get(name) == Some(&file) {
+                continue;
+            }
+            let dir = crate::session::transcript::track_dir(&self.state_dir, name);
+            let path = budget::path(&dir);
+            let before = match self.budget_files.get(name) {
+                Some(b) => Some(b.clone()),
+                None => budget::load(&path),
+            };
+            // No budget, and nothing said before: nothing to write.
+            let unsaid = before.is_none() && file == BudgetFile::default();
+            if before.as_ref() != Some(&file)
+                && !unsaid
+                && let Err(e) = budget::save(&path, &file)
+            {
+                if dir.is_dir() {
+                    eprintln!("pk watch: {e}");
+                }
+                continue;
+            }
+            let was_over = before.is_some_and(|b| b.over);
+            self.budget_files.insert(name.to_string(), file.clone());
+            if file.over && !was_over {
+                let how = self.interrupt(name);
+                println!(
+                    "{} {name}: budget spent ({}): {how}",
+                    clock(crate::util::clock::now_ms()),
+                    status
+                        .budget
+                        .as_ref()
+                        .map(budget::spent_text)
+                        .unwrap_or_default()
+                );
+            } else if was_over && !file.over {
+                println!(
+                    "{} {name}: within its budget again: tool calls are allowed",
+                    clock(crate::util::clock::now_ms())
+                );
+            }
+        }
+    }
+
+    /// Interrupts a track's agent as a person would; says what was done.
+    fn interrupt(&self, name: &str) -> &'static str {
+        let Some(rec) = self.state.track(name) else {
+            return "no agent to stop";
+        };
+        match budget::interrupt_for(&rec.launch) {
+            Interrupt::Sigint => {
+                let dir = crate::session::transcript::track_dir(&self.state_dir, name);
+                if crate::sys::procs::interrupt_agent(&dir) {
+                    "sent SIGINT to its agent"
+                } else {
+                    "its agent no longer runs"
+                }
+            }
+            Interrupt::Escape => {
+                let pane = self
+                    .panes
+                    .iter()
+                    .find(|p| p.track == name && p.role == "agent" && !p.dead);
+                match (&self.mux, pane) {
+                    (Mux::Tmux(tmux), Some(p)) => {
+                        match tmux.run(vec![Cmd::new("send-keys").opt("-t", &p.id).arg("Escape")]) {
+                            Ok(_) => "pressed Escape in its pane; its tool calls are denied",
+                            Err(e) => {
+                                eprintln!("pk watch: {e}");
+                                "its tool calls are denied (Escape failed)"
+                            }
+                        }
+                    }
+                    // zellij sends keys only to the focused pane: the hook's denial alone.
+                    (Mux::Zellij(_), Some(_)) => "its tool calls are denied",
+                    (_, None) => "its agent no longer runs",
+                }
+            }
+            Interrupt::Nothing => "a shell: nothing to interrupt",
+        }
     }
 
     /// Saves the checkpoint of every feed that read on since its last one: once a tick, so that
@@ -747,6 +856,8 @@ fn relevant(event: &notify::Result<notify::Event>) -> bool {
         name == live::STATUS_FILE
             || name == crate::session::lock::WATCH_LOCK
             || name.starts_with(".status.json.")
+            || name == budget::BUDGET_FILE
+            || name.starts_with(".budget.json.")
     };
     kind && (event.paths.is_empty() || !event.paths.iter().all(own))
 }
@@ -765,13 +876,13 @@ fn settle(
     }
 }
 
-/// Whether a change of state asks for the human's attention: the agent waits, finished or
-/// failed (and was not already in one of those).
+/// Whether a change of state asks for the human's attention: the agent waits, finished,
+/// failed or was stopped for its budget (and was not already in one of those).
 pub(crate) fn needs_look(before: TrackState, after: TrackState) -> bool {
     let attention = |s| {
         matches!(
             s,
-            TrackState::Waiting | TrackState::Done | TrackState::Error
+            TrackState::Waiting | TrackState::Done | TrackState::Error | TrackState::OverBudget
         )
     };
     before != after && attention(after)
@@ -785,6 +896,10 @@ pub fn alert_text(name: &str, s: &TrackStatus) -> String {
             s.last_tool.as_deref().map(|t| format!(" ({})", clean(t)))
         }
         TrackState::Error => s.last_error.as_deref().map(|e| format!(": {}", clean(e))),
+        TrackState::OverBudget => s
+            .budget
+            .as_ref()
+            .map(|b| format!(": {}", budget::spent_text(b))),
         TrackState::Done if s.has_cost() => {
             Some(format!(" {}", pk_status::render::format_status_cost(s)))
         }
@@ -837,6 +952,7 @@ mod tests {
         assert!(!needs_look(Waiting, Working));
         assert!(!needs_look(Working, Idle));
         assert!(!needs_look(Working, Exited));
+        assert!(needs_look(Working, OverBudget));
     }
 
     #[test]
@@ -853,6 +969,17 @@ mod tests {
         s.state = TrackState::Done;
         s.cost_usd = 0.5;
         assert_eq!(alert_text("web", &s), "web done $0.50");
+        s.state = TrackState::OverBudget;
+        s.budget = Some(pk_status::budget::BudgetUse {
+            scope: pk_status::budget::Scope::Session,
+            limit_usd: 0.4,
+            spent_usd: 0.5,
+            cost_unknown: false,
+        });
+        assert_eq!(
+            alert_text("web", &s),
+            "web over-budget: $0.50 of the session's $0.40 budget"
+        );
     }
 
     #[test]
@@ -888,6 +1015,8 @@ mod tests {
         )));
         assert!(!relevant(&ev(data, "/s/status.json")));
         assert!(!relevant(&ev(data, "/s/.status.json.42.tmp")));
+        assert!(!relevant(&ev(data, "/s/tracks/a/budget.json")));
+        assert!(!relevant(&ev(data, "/s/tracks/a/.budget.json.x1")));
         assert!(relevant(&Err(notify::Error::generic("overflow"))));
     }
 

@@ -65,6 +65,8 @@ pub struct Session {
     /// ([`keep::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
     /// add a glob; `keep = []` keeps no ignored file.
     pub keep: Vec<String>,
+    /// `budget_usd`: what the whole session may spend (US dollars, finite, >= 0), if limited.
+    pub budget_usd: Option<f64>,
 }
 
 /// `[ports]`.
@@ -105,6 +107,8 @@ pub struct Track {
     pub depends_on: Vec<String>,
     /// Where the agent's transcript is, for a custom command.
     pub transcript: Option<Transcript>,
+    /// `budget_usd`: what the track may spend (US dollars, finite, >= 0), if limited.
+    pub budget_usd: Option<f64>,
 }
 
 /// What runs in a track's pane.

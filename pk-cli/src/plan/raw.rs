@@ -54,6 +54,8 @@ pub struct RawSession {
     pub idle_after: Option<Spanned<i64>>,
     /// Globs of the ignored files that are the user's work (`pk down` keeps them).
     pub keep: Option<StrList>,
+    /// US dollars the whole session may spend (an integer or a float).
+    pub budget_usd: Option<Spanned<f64>>,
 }
 
 /// `[ports]`.
@@ -96,6 +98,8 @@ pub struct RawTrack {
     pub owns: Option<StrList>,
     /// Tracks to merge first.
     pub depends_on: Option<StrList>,
+    /// US dollars the track may spend.
+    pub budget_usd: Option<Spanned<f64>>,
 }
 
 /// `transcript = { path, format }`.

@@ -402,6 +402,7 @@ impl Resolver<'_> {
         };
 
         let keep = self.keep(s.and_then(|s| s.keep.as_ref()));
+        let budget_usd = self.budget(s.and_then(|s| s.budget_usd.as_ref()));
 
         Session {
             name,
@@ -415,7 +416,24 @@ impl Resolver<'_> {
             branch_template,
             idle_after_secs: idle_after_secs.unsigned_abs(),
             keep,
+            budget_usd,
         }
+    }
+
+    /// `budget_usd`: a finite number of dollars, 0 or more (`nan`, `inf` and negatives are
+    /// TOML floats too).
+    fn budget(&mut self, value: Option<&Spanned<f64>>) -> Option<f64> {
+        let v = value?;
+        let usd = *v.get_ref();
+        if usd.is_finite() && usd >= 0.0 {
+            return Some(usd);
+        }
+        let diag = self.at(
+            v.span(),
+            "`budget_usd` must be a number of US dollars, 0 or more",
+        );
+        self.report(diag.hint("for example `budget_usd = 5` or `budget_usd = 2.50`"));
+        None
     }
 
     /// `keep`: globs `pk down` can compile, each reported at its place otherwise.

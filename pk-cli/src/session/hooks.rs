@@ -15,7 +15,9 @@
 //! user-level Codex hook serves every track (README, "Codex").
 //!
 //! The hook must never slow Claude down nor fail it: it reads its input, appends one line with
-//! a single write, and exits 0 whatever happened.
+//! a single write, and exits 0 whatever happened. Its one answer: a `PreToolUse` of a track
+//! whose budget is spent is denied ([`crate::session::budget`]), from a file of a few bytes
+//! the watcher keeps beside the event file.
 
 use crate::error::{Context, Result};
 use serde_json::{Map, Value, json};
@@ -72,7 +74,11 @@ pub(crate) fn claude_settings(pk_exe: &Path, events: &Path) -> Value {
 /// with a `timestamp` (RFC 3339, when pk received it) unless it has one. `None` when the input
 /// is not a JSON object.
 pub(crate) fn event_line(input: &[u8], now_ms: i64) -> Option<String> {
-    let mut value: Value = serde_json::from_slice(input).ok()?;
+    event_line_of(serde_json::from_slice(input).ok()?, now_ms)
+}
+
+/// [`event_line`] of a payload already read.
+pub(crate) fn event_line_of(mut value: Value, now_ms: i64) -> Option<String> {
     let obj = value.as_object_mut()?;
     if !obj.contains_key("timestamp") {
         obj.insert(

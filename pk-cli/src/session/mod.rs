@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod approval;
+pub(crate) mod budget;
 pub(crate) mod claude_trust;
 pub(crate) mod codex_model;
 pub(crate) mod demo;

@@ -89,6 +89,7 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<
 
     state.idle_after_secs = plan.session.idle_after_secs;
     state.keep = Some(plan.session.keep.clone());
+    state.budget_usd = plan.session.budget_usd;
     let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
     let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
     trust_claude_worktrees(ctx, ws);
@@ -257,6 +258,7 @@ fn prepare_tracks(
             transcript: None,
             events: None,
             agent_started_ms: prev.and_then(|r| r.agent_started_ms),
+            budget_usd: track.budget_usd,
         };
         // Where the agent keeps its files (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR) as the agent
         // sees them: the plan's `[env]` and the track's `env` over pk's own.

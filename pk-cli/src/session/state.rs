@@ -47,6 +47,9 @@ pub(crate) struct State {
     /// before `keep` existed: the default then.
     #[serde(default)]
     pub keep: Option<Vec<String>>,
+    /// The plan's `[session] budget_usd` at the last `pk up`, for the watcher (design §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
     /// One record per track pk set up, in the order they were added.
     pub tracks: Vec<TrackRecord>,
 }
@@ -109,6 +112,10 @@ pub(crate) struct TrackRecord {
     /// that belong to an earlier agent.
     #[serde(default)]
     pub agent_started_ms: Option<i64>,
+    /// The track's `budget_usd` at the last `pk up`, for the watcher: raising it in the plan
+    /// and running `pk up` lets a stopped track go on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -162,6 +169,7 @@ impl State {
             demo_root: None,
             idle_after_secs: default_idle_after(),
             keep: None,
+            budget_usd: None,
             tracks: Vec::new(),
         }
     }
@@ -254,6 +262,7 @@ mod tests {
             }),
             events: Some("/r/.git/pk/shop/tracks/api/events.ndjson".into()),
             agent_started_ms: Some(1),
+            budget_usd: None,
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));

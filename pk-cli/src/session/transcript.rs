@@ -340,6 +340,7 @@ mod tests {
             owns: vec![],
             depends_on: vec![],
             transcript: None,
+            budget_usd: None,
         }
     }
 

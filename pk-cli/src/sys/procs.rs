@@ -77,6 +77,50 @@ pub(crate) fn record(dir: &Path) -> Result<String> {
     Ok(run.id)
 }
 
+/// The file, in a track's folder, that names the agent process of the pane's latest run.
+pub(crate) const AGENT_FILE: &str = "agent.json";
+
+/// The agent process of a track: what pk interrupts when the track's budget is spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AgentProc {
+    /// Its process id.
+    pub pid: i32,
+    /// When it started (Linux: clock ticks after boot): a later process with the same id is
+    /// not it.
+    pub start: Option<u64>,
+}
+
+/// Records `pid` as the agent process of the track whose folder is `dir` (replacing the one
+/// of an earlier run).
+pub(crate) fn record_agent(dir: &Path, pid: u32) -> Result<()> {
+    let pid = pid as i32;
+    let agent = AgentProc {
+        pid,
+        start: imp::start_time(pid),
+    };
+    let bytes = serde_json::to_vec(&agent).context("failed to encode the agent")?;
+    crate::util::fs::write_atomically(&dir.join(AGENT_FILE), &bytes)
+}
+
+/// Sends SIGINT (what Ctrl-C in its terminal sends) to the track's agent process alone, as
+/// recorded by [`record_agent`]. False when there is none, it is gone, or its id now belongs
+/// to another process.
+pub(crate) fn interrupt_agent(dir: &Path) -> bool {
+    let Some(agent) = std::fs::read(dir.join(AGENT_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<AgentProc>(&b).ok())
+    else {
+        return false;
+    };
+    if agent.start.is_some() && imp::start_time(agent.pid) != agent.start {
+        return false;
+    }
+    let Some(pid) = rustix::process::Pid::from_raw(agent.pid) else {
+        return false;
+    };
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).is_ok()
+}
+
 /// Every run recorded under the session's state folder, of every track (also of tracks no
 /// longer in the plan).
 pub(crate) fn runs(state_dir: &Path) -> Vec<Run> {

@@ -178,6 +178,7 @@ fn defaults() {
     assert_eq!(s.worktrees, repo.root.parent().unwrap().join("shop.pk"));
     assert_eq!(s.branch_template, "pk/{track}");
     assert_eq!(s.idle_after_secs, 600);
+    assert_eq!(s.budget_usd, None);
     assert_eq!(s.keep, crate::plan::keep::DEFAULT_KEEP);
     assert_eq!((plan.ports.base, plan.ports.per_track), (4100, 10));
     assert_eq!(plan.repo_root, repo.root);
@@ -216,6 +217,7 @@ worktrees = "../wt/{session}-{repo}"
 branch = "agents/{track}/work"
 idle_after = 30
 keep = ["data/**"]
+budget_usd = 12.5
 [ports]
 base = 20000
 per_track = 3
@@ -227,6 +229,7 @@ name = "api"
 prompt_file = "prompts/api.md"
 ports = ["web", "debug_2"]
 copy = ["./config/../.env"]
+budget_usd = 3
 [[track]]
 name = "cli"
 command = ["./fake", "--json"]
@@ -241,6 +244,7 @@ depends_on = ["api"]
     );
     assert_eq!(plan.session.idle_after_secs, 30);
     assert_eq!(plan.session.keep, ["data/**"], "it replaces the default");
+    assert_eq!(plan.session.budget_usd, Some(12.5));
     assert_eq!(plan.env[0].0, "Z_LAST");
     assert_eq!(plan.env[1], ("A_FIRST".into(), "{{x}} {track}".into()));
     let api = &plan.tracks[0];
@@ -248,6 +252,7 @@ depends_on = ["api"]
     assert_eq!(api.prompt.as_deref(), Some("Build the API.\n"));
     assert_eq!(api.port_names, ["web", "debug_2"]);
     assert_eq!(api.copy, [PathBuf::from(".env")]);
+    assert_eq!(api.budget_usd, Some(3.0), "an integer is dollars too");
     let cli = &plan.tracks[1];
     assert_eq!(
         cli.agent,

@@ -167,6 +167,7 @@ impl Resolver<'_> {
             owns,
             depends_on,
             transcript,
+            budget_usd: self.budget(t.budget_usd.as_ref()),
         }
     }
 
