@@ -50,7 +50,12 @@ pub fn line(snapshot: Option<&StatusFile>, session: &str, cols: usize) -> Line {
                 .iter()
                 .map(|t| (t.name.as_str(), &t.status))
                 .collect();
-            segments.extend(render::segments(&tracks, cols.saturating_sub(used)));
+            let marks: Vec<render::Marks> = s.tracks.iter().map(render::Marks::of).collect();
+            segments.extend(render::segments_marked(
+                &tracks,
+                &marks,
+                cols.saturating_sub(used),
+            ));
         }
         None => segments.push(Segment {
             text: "waiting for pk watch…".into(),

@@ -65,6 +65,9 @@ pub struct Session {
     /// ([`keep::DEFAULT_KEEP`]) when set, so a plan can drop a default as well as
     /// add a glob; `keep = []` keeps no ignored file.
     pub keep: Vec<String>,
+    /// `push`: whether agents may `git push` from their tracks (default false: pk makes git
+    /// refuse it in the tracks' worktrees, [`crate::session::push_guard`]).
+    pub push: bool,
 }
 
 /// `[ports]`.
@@ -103,6 +106,9 @@ pub struct Track {
     pub owns: Vec<String>,
     /// Tracks to merge before this one (names that exist; no cycles).
     pub depends_on: Vec<String>,
+    /// `done_when`: the track's success criterion, a shell command the watcher runs in the
+    /// worktree when a turn ends ([`crate::session::check`]). Needs approval, like `setup`.
+    pub done_when: Option<String>,
     /// Where the agent's transcript is, for a custom command.
     pub transcript: Option<Transcript>,
 }

@@ -54,6 +54,8 @@ pub struct RawSession {
     pub idle_after: Option<Spanned<i64>>,
     /// Globs of the ignored files that are the user's work (`pk down` keeps them).
     pub keep: Option<StrList>,
+    /// Whether agents may `git push` from their tracks (default false).
+    pub push: Option<Spanned<bool>>,
 }
 
 /// `[ports]`.
@@ -96,6 +98,8 @@ pub struct RawTrack {
     pub owns: Option<StrList>,
     /// Tracks to merge first.
     pub depends_on: Option<StrList>,
+    /// The track's success criterion: a shell command run in its worktree.
+    pub done_when: Option<Str>,
 }
 
 /// `transcript = { path, format }`.

@@ -402,6 +402,7 @@ impl Resolver<'_> {
         };
 
         let keep = self.keep(s.and_then(|s| s.keep.as_ref()));
+        let push = s.and_then(|s| s.push.as_ref()).is_some_and(|p| *p.get_ref());
 
         Session {
             name,
@@ -415,6 +416,7 @@ impl Resolver<'_> {
             branch_template,
             idle_after_secs: idle_after_secs.unsigned_abs(),
             keep,
+            push,
         }
     }
 

@@ -109,6 +109,9 @@ pub(crate) struct TrackRecord {
     /// that belong to an earlier agent.
     #[serde(default)]
     pub agent_started_ms: Option<i64>,
+    /// The track's `owns` globs at `pk up`, for the watcher, which reads no plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<String>,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -130,6 +133,9 @@ pub(crate) struct Launch {
     /// the file that holds it, opened as the agent's stdin ([`crate::plan::prompt`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<PathBuf>,
+    /// The track's `done_when`, which the watcher runs with [`Launch::env`] when a turn ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_when: Option<String>,
 }
 
 /// A headless agent's stream, kept as its transcript.
