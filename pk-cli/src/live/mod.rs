@@ -17,6 +17,7 @@
 //! offset) is read from its start.
 
 mod checkpoint;
+pub(crate) mod checks;
 pub(crate) mod dirt;
 mod feed;
 mod follower;
@@ -67,6 +68,7 @@ mod tests {
             transcript: source,
             events: Some(events.to_path_buf()),
             agent_started_ms: None,
+            owns: vec![],
         }
     }
 

@@ -120,13 +120,6 @@ pub(crate) fn tree(head: Option<&str>, status_raw: &[u8], worktree: &Path) -> St
     format!("{:016x}", h.finish())
 }
 
-/// The [`tree`] of `worktree` now, asking git; `None` when git cannot tell.
-pub(crate) fn tree_now(git: &crate::sys::git::Git, worktree: &Path) -> Option<String> {
-    let raw = git.status_raw(worktree).ok()?;
-    let head = git.head_of(worktree);
-    Some(tree(head.as_deref(), &raw, worktree))
-}
-
 /// What is shown of a track's check: running (since when), else the last result, stale when
 /// `tree_now` is known and differs from the tree it ran on.
 pub(crate) fn shown(

@@ -260,6 +260,7 @@ mod tests {
             }),
             events: Some("/r/.git/pk/shop/tracks/api/events.ndjson".into()),
             agent_started_ms: Some(1),
+            owns: vec!["src/api/**".into()],
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));
