@@ -161,7 +161,13 @@ pub fn segments_marked(
         },
     ];
     for d in ladder {
-        let line = layout(tracks, marks, &shown, d, show_total.then_some(total.as_str()));
+        let line = layout(
+            tracks,
+            marks,
+            &shown,
+            d,
+            show_total.then_some(total.as_str()),
+        );
         if line_width(&line) <= width {
             return line;
         }
@@ -560,7 +566,10 @@ mod tests {
                 check,
                 outside_owns: false,
             }];
-            assert_eq!(plain(&segments_marked(&[("api", &a)], &m, 200)), "● api working $0.42 │ Σ $0.42");
+            assert_eq!(
+                plain(&segments_marked(&[("api", &a)], &m, 200)),
+                "● api working $0.42 │ Σ $0.42"
+            );
         }
     }
 

@@ -2,6 +2,7 @@
 //! and a real tmux server on a private socket. Only the AI agents are fake.
 
 mod approval;
+mod checks;
 mod down;
 mod faults;
 mod hostile;

@@ -44,8 +44,7 @@ pub(crate) struct Checks {
 /// Whether going from `before` to `after` ends an agent's turn.
 pub(crate) fn turn_ended(before: Option<TrackState>, after: TrackState) -> bool {
     use TrackState::*;
-    matches!(after, Done | Waiting)
-        && matches!(before, None | Some(Starting | Working | Idle))
+    matches!(after, Done | Waiting) && matches!(before, None | Some(Starting | Working | Idle))
 }
 
 impl Checks {
@@ -60,10 +59,13 @@ impl Checks {
     /// Notes the state of `track` now; a turn that ended asks for a check.
     pub(crate) fn observe(&mut self, track: &str, state: TrackState) {
         let dir = &self.state_dir;
-        let t = self.tracks.entry(track.to_string()).or_insert_with(|| Track {
-            last: check::load(dir, track),
-            ..Track::default()
-        });
+        let t = self
+            .tracks
+            .entry(track.to_string())
+            .or_insert_with(|| Track {
+                last: check::load(dir, track),
+                ..Track::default()
+            });
         if t.state != Some(state) && turn_ended(t.state, state) {
             t.wanted = true;
         }
@@ -110,7 +112,10 @@ impl Checks {
                 continue; // Not counted yet: on a later cycle.
             };
             t.wanted = false;
-            if t.last.as_ref().is_some_and(|o| o.tree == tree && o.command == command) {
+            if t.last
+                .as_ref()
+                .is_some_and(|o| o.tree == tree && o.command == command)
+            {
                 continue;
             }
             let mut env = rec.launch.env.clone();
@@ -185,7 +190,10 @@ mod tests {
         assert!(turn_ended(Some(Working), Waiting));
         assert!(turn_ended(Some(Starting), Done));
         assert!(turn_ended(None, Done), "a watcher started after the turn");
-        assert!(!turn_ended(Some(Waiting), Done), "an answer, not a turn of work");
+        assert!(
+            !turn_ended(Some(Waiting), Done),
+            "an answer, not a turn of work"
+        );
         assert!(!turn_ended(Some(Working), Error));
         assert!(!turn_ended(Some(Done), Working));
     }

@@ -430,7 +430,12 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
             continue;
         }
         const SHOWN: usize = 5;
-        let mut paths: Vec<String> = t.outside_owns.iter().take(SHOWN).map(|p| clean(p)).collect();
+        let mut paths: Vec<String> = t
+            .outside_owns
+            .iter()
+            .take(SHOWN)
+            .map(|p| clean(p))
+            .collect();
         if t.outside_owns.len() > SHOWN {
             paths.push(format!("and {} more", t.outside_owns.len() - SHOWN));
         }

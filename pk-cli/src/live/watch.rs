@@ -25,10 +25,10 @@ use crate::error::{Context, Error, Result};
 use crate::layout;
 use crate::live::checks::Checks;
 use crate::live::dirt::Worktree;
-use crate::session::owns::Owns;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::session::agent;
 use crate::session::lock::SessionLock;
+use crate::session::owns::Owns;
 use crate::session::state::State;
 use crate::sys::git::Git;
 use crate::sys::mux::Mux;
@@ -704,9 +704,8 @@ impl Watch {
                 entry.check =
                     self.checks
                         .shown(&self.state, f.name(), tree.and_then(Worktree::tree));
-                entry.outside_owns = tree.map_or_else(Vec::new, |w| {
-                    self.owns.outside(f.name(), w.changed())
-                });
+                entry.outside_owns =
+                    tree.map_or_else(Vec::new, |w| self.owns.outside(f.name(), w.changed()));
                 entry
             })
             .collect();

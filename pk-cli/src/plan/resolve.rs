@@ -402,7 +402,9 @@ impl Resolver<'_> {
         };
 
         let keep = self.keep(s.and_then(|s| s.keep.as_ref()));
-        let push = s.and_then(|s| s.push.as_ref()).is_some_and(|p| *p.get_ref());
+        let push = s
+            .and_then(|s| s.push.as_ref())
+            .is_some_and(|p| *p.get_ref());
 
         Session {
             name,

@@ -656,16 +656,13 @@ mod tests {
     fn done_when_needs_approval_and_shows_as_check() {
         let none = plan("[[track]]\nname = \"a\"\nagent = \"shell\"\n");
         assert!(Commands::of(&none).is_empty());
-        let with = plan(
-            "[[track]]\nname = \"a\"\nagent = \"shell\"\ndone_when = \"cargo test\"\n",
-        );
+        let with = plan("[[track]]\nname = \"a\"\nagent = \"shell\"\ndone_when = \"cargo test\"\n");
         let commands = Commands::of(&with);
         assert!(!commands.is_empty(), "done_when runs a command");
         let text = render(&commands, None, &Output::plain());
         assert!(text.contains("      check  cargo test\n"), "{text}");
-        let other = plan(
-            "[[track]]\nname = \"a\"\nagent = \"shell\"\ndone_when = \"cargo test -q\"\n",
-        );
+        let other =
+            plan("[[track]]\nname = \"a\"\nagent = \"shell\"\ndone_when = \"cargo test -q\"\n");
         assert_ne!(commands.hash(), Commands::of(&other).hash());
     }
 

@@ -176,7 +176,11 @@ mod tests {
         assert!(text.ends_with("pk: exit 1\n"), "{text}");
         std::fs::write(dir.path().join("marker"), "").unwrap();
         assert_eq!(run(&run1).unwrap(), (true, 0));
-        assert!(!std::fs::read_to_string(&log).unwrap().contains("err\npk: exit 1"));
+        assert!(
+            !std::fs::read_to_string(&log)
+                .unwrap()
+                .contains("err\npk: exit 1")
+        );
     }
 
     #[test]
@@ -190,13 +194,25 @@ mod tests {
             tree: "aa".into(),
         };
         assert_eq!(shown(None, None, None, log).state, CheckState::None);
-        assert_eq!(shown(Some(&o), None, Some("aa"), log).state, CheckState::Fail);
+        assert_eq!(
+            shown(Some(&o), None, Some("aa"), log).state,
+            CheckState::Fail
+        );
         assert_eq!(shown(Some(&o), None, None, log).state, CheckState::Fail);
-        assert_eq!(shown(Some(&o), None, Some("bb"), log).state, CheckState::Stale);
+        assert_eq!(
+            shown(Some(&o), None, Some("bb"), log).state,
+            CheckState::Stale
+        );
         let running = shown(Some(&o), Some(Timestamp(9)), Some("bb"), log);
-        assert_eq!((running.state, running.at), (CheckState::Running, Some(Timestamp(9))));
+        assert_eq!(
+            (running.state, running.at),
+            (CheckState::Running, Some(Timestamp(9)))
+        );
         let pass = Outcome { passed: true, ..o };
-        assert_eq!(shown(Some(&pass), None, Some("aa"), log).state, CheckState::Pass);
+        assert_eq!(
+            shown(Some(&pass), None, Some("aa"), log).state,
+            CheckState::Pass
+        );
     }
 
     #[test]

@@ -90,17 +90,32 @@ mod tests {
         ]);
         assert_eq!(
             owns.outside("api", &changed),
-            ["README.md", "package.json", "src/web/a.ts", "sub/package.json"]
+            [
+                "README.md",
+                "package.json",
+                "src/web/a.ts",
+                "sub/package.json"
+            ]
         );
         // `*` stops at `/`: sub/package.json is nobody's but misc's own business.
         assert_eq!(
             owns.outside("web", &changed),
-            ["README.md", "docs/api.md", "src/api/x/y.rs", "sub/package.json"]
+            [
+                "README.md",
+                "docs/api.md",
+                "src/api/x/y.rs",
+                "sub/package.json"
+            ]
         );
         // Without `owns` only other tracks' files count.
         assert_eq!(
             owns.outside("misc", &changed),
-            ["docs/api.md", "package.json", "src/api/x/y.rs", "src/web/a.ts"]
+            [
+                "docs/api.md",
+                "package.json",
+                "src/api/x/y.rs",
+                "src/web/a.ts"
+            ]
         );
         assert!(owns.outside("api", &v(&["src/api/a.rs"])).is_empty());
     }

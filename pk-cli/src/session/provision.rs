@@ -408,13 +408,18 @@ fn prepare_tracks(
 /// true`: what an earlier plan installed goes.
 fn guard_pushes(ws: &Workspace, state: &State, exe: &Path) -> Result<()> {
     let plan = &ws.plan;
-    let plan_file = plan
-        .path
-        .file_name()
-        .map_or_else(|| "parallel.toml".into(), |n| n.to_string_lossy().into_owned());
+    let plan_file = plan.path.file_name().map_or_else(
+        || "parallel.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     // A track no longer in the plan keeps what it had, like its worktree and pane.
     let in_plan = |r: &&TrackRecord| plan.tracks.iter().any(|t| t.name == r.name);
-    for rec in state.tracks.iter().filter(|r| r.worktree_ready).filter(in_plan) {
+    for rec in state
+        .tracks
+        .iter()
+        .filter(|r| r.worktree_ready)
+        .filter(in_plan)
+    {
         if plan.session.push {
             push_guard::remove(&ws.git, &ws.state_dir, &rec.name)?;
         } else {

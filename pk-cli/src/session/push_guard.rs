@@ -63,7 +63,11 @@ pub(crate) fn install(
         ("protocol.ext.allow".to_string(), "user"),
     ] {
         let mut cmd = git.command_in(git.root());
-        cmd.arg("config").arg("--file").arg(&file).arg(key).arg(value);
+        cmd.arg("config")
+            .arg("--file")
+            .arg(&file)
+            .arg(key)
+            .arg(value);
         git.stdout_of(cmd, None)
             .with_context(|| format!("failed to write {}", file.display()))?;
     }

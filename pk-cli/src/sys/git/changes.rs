@@ -20,9 +20,15 @@ impl Git {
     /// (`git diff base...HEAD`), renames as their two paths: both sides are changed.
     pub(crate) fn committed_paths(&self, worktree: &Path, base: &str) -> Result<Vec<String>> {
         let mut cmd = self.command_in(worktree);
-        cmd.args(["--no-optional-locks", "diff", "--name-only", "-z", "--no-renames"])
-            .arg(format!("{base}...HEAD"))
-            .arg("--");
+        cmd.args([
+            "--no-optional-locks",
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+        ])
+        .arg(format!("{base}...HEAD"))
+        .arg("--");
         let out = self.stdout_of(cmd, None).map_err(|e| {
             e.wrap(format!(
                 "failed to list the changes of {} since {base}",
@@ -75,7 +81,9 @@ impl Git {
                 let text = std::str::from_utf8(entry).ok()?;
                 let (key, value) = text.split_once('\n')?;
                 (Path::new(value) == file).then_some(())?;
-                let pattern = key.strip_prefix("includeif.gitdir:")?.strip_suffix(".path")?;
+                let pattern = key
+                    .strip_prefix("includeif.gitdir:")?
+                    .strip_suffix(".path")?;
                 Some(PathBuf::from(unescape_glob(pattern)))
             })
             .collect()
@@ -95,9 +103,9 @@ impl Git {
             .arg(self.common_dir().join("config"))
             .arg("--remove-section")
             .arg(section);
-        self.stdout_of(cmd, None)
-            .map(drop)
-            .context("failed to remove pk's include for a worktree from the repository's configuration")
+        self.stdout_of(cmd, None).map(drop).context(
+            "failed to remove pk's include for a worktree from the repository's configuration",
+        )
     }
 }
 
