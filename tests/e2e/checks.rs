@@ -159,12 +159,13 @@ fn pk_down_ends_a_running_check() {
         return;
     };
     let marker = env.out().join("check-pid");
+    // Deaf to the hangup that ends the session's panes: only pk can end it.
     let plan = session(18720, "")
         + &track(
             &env,
             "api",
             &format!(
-                "done_when = \"echo $$ > {}; exec sleep 300\"",
+                "done_when = \"trap '' HUP; echo $$ > {}; exec sleep 300\"",
                 marker.display()
             ),
         );
