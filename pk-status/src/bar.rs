@@ -144,6 +144,26 @@ mod tests {
     }
 
     #[test]
+    fn the_zellij_bar_shows_checks_and_strays_as_tmux_does() {
+        let file = FILE.replace(
+            r#""pane": "terminal_1","#,
+            r#""pane": "terminal_1", "check": {"state": "fail", "at": null, "log": "/l"},
+               "outside_owns": ["README.md"],"#,
+        );
+        let s = StatusFile::parse(file.as_bytes()).unwrap();
+        let l = line(Some(&s), "x", 100);
+        assert!(
+            l.plain.starts_with(" pk shop ● api ✗⚑ working $0.42 │"),
+            "{:?}",
+            l.plain
+        );
+        // A file of a watcher without these fields reads as none.
+        let old = StatusFile::parse(FILE.as_bytes()).unwrap();
+        assert_eq!(old.tracks[0].check, None);
+        assert!(old.tracks[0].outside_owns.is_empty());
+    }
+
+    #[test]
     fn the_line_shows_every_track_and_the_total() {
         let s = StatusFile::parse(FILE.as_bytes()).unwrap();
         let line = line(Some(&s), "x", 100);
