@@ -52,6 +52,8 @@ pub enum Command {
     Replay(crate::commands::ReplayArgs),
     #[command(hide = true)]
     Hook(crate::commands::HookArgs),
+    #[command(hide = true)]
+    PushRefused(crate::commands::PushRefusedArgs),
 }
 
 /// The plan argument shared by the commands that act on a whole plan.

@@ -50,7 +50,12 @@ pub fn line(snapshot: Option<&StatusFile>, session: &str, cols: usize) -> Line {
                 .iter()
                 .map(|t| (t.name.as_str(), &t.status))
                 .collect();
-            segments.extend(render::segments(&tracks, cols.saturating_sub(used)));
+            let marks: Vec<render::Marks> = s.tracks.iter().map(render::Marks::of).collect();
+            segments.extend(render::segments_marked(
+                &tracks,
+                &marks,
+                cols.saturating_sub(used),
+            ));
         }
         None => segments.push(Segment {
             text: "waiting for pk watch…".into(),
@@ -137,6 +142,26 @@ mod tests {
         let other = FILE.replace("\"version\": 1", "\"version\": 2");
         assert_eq!(StatusFile::parse(other.as_bytes()), None, "another version");
         assert_eq!(StatusFile::parse(b""), None);
+    }
+
+    #[test]
+    fn the_zellij_bar_shows_checks_and_strays_as_tmux_does() {
+        let file = FILE.replace(
+            r#""pane": "terminal_1","#,
+            r#""pane": "terminal_1", "check": {"state": "fail", "at": null, "log": "/l"},
+               "outside_owns": ["README.md"],"#,
+        );
+        let s = StatusFile::parse(file.as_bytes()).unwrap();
+        let l = line(Some(&s), "x", 100);
+        assert!(
+            l.plain.starts_with(" pk shop ● api ✗⚑ working $0.42 │"),
+            "{:?}",
+            l.plain
+        );
+        // A file of a watcher without these fields reads as none.
+        let old = StatusFile::parse(FILE.as_bytes()).unwrap();
+        assert_eq!(old.tracks[0].check, None);
+        assert!(old.tracks[0].outside_owns.is_empty());
     }
 
     #[test]

@@ -8,7 +8,15 @@
 //! ```
 //!
 //! A track at 80% of its budget gets a `!` beside its cost (`$0.85!`); one whose budget is spent
-//! shows `⊘ api over-budget $1.02`. Waiting tracks are drawn in reverse video (black on yellow): they are the ones that need
+//! shows `⊘ api over-budget $1.02`. A track's check (`done_when`) shows after its name, `✓`
+//! passed or `✗` failed, and `⚑` marks a track that changed files outside its `owns` (or inside
+//! another track's):
+//!
+//! ```text
+//! ● api ✗ working $0.42 │ ✓ web ✓⚑ done $0.10
+//! ```
+//!
+//! Waiting tracks are drawn in reverse video (black on yellow): they are the ones that need
 //! the human. When the width is short, detail goes first (state words, costs, separators,
 //! name length, the total) and tracks last, least urgent first (exited, done, idle, starting,
 //! working, error, waiting), replaced by `+N`.
@@ -16,6 +24,27 @@
 use crate::sanitize::clean;
 use crate::state::TrackState;
 use crate::status::{TrackStatus, total_cost};
+use crate::status_file::CheckState;
+
+/// What the bar shows of a track beside its state: its check and whether it strays from its
+/// `owns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Marks {
+    /// The track's check.
+    pub check: CheckState,
+    /// It changed files outside its `owns`, or inside another track's.
+    pub outside_owns: bool,
+}
+
+impl Marks {
+    /// The marks of a status.json entry.
+    pub fn of(entry: &crate::status_file::TrackEntry) -> Marks {
+        Marks {
+            check: entry.check.as_ref().map_or(CheckState::None, |c| c.state),
+            outside_owns: !entry.outside_owns.is_empty(),
+        }
+    }
+}
 
 /// How a segment should look; the zellij plugin maps these to its colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +123,15 @@ pub fn format_cost_of(usd: f64, unpriced: bool) -> String {
 
 /// The status line for `tracks` (name, status), fitted into `width` terminal columns.
 pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
+    segments_marked(tracks, &[], width)
+}
+
+/// [`segments`] with each track's [`Marks`] (by index; a track without one has none).
+pub fn segments_marked(
+    tracks: &[(&str, &TrackStatus)],
+    marks: &[Marks],
+    width: usize,
+) -> Vec<Segment> {
     if width == 0 {
         return Vec::new();
     }
@@ -131,7 +169,13 @@ pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
         },
     ];
     for d in ladder {
-        let line = layout(tracks, &shown, d, show_total.then_some(total.as_str()));
+        let line = layout(
+            tracks,
+            marks,
+            &shown,
+            d,
+            show_total.then_some(total.as_str()),
+        );
         if line_width(&line) <= width {
             return line;
         }
@@ -143,14 +187,14 @@ pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
     // Without the total, then without the least urgent tracks.
     let mut order = shown.clone();
     order.sort_by_key(|&i| (urgency(tracks[i].1.state), std::cmp::Reverse(i)));
-    let mut line = layout(tracks, &shown, tiny, None);
+    let mut line = layout(tracks, marks, &shown, tiny, None);
     // The most urgent track always stays, cut if need be.
     for drop in order.into_iter().take(tracks.len().saturating_sub(1)) {
         if line_width(&line) <= width {
             return line;
         }
         shown.retain(|&i| i != drop);
-        line = layout(tracks, &shown, tiny, None);
+        line = layout(tracks, marks, &shown, tiny, None);
         let hidden = tracks.len() - shown.len();
         let gap = if shown.is_empty() { "" } else { " " };
         line.push(seg(format!("{gap}+{hidden}"), Style::Dim));
@@ -161,9 +205,14 @@ pub fn segments(tracks: &[(&str, &TrackStatus)], width: usize) -> Vec<Segment> {
 /// The status line as a tmux format string, fitted into `width` columns. Every `#` of the
 /// content is doubled so tmux never reads names or text as formats or styles.
 pub fn tmux(tracks: &[(&str, &TrackStatus)], width: usize) -> String {
+    tmux_marked(tracks, &[], width)
+}
+
+/// [`tmux`] with each track's [`Marks`].
+pub fn tmux_marked(tracks: &[(&str, &TrackStatus)], marks: &[Marks], width: usize) -> String {
     let mut out = String::new();
     let mut current = Style::Text;
-    for s in segments(tracks, width) {
+    for s in segments_marked(tracks, marks, width) {
         if s.style != current {
             out.push_str("#[default]");
             if let Some(style) = tmux_style(s.style) {
@@ -280,6 +329,7 @@ fn track_seg(text: impl Into<String>, style: Style, track: usize) -> Segment {
 
 fn layout(
     tracks: &[(&str, &TrackStatus)],
+    marks: &[Marks],
     shown: &[usize],
     d: Detail,
     total: Option<&str>,
@@ -301,6 +351,20 @@ fn layout(
             i,
         ));
         out.push(track_seg(format!("{gap}{name}"), pick(Style::Text), i));
+        let m = marks.get(i).copied().unwrap_or_default();
+        let check = match m.check {
+            CheckState::Pass => Some(("✓", Style::Mark(TrackState::Done))),
+            CheckState::Fail => Some(("✗", Style::Mark(TrackState::Error))),
+            _ => None,
+        };
+        let mut sep = gap;
+        if let Some((text, style)) = check {
+            out.push(track_seg(format!("{sep}{text}"), pick(style), i));
+            sep = "";
+        }
+        if m.outside_owns {
+            out.push(track_seg(format!("{sep}⚑"), pick(Style::Dim), i));
+        }
         if d.words {
             out.push(track_seg(format!(" {}", status.state), pick(Style::Dim), i));
         }
@@ -517,6 +581,43 @@ mod tests {
             line(&[("api", &priced), ("web", &unknown)], 80),
             "● api working $0.50 │ ✓ web done $? │ Σ $0.50+?"
         );
+    }
+
+    #[test]
+    fn checks_and_strays_show_beside_the_name() {
+        let (a, b) = (st(TrackState::Working, 0.42), st(TrackState::Done, 0.1));
+        let marks = [
+            Marks {
+                check: CheckState::Fail,
+                outside_owns: false,
+            },
+            Marks {
+                check: CheckState::Pass,
+                outside_owns: true,
+            },
+        ];
+        let tracks = [("api", &a), ("web", &b)];
+        let l = |w| plain(&segments_marked(&tracks, &marks, w));
+        assert_eq!(
+            l(200),
+            "● api ✗ working $0.42 │ ✓ web ✓⚑ done $0.10 │ Σ $0.52"
+        );
+        assert_eq!(l(20), "●api✗ ✓web✓⚑ Σ$0.52");
+        let segs = segments_marked(&tracks, &marks, 200);
+        let fail = segs.iter().find(|s| s.text == " ✗").unwrap();
+        assert_eq!(fail.style, Style::Mark(TrackState::Error));
+        assert_eq!(fail.track, Some(0));
+        // Running, stale and no check show nothing: only a result on the tree as it is.
+        for check in [CheckState::Running, CheckState::Stale, CheckState::None] {
+            let m = [Marks {
+                check,
+                outside_owns: false,
+            }];
+            assert_eq!(
+                plain(&segments_marked(&[("api", &a)], &m, 200)),
+                "● api working $0.42 │ Σ $0.42"
+            );
+        }
     }
 
     #[test]

@@ -56,6 +56,40 @@ pub struct TrackEntry {
     /// `pk status` asks git when it is not.
     #[serde(default)]
     pub changed_files: Option<usize>,
+    /// Where the track's `done_when` stands; `None` when it has none.
+    #[serde(default)]
+    pub check: Option<Check>,
+    /// Changed paths outside the track's `owns`, or inside another track's.
+    #[serde(default)]
+    pub outside_owns: Vec<String>,
+}
+
+/// Where a track's success criterion (`done_when`) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    /// Never run.
+    #[default]
+    None,
+    /// Running now.
+    Running,
+    /// Passed on the tree as it is.
+    Pass,
+    /// Failed on the tree as it is.
+    Fail,
+    /// The tree changed since the last result.
+    Stale,
+}
+
+/// A track's check, as `pk status --json` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Check {
+    /// Where it stands.
+    pub state: CheckState,
+    /// When the last run ended (or the running one began).
+    pub at: Option<Timestamp>,
+    /// The log of the last run.
+    pub log: Option<PathBuf>,
 }
 
 impl StatusFile {

@@ -3,6 +3,7 @@
 
 mod approval;
 mod budget;
+mod checks;
 mod down;
 mod faults;
 mod hostile;

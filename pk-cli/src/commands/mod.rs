@@ -10,6 +10,7 @@ mod exec;
 mod focus;
 mod hook;
 mod layout;
+mod push_refused;
 mod replay;
 mod status;
 mod up;
@@ -27,6 +28,7 @@ pub(crate) use exec::ExecArgs;
 pub(crate) use focus::FocusArgs;
 pub(crate) use hook::HookArgs;
 pub(crate) use layout::LayoutArgs;
+pub(crate) use push_refused::PushRefusedArgs;
 pub(crate) use replay::ReplayArgs;
 pub(crate) use status::StatusArgs;
 pub(crate) use up::UpArgs;
@@ -54,5 +56,6 @@ pub(crate) fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::AgentRun(args) => agent_run::run(ctx, &args),
         Command::Replay(args) => replay::run(&args),
         Command::Hook(args) => Ok(hook::run(&args)),
+        Command::PushRefused(args) => Ok(push_refused::run(&args)),
     }
 }

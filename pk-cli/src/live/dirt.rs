@@ -52,6 +52,15 @@ pub struct Worktree {
     pending: Option<(Instant, Instant)>,
     /// A folder could not be watched: no count is given.
     blind: bool,
+    /// The ref its branch started from, to list what its commits changed (`owns`).
+    pub base: Option<String>,
+    /// The fingerprint of its tree at the last count ([`crate::session::check::tree`]).
+    tree: Option<String>,
+    /// The paths changed since the merge base with `base`, committed or not, at the last count.
+    changed: Vec<String>,
+    /// The paths its commits changed, for the commit they were listed at (listed again only
+    /// when the commit moves).
+    committed: Option<(String, Vec<String>)>,
 }
 
 impl Worktree {
@@ -68,7 +77,22 @@ impl Worktree {
             count: None,
             pending: Some((now, now)),
             blind: false,
+            base: None,
+            tree: None,
+            changed: Vec::new(),
+            committed: None,
         }
+    }
+
+    /// The fingerprint of the tree, when the count is current.
+    pub fn tree(&self) -> Option<&str> {
+        self.count().and(self.tree.as_deref())
+    }
+
+    /// The paths changed since the merge base, committed or not, at the last count (kept while
+    /// a new count is pending, so that a warning does not flicker).
+    pub fn changed(&self) -> &[String] {
+        &self.changed
     }
 
     /// The count to publish: none while events wait for a count, or when blind.
@@ -160,6 +184,7 @@ impl Worktree {
                 let dirt = crate::sys::git::parse_status(&raw);
                 self.count = Some(dirt.count());
                 self.untracked_dirs = dirs_of(untracked_paths(&raw));
+                self.changes(git, &raw);
             }
             Err(e) => {
                 eprintln!("pk watch: {e}");
@@ -167,6 +192,35 @@ impl Worktree {
             }
         }
         self.settle(started);
+    }
+
+    /// The tree's fingerprint and the changed paths, from the count's `git status` and, when
+    /// the commit moved, `git diff base...HEAD`.
+    fn changes(&mut self, git: &Git, status_raw: &[u8]) {
+        let head = git.head_of(&self.root);
+        self.tree = Some(crate::session::check::tree(
+            head.as_deref(),
+            status_raw,
+            &self.root,
+        ));
+        let mut changed = crate::sys::git::changed_paths_of_status(status_raw);
+        if let (Some(head), Some(base)) = (head, &self.base) {
+            if self.committed.as_ref().is_none_or(|(at, _)| *at != head) {
+                match git.committed_paths(&self.root, base) {
+                    Ok(paths) => self.committed = Some((head, paths)),
+                    Err(e) => {
+                        eprintln!("pk watch: {e}");
+                        self.committed = None;
+                    }
+                }
+            }
+            if let Some((_, paths)) = &self.committed {
+                changed.extend(paths.iter().cloned());
+            }
+        }
+        changed.sort();
+        changed.dedup();
+        self.changed = changed;
     }
 
     /// Marks whether every folder of [`Worktree::dirs`] is watched.

@@ -17,6 +17,7 @@
 //! offset) is read from its start.
 
 mod checkpoint;
+pub(crate) mod checks;
 pub(crate) mod dirt;
 mod feed;
 mod follower;
@@ -68,6 +69,7 @@ mod tests {
             events: Some(events.to_path_buf()),
             agent_started_ms: None,
             budget_usd: None,
+            owns: vec![],
         }
     }
 

@@ -84,6 +84,10 @@ pub struct TrackJson {
     /// What the user should know of the track's budget: 80% of it spent, spent, or not
     /// enforceable (its cost is unknown); null otherwise.
     pub budget_warning: Option<String>,
+    /// The track's `done_when`: where it stands, when it last ended, its log.
+    pub check: pk_status::status_file::Check,
+    /// Changed paths outside the track's `owns`, or inside another track's.
+    pub outside_owns: Vec<String>,
 }
 
 /// Gathers the status of every track of the plan.
@@ -167,6 +171,11 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 .is_none_or(crate::session::budget::carries_no_cost)
         })
         .collect();
+    let owns = crate::session::owns::Owns::new(
+        plan.tracks
+            .iter()
+            .map(|t| (t.name.as_str(), t.owns.as_slice())),
+    );
     let mut tracks = plan
         .tracks
         .iter()
@@ -215,6 +224,10 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 };
                 pk_status::apply_exit_output(&status, code, at, output.as_deref())
             };
+            let (check, outside_owns) = match entry {
+                Some(e) => (e.check.clone().unwrap_or_default(), e.outside_owns.clone()),
+                None => checks_and_owns(ws, t, &owns),
+            };
             let transcript = transcript.or_else(|| {
                 rec.and_then(|r| r.transcript.as_ref())
                     .and_then(|s| s.fixed_path())
@@ -241,6 +254,8 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 budget_usd: None,
                 over_budget: false,
                 budget_warning: None,
+                check,
+                outside_owns,
             };
             (json, status)
         })
@@ -278,6 +293,44 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         over_budget: over_session,
         tracks,
     })
+}
+
+/// A track's check and the paths it changed outside its `owns`, from git, for when no watcher
+/// keeps them: the last result of `done_when` is stale when the tree changed since.
+fn checks_and_owns(
+    ws: &Workspace,
+    t: &crate::plan::Track,
+    owns: &crate::session::owns::Owns,
+) -> (pk_status::status_file::Check, Vec<String>) {
+    use crate::session::check;
+    if !t.worktree.join(".git").exists() {
+        return (Default::default(), Vec::new());
+    }
+    let raw = ws.git.status_raw(&t.worktree).ok();
+    let check = if t.done_when.is_some() {
+        let head = ws.git.head_of(&t.worktree);
+        let tree = raw
+            .as_deref()
+            .map(|raw| check::tree(head.as_deref(), raw, &t.worktree));
+        check::shown(
+            check::load(&ws.state_dir, &t.name).as_ref(),
+            None,
+            tree.as_deref(),
+            &check::log_path(&ws.state_dir, &t.name),
+        )
+    } else {
+        Default::default()
+    };
+    let mut changed = raw
+        .as_deref()
+        .map(crate::sys::git::changed_paths_of_status)
+        .unwrap_or_default();
+    changed.extend(
+        ws.git
+            .committed_paths(&t.worktree, &t.base)
+            .unwrap_or_default(),
+    );
+    (check, owns.outside(&t.name, &changed))
 }
 
 /// How long `pk status` waits for a watcher that has not written its first view yet (it is
@@ -379,7 +432,7 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         )?;
     }
     let now = crate::util::clock::now_ms();
-    let rows: Vec<[String; 9]> = report
+    let rows: Vec<[String; 10]> = report
         .tracks
         .iter()
         .map(|t| {
@@ -417,6 +470,12 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
                     .collect::<Vec<_>>()
                     .join(" "),
                 t.changed_files.to_string(),
+                check_cell(
+                    plan.tracks
+                        .iter()
+                        .any(|p| p.name == t.name && p.done_when.is_some()),
+                    &t.check,
+                ),
                 t.worktree.display().to_string(),
             ]
         })
@@ -430,6 +489,7 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         "BRANCH",
         "PORTS",
         "CHANGED",
+        "CHECK",
         "WORKTREE",
     ];
     let mut widths = header.map(str::len);
@@ -461,6 +521,27 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
             outln!("{} {}: {}", t.name, t.state, clean(error))?;
         }
     }
+    // Changes outside a track's `owns`: a warning, never a block.
+    for t in &report.tracks {
+        if t.outside_owns.is_empty() {
+            continue;
+        }
+        const SHOWN: usize = 5;
+        let mut paths: Vec<String> = t
+            .outside_owns
+            .iter()
+            .take(SHOWN)
+            .map(|p| clean(p))
+            .collect();
+        if t.outside_owns.len() > SHOWN {
+            paths.push(format!("and {} more", t.outside_owns.len() - SHOWN));
+        }
+        outln!(
+            "{} changed files outside its owns or in another track's: {}",
+            t.name,
+            paths.join(", ")
+        )?;
+    }
     if report
         .tracks
         .iter()
@@ -479,6 +560,18 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         )?;
     }
     Ok(())
+}
+
+/// The CHECK cell: `-` without `done_when`, else its state (`pass`, `fail`, `running`,
+/// `stale`, `none` before the first run).
+fn check_cell(has_done_when: bool, check: &pk_status::status_file::Check) -> String {
+    match has_done_when {
+        false => "-".to_string(),
+        true => serde_json::to_value(check.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+    }
 }
 
 /// `5s ago`, `3m ago`, `2h ago`, `4d ago`; `now` for times in the future (clock skew).

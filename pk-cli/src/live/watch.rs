@@ -23,11 +23,13 @@
 use crate::ctx::Ctx;
 use crate::error::{Context, Error, Result};
 use crate::layout;
+use crate::live::checks::Checks;
 use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::session::agent;
 use crate::session::budget::{self, BudgetFile, Interrupt};
 use crate::session::lock::SessionLock;
+use crate::session::owns::Owns;
 use crate::session::state::State;
 use crate::sys::git::Git;
 use crate::sys::mux::Mux;
@@ -164,6 +166,10 @@ struct Watch {
     message: Option<(Instant, Vec<String>)>,
     /// Tracks whose pane showed Claude Code's folder-trust dialog at the last look.
     trust_dialog: HashSet<String>,
+    /// The tracks' `done_when` checks.
+    checks: Checks,
+    /// The tracks' `owns`, from the state.
+    owns: Owns,
 }
 
 impl Watch {
@@ -176,7 +182,7 @@ impl Watch {
     ) -> Watch {
         let mut w = Watch {
             state_stamp: stamp(&state_dir),
-            state_dir,
+            state_dir: state_dir.clone(),
             state,
             mux,
             fs,
@@ -198,6 +204,8 @@ impl Watch {
             notify_send: find_on_path("notify-send"),
             message: None,
             trust_dialog: HashSet::new(),
+            checks: Checks::new(&state_dir),
+            owns: Owns::new([]),
         };
         w.sync_feeds();
         w
@@ -322,6 +330,7 @@ impl Watch {
                     pk_status::apply_exit_output(&feed.status(), code, since, output)
                 }
             };
+            self.checks.observe(feed.name(), status.state);
             statuses.push(status);
         }
         self.apply_budgets(&mut statuses);
@@ -339,7 +348,9 @@ impl Watch {
         self.announce(&statuses);
         // Then the counts that are due (they take a `git status` each).
         if self.count_due() {
-            return self.write_status(statuses);
+            let flow = self.write_status(statuses.clone())?;
+            self.push_bar(&statuses);
+            return Ok(flow);
         }
         Ok(Flow::Go)
     }
@@ -600,9 +611,16 @@ impl Watch {
                 .iter()
                 .position(|w| w.track == rec.name && w.root == rec.worktree)
                 .map(|i| old_trees.swap_remove(i));
-            self.worktrees
-                .push(kept.unwrap_or_else(|| Worktree::new(&rec.name, &rec.worktree)));
+            let mut w = kept.unwrap_or_else(|| Worktree::new(&rec.name, &rec.worktree));
+            w.base = Some(rec.base.clone());
+            self.worktrees.push(w);
         }
+        self.owns = Owns::new(
+            self.state
+                .tracks
+                .iter()
+                .map(|r| (r.name.as_str(), r.owns.as_slice())),
+        );
         if !old_trees.is_empty() {
             self.sync_tree_watches();
         }
@@ -670,7 +688,19 @@ impl Watch {
         let client_width = self.clients.iter().map(|c| c.width).min();
         let left = layout::status_left(&self.state.session).chars().count();
         let width = bar_width(client_width, left, &windows);
-        let line = pk_status::render::tmux(&tracks, width);
+        let marks: Vec<pk_status::render::Marks> = self
+            .feeds
+            .iter()
+            .map(|f| {
+                self.written
+                    .iter()
+                    .flatten()
+                    .find(|e| e.name == f.name())
+                    .map(pk_status::render::Marks::of)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let line = pk_status::render::tmux_marked(&tracks, &marks, width);
         if self.pushed.as_ref() == Some(&(line.clone(), width)) {
             return;
         }
@@ -766,6 +796,8 @@ impl Watch {
 
     /// Writes status.json when an entry changed. Stops when the state folder is gone.
     fn write_status(&mut self, statuses: Vec<TrackStatus>) -> Result<Flow> {
+        // Checks that ended, and those now due, first: what is written says so.
+        self.checks.drive(&self.state, &self.worktrees);
         let entries: Vec<TrackEntry> = self
             .feeds
             .iter()
@@ -776,11 +808,13 @@ impl Watch {
                     .iter()
                     .find(|p| p.track == f.name() && p.role == "agent");
                 let mut entry = live::status_file::entry(f, s, pane.map(|p| p.id.clone()));
-                entry.changed_files = self
-                    .worktrees
-                    .iter()
-                    .find(|w| w.track == f.name())
-                    .and_then(Worktree::count);
+                let tree = self.worktrees.iter().find(|w| w.track == f.name());
+                entry.changed_files = tree.and_then(Worktree::count);
+                entry.check =
+                    self.checks
+                        .shown(&self.state, f.name(), tree.and_then(Worktree::tree));
+                entry.outside_owns =
+                    tree.map_or_else(Vec::new, |w| self.owns.outside(f.name(), w.changed()));
                 entry
             })
             .collect();
@@ -854,6 +888,7 @@ fn relevant(event: &notify::Result<notify::Event>) -> bool {
     let own = |p: &PathBuf| {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         name == live::STATUS_FILE
+            || name == crate::session::check::LOG_FILE
             || name == crate::session::lock::WATCH_LOCK
             || name.starts_with(".status.json.")
             || name == budget::BUDGET_FILE

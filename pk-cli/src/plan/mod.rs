@@ -67,6 +67,9 @@ pub struct Session {
     pub keep: Vec<String>,
     /// `budget_usd`: what the whole session may spend (US dollars, finite, >= 0), if limited.
     pub budget_usd: Option<f64>,
+    /// `push`: whether agents may `git push` from their tracks (default false: pk makes git
+    /// refuse it in the tracks' worktrees, [`crate::session::push_guard`]).
+    pub push: bool,
 }
 
 /// `[ports]`.
@@ -105,6 +108,9 @@ pub struct Track {
     pub owns: Vec<String>,
     /// Tracks to merge before this one (names that exist; no cycles).
     pub depends_on: Vec<String>,
+    /// `done_when`: the track's success criterion, a shell command the watcher runs in the
+    /// worktree when a turn ends ([`crate::session::check`]). Needs approval, like `setup`.
+    pub done_when: Option<String>,
     /// Where the agent's transcript is, for a custom command.
     pub transcript: Option<Transcript>,
     /// `budget_usd`: what the track may spend (US dollars, finite, >= 0), if limited.

@@ -56,6 +56,8 @@ pub struct RawSession {
     pub keep: Option<StrList>,
     /// US dollars the whole session may spend (an integer or a float).
     pub budget_usd: Option<Spanned<f64>>,
+    /// Whether agents may `git push` from their tracks (default false).
+    pub push: Option<Spanned<bool>>,
 }
 
 /// `[ports]`.
@@ -100,6 +102,8 @@ pub struct RawTrack {
     pub depends_on: Option<StrList>,
     /// US dollars the track may spend.
     pub budget_usd: Option<Spanned<f64>>,
+    /// The track's success criterion: a shell command run in its worktree.
+    pub done_when: Option<Str>,
 }
 
 /// `transcript = { path, format }`.

@@ -403,6 +403,9 @@ impl Resolver<'_> {
 
         let keep = self.keep(s.and_then(|s| s.keep.as_ref()));
         let budget_usd = self.budget(s.and_then(|s| s.budget_usd.as_ref()));
+        let push = s
+            .and_then(|s| s.push.as_ref())
+            .is_some_and(|p| *p.get_ref());
 
         Session {
             name,
@@ -417,6 +420,7 @@ impl Resolver<'_> {
             idle_after_secs: idle_after_secs.unsigned_abs(),
             keep,
             budget_usd,
+            push,
         }
     }
 

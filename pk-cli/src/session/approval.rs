@@ -3,7 +3,7 @@
 //! runs them only once the user approved them, and asks again whenever they change.
 //!
 //! What needs approval ([`Commands`]) is everything in the plan that decides which code runs:
-//! - each track's `setup` shell strings;
+//! - each track's `setup` shell strings, and its `done_when` (the watcher runs it);
 //! - each track's agent: a preset by name (pk builds its argv) or the explicit `command` argv;
 //! - `[session] editor`, when the plan sets it (it runs through `sh -c`);
 //! - `[env]` and each track's `env`, as written: a value such as `PATH`, `LD_PRELOAD`,
@@ -62,6 +62,10 @@ pub(crate) struct TrackCommands {
     /// the serialisation while 0, so approvals made before revisions existed still hold.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preset_revision: u32,
+    /// `done_when`, a shell string; left out of the serialisation when there is none, so
+    /// approvals of plans without it still hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_when: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -106,6 +110,7 @@ impl Commands {
                     Agent::Preset(p) => preset_revision(p.name()),
                     Agent::Command(_) => 0,
                 },
+                done_when: t.done_when.clone(),
             })
             .collect();
         tracks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -126,6 +131,7 @@ impl Commands {
             && self.env.is_empty()
             && self.tracks.iter().all(|t| {
                 t.setup.is_empty()
+                    && t.done_when.is_none()
                     && t.env.is_empty()
                     && t.agent == AgentCommand::Preset(AgentPreset::Shell.name().to_string())
             })
@@ -174,6 +180,9 @@ impl Commands {
                 agent => agent_text(agent),
             };
             push(&section, "agent", agent);
+            if let Some(check) = &t.done_when {
+                push(&section, "check", check.clone());
+            }
             for (k, v) in &t.env {
                 push(&section, "env", format!("{k}={v}"));
             }
@@ -222,7 +231,7 @@ fn agent_text(agent: &AgentCommand) -> String {
 pub(crate) struct Line {
     /// `[session]`, `[env]` or `track NAME`.
     pub section: String,
-    /// `editor`, `env`, `setup` or `agent`.
+    /// `editor`, `env`, `setup`, `agent` or `check` (`done_when`).
     pub label: &'static str,
     /// The command or `KEY=value`, as written.
     pub text: String,
@@ -427,6 +436,14 @@ pub(crate) fn claude_trust_note(plan: &Plan) -> Option<String> {
     })
 }
 
+/// What `pk up` also does for a plan with `push = false` (the default): git in the tracks'
+/// worktrees refuses to push ([`crate::session::push_guard`]), so the person approving is told.
+pub(crate) fn push_note(plan: &Plan) -> Option<String> {
+    (!plan.session.push).then(|| {
+        "and in each track's worktree git refuses to push (`push = false` in [session]; the repository's config includes a file of pk's for each worktree until `pk down`)".to_string()
+    })
+}
+
 /// `pk up`'s gate, before anything is created: returns when the plan's commands are approved
 /// (or need no approval). Otherwise: with `yes`, shows and approves them; on a terminal, shows
 /// them and asks; without a terminal, refuses (exit 3) naming the plan and how to approve.
@@ -441,6 +458,9 @@ pub(crate) fn ensure(out: &Output, plan: &Plan, yes: bool) -> Result<()> {
     let list = render(&commands, before, out);
     out.step(&format!("{}\n{list}", header(plan, &status)));
     if let Some(note) = claude_trust_note(plan) {
+        out.step(&note);
+    }
+    if let Some(note) = push_note(plan) {
         out.step(&note);
     }
     if yes {
@@ -495,6 +515,7 @@ mod tests {
                     agent: AgentCommand::Preset("claude".into()),
                     env: vec![("DB".into(), "postgres://localhost/{track}".into())],
                     preset_revision: 0,
+                    done_when: None,
                 },
                 TrackCommands {
                     name: "web".into(),
@@ -502,6 +523,7 @@ mod tests {
                     agent: AgentCommand::Command(vec!["my-agent".into(), "--fast mode".into()]),
                     env: vec![],
                     preset_revision: 0,
+                    done_when: None,
                 },
             ],
         }
@@ -535,6 +557,7 @@ mod tests {
             |c| c.tracks[1].agent = AgentCommand::Command(vec!["my-agent".into()]),
             |c| c.tracks[1].name = "www".into(),
             |c| c.tracks.pop().map(drop).unwrap_or(()),
+            |c| c.tracks[0].done_when = Some("cargo test".into()),
         ];
         for (i, change) in changes.into_iter().enumerate() {
             let mut c = commands();
@@ -627,6 +650,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("      agent  claude <prompt>"), "{text}");
+    }
+
+    #[test]
+    fn done_when_needs_approval_and_shows_as_check() {
+        let none = plan("[[track]]\nname = \"a\"\nagent = \"shell\"\n");
+        assert!(Commands::of(&none).is_empty());
+        let with = plan("[[track]]\nname = \"a\"\nagent = \"shell\"\ndone_when = \"cargo test\"\n");
+        let commands = Commands::of(&with);
+        assert!(!commands.is_empty(), "done_when runs a command");
+        let text = render(&commands, None, &Output::plain());
+        assert!(text.contains("      check  cargo test\n"), "{text}");
+        let other =
+            plan("[[track]]\nname = \"a\"\nagent = \"shell\"\ndone_when = \"cargo test -q\"\n");
+        assert_ne!(commands.hash(), Commands::of(&other).hash());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod approval;
 pub(crate) mod budget;
+pub(crate) mod check;
 pub(crate) mod claude_trust;
 pub(crate) mod codex_model;
 pub(crate) mod demo;
@@ -12,8 +13,10 @@ pub mod env_vars;
 pub(crate) mod hidden_work;
 pub mod hooks;
 pub mod lock;
+pub(crate) mod owns;
 pub mod ports;
 pub(crate) mod provision;
+pub(crate) mod push_guard;
 pub(crate) mod recover;
 pub mod state;
 pub(crate) mod teardown;

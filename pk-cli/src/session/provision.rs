@@ -12,6 +12,7 @@ use crate::session::env_vars;
 use crate::session::hooks::HookTarget;
 use crate::session::lock::SessionLock;
 use crate::session::ports;
+use crate::session::push_guard;
 use crate::session::state::{Launch, State, Tee, TrackRecord};
 use crate::session::transcript::{self, Source};
 use crate::session::workspace::Workspace;
@@ -92,6 +93,7 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<
     state.budget_usd = plan.session.budget_usd;
     let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
     let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
+    guard_pushes(ws, &state, &hook.exe)?;
     trust_claude_worktrees(ctx, ws);
     write_track_files(ws, &hook)?;
     crate::fault::point("up:track-files-written");
@@ -259,6 +261,7 @@ fn prepare_tracks(
             events: None,
             agent_started_ms: prev.and_then(|r| r.agent_started_ms),
             budget_usd: track.budget_usd,
+            owns: track.owns.clone(),
         };
         // Where the agent keeps its files (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR) as the agent
         // sees them: the plan's `[env]` and the track's `env` over pk's own.
@@ -401,6 +404,39 @@ fn prepare_tracks(
         .chain(&to_finish)
         .map(|t| t.name.clone())
         .collect())
+}
+
+/// `push = false`: git refuses pushes in every track's worktree ([`push_guard`]); `push =
+/// true`: what an earlier plan installed goes.
+fn guard_pushes(ws: &Workspace, state: &State, exe: &Path) -> Result<()> {
+    let plan = &ws.plan;
+    let plan_file = plan.path.file_name().map_or_else(
+        || "parallel.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    // A track no longer in the plan keeps what it had, like its worktree and pane.
+    let in_plan = |r: &&TrackRecord| plan.tracks.iter().any(|t| t.name == r.name);
+    for rec in state
+        .tracks
+        .iter()
+        .filter(|r| r.worktree_ready)
+        .filter(in_plan)
+    {
+        if plan.session.push {
+            push_guard::remove(&ws.git, &ws.state_dir, &rec.name)?;
+        } else {
+            push_guard::install(
+                &ws.git,
+                &ws.state_dir,
+                &rec.name,
+                &rec.worktree,
+                &plan_file,
+                exe,
+            )?;
+        }
+    }
+    crate::fault::point("up:pushes-guarded");
+    Ok(())
 }
 
 /// Runs the repository's `post-checkout` hook in a track's new worktree, as `git worktree add`
@@ -564,6 +600,7 @@ pub(crate) fn launch_spec(
             .prompt
             .clone()
             .filter(|_| crate::plan::prompt::on_stdin(&track.agent)),
+        done_when: track.done_when.clone(),
     }
 }
 

@@ -116,6 +116,9 @@ pub(crate) struct TrackRecord {
     /// and running `pk up` lets a stopped track go on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_usd: Option<f64>,
+    /// The track's `owns` globs at `pk up`, for the watcher, which reads no plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<String>,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -137,6 +140,9 @@ pub(crate) struct Launch {
     /// the file that holds it, opened as the agent's stdin ([`crate::plan::prompt`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<PathBuf>,
+    /// The track's `done_when`, which the watcher runs with [`Launch::env`] when a turn ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_when: Option<String>,
 }
 
 /// A headless agent's stream, kept as its transcript.
@@ -263,6 +269,7 @@ mod tests {
             events: Some("/r/.git/pk/shop/tracks/api/events.ndjson".into()),
             agent_started_ms: Some(1),
             budget_usd: None,
+            owns: vec!["src/api/**".into()],
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));

@@ -214,6 +214,11 @@ pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
         return Err(e);
     }
 
+    // `push = false`: the includes of the tracks' git configuration go with the worktrees.
+    for rec in &state.tracks {
+        crate::session::push_guard::remove(git, &target.state_dir, &rec.name)?;
+    }
+    fault::point("down:pushes-unguarded");
     // A pk killed while making or deleting one of its branches leaves git's lock on it.
     for rec in state.tracks.iter().filter(|r| r.branch_created) {
         crate::session::recover::remove_stale_ref_lock(git, &rec.branch)?;

@@ -338,6 +338,7 @@ mod tests {
             copy: vec![],
             setup: vec![],
             owns: vec![],
+            done_when: None,
             depends_on: vec![],
             transcript: None,
             budget_usd: None,

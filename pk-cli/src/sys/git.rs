@@ -9,7 +9,9 @@
 //! another with `--no-checkout` and then fills the working trees in parallel. Removing does not
 //! race, so `pk down` removes them all at once ([`Git::remove_worktrees`]).
 
+mod changes;
 mod post_checkout;
+pub(crate) use changes::{changed_paths_of_status, gitdir_of};
 pub(crate) use post_checkout::PostCheckout;
 
 use crate::error::{Context, Error, Result};

@@ -121,6 +121,33 @@ pub(crate) fn interrupt_agent(dir: &Path) -> bool {
     rustix::process::kill_process(pid, rustix::process::Signal::INT).is_ok()
 }
 
+/// Records a run for processes this one starts (not for itself: no terminal session), in the
+/// track's folder `dir`, and returns the `PK_RUN_ID` to hand them, so that `pk down` ends them
+/// (the watcher's `done_when` checks).
+pub(crate) fn record_others(dir: &Path) -> Result<String> {
+    let pid = std::process::id() as i32;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let run = Run {
+        id: format!("{pid}-{nanos}-children"),
+        pid,
+        sid: None,
+        start: imp::start_time(pid),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let path = dir.join(RUNS_FILE);
+    let mut line = serde_json::to_string(&run).context("failed to encode the run")?;
+    line.push('\n');
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(run.id)
+}
+
 /// Every run recorded under the session's state folder, of every track (also of tracks no
 /// longer in the plan).
 pub(crate) fn runs(state_dir: &Path) -> Vec<Run> {

@@ -148,7 +148,16 @@ impl Resolver<'_> {
         let env = self.env_table(t.env.as_ref());
         let copy = self.copies(t.copy.as_ref());
         let setup = self.strings(t.setup.as_ref(), "`setup` command");
-        let owns = self.strings(t.owns.as_ref(), "`owns` pattern");
+        let owns = self.owns(t.owns.as_ref());
+        let done_when = t.done_when.as_ref().map(|cmd| {
+            if cmd.get_ref().trim().is_empty() {
+                let diag = self.at(cmd.span(), "`done_when` is empty");
+                self.report(diag.hint(
+                    "give the command that passes when the track is done, such as \"cargo test\"",
+                ));
+            }
+            cmd.get_ref().clone()
+        });
         let depends_on = t.depends_on.as_ref().map_or_else(Vec::new, |list| {
             list.get_ref().iter().map(|d| d.get_ref().clone()).collect()
         });
@@ -168,7 +177,32 @@ impl Resolver<'_> {
             depends_on,
             transcript,
             budget_usd: self.budget(t.budget_usd.as_ref()),
+            done_when,
         }
+    }
+
+    /// `owns`: globs [`crate::session::owns`] can compile, each reported at its place.
+    fn owns(&mut self, list: Option<&StrList>) -> Vec<String> {
+        for entry in list.map_or(&[][..], |l| l.get_ref().as_slice()) {
+            let pattern = entry.get_ref();
+            let why = if pattern.trim().is_empty() {
+                Some("is empty".to_string())
+            } else {
+                crate::plan::keep::glob(pattern)
+                    .err()
+                    .map(|e| format!("is not a valid glob: {}", e.kind()))
+            };
+            if let Some(why) = why {
+                let msg = format!("`owns` glob `{}` {why}", shown(pattern));
+                let diag = self.at(entry.span(), msg).hint(
+                    "an `owns` glob is a path from the repository root: `src/api/**`, `docs/*.md`",
+                );
+                self.report(diag);
+            }
+        }
+        list.map_or_else(Vec::new, |l| {
+            l.get_ref().iter().map(|e| e.get_ref().clone()).collect()
+        })
     }
 
     fn command(&mut self, command: &StrList) -> Vec<String> {
