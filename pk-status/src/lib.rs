@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod bar;
+pub mod forecast;
 mod hash;
 mod ledger;
 mod parse;

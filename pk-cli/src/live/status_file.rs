@@ -19,6 +19,7 @@ pub(crate) fn entry(feed: &TrackFeed, status: TrackStatus, pane: Option<String>)
         events_cursor: Some(feed.events().cursor()),
         pane,
         changed_files: None,
+        forecast: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! another with `--no-checkout` and then fills the working trees in parallel. Removing does not
 //! race, so `pk down` removes them all at once ([`Git::remove_worktrees`]).
 
+pub(crate) mod merge;
 mod post_checkout;
 pub(crate) use post_checkout::PostCheckout;
 
