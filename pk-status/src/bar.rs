@@ -50,7 +50,18 @@ pub fn line(snapshot: Option<&StatusFile>, session: &str, cols: usize) -> Line {
                 .iter()
                 .map(|t| (t.name.as_str(), &t.status))
                 .collect();
-            segments.extend(render::segments(&tracks, cols.saturating_sub(used)));
+            let forecasts: Vec<(&str, Option<&crate::forecast::Forecast>)> = s
+                .tracks
+                .iter()
+                .map(|t| (t.name.as_str(), t.forecast.as_ref()))
+                .collect();
+            let pairs = crate::forecast::conflict_pairs(&forecasts);
+            segments.extend(render::segments_with(
+                &tracks,
+                &crate::forecast::conflicts_text(&pairs),
+                pairs.len(),
+                cols.saturating_sub(used),
+            ));
         }
         None => segments.push(Segment {
             text: "waiting for pk watch…".into(),

@@ -14,7 +14,10 @@
 //! tmux server or the session is gone, it exits.
 //!
 //! It also keeps every worktree's count of changed files ([`crate::live::dirt`]), so that `pk status`
-//! does not run `git status` in each.
+//! does not run `git status` in each, and the conflict forecast ([`crate::session::forecast`]):
+//! after a count (an edit or a commit in a worktree) and on every tick (a base that moved), with
+//! the counts' statuses; a round where no commit, status or changed file's stat moved merges
+//! nothing and starts no process.
 //!
 //! notify is used without a debouncer crate: the watcher only needs "something in these
 //! folders changed", and gathering events with a short `recv_timeout` is that debouncer in a few
@@ -26,6 +29,7 @@ use crate::layout;
 use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::session::agent;
+use crate::session::forecast::{Forecaster, TrackInput};
 use crate::session::lock::SessionLock;
 use crate::session::state::State;
 use crate::sys::git::Git;
@@ -161,6 +165,9 @@ struct Watch {
     message: Option<(Instant, Vec<String>)>,
     /// Tracks whose pane showed Claude Code's folder-trust dialog at the last look.
     trust_dialog: HashSet<String>,
+    /// The conflict forecast, and what it said last, per track.
+    forecaster: Forecaster,
+    forecasts: HashMap<String, pk_status::forecast::Forecast>,
 }
 
 impl Watch {
@@ -194,6 +201,8 @@ impl Watch {
             notify_send: find_on_path("notify-send"),
             message: None,
             trust_dialog: HashSet::new(),
+            forecaster: Forecaster::new(),
+            forecasts: HashMap::new(),
         };
         w.sync_feeds();
         w
@@ -331,8 +340,13 @@ impl Watch {
         }
         self.push_bar(&statuses);
         self.announce(&statuses);
-        // Then the counts that are due (they take a `git status` each).
-        if self.count_due() {
+        // Then the counts that are due (they take a `git status` each), and the forecast.
+        let counted = self.count_due();
+        let forecast = (counted || full) && self.refresh_forecast();
+        if forecast {
+            self.push_bar(&statuses);
+        }
+        if counted || forecast {
             return self.write_status(statuses);
         }
         Ok(Flow::Go)
@@ -413,6 +427,57 @@ impl Watch {
             }
         });
         self.sync_tree_watches();
+        true
+    }
+
+    /// Forecasts again what changed since the last round (nothing at all when no commit, status
+    /// or changed file moved). True when a track's forecast changed.
+    fn refresh_forecast(&mut self) -> bool {
+        let Some(git) = &self.git else {
+            return false;
+        };
+        if self.worktrees.iter().any(Worktree::first_count_pending) {
+            return false;
+        }
+        let inputs: Vec<TrackInput> = self
+            .state
+            .tracks
+            .iter()
+            .map(|rec| TrackInput {
+                name: rec.name.clone(),
+                base: rec.base.clone(),
+                branch: rec.branch.clone(),
+                worktree: rec.worktree.clone(),
+                status: self
+                    .worktrees
+                    .iter()
+                    .find(|w| w.track == rec.name)
+                    .and_then(|w| w.status_raw().map(<[u8]>::to_vec)),
+            })
+            .collect();
+        let forecasts = match self.forecaster.forecast(git, &inputs) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("pk watch: forecast: {e}");
+                return false;
+            }
+        };
+        let work = self.forecaster.work();
+        if work.merges > 0 || work.statuses > 0 {
+            println!(
+                "{} forecast: {} merges, {} trees, {} git status",
+                clock(crate::util::clock::now_ms()),
+                work.merges,
+                work.trees,
+                work.statuses
+            );
+        }
+        let new: HashMap<String, pk_status::forecast::Forecast> =
+            inputs.into_iter().map(|t| t.name).zip(forecasts).collect();
+        if new == self.forecasts {
+            return false;
+        }
+        self.forecasts = new;
         true
     }
 
@@ -561,7 +626,14 @@ impl Watch {
         let client_width = self.clients.iter().map(|c| c.width).min();
         let left = layout::status_left(&self.state.session).chars().count();
         let width = bar_width(client_width, left, &windows);
-        let line = pk_status::render::tmux(&tracks, width);
+        let forecasts: Vec<(&str, Option<&pk_status::forecast::Forecast>)> = self
+            .feeds
+            .iter()
+            .map(|f| (f.name(), self.forecasts.get(f.name())))
+            .collect();
+        let pairs = pk_status::forecast::conflict_pairs(&forecasts);
+        let warning = pk_status::forecast::conflicts_text(&pairs);
+        let line = pk_status::render::tmux_with(&tracks, &warning, pairs.len(), width);
         if self.pushed.as_ref() == Some(&(line.clone(), width)) {
             return;
         }
@@ -672,6 +744,7 @@ impl Watch {
                     .iter()
                     .find(|w| w.track == f.name())
                     .and_then(Worktree::count);
+                entry.forecast = self.forecasts.get(f.name()).cloned();
                 entry
             })
             .collect();

@@ -66,6 +66,8 @@ struct Resolved {
     /// Its tree is in this round's memory (or needs none: a clean worktree).
     present: bool,
     base_tip: std::result::Result<Side, String>,
+    /// Neither its worktree nor its branch exists (a track not started): it takes no part.
+    absent: bool,
 }
 
 /// Counts of the work a [`Forecaster`] did, for tests and the bench.
@@ -129,6 +131,9 @@ impl Forecaster {
         let mut verdicts: Vec<Vec<(String, Verdict)>> = vec![Vec::new(); tracks.len()];
         // Each track against its base's tip: the base is "ours", as when it is landed.
         for i in 0..tracks.len() {
+            if resolved[i].absent {
+                continue;
+            }
             let verdict = match (&resolved[i].base_tip, &resolved[i].side) {
                 (Err(e), _) | (Ok(_), Err(e)) => Verdict::Unknown(e.clone()),
                 (Ok(base), Ok(side)) => {
@@ -148,6 +153,9 @@ impl Forecaster {
         }
         for i in 0..tracks.len() {
             for j in i + 1..tracks.len() {
+                if resolved[i].absent || resolved[j].absent {
+                    continue;
+                }
                 let verdict = match (&resolved[i].side, &resolved[j].side) {
                     (Err(e), _) | (Ok(_), Err(e)) => Verdict::Unknown(e.clone()),
                     (Ok(a), Ok(b)) => {
@@ -246,6 +254,7 @@ impl Forecaster {
             dirty: Vec::new(),
             present: true,
             base_tip,
+            absent: false,
         };
         let exists = t.worktree.join(".git").exists();
         let head = if exists {
@@ -256,6 +265,7 @@ impl Forecaster {
         let head = match head {
             Ok(h) => h,
             Err(e) => {
+                r.absent = !exists && !git.branch_exists(&t.branch);
                 r.side = Err(e.to_string());
                 return r;
             }
@@ -755,18 +765,24 @@ mod tests {
         assert_eq!(f.work().merges, 4);
     }
 
-    /// A probe that cannot run is unknown, never clean.
+    /// A probe that cannot run is unknown, never clean; a track not started takes no part.
     #[test]
     fn a_failed_probe_is_unknown() {
         let r = Repo::new(&["a"]);
         let mut inputs = r.inputs(&["a"]);
-        inputs.push(TrackInput {
-            name: "gone".into(),
-            base: "main".into(),
-            branch: "pk/gone".into(),
-            worktree: r.wt("gone"),
-            status: None,
-        });
+        // Its worktree is gone, its branch points at a missing object.
+        git(&r.root, &["branch", "pk/gone"]);
+        let packed = r.git.common_dir().join("refs/heads/pk/gone");
+        std::fs::write(&packed, format!("{}\n", "1".repeat(40))).unwrap();
+        for name in ["gone", "unborn"] {
+            inputs.push(TrackInput {
+                name: name.into(),
+                base: "main".into(),
+                branch: format!("pk/{name}"),
+                worktree: r.wt(name),
+                status: None,
+            });
+        }
         inputs[0].base = "no-such-base".into();
         let got = Forecaster::new().forecast(&r.git, &inputs).unwrap();
         let unknown: Vec<&str> = got[0]
@@ -779,5 +795,6 @@ mod tests {
             .collect();
         assert_eq!(unknown, ["base", "gone"]);
         assert_eq!(got[1].ahead, None);
+        assert_eq!(got[2], Forecast::default(), "not started: no forecast");
     }
 }
