@@ -4,6 +4,7 @@
 mod approval;
 mod down;
 mod faults;
+mod forecast;
 mod hostile;
 mod live;
 mod plans;
