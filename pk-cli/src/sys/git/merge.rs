@@ -210,12 +210,6 @@ impl Scratch {
         paths.dedup();
         Ok(paths)
     }
-
-    /// Whether `oid` is a tree this repository (or its memory) has.
-    #[cfg(test)]
-    pub(crate) fn has_tree(&self, oid: Oid) -> bool {
-        self.repo.find_object(oid, Some(ObjectType::Tree)).is_ok()
-    }
 }
 
 /// The commit checked out in the worktree at `path` (its `HEAD`), read without a git process.
