@@ -163,6 +163,25 @@ mod tests {
     }
 
     #[test]
+    fn the_zellij_line_marks_the_forecasts_conflicts() {
+        let mut s = StatusFile::parse(FILE.as_bytes()).unwrap();
+        s.tracks[0].forecast = Some(crate::forecast::Forecast {
+            conflicts: vec![crate::forecast::Conflict {
+                with: "docs".into(),
+                files: vec!["src/lib.rs".into()],
+                unknown: None,
+            }],
+            ..Default::default()
+        });
+        let line = line(Some(&s), "x", 100);
+        assert!(
+            line.plain.trim_end().ends_with("Σ $0.52 ⚠ api×docs"),
+            "{}",
+            line.plain
+        );
+    }
+
+    #[test]
     fn clicks_land_on_tracks() {
         let s = StatusFile::parse(FILE.as_bytes()).unwrap();
         let line = line(Some(&s), "x", 100);
