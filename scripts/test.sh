@@ -30,6 +30,8 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then bench_tmp=/dev/shm; fi
 TMPDIR=$bench_tmp PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench up_down --locked
 echo "== live status bench (quick: prints figures, fails only when a command fails)"
 PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench status --locked
+echo "== conflict forecast bench (quick: prints the ratios, fails only when a command or check fails)"
+PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench forecast --locked
 echo "== fuzzing, bounded (PK_FUZZ_SECONDS per target, default 20; 0 skips it)"
 if [ "${PK_FUZZ_SECONDS:-20}" != 0 ]; then
   bash scripts/fuzz.sh "${PK_FUZZ_SECONDS:-20}"

@@ -149,6 +149,7 @@ pub fn check_bars(tracks: &[(&str, &TrackStatus)]) {
                 events_cursor: None,
                 pane: None,
                 changed_files: None,
+                forecast: None,
             })
             .collect(),
     };

@@ -51,9 +51,17 @@ pub fn line(snapshot: Option<&StatusFile>, session: &str, cols: usize) -> Line {
                 .map(|t| (t.name.as_str(), &t.status))
                 .collect();
             let marks: Vec<render::Marks> = s.tracks.iter().map(render::Marks::of).collect();
-            segments.extend(render::segments_marked(
+            let forecasts: Vec<(&str, Option<&crate::forecast::Forecast>)> = s
+                .tracks
+                .iter()
+                .map(|t| (t.name.as_str(), t.forecast.as_ref()))
+                .collect();
+            let pairs = crate::forecast::conflict_pairs(&forecasts);
+            segments.extend(render::segments_with(
                 &tracks,
                 &marks,
+                &crate::forecast::conflicts_text(&pairs),
+                pairs.len(),
                 cols.saturating_sub(used),
             ));
         }
@@ -175,6 +183,25 @@ mod tests {
         assert_eq!(render::width(&line.plain), 100, "padded to the width");
         // The waiting track stands out: black on yellow, bold.
         assert!(line.ansi.contains("\x1b[0;1;30;43m web"));
+    }
+
+    #[test]
+    fn the_zellij_line_marks_the_forecasts_conflicts() {
+        let mut s = StatusFile::parse(FILE.as_bytes()).unwrap();
+        s.tracks[0].forecast = Some(crate::forecast::Forecast {
+            conflicts: vec![crate::forecast::Conflict {
+                with: "docs".into(),
+                files: vec!["src/lib.rs".into()],
+                unknown: None,
+            }],
+            ..Default::default()
+        });
+        let line = line(Some(&s), "x", 100);
+        assert!(
+            line.plain.trim_end().ends_with("Σ $0.52 ⚠ api×docs"),
+            "{}",
+            line.plain
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 pub mod bar;
 pub mod budget;
+pub mod forecast;
 mod hash;
 mod ledger;
 mod parse;

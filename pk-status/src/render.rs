@@ -202,17 +202,49 @@ pub fn segments_marked(
     cut(line, width)
 }
 
+/// [`segments`] followed by `warning` (the forecast's `⚠ api×web`, when not empty), which
+/// keeps its room: the tracks are fitted into what it leaves, and it shrinks to `⚠N` (N pairs)
+/// only when the tracks would get fewer than 20 columns.
+pub fn segments_with(
+    tracks: &[(&str, &TrackStatus)],
+    marks: &[Marks],
+    warning: &str,
+    pairs: usize,
+    width: usize,
+) -> Vec<Segment> {
+    if warning.is_empty() {
+        return segments_marked(tracks, marks, width);
+    }
+    let short = format!("⚠{pairs}");
+    let text = if width.saturating_sub(crate::render::width(warning) + 1) >= 20 {
+        warning.to_string()
+    } else {
+        short
+    };
+    let room = width.saturating_sub(crate::render::width(&text) + 1);
+    let mut line = segments_marked(tracks, marks, room);
+    line.push(seg(" ".to_string(), Style::Dim));
+    line.push(seg(text, Style::Alert));
+    cut(line, width)
+}
+
 /// The status line as a tmux format string, fitted into `width` columns. Every `#` of the
 /// content is doubled so tmux never reads names or text as formats or styles.
 pub fn tmux(tracks: &[(&str, &TrackStatus)], width: usize) -> String {
-    tmux_marked(tracks, &[], width)
+    tmux_with(tracks, &[], "", 0, width)
 }
 
-/// [`tmux`] with each track's [`Marks`].
-pub fn tmux_marked(tracks: &[(&str, &TrackStatus)], marks: &[Marks], width: usize) -> String {
+/// [`tmux`] with each track's [`Marks`] and the forecast's warning ([`segments_with`]).
+pub fn tmux_with(
+    tracks: &[(&str, &TrackStatus)],
+    marks: &[Marks],
+    warning: &str,
+    pairs: usize,
+    width: usize,
+) -> String {
     let mut out = String::new();
     let mut current = Style::Text;
-    for s in segments_marked(tracks, marks, width) {
+    for s in segments_with(tracks, marks, warning, pairs, width) {
         if s.style != current {
             out.push_str("#[default]");
             if let Some(style) = tmux_style(s.style) {
@@ -444,6 +476,27 @@ mod tests {
 
     fn line(tracks: &[(&str, &TrackStatus)], w: usize) -> String {
         plain(&segments(tracks, w))
+    }
+
+    #[test]
+    fn the_forecast_warning_keeps_its_room_and_shrinks_last() {
+        let (a, b) = (st(TrackState::Working, 0.42), st(TrackState::Done, 0.1));
+        let tracks = [("api", &a), ("web", &b)];
+        let warn = "⚠ api×web";
+        assert_eq!(
+            plain(&segments_with(&tracks, &[], warn, 1, 200)),
+            "● api working $0.42 │ ✓ web done $0.10 │ Σ $0.52 ⚠ api×web"
+        );
+        let narrow = plain(&segments_with(&tracks, &[], warn, 1, 30));
+        assert!(narrow.ends_with(" ⚠ api×web"), "{narrow}");
+        assert!(width(&narrow) <= 30, "{narrow}");
+        let tiny = plain(&segments_with(&tracks, &[], warn, 1, 24));
+        assert!(tiny.ends_with(" ⚠1"), "{tiny}");
+        assert_eq!(
+            segments_with(&tracks, &[], "", 0, 200),
+            segments(&tracks, 200)
+        );
+        assert!(tmux_with(&tracks, &[], warn, 1, 200).contains("⚠ api×web#[default]"));
     }
 
     #[test]

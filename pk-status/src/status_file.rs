@@ -56,6 +56,10 @@ pub struct TrackEntry {
     /// `pk status` asks git when it is not.
     #[serde(default)]
     pub changed_files: Option<usize>,
+    /// The track's forecast (ahead, behind, changed paths, conflicts), once the watcher made
+    /// it; `pk status` makes it itself when it is not there.
+    #[serde(default)]
+    pub forecast: Option<crate::forecast::Forecast>,
     /// Where the track's `done_when` stands; `None` when it has none.
     #[serde(default)]
     pub check: Option<Check>,

@@ -6,6 +6,7 @@ mod budget;
 mod checks;
 mod down;
 mod faults;
+mod forecast;
 mod hostile;
 mod live;
 mod plans;

@@ -48,6 +48,8 @@ pub struct Worktree {
     relist: bool,
     /// Changed and untracked files at the last count.
     count: Option<usize>,
+    /// The `git status` of the last count, for the forecast.
+    raw: Option<Vec<u8>>,
     /// Since when events are waiting for a count, and the last of them.
     pending: Option<(Instant, Instant)>,
     /// A folder could not be watched: no count is given.
@@ -75,6 +77,7 @@ impl Worktree {
             untracked_dirs: BTreeSet::new(),
             relist: true,
             count: None,
+            raw: None,
             pending: Some((now, now)),
             blind: false,
             base: None,
@@ -101,6 +104,17 @@ impl Worktree {
             (None, false) => self.count,
             _ => None,
         }
+    }
+
+    /// The `git status --porcelain=v1 -z` of the last count, if one succeeded.
+    pub fn status_raw(&self) -> Option<&[u8]> {
+        self.raw.as_deref()
+    }
+
+    /// Not counted yet, and a count is coming (the forecast waits for it rather than run its
+    /// own `git status`).
+    pub fn first_count_pending(&self) -> bool {
+        self.raw.is_none() && self.pending.is_some() && self.root.join(".git").exists()
     }
 
     /// The folders to watch for this worktree.
@@ -165,6 +179,7 @@ impl Worktree {
         if !self.root.join(".git").exists() {
             // Deleted by hand: nothing to count, and no folder to watch.
             self.count = None;
+            self.raw = None;
             self.tracked_dirs.clear();
             self.untracked_dirs.clear();
             self.settle(started);
@@ -185,10 +200,12 @@ impl Worktree {
                 self.count = Some(dirt.count());
                 self.untracked_dirs = dirs_of(untracked_paths(&raw));
                 self.changes(git, &raw);
+                self.raw = Some(raw);
             }
             Err(e) => {
                 eprintln!("pk watch: {e}");
                 self.count = None;
+                self.raw = None;
             }
         }
         self.settle(started);

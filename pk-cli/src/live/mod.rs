@@ -26,6 +26,8 @@ pub(crate) mod status;
 mod status_file;
 pub mod watch;
 
+/// The conflict forecast, for the bench (its home is the session's domain).
+pub use crate::session::forecast::{Forecaster, TrackInput, Work};
 pub use checkpoint::{CHECKPOINT_DIR, checkpoint_path};
 pub(crate) use feed::refresh_all;
 pub use feed::{TrackFeed, each_in_parallel};

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::live::TrackFeed;
 use crate::output::outln;
 use crate::plan::Plan;
+use crate::session::forecast::{Forecaster, TrackInput};
 use crate::session::state::State;
 use crate::session::workspace::Workspace;
 use pk_status::budget::BudgetUse;
@@ -88,6 +89,9 @@ pub struct TrackJson {
     pub check: pk_status::status_file::Check,
     /// Changed paths outside the track's `owns`, or inside another track's.
     pub outside_owns: Vec<String>,
+    /// `ahead`, `behind`, `changed` and `conflicts` (design §9; [`pk_status::forecast`]).
+    #[serde(flatten)]
+    pub forecast: pk_status::forecast::Forecast,
 }
 
 /// Gathers the status of every track of the plan.
@@ -128,10 +132,51 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         (panes.join().unwrap_or_default(), asked)
     });
     let mut asked = asked.into_iter();
+    let mut raws: Vec<Option<Vec<u8>>> = Vec::with_capacity(counted.len());
     let changed: Vec<usize> = counted
         .into_iter()
-        .map(|c| c.or_else(|| asked.next()).unwrap_or(0))
+        .map(|c| match c {
+            Some(c) => {
+                raws.push(None);
+                c
+            }
+            None => {
+                let (count, raw) = asked.next().unwrap_or_default();
+                raws.push(raw);
+                count
+            }
+        })
         .collect();
+    // The forecast: the watcher's when it has one for every track, else made here (with the
+    // statuses just read; git asked for the others).
+    let forecasts: Vec<pk_status::forecast::Forecast> = match plan
+        .tracks
+        .iter()
+        .map(|t| entry_of(&t.name).and_then(|e| e.forecast.clone()))
+        .collect::<Option<Vec<_>>>()
+    {
+        Some(all) => all,
+        None => {
+            let inputs: Vec<TrackInput> = plan
+                .tracks
+                .iter()
+                .zip(raws)
+                .map(|(t, status)| TrackInput {
+                    name: t.name.clone(),
+                    base: t.base.clone(),
+                    branch: t.branch.clone(),
+                    worktree: t.worktree.clone(),
+                    status,
+                })
+                .collect();
+            Forecaster::new()
+                .forecast(&ws.git, &inputs)
+                .unwrap_or_else(|e| {
+                    ctx.out.warn(&format!("{e}\n  (no conflict forecast)"));
+                    vec![Default::default(); inputs.len()]
+                })
+        }
+    };
     let now = crate::util::clock::now_ms();
     // No watcher's view: every track from its checkpoint, reading only what came since, all
     // tracks at once (refresh_all spreads long reads over threads), and leaving the next
@@ -181,7 +226,8 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         .iter()
         .zip(changed)
         .zip(fed)
-        .map(|((t, changed_files), feed)| {
+        .zip(forecasts)
+        .map(|(((t, changed_files), feed), forecast)| {
             let rec = state.and_then(|s| s.track(&t.name));
             let pane = panes
                 .iter()
@@ -256,6 +302,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 budget_warning: None,
                 check,
                 outside_owns,
+                forecast,
             };
             (json, status)
         })
@@ -401,14 +448,20 @@ fn show_reads(feed: &TrackFeed) {
     }
 }
 
-/// The number of changed and untracked files of each worktree: 0 for one that does not exist,
-/// and 0 with a warning for one git cannot read.
-fn changed_files(ctx: &Ctx, git: &crate::sys::git::Git, worktrees: &[PathBuf]) -> Vec<usize> {
+/// The number of changed and untracked files of each worktree, with the `git status` it was
+/// read from (for the forecast): 0 for one that does not exist, and 0 with a warning for one
+/// git cannot read.
+fn changed_files(
+    ctx: &Ctx,
+    git: &crate::sys::git::Git,
+    worktrees: &[PathBuf],
+) -> Vec<(usize, Option<Vec<u8>>)> {
     crate::util::parallel::in_parallel(worktrees, |w| {
         if w.join(".git").exists() {
-            git.dirt(w).map(|d| d.count())
+            let raw = git.status_raw(w)?;
+            Ok((crate::sys::git::parse_status(&raw).count(), Some(raw)))
         } else {
-            Ok(0)
+            Ok((0, None))
         }
     })
     .into_iter()
@@ -416,7 +469,7 @@ fn changed_files(ctx: &Ctx, git: &crate::sys::git::Git, worktrees: &[PathBuf]) -
         count.unwrap_or_else(|e| {
             ctx.out
                 .warn(&format!("{e}\n  (its changed files show as 0)"));
-            0
+            (0, None)
         })
     })
     .collect()
@@ -541,6 +594,19 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
             t.name,
             paths.join(", ")
         )?;
+    }
+    // What the forecast found: each pair once (`⚠ api×web: src/lib.rs`), unknown ones too.
+    for (i, t) in report.tracks.iter().enumerate() {
+        for c in &t.forecast.conflicts {
+            let earlier = report.tracks[..i].iter().any(|o| o.name == c.with);
+            if earlier {
+                continue;
+            }
+            match &c.unknown {
+                None => outln!("⚠ {}×{}: {}", t.name, c.with, c.files.join(" "))?,
+                Some(why) => outln!("? {}×{}: unknown ({})", t.name, c.with, clean(why))?,
+            }
+        }
     }
     if report
         .tracks

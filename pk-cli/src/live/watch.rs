@@ -14,7 +14,10 @@
 //! tmux server or the session is gone, it exits.
 //!
 //! It also keeps every worktree's count of changed files ([`crate::live::dirt`]), so that `pk status`
-//! does not run `git status` in each.
+//! does not run `git status` in each, and the conflict forecast ([`crate::session::forecast`]):
+//! after a count (an edit or a commit in a worktree) and on every tick (a base that moved), with
+//! the counts' statuses; a round where no commit, status or changed file's stat moved merges
+//! nothing and starts no process.
 //!
 //! notify is used without a debouncer crate: the watcher only needs "something in these
 //! folders changed", and gathering events with a short `recv_timeout` is that debouncer in a few
@@ -28,6 +31,7 @@ use crate::live::dirt::Worktree;
 use crate::live::{self, StatusFile, TrackEntry, TrackFeed};
 use crate::session::agent;
 use crate::session::budget::{self, BudgetFile, Interrupt};
+use crate::session::forecast::{Forecaster, TrackInput};
 use crate::session::lock::SessionLock;
 use crate::session::owns::Owns;
 use crate::session::state::State;
@@ -170,6 +174,9 @@ struct Watch {
     checks: Checks,
     /// The tracks' `owns`, from the state.
     owns: Owns,
+    /// The conflict forecast, and what it said last, per track.
+    forecaster: Forecaster,
+    forecasts: HashMap<String, pk_status::forecast::Forecast>,
 }
 
 impl Watch {
@@ -206,6 +213,8 @@ impl Watch {
             trust_dialog: HashSet::new(),
             checks: Checks::new(&state_dir),
             owns: Owns::new([]),
+            forecaster: Forecaster::new(),
+            forecasts: HashMap::new(),
         };
         w.sync_feeds();
         w
@@ -346,8 +355,11 @@ impl Watch {
         }
         self.push_bar(&statuses);
         self.announce(&statuses);
-        // Then the counts that are due (they take a `git status` each).
-        if self.count_due() {
+        // Then the counts that are due (they take a `git status` each), and the forecast;
+        // the bar after status.json, whose entries give it the checks' and owns' marks.
+        let counted = self.count_due();
+        let forecast = (counted || full) && self.refresh_forecast();
+        if counted || forecast {
             let flow = self.write_status(statuses.clone())?;
             self.push_bar(&statuses);
             return Ok(flow);
@@ -536,6 +548,57 @@ impl Watch {
         true
     }
 
+    /// Forecasts again what changed since the last round (nothing at all when no commit, status
+    /// or changed file moved). True when a track's forecast changed.
+    fn refresh_forecast(&mut self) -> bool {
+        let Some(git) = &self.git else {
+            return false;
+        };
+        if self.worktrees.iter().any(Worktree::first_count_pending) {
+            return false;
+        }
+        let inputs: Vec<TrackInput> = self
+            .state
+            .tracks
+            .iter()
+            .map(|rec| TrackInput {
+                name: rec.name.clone(),
+                base: rec.base.clone(),
+                branch: rec.branch.clone(),
+                worktree: rec.worktree.clone(),
+                status: self
+                    .worktrees
+                    .iter()
+                    .find(|w| w.track == rec.name)
+                    .and_then(|w| w.status_raw().map(<[u8]>::to_vec)),
+            })
+            .collect();
+        let forecasts = match self.forecaster.forecast(git, &inputs) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("pk watch: forecast: {e}");
+                return false;
+            }
+        };
+        let work = self.forecaster.work();
+        if work.merges > 0 || work.statuses > 0 {
+            println!(
+                "{} forecast: {} merges, {} trees, {} git status",
+                clock(crate::util::clock::now_ms()),
+                work.merges,
+                work.trees,
+                work.statuses
+            );
+        }
+        let new: HashMap<String, pk_status::forecast::Forecast> =
+            inputs.into_iter().map(|t| t.name).zip(forecasts).collect();
+        if new == self.forecasts {
+            return false;
+        }
+        self.forecasts = new;
+        true
+    }
+
     /// Watches the folders of every worktree; a worktree one of whose folders cannot be
     /// watched gives no count.
     fn sync_tree_watches(&mut self) {
@@ -700,7 +763,14 @@ impl Watch {
                     .unwrap_or_default()
             })
             .collect();
-        let line = pk_status::render::tmux_marked(&tracks, &marks, width);
+        let forecasts: Vec<(&str, Option<&pk_status::forecast::Forecast>)> = self
+            .feeds
+            .iter()
+            .map(|f| (f.name(), self.forecasts.get(f.name())))
+            .collect();
+        let pairs = pk_status::forecast::conflict_pairs(&forecasts);
+        let warning = pk_status::forecast::conflicts_text(&pairs);
+        let line = pk_status::render::tmux_with(&tracks, &marks, &warning, pairs.len(), width);
         if self.pushed.as_ref() == Some(&(line.clone(), width)) {
             return;
         }
@@ -815,6 +885,7 @@ impl Watch {
                         .shown(&self.state, f.name(), tree.and_then(Worktree::tree));
                 entry.outside_owns =
                     tree.map_or_else(Vec::new, |w| self.owns.outside(f.name(), w.changed()));
+                entry.forecast = self.forecasts.get(f.name()).cloned();
                 entry
             })
             .collect();
