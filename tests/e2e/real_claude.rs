@@ -377,3 +377,105 @@ fn real_claude_headless_shows_its_running_cost_then_its_own_totals() {
         "{states:?}"
     );
 }
+
+/// A budget below one turn's cost (design §10): the first response costs less than the budget
+/// and its tool runs; the second spends it, and its tool call is denied by pk's PreToolUse hook
+/// with the reason, which reaches the model; the track shows `over-budget` and nothing else in
+/// the worktree is touched.
+#[test]
+fn real_claude_over_its_budget_is_stopped_at_the_second_tool_call() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Claude) else {
+        return;
+    };
+    let model = FakeModel::start(|req: &Request, _| {
+        if let Some(reply) = anthropic::side_reply(req) {
+            return reply;
+        }
+        let results = anthropic::tool_results(req);
+        let (id, block) = match results.len() {
+            0 => (
+                "msg_01",
+                Block::bash("toolu_01", "touch first-call", "First file"),
+            ),
+            1 => (
+                "msg_02",
+                Block::bash("toolu_02", "touch second-call", "Second file"),
+            ),
+            _ => ("msg_03", Block::text("Stopping here.")),
+        };
+        Message::new(id, anthropic::MODEL, USAGE)
+            .block(Block::text("Working."))
+            .block(block)
+            .reply_to(req)
+    });
+    anthropic::write_claude_json(&home(&env), &[&canonical(&env.repo)]);
+    // The user lets Claude run `touch` without asking: the calls are the budget's to stop.
+    std::fs::create_dir_all(home(&env).join(".claude")).unwrap();
+    std::fs::write(
+        home(&env).join(".claude/settings.json"),
+        r#"{"permissions": {"allow": ["Bash(touch:*)"]}}"#,
+    )
+    .unwrap();
+    // Between one response's cost and two.
+    let budget = public_cost(USAGE) * 1.5;
+    let plan = plan(&path, &model, "claude", "make two files").replace(
+        "agent = \"claude\"",
+        &format!("agent = \"claude\"\nbudget_usd = {budget}"),
+    );
+    env.write_plan(&plan);
+    env.pk_ok(&["up", "--detach"]);
+    let wt = canonical(&env.worktrees().join("api"));
+
+    let screen = env.attach_screen("shop");
+    let mut rec = Recorder::new(&env, &screen);
+    rec.until(90, "the track never went over its budget", |r| {
+        r.current() == Some("over-budget")
+    });
+    // The second call was asked for, and denied: it never ran, then or later.
+    let events = env.repo.join(".git/pk/shop/tracks/api/events.ndjson");
+    let hooks_of = |event: &str| -> Vec<String> {
+        std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["hook_event_name"] == event)
+            .map(|v| {
+                v["tool_input"]["command"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    env.wait_for("the second tool call asked for", 30, || {
+        hooks_of("PreToolUse").contains(&"touch second-call".to_string())
+    });
+    pk_tests::holds_for(
+        Duration::from_secs(2),
+        "the second tool call not run over the budget",
+        || !wt.join("second-call").exists(),
+    );
+    assert!(wt.join("first-call").exists(), "the first tool ran");
+    assert_eq!(hooks_of("PostToolUse"), ["touch first-call"]);
+    // If the turn got as far as sending the denial back, the model read why.
+    for (id, text) in model.requests().iter().flat_map(anthropic::tool_results) {
+        if id == "toolu_02" {
+            assert!(text.contains("budget spent"), "{text}");
+        }
+    }
+    let t = track(&env.status_json()).clone();
+    assert_eq!(t["state"], "over-budget", "{t}");
+    assert_eq!(t["over_budget"], true, "{t}");
+    assert!(
+        t["cost_usd"].as_f64().unwrap() >= budget,
+        "spent past the budget: {t}"
+    );
+    assert!(
+        !rec.states.contains(&"done") || rec.states.last() == Some(&"over-budget"),
+        "{:?}",
+        rec.states
+    );
+}

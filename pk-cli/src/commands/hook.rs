@@ -25,6 +25,10 @@ pub struct HookArgs {
     pub args: Vec<String>,
 }
 
+/// Longest a PreToolUse of a track with a budget waits for the watcher to read the response
+/// before it (see [`crate::live::wait_until_read`]).
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Most of a payload read; the rest is not read (the line is then not JSON and skipped).
 const MAX_INPUT: u64 = 64 << 20;
 
@@ -54,10 +58,18 @@ pub fn run(args: &HookArgs) -> u8 {
         let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&input) else {
             return 0;
         };
-        if payload["hook_event_name"] == "PreToolUse" {
-            let file = events
-                .as_deref()
-                .and_then(crate::session::budget::beside_events);
+        if payload["hook_event_name"] == "PreToolUse"
+            && let Some(events) = events.as_deref()
+        {
+            if let Some(transcript) = payload["transcript_path"].as_str() {
+                crate::live::wait_until_read(
+                    events,
+                    std::path::Path::new(transcript),
+                    payload["tool_use_id"].as_str(),
+                    BUDGET_WAIT,
+                );
+            }
+            let file = crate::session::budget::beside_events(events);
             let budget = file.and_then(|f| crate::session::budget::load(&f));
             deny = crate::session::budget::pre_tool_use_output(budget.as_ref());
         }

@@ -32,6 +32,7 @@ pub use checkpoint::{CHECKPOINT_DIR, checkpoint_path};
 pub(crate) use feed::refresh_all;
 pub use feed::{TrackFeed, each_in_parallel};
 pub use follower::Follower;
+pub(crate) use status_file::wait_until_read;
 pub use status_file::{STATUS_FILE, StatusFile, TrackEntry};
 
 /// At its old path for the benches; the clock is [`crate::util::clock::now_ms`].
