@@ -150,6 +150,8 @@ pub fn check_bars(tracks: &[(&str, &TrackStatus)]) {
                 pane: None,
                 changed_files: None,
                 forecast: None,
+                check: None,
+                outside_owns: Vec::new(),
             })
             .collect(),
     };
