@@ -10,7 +10,6 @@
 
 use crate::error::{Context, Error, Result};
 use serde_json::{Map, Value};
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -109,21 +108,10 @@ pub(crate) fn trust_worktrees(
 /// Replaces `path` with `bytes` through a file beside it, keeping its mode (the file may hold
 /// account data and be private).
 fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o600);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".claude.json.pk.")
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)
-        .with_context(|| format!("failed to write {}", path.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("failed to write {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("failed to write {}", path.display()))?;
-    Ok(())
+    crate::util::fs::write_atomically_with_mode(path, bytes, mode)
 }
 
 #[cfg(test)]

@@ -58,12 +58,19 @@ pub(crate) fn record(dir: &Path) -> Result<String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let sid = imp::session_id(pid).filter(|sid| *sid == pid);
-    let run = Run {
-        id: format!("{pid}-{nanos}"),
-        pid,
-        sid,
-        start: imp::start_time(pid),
-    };
+    append_run(
+        dir,
+        Run {
+            id: format!("{pid}-{nanos}"),
+            pid,
+            sid,
+            start: imp::start_time(pid),
+        },
+    )
+}
+
+/// Appends `run` to the runs file in `dir` (made if need be); returns its id.
+fn append_run(dir: &Path, run: Run) -> Result<String> {
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let path = dir.join(RUNS_FILE);
     let mut line = serde_json::to_string(&run).context("failed to encode the run")?;
@@ -129,23 +136,15 @@ pub(crate) fn record_others(dir: &Path) -> Result<String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let run = Run {
-        id: format!("{pid}-{nanos}-children"),
-        pid,
-        sid: None,
-        start: imp::start_time(pid),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let path = dir.join(RUNS_FILE);
-    let mut line = serde_json::to_string(&run).context("failed to encode the run")?;
-    line.push('\n');
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .with_context(|| format!("failed to write {}", path.display()))?;
-    Ok(run.id)
+    append_run(
+        dir,
+        Run {
+            id: format!("{pid}-{nanos}-children"),
+            pid,
+            sid: None,
+            start: imp::start_time(pid),
+        },
+    )
 }
 
 /// Every run recorded under the session's state folder, of every track (also of tracks no

@@ -18,6 +18,13 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// watcher writes into a session's state folder, which must not come back once `pk down`
 /// removed it.
 pub(crate) fn write_atomically_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
+    // As `fs::write` would make it (0666 less the umask), not tempfile's private 0600.
+    write_atomically_with_mode(path, bytes, 0o666)
+}
+
+/// [`write_atomically_in_place`] with the new file's permission bits (less the umask): to
+/// replace a file of someone else's and keep its mode.
+pub(crate) fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent(path)?;
     // `.<name>.XXXXXX`: hidden, and named after its target (the watcher ignores its own).
     let prefix = format!(
@@ -26,8 +33,7 @@ pub(crate) fn write_atomically_in_place(path: &Path, bytes: &[u8]) -> Result<()>
     );
     let mut tmp = tempfile::Builder::new()
         .prefix(&prefix)
-        // As `fs::write` would make it (0666 less the umask), not tempfile's private 0600.
-        .permissions(std::fs::Permissions::from_mode(0o666))
+        .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .with_context(|| format!("failed to write {}", path.display()))?;
     tmp.write_all(bytes)
