@@ -71,7 +71,7 @@ impl Worktree {
         let now = Instant::now();
         Worktree {
             track: track.to_string(),
-            gitdir: read_gitdir(root),
+            gitdir: crate::sys::git::gitdir_of(root),
             root: root.to_path_buf(),
             tracked_dirs: BTreeSet::new(),
             untracked_dirs: BTreeSet::new(),
@@ -174,7 +174,7 @@ impl Worktree {
     pub fn recount(&mut self, git: &Git) {
         let started = Instant::now();
         if self.gitdir.is_none() {
-            self.gitdir = read_gitdir(&self.root);
+            self.gitdir = crate::sys::git::gitdir_of(&self.root);
         }
         if !self.root.join(".git").exists() {
             // Deleted by hand: nothing to count, and no folder to watch.
@@ -252,21 +252,6 @@ impl Worktree {
             _ => None,
         };
     }
-}
-
-/// The git folder a worktree's `.git` file points to (`gitdir: <path>`).
-fn read_gitdir(root: &Path) -> Option<PathBuf> {
-    let text = std::fs::read(root.join(".git")).ok()?;
-    let line = text.split(|b| *b == b'\n').next()?;
-    let path = Path::new(OsStr::from_bytes(
-        line.strip_prefix(b"gitdir: ")?.trim_ascii_end(),
-    ));
-    let path = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        root.join(path)
-    };
-    Some(crate::util::fs::canonical(&path))
 }
 
 /// The folders (relative, without the root's `""`) that hold the given relative file paths,

@@ -13,7 +13,7 @@ use crate::plan::keep::glob;
 use crate::sys::git::{Dirt, Git};
 use globset::{GlobSet, GlobSetBuilder};
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 /// Most commits listed per worktree in a refusal; the rest are counted.
@@ -586,7 +586,7 @@ pub(crate) fn keep_hidden(
         n += 1;
         dest_root = base.join(format!("{secs}-{n}"));
     }
-    let own_gitdir = read_gitdir(worktree);
+    let own_gitdir = crate::sys::git::gitdir_of(worktree);
     for nested in &hidden.nested {
         let from = worktree.join(&nested.path);
         let to = dest_root.join(&nested.path);
@@ -610,7 +610,7 @@ pub(crate) fn keep_hidden(
 /// Moves the repository at `from` to `to`, with its git folder when that lives in the
 /// worktree's own git folder (`own_gitdir`), which goes with the worktree.
 fn move_aside(git: &Git, from: &Path, to: &Path, own_gitdir: Option<&Path>) -> Result<()> {
-    let gitdir = read_gitdir(from);
+    let gitdir = crate::sys::git::gitdir_of(from);
     rename_or_copy(from, to)?;
     let Some(gitdir) = gitdir else {
         return Ok(());
@@ -663,14 +663,6 @@ fn rename_or_copy(from: &Path, to: &Path) -> Result<()> {
         ))
         .wrap_cause(String::from_utf8_lossy(&out.stderr).trim().to_string()))
     }
-}
-
-/// The git folder a `.git` file points to (`gitdir: <path>`), absolute; `None` for a `.git`
-/// folder.
-fn read_gitdir(dir: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dir.join(".git")).ok()?;
-    let path = Path::new(text.lines().next()?.strip_prefix("gitdir: ")?.trim_end());
-    Some(crate::util::fs::canonical(&dir.join(path)))
 }
 
 /// A subject or path for a message: control and invisible characters escaped.
