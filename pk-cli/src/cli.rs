@@ -39,6 +39,7 @@ pub enum Command {
     Status(crate::commands::StatusArgs),
     Check(crate::commands::CheckArgs),
     Approve(crate::commands::ApproveArgs),
+    Diff(crate::commands::DiffArgs),
     Exec(crate::commands::ExecArgs),
     Focus(crate::commands::FocusArgs),
     Layout(crate::commands::LayoutArgs),

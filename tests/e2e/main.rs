@@ -4,6 +4,7 @@
 mod approval;
 mod budget;
 mod checks;
+mod diff;
 mod down;
 mod faults;
 mod forecast;

@@ -5,6 +5,7 @@ mod approve;
 mod check;
 mod completions;
 mod demo;
+mod diff;
 mod down;
 mod exec;
 mod focus;
@@ -23,6 +24,7 @@ pub(crate) use check::CheckArgs;
 pub(crate) use completions::CompletionsArgs;
 pub(crate) use completions::ManArgs;
 pub(crate) use demo::DemoArgs;
+pub(crate) use diff::DiffArgs;
 pub(crate) use down::DownArgs;
 pub(crate) use exec::ExecArgs;
 pub(crate) use focus::FocusArgs;
@@ -46,6 +48,7 @@ pub(crate) fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Status(args) => status::run(ctx, &args).map(|()| 0),
         Command::Check(args) => check::run(ctx, &args).map(|()| 0),
         Command::Approve(args) => approve::run(ctx, &args).map(|()| 0),
+        Command::Diff(args) => diff::run(ctx, &args),
         Command::Exec(args) => exec::run(ctx, &args),
         Command::Focus(args) => focus::run(ctx, &args).map(|()| 0),
         Command::Layout(args) => layout::run(ctx, &args).map(|()| 0),

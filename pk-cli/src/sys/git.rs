@@ -146,6 +146,30 @@ impl Git {
             .map(|out| out.stdout)
     }
 
+    /// The best common ancestor of `a` and `b`, as seen from `dir`.
+    pub(crate) fn merge_base(&self, dir: &Path, a: &str, b: &str) -> Result<String> {
+        let mut cmd = self.command_in(dir);
+        cmd.args(["merge-base", a, b]);
+        let out = self.run(cmd)?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The index file of the checkout at `dir` (a linked worktree has its own).
+    pub(crate) fn index_path(&self, dir: &Path) -> Result<PathBuf> {
+        let mut cmd = self.command_in(dir);
+        cmd.args(["rev-parse", "--path-format=absolute", "--git-path", "index"]);
+        let out = self.run(cmd)?;
+        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    }
+
+    /// Stages everything of `dir`'s work tree (new files too, ignored ones not) into the index
+    /// file `index`, which is not the checkout's own: the checkout's index stays as it was.
+    pub(crate) fn stage_all_into(&self, dir: &Path, index: &Path) -> Result<()> {
+        let mut cmd = self.command_in(dir);
+        cmd.env("GIT_INDEX_FILE", index).args(["add", "-A"]);
+        self.run(cmd).map(drop)
+    }
+
     /// True when `name` resolves to a commit (a branch, tag, or any revision).
     pub(crate) fn commit_exists(&self, name: &str) -> bool {
         let Ok(repo) = self.open() else { return false };
@@ -324,6 +348,18 @@ fn command_in(dir: &Path) -> Command {
         .env("GIT_PAGER", "cat")
         .stdin(Stdio::null());
     crate::sys::children::end_with_pk(&mut cmd);
+    cmd
+}
+
+/// A `git` command for the user to see, in `dir`: with their pager, colours and terminal (stdin,
+/// stdout, stderr inherited), only git's own variables that would point it elsewhere removed.
+/// For `pk diff`.
+pub(crate) fn user_command_in(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir);
+    for var in SCRUBBED_VARS {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
