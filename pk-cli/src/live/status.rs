@@ -125,11 +125,11 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         .collect();
     let (panes, asked) = std::thread::scope(|scope| {
         let panes = scope.spawn(|| match state {
-            Some(_) => mux.session_panes(&plan.session.name).unwrap_or_default(),
-            None => Vec::new(),
+            Some(_) => mux.session_panes(&plan.session.name),
+            None => Some(Vec::new()),
         });
         let asked = changed_files(ctx, &ws.git, &to_ask);
-        (panes.join().unwrap_or_default(), asked)
+        (panes.join().ok().flatten(), asked)
     });
     let mut asked = asked.into_iter();
     let mut raws: Vec<Option<Vec<u8>>> = Vec::with_capacity(counted.len());
@@ -231,14 +231,24 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
             let rec = state.and_then(|s| s.track(&t.name));
             let pane = panes
                 .iter()
+                .flatten()
                 .find(|p| p.track == t.name && p.role == "agent");
-            let alive = pane.is_some_and(|p| !p.dead);
+            let entry = entry_of(&t.name);
+            // The multiplexer did not answer (a loaded machine, zellij busy): the watcher, which
+            // asks it again and again, says whether the agent still runs; without a watcher,
+            // no answer means no session.
+            let watcher_knows = panes.is_none() && entry.is_some();
+            let alive = match entry {
+                Some(e) if watcher_knows => {
+                    !matches!(e.status.state, TrackState::Exited | TrackState::Error)
+                }
+                _ => pane.is_some_and(|p| !p.dead),
+            };
             let ports = match rec {
                 Some(r) if !r.ports.is_empty() => r.ports.iter().cloned().collect(),
                 Some(r) => BTreeMap::from([("port".to_string(), r.port())]),
                 None => BTreeMap::new(),
             };
-            let entry = entry_of(&t.name);
             let (status, transcript) = match (entry, feed) {
                 (Some(e), _) => (e.status.clone(), e.transcript.clone()),
                 (None, Some(mut feed)) => {
@@ -253,7 +263,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 }
                 (None, None) => (TrackStatus::default(), None),
             };
-            let status = if alive {
+            let status = if alive || watcher_knows {
                 pk_status::apply_idle(&status, now, idle_ms)
             } else {
                 // Also when the watcher has not seen the exit yet.
