@@ -294,8 +294,13 @@ fn real_claude_in_an_untrusted_checkout_shows_the_trust_dialog_as_waiting() {
         "nothing asked of the model yet"
     );
 
-    // The default is "No, exit": down to "Yes", then Enter.
-    send_keys(&env, &["Down", "Enter"]);
+    // The default is "No, exit": down to "Yes" and, once the dialog shows it chosen (a
+    // loaded machine can take its time), Enter.
+    send_keys(&env, &["Down"]);
+    rec.until(30, "the dialog never moved to Yes", |r| {
+        r.pane.contains("❯ Yes, I trust this folder")
+    });
+    send_keys(&env, &["Enter"]);
     rec.until(60, "the track never finished", |r| {
         r.current() == Some("done")
     });
