@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace, the way CI does, after installing what this
 # machine lacks for them (scripts/setup.sh says what and why; the first run on a fresh machine
-# took 26 minutes on 2 cores, about 12 of them building zellij once; later runs about 16).
+# took 26 minutes on 2 cores, about 12 of them building zellij once; later runs 18 to 22).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
