@@ -67,6 +67,17 @@ fn plan(agent: &str, prompt: &str, base: u16, env: &[(String, String)]) -> Strin
 struct States(Vec<&'static str>);
 
 impl States {
+    /// Samples the bar every 25 ms for `period`, asserting `ok` of every state shown.
+    #[track_caller]
+    fn hold_for(&mut self, screen: &Screen, period: Duration, ok: impl Fn(Option<&str>) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < period {
+            let s = self.sample(screen);
+            assert!(ok(s), "states: {:?}", self.0);
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Samples the bar once; returns the state shown.
     fn sample(&mut self, screen: &Screen) -> Option<&'static str> {
         let state = state_of(&screen.status_line(), "api");
@@ -195,12 +206,7 @@ fn real_codex_waits_for_its_approval_and_is_done_only_at_the_end() {
     env.wait_for("the title thread's notify", 30, || {
         std::fs::read_to_string(&events).is_ok_and(|t| t.contains("codex-notify"))
     });
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(2) {
-        let s = states.sample(&screen);
-        assert_eq!(s, Some("waiting"), "states: {:?}", states.0);
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    states.hold_for(&screen, Duration::from_secs(2), |s| s == Some("waiting"));
 
     // Approved: the command runs, the turn goes on (the final answer is held).
     let run = env.tmux(&["send-keys", "-t", &pane, "y"]);
@@ -268,12 +274,7 @@ fn real_codex_exec_is_priced_with_its_configured_model() {
         model.requests().iter().any(is_final_request)
     });
     assert!(env.worktrees().join("api/made.txt").exists());
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(1) {
-        let s = states.sample(&screen);
-        assert_ne!(s, Some("done"), "states: {:?}", states.0);
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    states.hold_for(&screen, Duration::from_secs(1), |s| s != Some("done"));
     final_gate.open();
     states.until(&screen, "done", 60, |s| s == Some("done"));
     let seen = &states.0;
@@ -324,12 +325,7 @@ fn real_codex_is_not_done_when_its_title_thread_is() {
                 && model.requests().iter().any(is_final_request)
         },
     );
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(2) {
-        let s = states.sample(&screen);
-        assert_ne!(s, Some("done"), "states: {:?}", states.0);
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    states.hold_for(&screen, Duration::from_secs(2), |s| s != Some("done"));
     final_gate.open();
     states.until(&screen, "done", 60, |s| s == Some("done"));
     let seen = &states.0;
