@@ -40,6 +40,7 @@ pub enum Command {
     Check(crate::commands::CheckArgs),
     Approve(crate::commands::ApproveArgs),
     Diff(crate::commands::DiffArgs),
+    Land(crate::commands::LandArgs),
     Exec(crate::commands::ExecArgs),
     Focus(crate::commands::FocusArgs),
     Layout(crate::commands::LayoutArgs),

@@ -9,6 +9,7 @@ mod down;
 mod faults;
 mod forecast;
 mod hostile;
+mod land;
 mod live;
 mod plans;
 mod procs;

@@ -10,6 +10,7 @@ mod down;
 mod exec;
 mod focus;
 mod hook;
+mod land;
 mod layout;
 mod push_refused;
 mod replay;
@@ -29,6 +30,7 @@ pub(crate) use down::DownArgs;
 pub(crate) use exec::ExecArgs;
 pub(crate) use focus::FocusArgs;
 pub(crate) use hook::HookArgs;
+pub(crate) use land::LandArgs;
 pub(crate) use layout::LayoutArgs;
 pub(crate) use push_refused::PushRefusedArgs;
 pub(crate) use replay::ReplayArgs;
@@ -49,6 +51,7 @@ pub(crate) fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Check(args) => check::run(ctx, &args).map(|()| 0),
         Command::Approve(args) => approve::run(ctx, &args).map(|()| 0),
         Command::Diff(args) => diff::run(ctx, &args),
+        Command::Land(args) => land::run(ctx, &args),
         Command::Exec(args) => exec::run(ctx, &args),
         Command::Focus(args) => focus::run(ctx, &args).map(|()| 0),
         Command::Layout(args) => layout::run(ctx, &args).map(|()| 0),

@@ -46,7 +46,7 @@ pub struct UpArgs {
 
 /// Runs `pk up`.
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
-    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let mut ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
     let multiplexer = if args.zellij {
         Multiplexer::Zellij
     } else if args.tmux {
@@ -55,6 +55,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         ws.plan.session.multiplexer
     };
     crate::session::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
+    crate::session::land::leave_out_landed(ctx, &mut ws)?;
     let session = provision::up(ctx, &ws, multiplexer)?;
     if !args.detach && std::io::stdin().is_terminal() {
         session.mux.attach(&ws.plan.session.name)?;

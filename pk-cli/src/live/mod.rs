@@ -23,7 +23,7 @@ mod feed;
 mod follower;
 pub mod render;
 pub(crate) mod status;
-mod status_file;
+pub(crate) mod status_file;
 pub mod watch;
 
 /// The conflict forecast, for the bench (its home is the session's domain).

@@ -33,6 +33,33 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     /// `[[track]]`, in file order.
     pub tracks: Vec<Track>,
+    /// `[land] strategy` (default squash).
+    pub land_strategy: Strategy,
+}
+
+/// How `pk land` puts a track's work on its base (design §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// One new commit on the base with the track's whole change.
+    #[default]
+    Squash,
+    /// A merge commit whose second parent is the track's branch.
+    Merge,
+    /// The track's commits replayed on the base, one by one (a fast-forward when they are on
+    /// it already).
+    Rebase,
+}
+
+impl Strategy {
+    /// The name in the plan, on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Squash => "squash",
+            Strategy::Merge => "merge",
+            Strategy::Rebase => "rebase",
+        }
+    }
 }
 
 /// `[session]`, resolved.

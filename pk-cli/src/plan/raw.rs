@@ -28,6 +28,16 @@ pub struct RawPlan {
     pub env: Option<Spanned<EnvTable>>,
     /// `[[track]]`.
     pub track: Option<Spanned<Vec<Spanned<RawTrack>>>>,
+    /// `[land]`.
+    pub land: Option<Spanned<RawLand>>,
+}
+
+/// `[land]`: how `pk land` lands the tracks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLand {
+    /// `squash`, `merge` or `rebase`.
+    pub strategy: Option<Str>,
 }
 
 /// `[session]`.

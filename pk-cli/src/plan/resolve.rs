@@ -286,6 +286,7 @@ impl Resolver<'_> {
                 Vec::new()
             }
         };
+        let land_strategy = self.land(raw.land.as_ref());
         Plan {
             path,
             repo_root,
@@ -293,6 +294,28 @@ impl Resolver<'_> {
             ports,
             env,
             tracks,
+            land_strategy,
+        }
+    }
+
+    /// `[land] strategy`.
+    fn land(&mut self, raw: Option<&Spanned<super::raw::RawLand>>) -> super::Strategy {
+        use super::Strategy;
+        let Some(s) = raw.and_then(|l| l.get_ref().strategy.as_ref()) else {
+            return Strategy::default();
+        };
+        match s.get_ref().as_str() {
+            "squash" => Strategy::Squash,
+            "merge" => Strategy::Merge,
+            "rebase" => Strategy::Rebase,
+            other => {
+                let msg = format!("unknown land strategy `{}`", shown(other));
+                let diag = self
+                    .at(s.span(), msg)
+                    .hint("use \"squash\", \"merge\" or \"rebase\"");
+                self.report(diag);
+                Strategy::default()
+            }
         }
     }
 

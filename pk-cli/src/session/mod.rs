@@ -13,6 +13,7 @@ pub mod env_vars;
 pub mod forecast;
 pub(crate) mod hidden_work;
 pub mod hooks;
+pub(crate) mod land;
 pub mod lock;
 pub(crate) mod owns;
 pub mod ports;

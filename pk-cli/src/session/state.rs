@@ -52,6 +52,26 @@ pub(crate) struct State {
     pub budget_usd: Option<f64>,
     /// One record per track pk set up, in the order they were added.
     pub tracks: Vec<TrackRecord>,
+    /// The tracks `pk land` landed, the latest landing of each (design §9). A landed track
+    /// whose worktree went with its landing has no record in `tracks`: `pk up` does not start
+    /// it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landed: Vec<Landed>,
+}
+
+/// One landing of `pk land`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Landed {
+    /// The track.
+    pub track: String,
+    /// The base it landed on (as the plan names it).
+    pub base: String,
+    /// The commit the base moved to.
+    pub commit: String,
+    /// The track's commit that landed: a track whose tip is still this one has nothing new.
+    pub head: String,
+    /// When (Unix milliseconds).
+    pub at_ms: i64,
 }
 
 fn default_idle_after() -> u64 {
@@ -177,12 +197,18 @@ impl State {
             keep: None,
             budget_usd: None,
             tracks: Vec::new(),
+            landed: Vec::new(),
         }
     }
 
     /// The record of a track.
     pub(crate) fn track(&self, name: &str) -> Option<&TrackRecord> {
         self.tracks.iter().find(|t| t.name == name)
+    }
+
+    /// The latest landing of a track, if `pk land` landed it.
+    pub(crate) fn landed(&self, name: &str) -> Option<&Landed> {
+        self.landed.iter().find(|l| l.track == name)
     }
 
     /// The record of a track, to change it.

@@ -19,6 +19,7 @@ use crate::session::workspace::Workspace;
 use crate::sys::git::{Dirt, Git, Removal};
 use std::path::{Path, PathBuf};
 
+pub(crate) mod landed;
 mod repair;
 mod unrecorded;
 
@@ -317,7 +318,12 @@ fn is_worktree(path: &Path) -> bool {
 /// the files it deleted are not the user's work either, nor, in one pk never finished making,
 /// the files its checkout did not write. With the work `git status` does not show
 /// ([`crate::session::hidden_work`]).
-fn users_dirt(git: &Git, root: &Path, rec: &TrackRecord, keep: &Keep) -> Result<(Dirt, Hidden)> {
+pub(crate) fn users_dirt(
+    git: &Git,
+    root: &Path,
+    rec: &TrackRecord,
+    keep: &Keep,
+) -> Result<(Dirt, Hidden)> {
     let is_pks = |f: &Path| is_pks_copy(root, rec, f);
     let (mut dirt, hidden) =
         crate::session::hidden_work::scan(git, &rec.worktree, &rec.branch, keep, &is_pks)?;

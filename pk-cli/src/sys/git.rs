@@ -10,6 +10,7 @@
 //! race, so `pk down` removes them all at once ([`Git::remove_worktrees`]).
 
 mod changes;
+pub(crate) mod land;
 pub(crate) mod merge;
 mod post_checkout;
 pub(crate) use changes::{changed_paths_of_status, gitdir_of};

@@ -176,6 +176,23 @@ pub(crate) fn end_all(state_dir: &Path) -> usize {
     imp::end(&runs)
 }
 
+/// Ends the processes of one track's recorded runs (a landed track's agent and what it left
+/// running), as [`end_all`] does for the session. Returns how many runs there were.
+pub(crate) fn end_track(state_dir: &Path, track: &str) -> usize {
+    let path = state_dir.join("tracks").join(track).join(RUNS_FILE);
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    let runs: Vec<Run> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Run>(l).ok())
+        .collect();
+    if runs.is_empty() {
+        return 0;
+    }
+    imp::end(&runs)
+}
+
 /// Waits until `gone` or the deadline; true when gone.
 fn wait_until(deadline: Instant, mut gone: impl FnMut() -> bool) -> bool {
     loop {

@@ -235,9 +235,12 @@ name = "cli"
 command = ["./fake", "--json"]
 transcript = { path = "out.jsonl", format = "claude-stream" }
 depends_on = ["api"]
+[land]
+strategy = "rebase"
 "#,
         )
         .unwrap();
+    assert_eq!(plan.land_strategy, crate::plan::Strategy::Rebase);
     assert_eq!(
         plan.session.worktrees,
         repo.root.parent().unwrap().join("wt/my_shop-shop")

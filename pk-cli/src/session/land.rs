@@ -1,0 +1,797 @@
+//! Landing, the domain of `pk land` (design §9): finished tracks go into their bases one at a
+//! time, in `depends_on` order, and only when they are clean, pass their `done_when` on the
+//! exact commit that lands, and apply without a conflict.
+//!
+//! - The commit that lands is made in process ([`Lander`], the forecast's merge engine) on the
+//!   base's tip as it is after the tracks landed before it: each track is forecast again.
+//! - `done_when` runs in the track's own worktree (its dependencies, build cache, environment
+//!   and ports) on that commit: checked out there detached for the run when the base moved
+//!   since the track branched, then put back. A passing result the watcher got on the same tree
+//!   is used as it is.
+//! - The base moves by compare-and-swap of its ref, or, when a checkout has it (the main
+//!   checkout, usually), by a fast-forward there once that checkout is found clean, so its
+//!   files follow.
+//! - The first refusal stops the run with everything landed so far kept. A dry run makes its
+//!   commits in memory, changes nothing, and gives every track's verdict.
+//!
+//! Crash safety: what the run is about to do to a worktree or a base is written to a journal
+//! (`land.json` in the state folder) first; a run killed anywhere leaves either a track not
+//! landed (its worktree put back by the next run) or landed and recorded, which the next run
+//! finishes (the safe removal of [`crate::session::teardown::landed`]).
+
+mod order;
+
+use crate::ctx::Ctx;
+use crate::error::{Context, Error, Result};
+use crate::fault;
+use crate::plan::{Strategy, Track};
+use crate::session::check;
+use crate::session::hidden_work::Keep;
+use crate::session::lock::SessionLock;
+use crate::session::state::{Landed, State, TrackRecord};
+use crate::session::workspace::Workspace;
+use crate::sys::git::land::{Lander, Landing, Message};
+use git2::Oid;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What `pk land` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Request {
+    /// The plan file given, if any.
+    pub plan: Option<PathBuf>,
+    /// The tracks to land (all of the plan's when empty).
+    pub tracks: Vec<String>,
+    /// Say what would happen; change nothing.
+    pub dry_run: bool,
+    /// Instead of the plan's `[land] strategy`.
+    pub strategy: Option<Strategy>,
+    /// Keep a landed track's worktree and branch.
+    pub keep: bool,
+}
+
+/// What a run did, or would do, per track in landing order.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// How the tracks land.
+    pub strategy: Strategy,
+    /// The tracks considered, in landing order.
+    pub order: Vec<String>,
+    /// One entry per track of `order`.
+    pub tracks: Vec<Entry>,
+    /// The track whose refusal stops (or would stop) the run.
+    pub stopped_at: Option<String>,
+}
+
+/// One track's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Entry {
+    /// The track.
+    pub track: String,
+    /// Its base (as the plan names it).
+    pub base: String,
+    /// What happened.
+    pub verdict: Verdict,
+    /// The commit the base moved (or would move) to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Why: the refusal, or what a dry run still has to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The files a refusal is about (changed, untracked, in conflict).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// Its `done_when`, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckRun>,
+    /// Its worktree and branch were removed.
+    pub removed: bool,
+}
+
+/// A track's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Verdict {
+    /// It landed.
+    Landed,
+    /// It would land (dry run).
+    WouldLand,
+    /// Its change is in its base already (landed before).
+    AlreadyLanded,
+    /// It has nothing to land: no commit, no change, or not up.
+    Nothing,
+    /// It does not land; the run stops here.
+    Refused,
+    /// The run stopped before it.
+    NotReached,
+}
+
+/// What became of a track's `done_when`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CheckRun {
+    /// `pass`, `fail`, or `pending` (a dry run: it runs before the track lands).
+    pub state: &'static str,
+    /// Its exit code, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u8>,
+    /// The result is the watcher's, on this same tree: it did not run again.
+    pub reused: bool,
+    /// Its output.
+    pub log: PathBuf,
+}
+
+/// The journal of a landing under way, in the state folder.
+const JOURNAL_FILE: &str = "land.json";
+
+/// What a landing is about to do: enough for the next run to put a worktree back and to tell
+/// whether the base moved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal {
+    track: String,
+    branch: String,
+    /// The commit the base moves to.
+    result: String,
+    /// The base's ref (`refs/heads/…`).
+    base_ref: String,
+    /// The base as the plan names it.
+    base: String,
+    /// The track's tip that lands.
+    head: String,
+}
+
+impl Entry {
+    fn new(track: &Track, verdict: Verdict) -> Entry {
+        Entry {
+            track: track.name.clone(),
+            base: track.base.clone(),
+            verdict,
+            commit: None,
+            reason: None,
+            files: Vec::new(),
+            check: None,
+            removed: false,
+        }
+    }
+
+    fn because(mut self, reason: impl Into<String>) -> Entry {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// Lands the tracks `req` names (all of the plan's by default); `progress` sees each entry as
+/// it is decided. Errors are for what stops the run before any track: a bad request, a base
+/// checkout with changes, a missing identity.
+pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -> Result<Report> {
+    let ws = Workspace::open(ctx, req.plan.as_deref())?;
+    for name in &req.tracks {
+        if !ws.plan.tracks.iter().any(|t| t.name == *name) {
+            let known: Vec<_> = ws.plan.tracks.iter().map(|t| t.name.as_str()).collect();
+            return Err(Error::usage(format!("no track `{name}` in the plan"))
+                .hint(format!("tracks: {}", known.join(", "))));
+        }
+    }
+    let _lock = SessionLock::acquire(ws.git.common_dir(), &ws.plan.session.name)?;
+    let mut state = ws.state()?.ok_or_else(|| {
+        Error::usage(format!(
+            "session `{}` is not up: there is nothing to land",
+            ws.plan.session.name
+        ))
+        .hint("`pk up` starts it; `pk land` lands the tracks' work once it is done")
+    })?;
+    let strategy = req.strategy.unwrap_or(ws.plan.land_strategy);
+    if !req.dry_run {
+        finish_cut_short(ctx, &ws, &mut state)?;
+    } else if ws.state_dir.join(JOURNAL_FILE).exists() {
+        ctx.out
+            .warn("a landing was cut short; `pk land` finishes it first");
+    }
+
+    let plan_order: Vec<(&str, &[String])> = ws
+        .plan
+        .tracks
+        .iter()
+        .map(|t| (t.name.as_str(), t.depends_on.as_slice()))
+        .collect();
+    let order: Vec<&Track> = order::landing_order(&plan_order)
+        .into_iter()
+        .filter(|n| req.tracks.is_empty() || req.tracks.iter().any(|t| t == n))
+        .filter_map(|n| ws.plan.tracks.iter().find(|t| t.name == n))
+        .collect();
+
+    let lander = Lander::open(ws.git.root(), req.dry_run)?;
+    let me = crate::sys::git::land::identity(&ws.git)?;
+    let checkouts = base_checkouts(&ws, &lander, &order)?;
+    let keep = Keep::new(&ws.plan.session.keep)?;
+    let status = crate::live::status_file::load(&ws.state_dir);
+    let mux = ws.mux(ctx, Some(&state));
+
+    let mut run = Run {
+        ctx,
+        ws: &ws,
+        lander: &lander,
+        me: &me,
+        strategy,
+        req,
+        keep: &keep,
+        checkouts: &checkouts,
+        tips: HashMap::new(),
+        verdicts: HashMap::new(),
+    };
+    let mut report = Report {
+        dry_run: req.dry_run,
+        strategy,
+        order: order.iter().map(|t| t.name.clone()).collect(),
+        tracks: Vec::new(),
+        stopped_at: None,
+    };
+    for track in order {
+        let entry = if report.stopped_at.is_some() && !req.dry_run {
+            Entry::new(track, Verdict::NotReached).because(format!(
+                "pk land stopped at {}",
+                report.stopped_at.as_deref().unwrap_or("")
+            ))
+        } else {
+            let working = status.as_ref().is_some_and(|s| {
+                s.tracks.iter().any(|e| {
+                    e.name == track.name && e.status.state == pk_status::TrackState::Working
+                })
+            });
+            let mut entry = run.one(track, &mut state, working)?;
+            if !req.dry_run
+                && !req.keep
+                && matches!(entry.verdict, Verdict::Landed | Verdict::AlreadyLanded)
+                && state.track(&track.name).is_some()
+            {
+                crate::session::teardown::landed::remove(
+                    ctx,
+                    &ws.git,
+                    &mux,
+                    &ws.state_dir,
+                    &mut state,
+                    &track.name,
+                )?;
+                entry.removed = true;
+            }
+            entry
+        };
+        run.verdicts.insert(track.name.clone(), entry.verdict);
+        if entry.verdict == Verdict::Refused && report.stopped_at.is_none() {
+            report.stopped_at = Some(track.name.clone());
+        }
+        progress(&entry);
+        report.tracks.push(entry);
+    }
+    Ok(report)
+}
+
+/// Takes out of `ws`'s plan the tracks that landed and whose worktree went with the landing,
+/// so that `pk up` does not start them again; says so for each.
+pub(crate) fn leave_out_landed(ctx: &Ctx, ws: &mut Workspace) -> Result<()> {
+    let Some(state) = ws.state()? else {
+        return Ok(());
+    };
+    ws.plan.tracks.retain(|t| {
+        let Some(l) = state.landed(&t.name).filter(|_| state.track(&t.name).is_none()) else {
+            return true;
+        };
+        ctx.out.step(&format!(
+            "  = {} landed on {} as {} and is not started again (take it out of the plan, or `pk down` to start over)",
+            t.name,
+            l.base,
+            &l.commit[..l.commit.len().min(10)]
+        ));
+        false
+    });
+    Ok(())
+}
+
+/// One run's context.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    ws: &'a Workspace,
+    lander: &'a Lander,
+    me: &'a git2::Signature<'static>,
+    strategy: Strategy,
+    req: &'a Request,
+    keep: &'a Keep,
+    /// Per base ref, the checkout that has it (found clean).
+    checkouts: &'a HashMap<String, PathBuf>,
+    /// Per base ref, its tip as this run left it (simulated in a dry run).
+    tips: HashMap<String, Oid>,
+    /// The verdict of each track decided so far.
+    verdicts: HashMap<String, Verdict>,
+}
+
+impl Run<'_> {
+    /// Decides, and unless a dry run carries out, the landing of one track.
+    fn one(&mut self, track: &Track, state: &mut State, working: bool) -> Result<Entry> {
+        let refuse = |reason: String| Entry::new(track, Verdict::Refused).because(reason);
+        // Its dependencies first: landed in this run or before it.
+        for dep in &track.depends_on {
+            let done = match self.verdicts.get(dep) {
+                Some(v) => matches!(
+                    v,
+                    Verdict::Landed | Verdict::WouldLand | Verdict::AlreadyLanded
+                ),
+                None => self.landed_before(state, dep),
+            };
+            if !done {
+                return Ok(refuse(format!(
+                    "it depends on {dep}, which is not landed (depends_on)"
+                )));
+            }
+        }
+        let Some(rec) = state
+            .track(&track.name)
+            .filter(|r| r.worktree_created && r.worktree.join(".git").exists())
+            .cloned()
+        else {
+            if state.landed(&track.name).is_some() {
+                return Ok(Entry::new(track, Verdict::AlreadyLanded)
+                    .because("landed before; its worktree is gone"));
+            }
+            let entry = Entry::new(track, Verdict::Nothing).because("not up: it has no worktree");
+            return Ok(if self.req.tracks.contains(&track.name) {
+                Entry {
+                    verdict: Verdict::Refused,
+                    ..entry
+                }
+            } else {
+                entry
+            });
+        };
+        let head = crate::sys::git::merge::worktree_head(&rec.worktree)?;
+        if working {
+            return Ok(refuse(
+                "its agent is working: land it once its turn has ended".into(),
+            ));
+        }
+        let (dirt, hidden) =
+            crate::session::teardown::users_dirt(&self.ws.git, &state.repo_root, &rec, self.keep)?;
+        if !dirt.is_clean() || hidden.is_work() {
+            let mut files: Vec<String> = dirt
+                .changed
+                .iter()
+                .chain(&dirt.untracked)
+                .cloned()
+                .collect();
+            files.extend(hidden.kept.iter().cloned());
+            let mut reason = String::from("its worktree has work that is not committed");
+            if !hidden.commits.is_empty() || !hidden.nested.is_empty() {
+                hidden.describe(&mut reason);
+            }
+            return Ok(Entry {
+                files,
+                ..refuse(reason)
+            });
+        }
+        if let Some(l) = state.landed(&track.name)
+            && l.head == head.to_string()
+        {
+            return Ok(Entry {
+                commit: Some(l.commit.clone()),
+                ..Entry::new(track, Verdict::AlreadyLanded)
+                    .because("landed before; no commit since")
+            });
+        }
+        let Some(base_ref) = self.lander.local_branch(&track.base) else {
+            return Ok(refuse(format!(
+                "its base `{}` is not a local branch: pk land moves local branches only",
+                track.base
+            )));
+        };
+        let tip = match self.tips.get(&base_ref) {
+            Some(tip) => *tip,
+            None => self.lander.commit(&base_ref)?,
+        };
+        let subject = subject(track);
+        let message = Message {
+            subject: &subject,
+            branch: &rec.branch,
+        };
+        let result = match self
+            .lander
+            .land(self.strategy, tip, head, &message, self.me)?
+        {
+            Landing::Commit(c) => c,
+            Landing::Nothing => {
+                return Ok(
+                    if self.lander.contains(tip, head) && state.landed(&track.name).is_none() {
+                        Entry::new(track, Verdict::Nothing)
+                            .because(format!("no commit that {} does not have", track.base))
+                    } else {
+                        Entry::new(track, Verdict::AlreadyLanded)
+                            .because(format!("{} has all of its change already", track.base))
+                    },
+                );
+            }
+            Landing::Conflicts { paths, at } => {
+                let after: Vec<&str> = self
+                    .verdicts
+                    .iter()
+                    .filter(|(_, v)| matches!(v, Verdict::Landed | Verdict::WouldLand))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let mut reason = format!("it conflicts with {}", track.base);
+                if !after.is_empty() {
+                    let mut after = after;
+                    after.sort();
+                    reason.push_str(&format!(" once {} landed", after.join(", ")));
+                }
+                if let Some(at) = at {
+                    reason.push_str(&format!(" (its commit {})", short(at)));
+                }
+                return Ok(Entry {
+                    files: paths,
+                    ..refuse(reason)
+                });
+            }
+        };
+
+        let same_tree = self.lander.tree_of(result)? == self.lander.tree_of(head)?;
+        let mut entry = Entry::new(track, Verdict::WouldLand);
+        entry.commit = Some(result.to_string());
+        let journal = Journal {
+            track: track.name.clone(),
+            branch: rec.branch.clone(),
+            result: result.to_string(),
+            base_ref: base_ref.clone(),
+            base: track.base.clone(),
+            head: head.to_string(),
+        };
+        if let Some(command) = rec.launch.done_when.clone() {
+            let run = self.check(&rec, &command, head, same_tree, &journal)?;
+            let failed = run.state == "fail";
+            if failed {
+                let code = run.code.map_or(String::new(), |c| format!(" (exit {c})"));
+                let reason = format!(
+                    "its done_when `{command}` failed{code} on the commit that would land; log: {}",
+                    run.log.display()
+                );
+                entry.check = Some(run);
+                return Ok(Entry {
+                    verdict: Verdict::Refused,
+                    ..entry.because(reason)
+                });
+            }
+            if run.state == "pending" {
+                entry.reason = Some("its done_when runs on the landed commit first".into());
+            }
+            entry.check = Some(run);
+        }
+        if self.req.dry_run {
+            self.tips.insert(base_ref, result);
+            return Ok(entry);
+        }
+
+        // Move the base.
+        write_journal(&self.ws.state_dir, &journal)?;
+        let moved = match self.checkouts.get(&base_ref) {
+            Some(dir) => self.follow_in_checkout(dir, result),
+            None => {
+                self.lander
+                    .move_ref(&base_ref, result, tip, &format!("pk land: {}", track.name))
+            }
+        };
+        if let Err(e) = moved {
+            put_back(self.ws, &rec)?;
+            remove_journal(&self.ws.state_dir)?;
+            return Ok(refuse(e.to_string()));
+        }
+        fault::point(&format!("land:base-moved:{}", track.name));
+        record(state, &journal);
+        state.save(&self.ws.state_dir)?;
+        fault::point(&format!("land:recorded:{}", track.name));
+        if self.req.keep {
+            put_back(self.ws, &rec)?;
+        }
+        remove_journal(&self.ws.state_dir)?;
+        self.tips.insert(base_ref, result);
+        entry.verdict = Verdict::Landed;
+        entry.reason = None;
+        Ok(entry)
+    }
+
+    /// Whether `dep`, not in this run, was landed before and has no commit since.
+    fn landed_before(&self, state: &State, dep: &str) -> bool {
+        let Some(l) = state.landed(dep) else {
+            return false;
+        };
+        match state
+            .track(dep)
+            .filter(|r| r.worktree.join(".git").exists())
+        {
+            None => true,
+            Some(rec) => crate::sys::git::merge::worktree_head(&rec.worktree)
+                .is_ok_and(|h| h.to_string() == l.head),
+        }
+    }
+
+    /// Runs (or, in a dry run, judges) the track's `done_when` on the commit that lands.
+    fn check(
+        &self,
+        rec: &TrackRecord,
+        command: &str,
+        head: Oid,
+        same_tree: bool,
+        journal: &Journal,
+    ) -> Result<CheckRun> {
+        let state_dir = &self.ws.state_dir;
+        let log = check::log_path(state_dir, &rec.name);
+        let status_raw = self.ws.git.status_raw(&rec.worktree)?;
+        let fingerprint = check::tree(Some(&head.to_string()), &status_raw, &rec.worktree);
+        let last = check::load(state_dir, &rec.name)
+            .filter(|o| same_tree && o.tree == fingerprint && o.command == command);
+        match &last {
+            Some(o) if o.passed => {
+                return Ok(CheckRun {
+                    state: "pass",
+                    code: Some(o.code),
+                    reused: true,
+                    log,
+                });
+            }
+            Some(o) if self.req.dry_run => {
+                return Ok(CheckRun {
+                    state: "fail",
+                    code: Some(o.code),
+                    reused: true,
+                    log,
+                });
+            }
+            _ if self.req.dry_run => {
+                return Ok(CheckRun {
+                    state: "pending",
+                    code: None,
+                    reused: false,
+                    log,
+                });
+            }
+            _ => {}
+        }
+        if !same_tree {
+            // The base moved since the track branched: the landed tree is checked where the
+            // track's dependencies and build live, on a detached HEAD, then put back.
+            write_journal(state_dir, journal)?;
+            let mut cmd = self.ws.git.command_in(&rec.worktree);
+            cmd.args(["checkout", "--quiet", "--detach", &journal.result]);
+            self.ws.git.stdout_of(cmd, None).map_err(|e| {
+                e.wrap(format!(
+                    "failed to check out the commit to land in {}",
+                    rec.worktree.display()
+                ))
+            })?;
+            fault::point(&format!("land:checked-out:{}", rec.name));
+        }
+        self.ctx
+            .out
+            .step(&format!("  {} running done_when `{command}`", rec.name));
+        let ran = check::run(&check::Run {
+            command,
+            dir: &rec.worktree,
+            env: &rec.launch.env,
+            log: &log,
+        });
+        let ran = match ran {
+            Ok(r) => r,
+            Err(e) => {
+                if !same_tree {
+                    put_back(self.ws, rec)?;
+                    remove_journal(state_dir)?;
+                }
+                return Err(e);
+            }
+        };
+        let (passed, code) = ran;
+        if same_tree {
+            // The worktree's own tree: the result is the track's check, in the bar too.
+            let outcome = check::Outcome {
+                command: command.to_string(),
+                passed,
+                code,
+                at: pk_status::Timestamp(crate::util::clock::now_ms()),
+                tree: fingerprint,
+            };
+            check::save(state_dir, &rec.name, &outcome)?;
+        } else if !passed {
+            put_back(self.ws, rec)?;
+            remove_journal(state_dir)?;
+        }
+        fault::point(&format!("land:checked:{}", rec.name));
+        Ok(CheckRun {
+            state: if passed { "pass" } else { "fail" },
+            code: Some(code),
+            reused: false,
+            log,
+        })
+    }
+
+    /// Fast-forwards the checkout that has the base to `result`, its files following. Found
+    /// clean before the run; looked at again now, and git refuses to overwrite anything.
+    fn follow_in_checkout(&self, dir: &Path, result: Oid) -> Result<()> {
+        let dirt = crate::sys::git::parse_status(&self.ws.git.status_raw(dir)?);
+        if !dirt.changed.is_empty() {
+            return Err(dirty_checkout(dir, &dirt.changed));
+        }
+        let mut cmd = self.ws.git.command_in(dir);
+        cmd.args(["merge", "--ff-only", "--quiet", &result.to_string()]);
+        self.ws.git.stdout_of(cmd, None).map(drop).map_err(|e| {
+            e.wrap(format!(
+                "the checkout at {} could not follow",
+                dir.display()
+            ))
+        })
+    }
+}
+
+/// The squash commit's subject: the track's name and its prompt's first line.
+fn subject(track: &Track) -> String {
+    let first = track
+        .prompt
+        .as_deref()
+        .and_then(|p| p.lines().map(str::trim).find(|l| !l.is_empty()))
+        .map(|l| crate::util::text::visible(l, false));
+    let mut s = match first {
+        Some(line) => format!("{}: {line}", track.name),
+        None => format!("{}: land branch {}", track.name, track.branch),
+    };
+    if s.chars().count() > 72 {
+        s = s.chars().take(71).collect::<String>() + "…";
+    }
+    s
+}
+
+fn short(oid: Oid) -> String {
+    oid.to_string()[..7].to_string()
+}
+
+/// Per base ref of `tracks`, the checkout that has it checked out; an error (nothing landed)
+/// when that checkout has changes to tracked files.
+fn base_checkouts(
+    ws: &Workspace,
+    lander: &Lander,
+    tracks: &[&Track],
+) -> Result<HashMap<String, PathBuf>> {
+    let mut out = HashMap::new();
+    let worktrees = ws.git.worktrees()?;
+    for track in tracks {
+        let Some(base_ref) = lander.local_branch(&track.base) else {
+            continue;
+        };
+        if out.contains_key(&base_ref) {
+            continue;
+        }
+        let Some(wt) = worktrees
+            .iter()
+            .find(|w| w.branch.as_deref() == Some(base_ref.as_str()) && !w.prunable)
+        else {
+            continue;
+        };
+        let dirt = crate::sys::git::parse_status(&ws.git.status_raw(&wt.path)?);
+        if !dirt.changed.is_empty() {
+            return Err(dirty_checkout(&wt.path, &dirt.changed));
+        }
+        out.insert(base_ref, wt.path.clone());
+    }
+    Ok(out)
+}
+
+fn dirty_checkout(dir: &Path, changed: &[String]) -> Error {
+    let mut msg = format!(
+        "{} has the base checked out, with changes: pk land moves a checked-out base only when its checkout is clean",
+        dir.display()
+    );
+    for f in changed {
+        msg.push_str(&format!("\n    changed:   {f}"));
+    }
+    Error::refused(msg).hint(format!(
+        "commit or stash them (`git -C {} stash`), then run `pk land` again",
+        crate::sys::shell::quote(&dir.to_string_lossy())
+    ))
+}
+
+/// Records a landing in the state (replacing an earlier one of the track).
+fn record(state: &mut State, j: &Journal) {
+    state.landed.retain(|l| l.track != j.track);
+    state.landed.push(Landed {
+        track: j.track.clone(),
+        base: j.base.clone(),
+        commit: j.result.clone(),
+        head: j.head.clone(),
+        at_ms: crate::util::clock::now_ms(),
+    });
+}
+
+/// Puts a worktree that a check left on a detached commit back on its branch (its tip is
+/// `head`). Does nothing when it is on its branch.
+fn put_back(ws: &Workspace, rec: &TrackRecord) -> Result<()> {
+    if !crate::sys::git::land::is_detached(&rec.worktree) {
+        return Ok(());
+    }
+    let mut cmd = ws.git.command_in(&rec.worktree);
+    cmd.args(["checkout", "--quiet", &rec.branch]);
+    ws.git.stdout_of(cmd, None).map(drop).map_err(|e| {
+        e.wrap(format!(
+            "failed to put {} back on {}",
+            rec.worktree.display(),
+            rec.branch
+        ))
+    })
+}
+
+fn write_journal(state_dir: &Path, j: &Journal) -> Result<()> {
+    let text = serde_json::to_vec_pretty(j).context("failed to encode the landing's journal")?;
+    crate::util::fs::write_atomically(&state_dir.join(JOURNAL_FILE), &text)
+}
+
+fn remove_journal(state_dir: &Path) -> Result<()> {
+    match std::fs::remove_file(state_dir.join(JOURNAL_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::failure(format!(
+            "failed to remove {}",
+            state_dir.join(JOURNAL_FILE).display()
+        ))
+        .wrap_cause(e.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// Finishes what a killed `pk land` left: the worktree it checked a commit out in goes back on
+/// its branch, and a base that moved is recorded as the track's landing (whose removal the run
+/// then finishes, as for any landed track).
+fn finish_cut_short(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<()> {
+    let path = ws.state_dir.join(JOURNAL_FILE);
+    let Ok(text) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    let Ok(j) = serde_json::from_slice::<Journal>(&text) else {
+        ctx.out
+            .warn(&format!("{} is damaged; ignored", path.display()));
+        return remove_journal(&ws.state_dir);
+    };
+    if let Some(rec) = state
+        .track(&j.track)
+        .filter(|r| r.worktree.join(".git").exists())
+        .cloned()
+        && crate::sys::git::land::is_detached(&rec.worktree)
+    {
+        let dirt = crate::sys::git::parse_status(&ws.git.status_raw(&rec.worktree)?);
+        if !dirt.is_clean() {
+            let mut msg = format!(
+                "the worktree of {} is on the commit a cut-short `pk land` was checking, with changes",
+                j.track
+            );
+            for f in dirt.changed.iter().chain(&dirt.untracked) {
+                msg.push_str(&format!("\n    {f}"));
+            }
+            return Err(Error::refused(msg).hint(format!(
+                "keep what you need, then `git -C {} checkout {}` and run `pk land` again",
+                crate::sys::shell::quote(&rec.worktree.to_string_lossy()),
+                rec.branch
+            )));
+        }
+        put_back(ws, &rec)?;
+    }
+    let lander = Lander::open(ws.git.root(), false)?;
+    let moved = match (lander.commit(&j.base_ref), Oid::from_str(&j.result)) {
+        (Ok(tip), Ok(result)) => lander.contains(tip, result),
+        _ => false,
+    };
+    if moved && state.landed(&j.track).is_none_or(|l| l.commit != j.result) {
+        record(state, &j);
+        state.save(&ws.state_dir)?;
+    }
+    ctx.out.step(&format!(
+        "  finished a landing of {} that was cut short ({})",
+        j.track,
+        if moved {
+            "it had landed"
+        } else {
+            "it had not landed"
+        }
+    ));
+    remove_journal(&ws.state_dir)
+}
