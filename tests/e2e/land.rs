@@ -240,10 +240,38 @@ fn uncommitted_work_a_working_agent_and_a_dirty_main_checkout_refuse() {
     let Some(env) = TestEnv::with_tmux() else {
         return;
     };
-    env.up_detached(&plan(27140, &[("api", &[], "")]));
+    std::fs::create_dir_all(env.out()).unwrap();
+    let transcript = env.out().join("api.jsonl");
+    let extra = format!(
+        "transcript = {{ path = {:?}, format = \"codex-exec\" }}",
+        transcript.to_string_lossy()
+    );
+    env.up_detached(&plan(27140, &[("api", &[], &extra)]));
     env.commit_file_in(&wt(&env, "api"), "src/api.rs", "pub fn api() {}\n", "api");
-    std::fs::write(wt(&env, "api").join("notes.txt"), "mine\n").unwrap();
     let main_before = head(&env, "main");
+
+    // The agent is in a turn: its clean tree may be a moment between two commits.
+    std::fs::write(&transcript, "{\"type\":\"turn.started\"}\n").unwrap();
+    env.wait_for("api working", 15, || {
+        env.status_json()["tracks"][0]["state"] == "working"
+    });
+    let run = env.pk_exits(3, &["land"]);
+    assert!(run.stderr.contains("its agent is working"), "{run}");
+    assert_eq!(head(&env, "main"), main_before);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        b"{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":5}}\n",
+    )
+    .unwrap();
+    env.wait_for("api done", 15, || {
+        env.status_json()["tracks"][0]["state"] == "done"
+    });
+
+    std::fs::write(wt(&env, "api").join("notes.txt"), "mine\n").unwrap();
 
     let run = env.pk_exits(3, &["land"]);
     assert!(run.stderr.contains("api refused"), "{run}");
@@ -269,4 +297,293 @@ fn uncommitted_work_a_working_agent_and_a_dirty_main_checkout_refuse() {
     env.pk_ok(&["land"]);
     assert!(env.repo.join("src/api.rs").exists());
     env.pk_ok(&["down"]);
+}
+
+#[test]
+fn done_when_runs_on_the_exact_commit_that_lands_and_a_failure_blocks_with_a_cross() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let record = env.out().join("checked.txt");
+    std::fs::create_dir_all(env.out()).unwrap();
+    // api's check needs schema's file, which api's own branch never had: it passes only on
+    // the commit that lands, after schema. It records where and on which commit it ran.
+    let check = format!(
+        "done_when = \"git rev-parse HEAD >> {rec}; pwd -P >> {rec}; test -f db/schema.sql && test -f ok.txt\"",
+        rec = record.display()
+    );
+    env.up_detached(&plan(
+        27160,
+        &[("schema", &[], ""), ("api", &["schema"], &check)],
+    ));
+    let screen = env.attach_screen("shop");
+    env.commit_file_in(
+        &wt(&env, "schema"),
+        "db/schema.sql",
+        "create table t;\n",
+        "schema",
+    );
+    env.commit_file_in(&wt(&env, "api"), "src/api.rs", "pub fn api() {}\n", "api");
+    let api_tip = head(&env, "pk/api");
+
+    // No ok.txt yet: schema lands, api's check fails on its landing commit and stops the run.
+    let run = env.pk_exits(3, &["land", "--keep"]);
+    assert!(run.stderr.contains("schema landed"), "{run}");
+    assert!(run.stderr.contains("api refused"), "{run}");
+    assert!(run.stderr.contains("done_when"), "{run}");
+    let main_after_schema = head(&env, "main");
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%s", "main"]).trim(),
+        "schema: Build the schema part."
+    );
+    let ran = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<&str> = ran.lines().collect();
+    // It ran in api's worktree, on a commit whose parent is main as schema left it.
+    assert_eq!(
+        lines[1],
+        wt(&env, "api").canonicalize().unwrap().to_string_lossy()
+    );
+    assert_eq!(
+        env.git(&["rev-parse", &format!("{}^", lines[0])]).trim(),
+        main_after_schema
+    );
+    // Put back: api's worktree is on its branch, at its tip, clean.
+    let api = wt(&env, "api");
+    assert_eq!(
+        env.git_in(&api, &["branch", "--show-current"]).trim(),
+        "pk/api"
+    );
+    assert_eq!(head(&env, "pk/api"), api_tip);
+    assert_eq!(env.git_in(&api, &["status", "--porcelain"]), "");
+
+    // The agent adds ok.txt but api's own tree still lacks schema's file: a check on the
+    // worktree as it is would fail; on the landing commit it passes, and api lands.
+    env.commit_file_in(&api, "ok.txt", "ok\n", "api: ok");
+    std::fs::remove_file(&record).unwrap();
+    let run = env.pk_ok(&["land", "--keep", "--json"]);
+    let v = json(&run);
+    assert_eq!(verdicts(&v), ["schema:already-landed", "api:landed"]);
+    assert_eq!(v["tracks"][1]["check"]["state"], "pass");
+    let ran = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(
+        ran.lines().next().unwrap(),
+        head(&env, "main"),
+        "the check ran on the very commit main moved to"
+    );
+    // --keep: the worktree is back on its branch, its pane still there.
+    assert_eq!(
+        env.git_in(&api, &["branch", "--show-current"]).trim(),
+        "pk/api"
+    );
+    assert!(env.panes("#{@pk_track}").stdout.lines().any(|l| l == "api"));
+
+    // A check that fails on the worktree's own tree shows ✗ in the bar and in pk status.
+    let plan2 = plan(
+        27160,
+        &[
+            ("schema", &[], ""),
+            ("api", &["schema"], "done_when = \"test -f never.txt\""),
+        ],
+    );
+    env.write_plan(&plan2);
+    env.pk_ok(&["up", "--detach"]);
+    env.commit_file_in(&api, "more.txt", "more\n", "api: more");
+    // Up to date with main (it merged main in), so the landing tree is its own tree.
+    env.git_in(&api, &["merge", "-q", "--no-edit", "main"]);
+    let run = env.pk_exits(3, &["land", "api"]);
+    assert!(run.stderr.contains("failed (exit 1)"), "{run}");
+    env.wait_for("the failed check in pk status", 10, || {
+        let v = env.status_json();
+        v["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "api" && t["check"]["state"] == "fail")
+    });
+    env.wait_for("✗ in the bar", 10, || screen.status_line().contains('✗'));
+    env.pk_ok(&["down"]);
+}
+
+#[test]
+fn a_named_track_waits_for_its_dependency_and_keep_leaves_the_track_as_it_was() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    env.up_detached(&plan(27180, &[("api", &[], ""), ("web", &["api"], "")]));
+    env.commit_file_in(&wt(&env, "api"), "src/api.rs", "pub fn api() {}\n", "api");
+    env.commit_file_in(&wt(&env, "web"), "web/index.html", "<p>hi</p>\n", "web");
+    let main_before = head(&env, "main");
+
+    let run = env.pk_exits(3, &["land", "web"]);
+    assert!(
+        run.stderr.contains("depends on api, which is not landed"),
+        "{run}"
+    );
+    assert_eq!(head(&env, "main"), main_before);
+    env.pk_exits(2, &["land", "nope"]);
+
+    let run = env.pk_ok(&["land", "api", "--keep"]);
+    assert!(run.stderr.contains("api landed"), "{run}");
+    assert!(wt(&env, "api").exists());
+    env.git(&["rev-parse", "--verify", "-q", "refs/heads/pk/api"]);
+    // Now web may land; api, unchanged since, counts as landed.
+    let run = env.pk_ok(&["land", "web"]);
+    assert!(run.stderr.contains("web landed"), "{run}");
+    assert!(env.repo.join("web/index.html").exists());
+    env.pk_ok(&["down"]);
+}
+
+#[test]
+fn merge_and_rebase_strategies_keep_the_tracks_history() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let p = plan(27200, &[("api", &[], ""), ("web", &[], "")]) + "\n[land]\nstrategy = \"merge\"\n";
+    env.up_detached(&p);
+    let api_tip = env.commit_file_in(
+        &wt(&env, "api"),
+        "src/api.rs",
+        "pub fn api() {}\n",
+        "api: the api",
+    );
+    env.commit_file_in(&wt(&env, "web"), "web/a.html", "a\n", "web: a");
+    env.commit_file_in(&wt(&env, "web"), "web/b.html", "b\n", "web: b");
+    let start = head(&env, "main");
+    env.pk_ok(&["land", "api"]);
+    // merge (the plan's): a merge commit whose second parent is api's tip.
+    assert_eq!(head(&env, "main^2"), api_tip);
+    // --rebase overrides the plan: web's two commits, replayed one by one on main.
+    env.pk_ok(&["land", "web", "--strategy", "rebase"]);
+    let log = env.git(&[
+        "log",
+        "--format=%s",
+        "--first-parent",
+        &format!("{start}..main"),
+    ]);
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        ["web: b", "web: a", "api: Build the api part."]
+    );
+    env.pk_ok(&["down"]);
+}
+
+/// pk killed at each fault point of `pk land` in turn (`PK_FAULT_AT=K`): the next `pk land`
+/// finishes the job, and the result is the one of a run never killed.
+#[test]
+fn pk_land_killed_at_every_fault_point_is_finished_by_the_next_one() {
+    if !pk_tests::tmux_available() {
+        return;
+    }
+    let points = killed_at_every_point(&["land"]);
+    // Every kind of point was reached, for both tracks where it applies.
+    for p in [
+        "land:base-moved:schema",
+        "land:recorded:schema",
+        "land:pane-closed:schema",
+        "land:worktree-removed:schema",
+        "land:branch-deleted:schema",
+        "land:checked-out:api",
+        "land:checked:api",
+        "land:base-moved:api",
+        "land:branch-deleted:api",
+    ] {
+        assert!(
+            points.iter().any(|x| x.starts_with(p)),
+            "{p} not reached: {points:?}"
+        );
+    }
+}
+
+/// The same with `--keep`: the worktrees stay, each on its branch.
+#[test]
+fn pk_land_keep_killed_at_every_fault_point_leaves_each_worktree_on_its_branch() {
+    if !pk_tests::tmux_available() {
+        return;
+    }
+    let points = killed_at_every_point(&["land", "--keep"]);
+    assert!(
+        points.iter().any(|x| x.starts_with("land:checked-out:api")),
+        "{points:?}"
+    );
+}
+
+/// Kills `pk <land>` at its K-th fault point for K = 1, 2, … in fresh worlds until a run
+/// reaches none; after each kill, a plain `pk <land>` must finish. Returns the points.
+fn killed_at_every_point(land: &[&str]) -> Vec<String> {
+    let keep = land.contains(&"--keep");
+    let mut points = Vec::new();
+    for k in 1.. {
+        let env = TestEnv::new();
+        // api's check passes only on its landing commit (schema's file in it): the run checks
+        // it out in api's worktree, then puts it back, every step of it a point.
+        env.up_detached(&plan(
+            27220,
+            &[
+                ("schema", &[], ""),
+                ("api", &["schema"], "done_when = \"test -f db/schema.sql\""),
+            ],
+        ));
+        env.commit_file_in(
+            &wt(&env, "schema"),
+            "db/schema.sql",
+            "create table t;\n",
+            "schema",
+        );
+        env.commit_file_in(&wt(&env, "api"), "src/api.rs", "pub fn api() {}\n", "api");
+        let start = head(&env, "main");
+
+        let mut cmd = env.pk_cmd(land);
+        cmd.env("PK_FAULT_AT", k.to_string());
+        let killed = pk_tests::Run::from(cmd.output().unwrap());
+        let Some(point) = killed
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("pk: fault injected at "))
+            .map(str::to_string)
+        else {
+            assert_eq!(killed.code, 0, "{killed}");
+            break;
+        };
+        points.push(point.clone());
+        // Never half-merged: main is the start or a landing, and its checkout clean.
+        assert_eq!(
+            env.git(&["status", "--porcelain", "--untracked-files=no"]),
+            "",
+            "after a kill at {point}"
+        );
+        let finished = env.pk(land);
+        assert_eq!(finished.code, 0, "after a kill at {point}:\n{finished}");
+        let log = env.git(&["log", "--format=%s", &format!("{start}..main")]);
+        assert_eq!(
+            log.lines().collect::<Vec<_>>(),
+            ["api: Build the api part.", "schema: Build the schema part."],
+            "after a kill at {point}"
+        );
+        assert!(env.repo.join("db/schema.sql").exists() && env.repo.join("src/api.rs").exists());
+        if keep {
+            assert_eq!(env.worktree_list().len(), 3, "after a kill at {point}");
+            for t in ["schema", "api"] {
+                assert_eq!(
+                    env.git_in(&wt(&env, t), &["branch", "--show-current"])
+                        .trim(),
+                    format!("pk/{t}"),
+                    "after a kill at {point}"
+                );
+                assert_eq!(env.git_in(&wt(&env, t), &["status", "--porcelain"]), "");
+            }
+        } else {
+            assert_eq!(env.worktree_list().len(), 1, "after a kill at {point}");
+            assert_eq!(
+                env.git(&["branch", "--list", "pk/*"]),
+                "",
+                "after a kill at {point}"
+            );
+        }
+        assert!(
+            !env.repo.join(".git/pk/shop/land.json").exists(),
+            "after a kill at {point}"
+        );
+        env.pk_ok(&["down"]);
+    }
+    points
 }

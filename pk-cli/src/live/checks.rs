@@ -29,6 +29,8 @@ struct Track {
     wanted: bool,
     running: Option<Running>,
     last: Option<Outcome>,
+    /// When `check.json` changed last, as read: `pk land` saves the checks it runs there.
+    stamp: Option<std::time::SystemTime>,
     /// The state seen last (`None` before the first look).
     state: Option<TrackState>,
 }
@@ -47,6 +49,15 @@ pub(crate) fn turn_ended(before: Option<TrackState>, after: TrackState) -> bool 
     matches!(after, Done | Waiting) && matches!(before, None | Some(Starting | Working | Idle))
 }
 
+/// When a track's `check.json` was last written, if it exists.
+fn result_stamp(state_dir: &Path, track: &str) -> Option<std::time::SystemTime> {
+    std::fs::metadata(
+        crate::session::transcript::track_dir(state_dir, track).join(check::RESULT_FILE),
+    )
+    .and_then(|m| m.modified())
+    .ok()
+}
+
 impl Checks {
     pub(crate) fn new(state_dir: &Path) -> Checks {
         Checks {
@@ -63,6 +74,7 @@ impl Checks {
             .tracks
             .entry(track.to_string())
             .or_insert_with(|| Track {
+                stamp: result_stamp(dir, track),
                 last: check::load(dir, track),
                 ..Track::default()
             });
@@ -78,11 +90,24 @@ impl Checks {
     pub(crate) fn drive(&mut self, state: &State, worktrees: &[Worktree]) -> bool {
         let mut changed = false;
         for (name, t) in &mut self.tracks {
+            if t.running.is_none() {
+                // A result saved by another process (`pk land`'s own run of the check).
+                let stamp = result_stamp(&self.state_dir, name);
+                if stamp != t.stamp {
+                    t.stamp = stamp;
+                    let last = check::load(&self.state_dir, name);
+                    if last.is_some() && last != t.last {
+                        t.last = last;
+                        changed = true;
+                    }
+                }
+            }
             if t.running.as_ref().is_some_and(|r| r.handle.is_finished()) {
                 let run = t.running.take().expect("checked above");
                 if let Ok(Some(outcome)) = run.handle.join() {
                     t.last = Some(outcome);
                 }
+                t.stamp = result_stamp(&self.state_dir, name);
                 changed = true;
                 println!(
                     "pk watch: {name}: done_when {}",
