@@ -155,9 +155,23 @@ fn a_chain_lands_in_dependency_order_and_the_main_checkout_follows() {
     }
     assert!(env.has_session("shop"), "the session runs on");
 
+    // pk status lists them as landed, not as tracks that are gone.
+    let status = env.status_json();
+    assert_eq!(status["tracks"], serde_json::json!([]), "{status}");
+    let names: Vec<&str> = status["landed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "api", "schema"], "plan order");
+    let table = env.pk_ok(&["status"]).stdout;
+    assert!(table.contains("landed: web (on main as "), "{table}");
+
     // Landed tracks are not started again by pk up; a second land has nothing to do.
     let up = env.pk_ok(&["up", "--detach"]);
     assert_eq!(env.worktree_list().len(), 1, "{up}");
+    assert!(up.stderr.contains("= api landed on main"), "{up}");
     let again = env.pk_ok(&["land", "--json"]);
     assert_eq!(
         verdicts(&json(&again)),

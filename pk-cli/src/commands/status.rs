@@ -30,10 +30,20 @@ pub struct StatusArgs {
 
 /// Runs `pk status`.
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
-    let ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let mut ws = Workspace::open(ctx, args.plan.plan.as_deref())?;
+    let landed = crate::session::land::take_out_landed(&mut ws)?;
     let state = ws.state()?;
     crate::session::user_prices::install(ctx);
-    let report = collect(ctx, &ws, state.as_ref())?;
+    let mut report = collect(ctx, &ws, state.as_ref())?;
+    report.landed = landed
+        .into_iter()
+        .map(|l| crate::live::status::LandedJson {
+            name: l.track,
+            base: l.base,
+            commit: l.commit,
+            at: pk_status::Timestamp(l.at_ms).to_rfc3339(),
+        })
+        .collect();
     if args.json {
         outln!(
             "{}",

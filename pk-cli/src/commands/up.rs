@@ -55,7 +55,14 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         ws.plan.session.multiplexer
     };
     crate::session::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
-    crate::session::land::leave_out_landed(ctx, &mut ws)?;
+    for l in crate::session::land::take_out_landed(&mut ws)? {
+        ctx.out.step(&format!(
+            "  = {} landed on {} as {} and is not started again (take it out of the plan, or `pk down` to start over)",
+            l.track,
+            l.base,
+            &l.commit[..l.commit.len().min(10)]
+        ));
+    }
     let session = provision::up(ctx, &ws, multiplexer)?;
     if !args.detach && std::io::stdin().is_terminal() {
         session.mux.attach(&ws.plan.session.name)?;

@@ -36,8 +36,23 @@ pub struct StatusJson {
     pub budget_usd: Option<f64>,
     /// The session's budget is spent: every track is stopped.
     pub over_budget: bool,
-    /// One entry per track of the plan.
+    /// One entry per track of the plan (but those in `landed`).
     pub tracks: Vec<TrackJson>,
+    /// The tracks `pk land` landed and removed (design §9).
+    pub landed: Vec<LandedJson>,
+}
+
+/// A track that landed and went, in `pk status --json`.
+#[derive(Debug, Serialize)]
+pub struct LandedJson {
+    /// Track name.
+    pub name: String,
+    /// The base it landed on.
+    pub base: String,
+    /// The commit the base moved to.
+    pub commit: String,
+    /// When, RFC 3339.
+    pub at: String,
 }
 
 /// One track in `pk status --json`.
@@ -349,6 +364,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         budget_usd: session_budget,
         over_budget: over_session,
         tracks,
+        landed: Vec::new(),
     })
 }
 
@@ -574,6 +590,21 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     outln!("{}", line(&header.map(String::from)))?;
     for row in &rows {
         outln!("{}", line(row))?;
+    }
+    if !report.landed.is_empty() {
+        let landed: Vec<String> = report
+            .landed
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} (on {} as {})",
+                    l.name,
+                    l.base,
+                    &l.commit[..l.commit.len().min(10)]
+                )
+            })
+            .collect();
+        outln!("landed: {}", landed.join(", "))?;
     }
     // Why a failed track failed, so that it shows without its pane.
     for t in &report.tracks {

@@ -229,64 +229,65 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
         stopped_at: None,
     };
     for track in order {
-        let entry = if report.stopped_at.is_some() && !req.dry_run {
-            Entry::new(track, Verdict::NotReached).because(format!(
-                "pk land stopped at {}",
-                report.stopped_at.as_deref().unwrap_or("")
-            ))
+        let mut entry = if report.stopped_at.is_some() && !req.dry_run {
+            let at = report.stopped_at.as_deref().unwrap_or_default();
+            Entry::new(track, Verdict::NotReached).because(format!("pk land stopped at {at}"))
         } else {
             let working = status.as_ref().is_some_and(|s| {
                 s.tracks.iter().any(|e| {
                     e.name == track.name && e.status.state == pk_status::TrackState::Working
                 })
             });
-            let mut entry = run.one(track, &mut state, working)?;
-            if !req.dry_run
-                && !req.keep
-                && matches!(entry.verdict, Verdict::Landed | Verdict::AlreadyLanded)
-                && state.track(&track.name).is_some()
-            {
-                crate::session::teardown::landed::remove(
-                    ctx,
-                    &ws.git,
-                    &mux,
-                    &ws.state_dir,
-                    &mut state,
-                    &track.name,
-                )?;
-                entry.removed = true;
-            }
-            entry
+            run.one(track, &mut state, working)?
         };
         run.verdicts.insert(track.name.clone(), entry.verdict);
         if entry.verdict == Verdict::Refused && report.stopped_at.is_none() {
             report.stopped_at = Some(track.name.clone());
         }
         progress(&entry);
+        // A landed track goes (its record says it landed: a kill from here on is finished by
+        // the next run).
+        if !req.dry_run
+            && !req.keep
+            && matches!(entry.verdict, Verdict::Landed | Verdict::AlreadyLanded)
+            && state.track(&track.name).is_some()
+        {
+            crate::session::teardown::landed::remove(
+                ctx,
+                &ws.git,
+                &mux,
+                &ws.state_dir,
+                &mut state,
+                &track.name,
+            )?;
+            entry.removed = true;
+        }
         report.tracks.push(entry);
     }
     Ok(report)
 }
 
-/// Takes out of `ws`'s plan the tracks that landed and whose worktree went with the landing,
-/// so that `pk up` does not start them again; says so for each.
-pub(crate) fn leave_out_landed(ctx: &Ctx, ws: &mut Workspace) -> Result<()> {
+/// Takes out of `ws`'s plan the tracks that landed and whose worktree went with the landing
+/// (so that `pk up` does not start them again and `pk status` does not show them as gone);
+/// returns their landings.
+pub(crate) fn take_out_landed(ws: &mut Workspace) -> Result<Vec<Landed>> {
     let Some(state) = ws.state()? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let mut out = Vec::new();
     ws.plan.tracks.retain(|t| {
-        let Some(l) = state.landed(&t.name).filter(|_| state.track(&t.name).is_none()) else {
-            return true;
-        };
-        ctx.out.step(&format!(
-            "  = {} landed on {} as {} and is not started again (take it out of the plan, or `pk down` to start over)",
-            t.name,
-            l.base,
-            &l.commit[..l.commit.len().min(10)]
-        ));
-        false
+        match state
+            .landed(&t.name)
+            .filter(|_| state.track(&t.name).is_none())
+        {
+            Some(l) => {
+                out.push(l.clone());
+                false
+            }
+            None => true,
+        }
     });
-    Ok(())
+    Ok(out)
 }
 
 /// One run's context.
