@@ -601,3 +601,57 @@ fn killed_at_every_point(land: &[&str]) -> Vec<String> {
     }
     points
 }
+
+#[test]
+fn a_diamond_lands_its_top_first_and_its_bottom_last() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // app needs ui and api, which both need core; docs needs nothing.
+    env.up_detached(&plan(
+        27260,
+        &[
+            ("app", &["ui", "api"], ""),
+            ("ui", &["core"], ""),
+            ("docs", &[], ""),
+            ("api", &["core"], ""),
+            ("core", &[], ""),
+        ],
+    ));
+    for t in ["app", "ui", "docs", "api", "core"] {
+        env.commit_file_in(&wt(&env, t), &format!("{t}.txt"), "x\n", t);
+    }
+    let v = json(&env.pk_ok(&["land", "--dry-run", "--json"]));
+    assert_eq!(
+        v["order"],
+        serde_json::json!(["docs", "core", "ui", "api", "app"])
+    );
+    // core's conflict with the base: ui, api and app wait for it; docs lands.
+    env.commit_file_in(&env.repo, "core.txt", "main's own\n", "main: core.txt");
+    let v = json(&env.pk_exits(3, &["land", "--dry-run", "--json"]));
+    assert_eq!(
+        verdicts(&v),
+        [
+            "docs:would-land",
+            "core:refused",
+            "ui:refused",
+            "api:refused",
+            "app:refused"
+        ]
+    );
+    assert!(
+        v["tracks"][4]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("depends on ui"),
+        "{v}"
+    );
+    env.git(&["rm", "-q", "core.txt"]);
+    env.git(&["commit", "-qm", "main: no core.txt"]);
+    let start = head(&env, "main");
+    env.pk_ok(&["land"]);
+    let log = env.git(&["log", "--format=%s", "--reverse", &format!("{start}..main")]);
+    let order: Vec<&str> = log.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(order, ["docs", "core", "ui", "api", "app"]);
+    env.pk_ok(&["down"]);
+}
