@@ -462,3 +462,24 @@ fn down_without_its_record_removes_a_track_worktree_switched_to_another_branch()
         "its commits stay"
     );
 }
+
+/// A `git config` killed with pk leaves `.git/config.lock`; pk's next write of the
+/// configuration (the push guard's include) removes it once no process holds it, rather than
+/// fail: `pk down` (and `pk up`) go on.
+#[test]
+fn a_config_lock_left_by_a_killed_git_stops_neither_down_nor_up() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    env.up_detached(&env.recording_plan("shop", 27280, &["api"]));
+    let lock = env.repo.join(".git/config.lock");
+    std::fs::write(&lock, "[core]\n").unwrap();
+    let down = env.pk(&["down"]);
+    assert_eq!(down.code, 0, "{down}");
+    assert!(!lock.exists());
+    std::fs::write(&lock, "[core]\n").unwrap();
+    let up = env.pk(&["up", "--detach"]);
+    assert_eq!(up.code, 0, "{up}");
+    assert!(!lock.exists());
+    env.pk_ok(&["down"]);
+}

@@ -54,6 +54,7 @@ pub(crate) fn install(
         ext_escape(plan_file)
     );
     let _ = std::fs::remove_file(&file);
+    crate::sys::git::clear_stale_lock(&file)?;
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;

@@ -13,7 +13,7 @@ mod changes;
 pub(crate) mod land;
 pub(crate) mod merge;
 mod post_checkout;
-pub(crate) use changes::{changed_paths_of_status, gitdir_of};
+pub(crate) use changes::{changed_paths_of_status, clear_stale_lock, gitdir_of};
 pub(crate) use post_checkout::PostCheckout;
 
 use crate::error::{Context, Error, Result};

@@ -42,6 +42,7 @@ impl Git {
     /// configuration: git reads FILE for commands run in the worktree whose git folder is
     /// `gitdir`, and only there, whatever their environment.
     pub(crate) fn set_worktree_include(&self, gitdir: &Path, file: &Path) -> Result<()> {
+        clear_stale_lock(&self.common_dir().join("config"))?;
         let mut cmd = self.command_in(self.root());
         cmd.arg("config")
             .arg("--file")
@@ -95,6 +96,7 @@ impl Git {
         if self.worktree_include(gitdir).is_none() {
             return Ok(());
         }
+        clear_stale_lock(&self.common_dir().join("config"))?;
         let mut cmd = self.command_in(self.root());
         let key = include_key(gitdir);
         let section = key.strip_suffix(".path").unwrap_or(&key);
@@ -173,6 +175,28 @@ fn split_paths(raw: &[u8]) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect()
+}
+
+/// Removes `<config>.lock` when no live process holds it open: the lock of a `git config` that
+/// ended with a killed pk (SIGKILL leaves it), which would make every later write of that file
+/// fail. A lock some live git holds is left to it (git then says the file is locked).
+pub(crate) fn clear_stale_lock(config: &Path) -> Result<()> {
+    let mut lock = config.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock = PathBuf::from(lock);
+    if std::fs::symlink_metadata(&lock).is_err() {
+        return Ok(());
+    }
+    let patience = std::time::Duration::from_secs(5);
+    if !crate::sys::children::holders_after(&lock, &lock, patience).is_empty() {
+        return Ok(());
+    }
+    match std::fs::remove_file(&lock) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("failed to remove the stale lock {}", lock.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
