@@ -79,10 +79,25 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
             return Ok(code);
         }
     }
+    let track_dir = crate::session::transcript::track_dir(&args.state_dir, &rec.name);
+    if let (Some(c), Some(base)) = (&rec.resumed, &launch.resume_base) {
+        let argv = crate::session::agent::resume_argv(base, &c.id);
+        println!("pk: resuming conversation {}", c.id);
+        match resume(&argv, &env, &track_dir) {
+            Ok(Some(code)) => return Ok(code),
+            Ok(None) => println!(
+                "pk: {} did not resume conversation {}; starting from the prompt",
+                launch.agent, c.id
+            ),
+            Err(e) => println!(
+                "pk: failed to start `{}` ({e}); starting from the prompt",
+                argv[0]
+            ),
+        }
+    }
     let Some((program, rest)) = launch.argv.split_first() else {
         return Err(Error::failure("the track has no command to run"));
     };
-    let track_dir = crate::session::transcript::track_dir(&args.state_dir, &rec.name);
     let mut cmd = Command::new(program);
     cmd.args(rest).envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(path) = &launch.stdin {
@@ -109,6 +124,35 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     };
     eprintln!("pk: failed to start `{program}`: {err}\n  hint: {hint}");
     Ok(127)
+}
+
+/// A resumed agent that ends with a failure this soon refused the resume (Claude Code exits 1
+/// at once with "No conversation found"): the agent then starts from its prompt.
+const REFUSED_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the agent resuming its conversation, as a child (so that a refusal can be followed by
+/// a fresh start); this process ignores the Ctrl-C and Ctrl-\ meant for the agent meanwhile.
+/// Returns the agent's exit code, or `None` when it refused.
+fn resume(
+    argv: &[String],
+    env: &[(String, String)],
+    track_dir: &std::path::Path,
+) -> std::io::Result<Option<u8>> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let caught = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
+        signal_hook::flag::register(signal, Arc::clone(&caught))?;
+    }
+    let started = std::time::Instant::now();
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .spawn()?;
+    note_agent(track_dir, child.id());
+    let status = child.wait()?;
+    let code = crate::sys::procs::exit_code(status);
+    Ok((code == 0 || started.elapsed() >= REFUSED_WITHIN).then_some(code))
 }
 
 /// Records the agent's process for the watcher, which interrupts it when the track's budget

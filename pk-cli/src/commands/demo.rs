@@ -50,7 +50,12 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     // pk wrote this plan itself: its commands are approved.
     let commands = approval::Commands::of(&ws.plan);
     approval::approve(&ws.plan.path, &commands)?;
-    let mut up = provision::up(&demo_ctx, &ws, ws.plan.session.multiplexer)?;
+    let mut up = provision::up(
+        &demo_ctx,
+        &ws,
+        ws.plan.session.multiplexer,
+        &provision::Fresh::None,
+    )?;
     up.state.demo_root = Some(root.clone());
     up.state.save(&ws.state_dir)?;
     let socket = ctx

@@ -38,6 +38,10 @@ pub struct UpArgs {
     /// Run the session in tmux, whatever the plan's `multiplexer` says.
     #[arg(long)]
     pub tmux: bool,
+    /// Start these tracks' agents over from their prompts (all with no track named) rather than
+    /// resume their conversations.
+    #[arg(long, num_args = 0.., value_name = "TRACK")]
+    pub fresh: Option<Vec<String>>,
     /// Approve the plan's commands (setup, agents, editor, env) without asking when they are
     /// new or changed. Without a terminal, `pk up` refuses unapproved commands unless given.
     #[arg(long, short)]
@@ -63,7 +67,23 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
             &l.commit[..l.commit.len().min(10)]
         ));
     }
-    let session = provision::up(ctx, &ws, multiplexer)?;
+    let fresh = match &args.fresh {
+        None => provision::Fresh::None,
+        Some(t) if t.is_empty() => provision::Fresh::All,
+        Some(t) => {
+            for name in t {
+                if !ws.plan.tracks.iter().any(|p| p.name == *name) {
+                    let known: Vec<_> = ws.plan.tracks.iter().map(|p| p.name.as_str()).collect();
+                    return Err(crate::error::Error::usage(format!(
+                        "no track `{name}` in the plan (`--fresh`)"
+                    ))
+                    .hint(format!("tracks: {}", known.join(", "))));
+                }
+            }
+            provision::Fresh::Tracks(t.clone())
+        }
+    };
+    let session = provision::up(ctx, &ws, multiplexer, &fresh)?;
     if !args.detach && std::io::stdin().is_terminal() {
         session.mux.attach(&ws.plan.session.name)?;
     }

@@ -251,6 +251,13 @@ impl TrackFeed {
         self.transcript.as_ref()
     }
 
+    /// The agent's conversation, once its transcript is found (see
+    /// [`crate::live::conversation`]).
+    pub(crate) fn conversation(&self) -> Option<crate::live::conversation::Conversation> {
+        let format = self.source.as_ref()?.format();
+        crate::live::conversation::of(format, self.transcript.as_ref()?.path())
+    }
+
     /// The event file's follower.
     pub fn events(&self) -> &Follower {
         &self.events

@@ -18,6 +18,7 @@
 
 mod checkpoint;
 pub(crate) mod checks;
+pub(crate) mod conversation;
 pub(crate) mod dirt;
 mod feed;
 mod follower;
@@ -73,6 +74,7 @@ mod tests {
             agent_started_ms: None,
             budget_usd: None,
             owns: vec![],
+            resumed: None,
         }
     }
 

@@ -104,6 +104,10 @@ pub struct TrackJson {
     pub check: pk_status::status_file::Check,
     /// Changed paths outside the track's `owns`, or inside another track's.
     pub outside_owns: Vec<String>,
+    /// The agent's pane resumed its conversation (issue 16) rather than start from its prompt.
+    pub resumed: bool,
+    /// The agent's own session id, as recorded by the watcher, when known.
+    pub conversation: Option<String>,
     /// `ahead`, `behind`, `changed` and `conflicts` (design §9; [`pk_status::forecast`]).
     #[serde(flatten)]
     pub forecast: pk_status::forecast::Forecast,
@@ -327,6 +331,8 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 budget_warning: None,
                 check,
                 outside_owns,
+                resumed: rec.is_some_and(|r| r.resumed.is_some()),
+                conversation: crate::live::conversation::load(&ws.state_dir, &t.name).map(|c| c.id),
                 forecast,
             };
             (json, status)
@@ -590,6 +596,15 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     outln!("{}", line(&header.map(String::from)))?;
     for row in &rows {
         outln!("{}", line(row))?;
+    }
+    let resumed: Vec<&str> = report
+        .tracks
+        .iter()
+        .filter(|t| t.resumed)
+        .map(|t| t.name.as_str())
+        .collect();
+    if !resumed.is_empty() {
+        outln!("resumed their conversations: {}", resumed.join(", "))?;
     }
     if !report.landed.is_empty() {
         let landed: Vec<String> = report

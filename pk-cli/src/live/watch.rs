@@ -172,6 +172,8 @@ struct Watch {
     trust_dialog: HashSet<String>,
     /// The tracks' `done_when` checks.
     checks: Checks,
+    /// The conversation recorded last per track (issue 16: `pk up` resumes it).
+    conversations: HashMap<String, crate::live::conversation::Conversation>,
     /// The tracks' `owns`, from the state.
     owns: Owns,
     /// The conflict forecast, and what it said last, per track.
@@ -212,6 +214,7 @@ impl Watch {
             message: None,
             trust_dialog: HashSet::new(),
             checks: Checks::new(&state_dir),
+            conversations: HashMap::new(),
             owns: Owns::new([]),
             forecaster: Forecaster::new(),
             forecasts: HashMap::new(),
@@ -289,6 +292,7 @@ impl Watch {
         let idle_ms =
             i64::try_from(self.state.idle_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         live::refresh_all(&mut self.feeds, now);
+        self.record_conversations();
         let mut statuses = Vec::with_capacity(self.feeds.len());
         for feed in &mut self.feeds {
             let pane = self
@@ -467,6 +471,27 @@ impl Watch {
                 }
             }
             Interrupt::Nothing => "a shell: nothing to interrupt",
+        }
+    }
+
+    /// Records each track's conversation when its transcript is first found or changes (only
+    /// then: a comparison per track otherwise).
+    fn record_conversations(&mut self) {
+        for feed in &self.feeds {
+            let Some(c) = feed.conversation() else {
+                continue;
+            };
+            if self.conversations.get(feed.name()) == Some(&c) {
+                continue;
+            }
+            let recorded = crate::live::conversation::load(&self.state_dir, feed.name());
+            if recorded.as_ref() != Some(&c)
+                && let Err(e) = crate::live::conversation::save(&self.state_dir, feed.name(), &c)
+            {
+                eprintln!("pk watch: {}: {e}", feed.name());
+                continue;
+            }
+            self.conversations.insert(feed.name().to_string(), c);
         }
     }
 

@@ -27,6 +27,29 @@ pub(crate) fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String
     }
 }
 
+/// For the agents pk resumes (issue 16: interactive Claude Code and Codex), the argv that
+/// starts them without a prompt; the resume arguments go after it ([`resume_argv`]).
+pub(crate) fn resume_base(track: &Track, hooks: StatusHooks) -> Option<Vec<String>> {
+    match &track.agent {
+        Agent::Preset(p @ (AgentPreset::Claude | AgentPreset::Codex)) => {
+            Some(preset_argv(*p, None, "", hooks))
+        }
+        _ => None,
+    }
+}
+
+/// The argv that resumes conversation `id`: `claude … --resume ID`, `codex … resume ID`.
+pub(crate) fn resume_argv(base: &[String], id: &str) -> Vec<String> {
+    let mut argv = base.to_vec();
+    if base.first().is_some_and(|p| p == "codex") {
+        argv.push("resume".into());
+    } else {
+        argv.push("--resume".into());
+    }
+    argv.push(id.to_string());
+    argv
+}
+
 /// The argv of a headless preset that reads its prompt on standard input: `claude -p` and
 /// `gemini` do when they get none as an argument and stdin is not a terminal, `codex exec`
 /// when the prompt is `-`.
@@ -294,6 +317,55 @@ mod tests {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(back, notify);
+    }
+
+    #[test]
+    fn claude_and_codex_resume_their_conversation_with_pks_hooks_and_no_prompt() {
+        let settings = Path::new("/s/claude-settings.json");
+        let hooks = StatusHooks {
+            claude_settings: Some(settings),
+            codex_notify: None,
+        };
+        let claude = resume_base(&track(Agent::Preset(AgentPreset::Claude)), hooks).unwrap();
+        assert_eq!(
+            resume_argv(&claude, "ID"),
+            [
+                "claude",
+                "--settings",
+                "/s/claude-settings.json",
+                "--resume",
+                "ID"
+            ]
+        );
+        let codex = resume_base(&track(Agent::Preset(AgentPreset::Codex)), hooks).unwrap();
+        assert_eq!(resume_argv(&codex, "ID"), ["codex", "resume", "ID"]);
+        for agent in [
+            Agent::Preset(AgentPreset::ClaudeHeadless),
+            Agent::Preset(AgentPreset::Gemini),
+            Agent::Command(vec!["my-agent".into()]),
+        ] {
+            assert_eq!(resume_base(&track(agent), hooks), None);
+        }
+    }
+
+    fn track(agent: Agent) -> Track {
+        Track {
+            name: "api".into(),
+            branch: "pk/api".into(),
+            worktree: "/w/api".into(),
+            base: "main".into(),
+            agent,
+            prompt: Some("Build it.".into()),
+            port_names: Vec::new(),
+            env: Vec::new(),
+            copy: Vec::new(),
+            setup: Vec::new(),
+            owns: Vec::new(),
+            depends_on: Vec::new(),
+            done_when: None,
+            transcript: None,
+            budget_usd: None,
+        }
     }
 
     #[test]

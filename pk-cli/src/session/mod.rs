@@ -20,6 +20,7 @@ pub mod ports;
 pub(crate) mod provision;
 pub(crate) mod push_guard;
 pub(crate) mod recover;
+pub(crate) mod resume;
 pub(crate) mod review;
 pub mod state;
 pub(crate) mod teardown;

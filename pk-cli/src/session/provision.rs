@@ -34,8 +34,31 @@ pub(crate) struct Up {
     pub(crate) state: State,
 }
 
+/// Which tracks start over from their prompt rather than resume their conversation (`pk up
+/// --fresh [TRACK…]`, issue 16).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Fresh {
+    /// None: each agent resumes its conversation where it can.
+    #[default]
+    None,
+    /// Every track.
+    All,
+    /// These tracks.
+    Tracks(Vec<String>),
+}
+
+impl Fresh {
+    fn covers(&self, track: &str) -> bool {
+        match self {
+            Fresh::None => false,
+            Fresh::All => true,
+            Fresh::Tracks(t) => t.iter().any(|n| n == track),
+        }
+    }
+}
+
 /// Does everything but attaching (also used by `pk demo`).
-pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<Up> {
+pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer, fresh: &Fresh) -> Result<Up> {
     let plan = &ws.plan;
     match multiplexer {
         Multiplexer::Tmux => Tmux::require_version().map(drop)?,
@@ -100,14 +123,14 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer) -> Result<
     let mux = ws.mux(ctx, Some(&state));
     let panes_made = match &mux {
         Mux::Tmux(tmux) => {
-            let (made, panes) = build_panes(ctx, ws, tmux, &mut state)?;
+            let (made, panes) = build_panes(ctx, ws, tmux, &mut state, fresh)?;
             state.save(&ws.state_dir)?;
             crate::fault::point("up:state-saved");
             ensure_watcher(ctx, ws, tmux, &state, &panes)?;
             made
         }
         Mux::Zellij(z) => {
-            let made = zellij::build(ctx, ws, z, &mut state)?;
+            let made = zellij::build(ctx, ws, z, &mut state, fresh)?;
             state.save(&ws.state_dir)?;
             crate::fault::point("up:state-saved");
             zellij::ensure_watcher(ctx, ws)?;
@@ -262,6 +285,7 @@ fn prepare_tracks(
             agent_started_ms: prev.and_then(|r| r.agent_started_ms),
             budget_usd: track.budget_usd,
             owns: track.owns.clone(),
+            resumed: prev.and_then(|r| r.resumed.clone()),
         };
         // Where the agent keeps its files (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR) as the agent
         // sees them: the plan's `[env]` and the track's `env` over pk's own.
@@ -594,6 +618,13 @@ pub(crate) fn launch_spec(
                 codex_notify: files.codex_notify.as_deref(),
             },
         ),
+        resume_base: crate::session::agent::resume_base(
+            track,
+            crate::session::agent::StatusHooks {
+                claude_settings: files.claude_settings.as_deref(),
+                codex_notify: files.codex_notify.as_deref(),
+            },
+        ),
         agent: crate::session::agent::label(&track.agent),
         tee: files.tee.clone(),
         stdin: files
@@ -661,6 +692,42 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Before a track's agent starts in a new pane: it resumes its conversation, its files and
+/// start time kept so the watcher goes on from its checkpoint ([`crate::session::resume`]), or
+/// it starts from its prompt with its files reset, saying why when it had a conversation.
+fn start_track(
+    ctx: &Ctx,
+    ws: &Workspace,
+    rec: &mut TrackRecord,
+    now: i64,
+    fresh: &Fresh,
+) -> Result<()> {
+    use crate::session::resume::{Start, decide};
+    match decide(&ws.state_dir, rec, fresh.covers(&rec.name)) {
+        Start::Resume(c) => {
+            ctx.out.step(&format!(
+                "  {} {} resumes its conversation {}",
+                ctx.out.paint(Style::Green, "↻"),
+                ctx.out.paint(Style::Bold, &rec.name),
+                c.id
+            ));
+            rec.resumed = Some(c);
+            Ok(())
+        }
+        Start::Fresh(why) => {
+            if let Some(why) = why {
+                ctx.out.step(&format!(
+                    "  {} {} starts from its prompt: {why}",
+                    ctx.out.paint(Style::Yellow, "!"),
+                    ctx.out.paint(Style::Bold, &rec.name),
+                ));
+            }
+            rec.resumed = None;
+            reset_track_files(rec, now)
+        }
+    }
 }
 
 /// Before a track's agent starts in a new pane: its event file and kept stream start empty
@@ -861,6 +928,7 @@ pub(super) fn add_missing_panes(
     ws: &Workspace,
     state: &mut State,
     now: i64,
+    fresh: &Fresh,
     has_pane: impl Fn(&str) -> bool,
     mut add: impl FnMut(&Track, &AgentPane) -> Result<()>,
 ) -> Result<usize> {
@@ -869,7 +937,13 @@ pub(super) fn add_missing_panes(
         if has_pane(&track.name) {
             continue;
         }
-        reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
+        start_track(
+            ctx,
+            ws,
+            state.track_mut(&track.name).expect("recorded"),
+            now,
+            fresh,
+        )?;
         state.save(&ws.state_dir)?;
         let agent = agent_pane(ws, track, state.track(&track.name).expect("recorded"))?;
         add(track, &agent)?;
@@ -886,9 +960,21 @@ pub(super) fn add_missing_panes(
 
 /// The agent panes of a new session, every track's files reset first: they must be empty
 /// before the agents start, so the state is saved now, with the start times.
-pub(super) fn fresh_agents(ws: &Workspace, state: &mut State, now: i64) -> Result<Vec<AgentPane>> {
+pub(super) fn fresh_agents(
+    ctx: &Ctx,
+    ws: &Workspace,
+    state: &mut State,
+    now: i64,
+    fresh: &Fresh,
+) -> Result<Vec<AgentPane>> {
     for track in &ws.plan.tracks {
-        reset_track_files(state.track_mut(&track.name).expect("recorded"), now)?;
+        start_track(
+            ctx,
+            ws,
+            state.track_mut(&track.name).expect("recorded"),
+            now,
+            fresh,
+        )?;
     }
     state.save(&ws.state_dir)?;
     crate::fault::point("up:session-starting");
@@ -916,13 +1002,14 @@ fn build_panes(
     ws: &Workspace,
     tmux: &Tmux,
     state: &mut State,
+    fresh: &Fresh,
 ) -> Result<(usize, Vec<crate::sys::tmux::Pane>)> {
     let plan = &ws.plan;
     let session = &plan.session.name;
     let mut made = 0;
     let now = crate::util::clock::now_ms();
     if !tmux.has_session(session) {
-        let agents = fresh_agents(ws, state, now)?;
+        let agents = fresh_agents(ctx, ws, state, now, fresh)?;
         ctx.out.step(&format!(
             "  {} tmux session {} ({} agents)",
             ctx.out.paint(Style::Green, "+"),
@@ -938,7 +1025,7 @@ fn build_panes(
     } else {
         let panes = tmux.panes(session)?;
         let has_pane = |track: &str| panes.iter().any(|p| p.track == track);
-        made += add_missing_panes(ctx, ws, state, now, has_pane, |_, agent| {
+        made += add_missing_panes(ctx, ws, state, now, fresh, has_pane, |_, agent| {
             add_pane(tmux, plan, agent)
         })?;
     }

@@ -139,6 +139,10 @@ pub(crate) struct TrackRecord {
     /// The track's `owns` globs at `pk up`, for the watcher, which reads no plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owns: Vec<String>,
+    /// The conversation the agent's pane resumes (issue 16), decided when `pk up` last made
+    /// the pane; `None`: it started from its prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<crate::live::conversation::Conversation>,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -150,6 +154,10 @@ pub(crate) struct Launch {
     pub setup: Vec<String>,
     /// The agent's argv (not a shell string).
     pub argv: Vec<String>,
+    /// For an agent pk can resume: its argv without a prompt, to which the resume arguments
+    /// are added ([`crate::session::agent::resume_argv`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_base: Option<Vec<String>>,
     /// A short label of the agent, for the pane header (`claude`, `command`).
     pub agent: String,
     /// For a headless agent: where `pk agent-run` keeps its standard output (the raw event
@@ -296,6 +304,7 @@ mod tests {
             agent_started_ms: Some(1),
             budget_usd: None,
             owns: vec!["src/api/**".into()],
+            resumed: None,
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));

@@ -309,6 +309,11 @@ fn rollout_cwd(path: &Path) -> Option<Option<PathBuf>> {
     Some(cwd)
 }
 
+/// True when the Codex rollout at `path` was written in `cwd` (its first record says so).
+pub(crate) fn rollout_is_of(path: &Path, cwd: &Path) -> bool {
+    matches!(rollout_cwd(path), Some(Some(c)) if same_path(&c, cwd))
+}
+
 fn same_path(a: &Path, b: &Path) -> bool {
     a.components().eq(b.components()) || lenient_canonical(a) == lenient_canonical(b)
 }

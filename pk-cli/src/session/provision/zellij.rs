@@ -2,7 +2,7 @@
 //! track added later gets a pane of its own, and the status watcher runs beside the session as
 //! a background process (zellij cannot add a tab to a session no client is attached to).
 
-use super::{add_missing_panes, fresh_agents};
+use super::{Fresh, add_missing_panes, fresh_agents};
 use crate::ctx::Ctx;
 use crate::error::{Context, Result};
 use crate::layout;
@@ -24,7 +24,13 @@ const PANES_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Makes the session, or the panes of tracks that have none, and records every agent's pane.
 /// Returns how many panes it made.
-pub(crate) fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) -> Result<usize> {
+pub(crate) fn build(
+    ctx: &Ctx,
+    ws: &Workspace,
+    z: &Zellij,
+    state: &mut State,
+    fresh: &Fresh,
+) -> Result<usize> {
     let plan = &ws.plan;
     let session = &plan.session.name;
     let now = crate::util::clock::now_ms();
@@ -34,7 +40,7 @@ pub(crate) fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) ->
     if existing.is_some_and(|s| !s.exited) {
         let panes = z.panes(session)?;
         let has_pane = |track: &str| panes.iter().any(|p| p.track == track);
-        made += add_missing_panes(ctx, ws, state, now, has_pane, |track, agent| {
+        made += add_missing_panes(ctx, ws, state, now, fresh, has_pane, |track, agent| {
             z.new_pane(
                 session,
                 &layout::zellij::agent_title(agent),
@@ -48,7 +54,7 @@ pub(crate) fn build(ctx: &Ctx, ws: &Workspace, z: &Zellij, state: &mut State) ->
             // What zellij would resurrect is older than pk's record: start afresh.
             z.kill_session(session)?;
         }
-        let agents = fresh_agents(ws, state, now)?;
+        let agents = fresh_agents(ctx, ws, state, now, fresh)?;
         let shape = &plan.session.layout;
         let windows = shape.windows(&agents, &plan.session.editor, &plan.session.worktrees);
         let wasm = crate::sys::zellij::plugin_path()?;

@@ -1,0 +1,211 @@
+//! Resume (issue 16) with the real agent CLIs against a fake model on 127.0.0.1: a turn, the
+//! tmux server killed, `pk up` again; each agent's next request to the model carries its own
+//! earlier conversation (and never another track's), and the bar's figures go on.
+
+use pk_tests::TestEnv;
+use pk_tests::agents::Cli;
+use pk_tests::fake_model::anthropic::{self, Block, Message, Usage};
+use pk_tests::fake_model::{FakeModel, Request};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const USAGE: Usage = Usage {
+    input: 1000,
+    output: 200,
+    cache_read: 3000,
+    cache_write: 500,
+};
+
+/// Every turn of the conversation answers "Noted." (the side questions get their own).
+fn noted(req: &Request, _earlier: usize) -> pk_tests::fake_model::Reply {
+    if let Some(reply) = anthropic::side_reply(req) {
+        return reply;
+    }
+    Message::new(&format!("msg_{}", req.raw.len()), anthropic::MODEL, USAGE)
+        .block(Block::text("Noted."))
+        .reply_to(req)
+}
+
+/// The text of a conversation request's messages, all of them, in order.
+fn said(req: &Request) -> String {
+    req.body["messages"].to_string()
+}
+
+fn conversation_requests(model: &FakeModel) -> Vec<Request> {
+    model
+        .requests()
+        .into_iter()
+        .filter(anthropic::is_conversation)
+        .collect()
+}
+
+fn track<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap()
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap()
+}
+
+#[test]
+fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Claude) else {
+        return;
+    };
+    let model = FakeModel::start(noted);
+    anthropic::write_claude_json(&env.root().join("home"), &[&canonical(&env.repo)]);
+    let mut vars = format!("PATH = {path:?}\n");
+    for (k, v) in anthropic::env_vars(&model.url()) {
+        vars.push_str(&format!("{k} = {v:?}\n"));
+    }
+    let plan = format!(
+        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n\
+         [[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Remember the word PAPAYA.\"\n\n\
+         [[track]]\nname = \"web\"\nagent = \"claude\"\nprompt = \"Remember the word MANGO.\"\n"
+    );
+    env.write_plan(&plan);
+    env.pk_ok(&["up", "--detach"]);
+    let both_done = |env: &TestEnv| {
+        let s = env.status_json();
+        ["api", "web"].iter().all(|t| {
+            track(&s, t)["state"] == "done"
+                && track(&s, t)["conversation"].is_string()
+                && track(&s, t)["tokens"]["output"] == USAGE.output
+        })
+    };
+    env.wait_for("both tracks done, their conversations recorded", 90, || {
+        both_done(&env)
+    });
+    let before = env.status_json();
+    let api_id = track(&before, "api")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let web_id = track(&before, "web")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(api_id, web_id);
+    assert_eq!(track(&before, "api")["tokens"]["output"], USAGE.output);
+    assert_eq!(track(&before, "api")["resumed"], false);
+    let served = conversation_requests(&model).len();
+
+    // A working day's tmux server goes away; the worktrees stay.
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(
+        up.stderr
+            .contains(&format!("api resumes its conversation {api_id}")),
+        "{up}"
+    );
+    assert!(
+        up.stderr
+            .contains(&format!("web resumes its conversation {web_id}")),
+        "{up}"
+    );
+
+    // The lead asks api a question in its pane: the request carries api's conversation, not
+    // web's.
+    let pane = env.pane_of("api");
+    env.wait_for("claude ready in the resumed pane", 60, || {
+        let text = env.tmux(&["capture-pane", "-p", "-t", &pane]).stdout;
+        text.contains("Noted.")
+    });
+    env.tmux(&["send-keys", "-t", &pane, "-l", "Which word was it?"]);
+    std::thread::sleep(Duration::from_millis(300));
+    env.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    env.wait_for("the question reaching the model", 60, || {
+        conversation_requests(&model)
+            .iter()
+            .skip(served)
+            .any(|r| said(r).contains("Which word was it?"))
+    });
+    let asked = conversation_requests(&model)
+        .into_iter()
+        .skip(served)
+        .find(|r| said(r).contains("Which word was it?"))
+        .unwrap();
+    let text = said(&asked);
+    assert!(text.contains("PAPAYA") && text.contains("Noted."), "{text}");
+    // Resumed, not started again from its prompt: no new first turn was sent.
+    let again: Vec<String> = conversation_requests(&model)
+        .iter()
+        .skip(served)
+        .map(said)
+        .filter(|t| t.contains("PAPAYA") && !t.contains("Which word was it?"))
+        .collect();
+    assert!(
+        again.is_empty(),
+        "api started over from its prompt: {} new first turn(s)",
+        again.len()
+    );
+    assert!(
+        !text.contains("MANGO"),
+        "another track's conversation: {text}"
+    );
+
+    // The figures go on: both turns, each counted once.
+    env.wait_for("api's second turn counted", 60, || {
+        let s = env.status_json();
+        track(&s, "api")["state"] == "done"
+            && track(&s, "api")["tokens"]["output"] == USAGE.times(2).output
+    });
+    let after = env.status_json();
+    assert_eq!(track(&after, "api")["resumed"], true);
+    assert_eq!(
+        track(&after, "api")["tokens"]["input"],
+        USAGE.times(2).input
+    );
+    let table = env.pk_ok(&["status"]).stdout;
+    assert!(
+        table.contains("resumed their conversations: api, web"),
+        "{table}"
+    );
+
+    // web's transcript is deleted: after the next kill it starts from its prompt, and says why.
+    let web_transcript = PathBuf::from(track(&after, "web")["transcript"].as_str().unwrap());
+    std::fs::remove_file(&web_transcript).unwrap();
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(
+        up.stderr
+            .contains("web starts from its prompt: its transcript")
+            && up.stderr.contains("is gone"),
+        "{up}"
+    );
+    assert!(up.stderr.contains("api resumes its conversation"), "{up}");
+    let from_prompt = conversation_requests(&model).len();
+    env.wait_for("web's fresh start reaching the model", 60, || {
+        conversation_requests(&model)
+            .iter()
+            .skip(from_prompt)
+            .any(|r| said(r).contains("MANGO"))
+    });
+    let fresh = conversation_requests(&model)
+        .into_iter()
+        .skip(from_prompt)
+        .find(|r| said(r).contains("MANGO"))
+        .unwrap();
+    assert!(!said(&fresh).contains("Noted."), "{}", said(&fresh));
+
+    // --fresh starts a track over on purpose.
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    let up = env.pk_ok(&["up", "--detach", "--fresh", "api"]);
+    assert!(
+        up.stderr
+            .contains("api starts from its prompt: `pk up --fresh`"),
+        "{up}"
+    );
+    env.pk_ok(&["down"]);
+}
