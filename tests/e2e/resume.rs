@@ -209,3 +209,110 @@ fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     );
     env.pk_ok(&["down"]);
 }
+
+#[test]
+fn real_codex_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
+    use pk_tests::fake_model::Reply;
+    use pk_tests::fake_model::openai::{self, Usage as OpenAiUsage};
+    const U: OpenAiUsage = OpenAiUsage {
+        input: 1000,
+        cached: 400,
+        output: 50,
+        reasoning: 20,
+    };
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(real) = pk_tests::agents::require(Cli::Codex) else {
+        return;
+    };
+    let model = FakeModel::start(|req: &Request, earlier: usize| {
+        if req.path != "/v1/responses" {
+            return Reply::Json(404, serde_json::json!({"error": {"message": "not faked"}}));
+        }
+        let text = if openai::is_title_request(req) {
+            "Remember a word"
+        } else {
+            "Noted."
+        };
+        let msg = openai::message(0, &format!("msg_{earlier}"), text);
+        Reply::Sse(openai::response(&format!("resp_{earlier}"), vec![msg], U))
+    });
+    let codex_home = env.root().join("codex-home");
+    let worktree = env.worktrees().join("api");
+    let mut vars =
+        openai::write_codex_home(&codex_home, &model.url(), "gpt-5.1-codex", &[&worktree]);
+    vars.push((
+        "PATH".to_string(),
+        format!("{}:/usr/bin:/bin", real.parent().unwrap().display()),
+    ));
+    let mut plan = "[session]\nname = \"shop\"\n\n[env]\n".to_string();
+    for (k, v) in &vars {
+        plan.push_str(&format!("{k} = {}\n", serde_json::json!(v)));
+    }
+    plan.push_str(
+        "\n[[track]]\nname = \"api\"\nagent = \"codex\"\nprompt = \"Remember the word PAPAYA.\"\n",
+    );
+    env.write_plan(&plan);
+    env.pk_ok(&["up", "--detach"]);
+    let main_turns = |model: &FakeModel| -> Vec<String> {
+        model
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v1/responses" && !openai::is_title_request(r))
+            .map(|r| openai::body(r)["input"].to_string())
+            .collect()
+    };
+    env.wait_for("api done, its conversation recorded", 90, || {
+        let s = env.status_json();
+        track(&s, "api")["state"] == "done" && track(&s, "api")["conversation"].is_string()
+    });
+    let id = track(&env.status_json(), "api")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let served = main_turns(&model).len();
+
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(
+        up.stderr
+            .contains(&format!("api resumes its conversation {id}")),
+        "{up}"
+    );
+    let pane = env.pane_of("api");
+    env.wait_for("codex ready in the resumed pane", 60, || {
+        env.tmux(&["capture-pane", "-p", "-t", &pane])
+            .stdout
+            .contains("Noted.")
+    });
+    env.tmux(&["send-keys", "-t", &pane, "-l", "Which word was it?"]);
+    std::thread::sleep(Duration::from_millis(300));
+    env.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    env.wait_for("the question reaching the model", 60, || {
+        main_turns(&model)
+            .iter()
+            .skip(served)
+            .any(|t| t.contains("Which word was it?"))
+    });
+    let turns = main_turns(&model);
+    let asked = turns
+        .iter()
+        .skip(served)
+        .find(|t| t.contains("Which word was it?"))
+        .unwrap();
+    assert!(
+        asked.contains("PAPAYA") && asked.contains("Noted."),
+        "{asked}"
+    );
+    assert!(
+        !turns
+            .iter()
+            .skip(served)
+            .any(|t| t.contains("PAPAYA") && !t.contains("Which word")),
+        "codex started over from its prompt"
+    );
+    assert_eq!(track(&env.status_json(), "api")["resumed"], true);
+    env.pk_ok(&["down"]);
+}
