@@ -483,3 +483,29 @@ fn a_config_lock_left_by_a_killed_git_stops_neither_down_nor_up() {
     assert!(!lock.exists());
     env.pk_ok(&["down"]);
 }
+
+/// A `git update-ref` killed with an earlier `pk down --force` in the same second left the lock
+/// of the ref the work is saved on: the next one saves all the same.
+#[test]
+fn a_ref_lock_left_by_a_killed_save_does_not_stop_the_next_one() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    env.up_detached(&env.recording_plan("shop", 27290, &["api"]));
+    let wt = env.worktrees().join("api");
+    std::fs::write(wt.join("wip.txt"), "wip\n").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let dir = env.repo.join(".git/refs/pk/saved/api");
+    std::fs::create_dir_all(&dir).unwrap();
+    for t in now..now + 30 {
+        std::fs::write(dir.join(format!("{t}.lock")), "").unwrap();
+    }
+    let down = env.pk(&["down", "--force"]);
+    assert_eq!(down.code, 0, "{down}");
+    let refs = env.git(&["for-each-ref", "--format=%(refname)", "refs/pk/saved/api/"]);
+    let saved = refs.lines().next().expect("the work saved on a ref");
+    assert_eq!(env.git(&["show", &format!("{saved}:wip.txt")]), "wip\n");
+}

@@ -510,6 +510,8 @@ fn save_work(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let name = format!("refs/pk/saved/{track}/{secs}");
+        // A `git update-ref` killed with an earlier pk down in the same second left its lock.
+        crate::sys::git::clear_stale_lock(&git.common_dir().join(&name))?;
         run(&["update-ref", &name, &commit])?;
         Ok(Some((name, files)))
     })();
