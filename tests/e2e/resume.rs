@@ -316,3 +316,193 @@ fn real_codex_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     assert_eq!(track(&env.status_json(), "api")["resumed"], true);
     env.pk_ok(&["down"]);
 }
+
+#[test]
+fn real_headless_claude_resumes_a_cut_off_run_and_leaves_a_finished_one_as_it_ended() {
+    use pk_tests::fake_model::{Gate, Reply};
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Claude) else {
+        return;
+    };
+    // `cut`'s first turn is held mid-stream (never finished); everything else answers.
+    let gate = Gate::new();
+    let held = gate.clone();
+    let model = FakeModel::start(move |req: &Request, _earlier: usize| -> Reply {
+        if let Some(reply) = anthropic::side_reply(req) {
+            return reply;
+        }
+        let text = said(req);
+        let msg = Message::new(&format!("msg_{}", req.raw.len()), anthropic::MODEL, USAGE)
+            .block(Block::text("Noted."));
+        if text.contains("Say CUT") && !text.contains(pk_continue()) {
+            let mut events = msg.events();
+            events[0] = events[0].clone().held_by(&held);
+            return Reply::Sse(events);
+        }
+        msg.reply_to(req)
+    });
+    let mut vars = format!("PATH = {path:?}\n");
+    for (k, v) in anthropic::env_vars(&model.url()) {
+        vars.push_str(&format!("{k} = {v:?}\n"));
+    }
+    let plan = format!(
+        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n\
+         [[track]]\nname = \"fin\"\nagent = \"claude-headless\"\nprompt = \"Say FIN.\"\n\n\
+         [[track]]\nname = \"cut\"\nagent = \"claude-headless\"\nprompt = \"Say CUT.\"\n"
+    );
+    env.write_plan(&plan);
+    env.pk_ok(&["up", "--detach"]);
+    env.wait_for(
+        "fin done and cut working, both conversations recorded",
+        90,
+        || {
+            let s = env.status_json();
+            track(&s, "fin")["state"] == "done"
+                && track(&s, "fin")["tokens"]["output"] == USAGE.output
+                && track(&s, "cut")["state"] == "working"
+                && track(&s, "cut")["conversation"].is_string()
+                && track(&s, "fin")["conversation"].is_string()
+        },
+    );
+    let cut_id = track(&env.status_json(), "cut")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let served = conversation_requests(&model).len();
+
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    gate.open();
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(up.stderr.contains("fin had finished its run"), "{up}");
+    assert!(
+        up.stderr
+            .contains(&format!("cut resumes its conversation {cut_id}")),
+        "{up}"
+    );
+    env.wait_for("cut told to go on", 60, || {
+        conversation_requests(&model)
+            .iter()
+            .skip(served)
+            .any(|r| said(r).contains(pk_continue()))
+    });
+    let resumed = conversation_requests(&model)
+        .into_iter()
+        .skip(served)
+        .find(|r| said(r).contains(pk_continue()))
+        .unwrap();
+    assert!(said(&resumed).contains("Say CUT."), "{}", said(&resumed));
+    env.wait_for("cut done", 60, || {
+        track(&env.status_json(), "cut")["state"] == "done"
+    });
+    let s = env.status_json();
+    assert_eq!(track(&s, "cut")["resumed"], true);
+    // fin was not run again: no new turn of its, its figures as they were.
+    assert!(
+        !conversation_requests(&model)
+            .iter()
+            .skip(served)
+            .any(|r| said(r).contains("Say FIN.")),
+        "fin ran again"
+    );
+    assert_eq!(track(&s, "fin")["state"], "done");
+    assert_eq!(track(&s, "fin")["tokens"]["output"], USAGE.output);
+    env.pk_ok(&["down"]);
+}
+
+/// What pk tells a headless agent it resumes (`pk_cli`'s `CONTINUE`), as the model sees it.
+fn pk_continue() -> &'static str {
+    "Your run was interrupted. Continue the task where you left off."
+}
+
+#[test]
+fn real_codex_exec_resumes_a_run_cut_off_in_the_middle() {
+    use pk_tests::fake_model::openai::{self, Usage as OpenAiUsage};
+    use pk_tests::fake_model::{Gate, Reply};
+    const U: OpenAiUsage = OpenAiUsage {
+        input: 1000,
+        cached: 400,
+        output: 50,
+        reasoning: 20,
+    };
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(real) = pk_tests::agents::require(Cli::Codex) else {
+        return;
+    };
+    let gate = Gate::new();
+    let held = gate.clone();
+    let model = FakeModel::start(move |req: &Request, earlier: usize| -> Reply {
+        if req.path != "/v1/responses" {
+            return Reply::Json(404, serde_json::json!({"error": {"message": "not faked"}}));
+        }
+        let input = openai::body(req)["input"].to_string();
+        let msg = openai::message(0, &format!("msg_{earlier}"), "Noted.");
+        let mut events = openai::response(&format!("resp_{earlier}"), vec![msg], U);
+        if !openai::is_title_request(req) && !input.contains(pk_continue()) {
+            events[0] = events[0].clone().held_by(&held);
+        }
+        Reply::Sse(events)
+    });
+    let codex_home = env.root().join("codex-home");
+    let worktree = env.worktrees().join("api");
+    let mut vars =
+        openai::write_codex_home(&codex_home, &model.url(), "gpt-5.1-codex", &[&worktree]);
+    vars.push((
+        "PATH".to_string(),
+        format!("{}:/usr/bin:/bin", real.parent().unwrap().display()),
+    ));
+    let mut plan = "[session]\nname = \"shop\"\n\n[env]\n".to_string();
+    for (k, v) in &vars {
+        plan.push_str(&format!("{k} = {}\n", serde_json::json!(v)));
+    }
+    plan.push_str("\n[[track]]\nname = \"api\"\nagent = \"codex-exec\"\nprompt = \"Say CUT.\"\n");
+    env.write_plan(&plan);
+    env.pk_ok(&["up", "--detach"]);
+    let main_turns = |model: &FakeModel| -> Vec<String> {
+        model
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v1/responses" && !openai::is_title_request(r))
+            .map(|r| openai::body(r)["input"].to_string())
+            .collect()
+    };
+    env.wait_for("api working mid-run, its conversation recorded", 90, || {
+        let s = env.status_json();
+        track(&s, "api")["conversation"].is_string() && !main_turns(&model).is_empty()
+    });
+    let id = track(&env.status_json(), "api")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let served = main_turns(&model).len();
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    gate.open();
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(
+        up.stderr
+            .contains(&format!("api resumes its conversation {id}")),
+        "{up}"
+    );
+    env.wait_for("codex exec told to go on", 60, || {
+        main_turns(&model)
+            .iter()
+            .skip(served)
+            .any(|t| t.contains(pk_continue()))
+    });
+    let turns = main_turns(&model);
+    let resumed = turns
+        .iter()
+        .skip(served)
+        .find(|t| t.contains(pk_continue()))
+        .unwrap();
+    assert!(resumed.contains("Say CUT."), "{resumed}");
+    env.wait_for("api done", 60, || {
+        track(&env.status_json(), "api")["state"] == "done"
+    });
+    env.pk_ok(&["down"]);
+}

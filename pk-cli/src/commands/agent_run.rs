@@ -80,10 +80,17 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         }
     }
     let track_dir = crate::session::transcript::track_dir(&args.state_dir, &rec.name);
+    if rec.finished_before {
+        println!(
+            "pk: {} had finished its run before this session; its transcript is kept and shown as it ended.\n  `pk up --fresh {}` runs it again.",
+            launch.agent, rec.name
+        );
+        return Ok(0);
+    }
     if let (Some(c), Some(base)) = (&rec.resumed, &launch.resume_base) {
         let argv = crate::session::agent::resume_argv(base, &c.id);
         println!("pk: resuming conversation {}", c.id);
-        match resume(&argv, &env, &track_dir) {
+        match resume(&argv, &env, &track_dir, launch.tee.as_ref()) {
             Ok(Some(code)) => return Ok(code),
             Ok(None) => println!(
                 "pk: {} did not resume conversation {}; starting from the prompt",
@@ -131,12 +138,14 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
 const REFUSED_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the agent resuming its conversation, as a child (so that a refusal can be followed by
-/// a fresh start); this process ignores the Ctrl-C and Ctrl-\ meant for the agent meanwhile.
-/// Returns the agent's exit code, or `None` when it refused.
+/// a fresh start), its stream kept as usual for a headless one; this process ignores the Ctrl-C
+/// and Ctrl-\\ meant for the agent meanwhile. Returns the agent's exit code, or `None` when it
+/// refused.
 fn resume(
     argv: &[String],
     env: &[(String, String)],
     track_dir: &std::path::Path,
+    tee: Option<&crate::session::state::Tee>,
 ) -> std::io::Result<Option<u8>> {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
@@ -145,13 +154,16 @@ fn resume(
         signal_hook::flag::register(signal, Arc::clone(&caught))?;
     }
     let started = std::time::Instant::now();
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .spawn()?;
-    note_agent(track_dir, child.id());
-    let status = child.wait()?;
-    let code = crate::sys::procs::exit_code(status);
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v)));
+    let code = match tee {
+        Some(tee) => tee_stream(&mut cmd, tee, track_dir)?,
+        None => {
+            let mut child = cmd.spawn()?;
+            note_agent(track_dir, child.id());
+            crate::sys::procs::exit_code(child.wait()?)
+        }
+    };
     Ok((code == 0 || started.elapsed() >= REFUSED_WITHIN).then_some(code))
 }
 

@@ -22,20 +22,52 @@ pub(crate) struct Conversation {
 }
 
 /// The conversation whose transcript is `path`, read as `format`: the session id the CLI named
-/// the file after. `None` for formats pk does not resume, or a name without an id.
+/// the file after (interactive agents), or the one the stream starts with (headless agents,
+/// whose stream pk keeps). `None` for formats pk does not resume, or before the id is there.
 pub(crate) fn of(format: Format, path: &Path) -> Option<Conversation> {
-    let stem = path.file_stem()?.to_str()?;
     let id = match format {
         // `~/.claude/projects/<folder>/<session id>.jsonl`
-        Format::ClaudeSession => stem,
+        Format::ClaudeSession => path.file_stem()?.to_str()?.to_string(),
         // `~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`
-        Format::CodexRollout => stem.get(stem.len().checked_sub(36)?..)?,
+        Format::CodexRollout => {
+            let stem = path.file_stem()?.to_str()?;
+            stem.get(stem.len().checked_sub(36)?..)?.to_string()
+        }
+        Format::ClaudeStream | Format::CodexExec => id_in_stream(format, &head(path)?)?,
         _ => return None,
     };
-    is_uuid(id).then(|| Conversation {
-        id: id.to_string(),
+    is_uuid(&id).then(|| Conversation {
+        id,
         transcript: path.to_path_buf(),
     })
+}
+
+/// The first 64 KiB of a file: enough for the record that opens a stream.
+fn head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut buf)
+        .ok()?;
+    Some(buf)
+}
+
+/// The session id a headless stream names in its opening records: `claude -p`'s `system`
+/// `init` (`session_id`), `codex exec --json`'s `thread.started` (`thread_id`).
+fn id_in_stream(format: Format, head: &[u8]) -> Option<String> {
+    let (kind, key) = match format {
+        Format::ClaudeStream => ("system", "session_id"),
+        Format::CodexExec => ("thread.started", "thread_id"),
+        _ => return None,
+    };
+    head.split(|b| *b == b'\n')
+        // Only whole lines: the last may still be being written.
+        .take(head.split(|b| *b == b'\n').count().saturating_sub(1))
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .find(|v| v["type"] == kind && v[key].is_string())
+        .and_then(|v| v[key].as_str().map(str::to_string))
 }
 
 /// `8-4-4-4-12` hexadecimal digits: the form of both CLIs' ids. Checked so that a file named
@@ -64,6 +96,11 @@ pub(crate) fn save(state_dir: &Path, track: &str, c: &Conversation) -> Result<()
     crate::util::fs::write_atomically_in_place(&path(state_dir, track), &text)
 }
 
+/// Forgets `track`'s conversation: its agent starts a new one.
+pub(crate) fn forget(state_dir: &Path, track: &str) {
+    let _ = std::fs::remove_file(path(state_dir, track));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +124,31 @@ mod tests {
     }
 
     #[test]
+    fn a_headless_stream_names_its_id_in_its_opening_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let claude = dir.path().join("claude.ndjson");
+        std::fs::write(
+            &claude,
+            format!("{{\"type\":\"control_response\"}}\n{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"{ID}\"}}\n"),
+        )
+        .unwrap();
+        assert_eq!(of(Format::ClaudeStream, &claude).unwrap().id, ID);
+        let codex = dir.path().join("codex.ndjson");
+        std::fs::write(
+            &codex,
+            format!("{{\"type\":\"thread.started\",\"thread_id\":\"{ID}\"}}"),
+        )
+        .unwrap();
+        assert_eq!(of(Format::CodexExec, &codex), None, "a line not yet whole");
+        std::fs::write(
+            &codex,
+            format!("{{\"type\":\"thread.started\",\"thread_id\":\"{ID}\"}}\n"),
+        )
+        .unwrap();
+        assert_eq!(of(Format::CodexExec, &codex).unwrap().id, ID);
+    }
+
+    #[test]
     fn no_id_is_made_up() {
         for (format, path) in [
             (Format::ClaudeSession, "/p/notes.jsonl"),
@@ -99,7 +161,8 @@ mod tests {
                 Format::CodexRollout,
                 "/s/rollout-2026-12-04T10-11-12-zf6c3a52-9d1e-4b7a-8c2d-3e4f5a6b7c8d.jsonl",
             ),
-            (Format::ClaudeStream, "/t/transcript.ndjson"),
+            (Format::ClaudeStream, "/t/missing.ndjson"),
+            (Format::GeminiStream, "/t/transcript.ndjson"),
         ] {
             assert_eq!(of(format, Path::new(path)), None, "{path}");
         }

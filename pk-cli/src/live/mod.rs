@@ -75,6 +75,7 @@ mod tests {
             budget_usd: None,
             owns: vec![],
             resumed: None,
+            finished_before: false,
         }
     }
 

@@ -478,12 +478,21 @@ impl Watch {
     /// then: a comparison per track otherwise).
     fn record_conversations(&mut self) {
         for feed in &self.feeds {
+            let Some(path) = feed.transcript().map(|t| t.path()) else {
+                continue;
+            };
+            // A transcript's id does not change: read once (a headless stream's head is read
+            // until its first record names it).
+            if self
+                .conversations
+                .get(feed.name())
+                .is_some_and(|c| c.transcript == path)
+            {
+                continue;
+            }
             let Some(c) = feed.conversation() else {
                 continue;
             };
-            if self.conversations.get(feed.name()) == Some(&c) {
-                continue;
-            }
             let recorded = crate::live::conversation::load(&self.state_dir, feed.name());
             if recorded.as_ref() != Some(&c)
                 && let Err(e) = crate::live::conversation::save(&self.state_dir, feed.name(), &c)
@@ -719,6 +728,10 @@ impl Watch {
                 .iter()
                 .position(|f| f.name() == rec.name && f.same_files(&fresh))
                 .map(|i| old.swap_remove(i));
+            if kept.is_none() {
+                // A new agent (or a new watcher): its conversation is read again.
+                self.conversations.remove(&rec.name);
+            }
             // A new track, or a watcher started again: from the checkpoint, if any.
             let feed = kept.unwrap_or_else(|| {
                 let feed = TrackFeed::resume(rec, &self.state_dir);

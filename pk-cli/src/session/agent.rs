@@ -27,26 +27,37 @@ pub(crate) fn argv(track: &Track, shell: &str, hooks: StatusHooks) -> Vec<String
     }
 }
 
-/// For the agents pk resumes (issue 16: interactive Claude Code and Codex), the argv that
-/// starts them without a prompt; the resume arguments go after it ([`resume_argv`]).
+/// What a headless agent cut off in the middle of its run is told when it resumes.
+pub(crate) const CONTINUE: &str = "Your run was interrupted. Continue the task where you left off.";
+
+/// For the agents pk resumes (issue 16: Claude Code and Codex, interactive and headless), the
+/// argv that starts them without a prompt; the resume arguments go after it
+/// ([`resume_argv`]).
 pub(crate) fn resume_base(track: &Track, hooks: StatusHooks) -> Option<Vec<String>> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match &track.agent {
         Agent::Preset(p @ (AgentPreset::Claude | AgentPreset::Codex)) => {
             Some(preset_argv(*p, None, "", hooks))
         }
+        Agent::Preset(AgentPreset::ClaudeHeadless) => {
+            Some(s(&[CLAUDE_HEADLESS, CLAUDE_HEADLESS_OUTPUT].concat()))
+        }
+        Agent::Preset(AgentPreset::CodexExec) => Some(s(CODEX_EXEC)),
         _ => None,
     }
 }
 
-/// The argv that resumes conversation `id`: `claude … --resume ID`, `codex … resume ID`.
+/// The argv that resumes conversation `id`: `claude … --resume ID`, `codex … resume ID`; a
+/// headless one (`claude -p`, `codex exec`) is told to go on ([`CONTINUE`]).
 pub(crate) fn resume_argv(base: &[String], id: &str) -> Vec<String> {
     let mut argv = base.to_vec();
-    if base.first().is_some_and(|p| p == "codex") {
-        argv.push("resume".into());
-    } else {
-        argv.push("--resume".into());
-    }
+    let codex = base.first().is_some_and(|p| p == "codex");
+    let headless = base.iter().any(|a| a == "-p" || a == "exec");
+    argv.push(if codex { "resume" } else { "--resume" }.to_string());
     argv.push(id.to_string());
+    if headless {
+        argv.push(CONTINUE.to_string());
+    }
     argv
 }
 
@@ -339,8 +350,26 @@ mod tests {
         );
         let codex = resume_base(&track(Agent::Preset(AgentPreset::Codex)), hooks).unwrap();
         assert_eq!(resume_argv(&codex, "ID"), ["codex", "resume", "ID"]);
+        let headless = resume_base(&track(Agent::Preset(AgentPreset::ClaudeHeadless)), hooks);
+        assert_eq!(
+            resume_argv(&headless.unwrap(), "ID"),
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--resume",
+                "ID",
+                CONTINUE
+            ]
+        );
+        let exec = resume_base(&track(Agent::Preset(AgentPreset::CodexExec)), hooks);
+        assert_eq!(
+            resume_argv(&exec.unwrap(), "ID"),
+            ["codex", "exec", "--json", "resume", "ID", CONTINUE]
+        );
         for agent in [
-            Agent::Preset(AgentPreset::ClaudeHeadless),
             Agent::Preset(AgentPreset::Gemini),
             Agent::Command(vec!["my-agent".into()]),
         ] {

@@ -286,6 +286,7 @@ fn prepare_tracks(
             budget_usd: track.budget_usd,
             owns: track.owns.clone(),
             resumed: prev.and_then(|r| r.resumed.clone()),
+            finished_before: prev.is_some_and(|r| r.finished_before),
         };
         // Where the agent keeps its files (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR) as the agent
         // sees them: the plan's `[env]` and the track's `env` over pk's own.
@@ -714,6 +715,18 @@ fn start_track(
                 c.id
             ));
             rec.resumed = Some(c);
+            rec.finished_before = false;
+            Ok(())
+        }
+        Start::Finished => {
+            ctx.out.step(&format!(
+                "  {} {} had finished its run: shown as it ended, not run again (`pk up --fresh {}` runs it again)",
+                ctx.out.paint(Style::Green, "="),
+                ctx.out.paint(Style::Bold, &rec.name),
+                rec.name
+            ));
+            rec.resumed = None;
+            rec.finished_before = true;
             Ok(())
         }
         Start::Fresh(why) => {
@@ -725,6 +738,8 @@ fn start_track(
                 ));
             }
             rec.resumed = None;
+            rec.finished_before = false;
+            crate::live::conversation::forget(&ws.state_dir, &rec.name);
             reset_track_files(rec, now)
         }
     }

@@ -12,6 +12,7 @@
 use crate::live::conversation::{self, Conversation};
 use crate::session::state::TrackRecord;
 use crate::session::transcript::Source;
+use pk_status::TrackState;
 use std::path::Path;
 
 /// How a track's agent starts in a new pane.
@@ -21,6 +22,8 @@ pub(crate) enum Start {
     Fresh(Option<String>),
     /// Resuming this conversation.
     Resume(Conversation),
+    /// Not at all: a headless agent that had finished its run (it is shown as it ended).
+    Finished,
 }
 
 /// Decides how `rec`'s agent starts: `fresh` when the user asked to start it over.
@@ -42,7 +45,7 @@ pub(crate) fn decide(state_dir: &Path, rec: &TrackRecord, fresh: bool) -> Start 
     }
     if rec.launch.resume_base.is_none() {
         return why(format!(
-            "pk resumes interactive claude and codex only; {} starts from its prompt",
+            "pk resumes claude and codex only; {} starts from its prompt",
             rec.launch.agent
         ));
     }
@@ -50,6 +53,12 @@ pub(crate) fn decide(state_dir: &Path, rec: &TrackRecord, fresh: bool) -> Start 
         return why(format!("its transcript {} is gone", c.transcript.display()));
     }
     let ours = match &rec.transcript {
+        // A headless agent's stream, which pk keeps in the track's own folder.
+        Some(Source::File { path, .. })
+            if rec.launch.tee.as_ref().is_some_and(|t| t.path == *path) =>
+        {
+            c.transcript == *path
+        }
         Some(Source::ClaudeProject { dir }) => {
             let dir = crate::session::transcript::resolve_claude_dir(dir);
             dir.is_some() && c.transcript.parent() == dir.as_deref()
@@ -65,7 +74,19 @@ pub(crate) fn decide(state_dir: &Path, rec: &TrackRecord, fresh: bool) -> Start 
             c.transcript.display()
         ));
     }
+    if rec.launch.tee.is_some() && last_state(state_dir, &rec.name) == Some(TrackState::Done) {
+        return Start::Finished;
+    }
     Start::Resume(c)
+}
+
+/// The state the watcher showed last for `track` (its `status.json` outlives the session).
+fn last_state(state_dir: &Path, track: &str) -> Option<TrackState> {
+    crate::live::status_file::load(state_dir)?
+        .tracks
+        .into_iter()
+        .find(|e| e.name == track)
+        .map(|e| e.status.state)
 }
 
 #[cfg(test)]

@@ -143,6 +143,10 @@ pub(crate) struct TrackRecord {
     /// the pane; `None`: it started from its prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed: Option<crate::live::conversation::Conversation>,
+    /// A headless agent that had finished its run when its pane was made again: the pane
+    /// says so and does not run it again (`pk up --fresh` does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub finished_before: bool,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -305,6 +309,7 @@ mod tests {
             budget_usd: None,
             owns: vec!["src/api/**".into()],
             resumed: None,
+            finished_before: false,
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));
