@@ -506,3 +506,84 @@ fn real_codex_exec_resumes_a_run_cut_off_in_the_middle() {
     });
     env.pk_ok(&["down"]);
 }
+
+#[test]
+fn real_gemini_resumes_a_run_cut_off_in_the_middle() {
+    use pk_tests::fake_model::gemini::{self, Usage as GeminiUsage};
+    use pk_tests::fake_model::{Gate, Reply};
+    const MODEL: &str = "gemini-2.5-pro";
+    const U: GeminiUsage = GeminiUsage {
+        prompt: 1000,
+        cached: 200,
+        candidates: 50,
+        thoughts: 30,
+    };
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Gemini) else {
+        return;
+    };
+    let gate = Gate::new();
+    let held = gate.clone();
+    let model = FakeModel::start(move |req: &Request, _| -> Reply {
+        if !gemini::is_generate(req) {
+            return gemini::side_reply(req);
+        }
+        let contents = req.body["contents"].to_string();
+        let mut events = gemini::answer(MODEL, "Noted.", &U);
+        if !contents.contains(pk_continue()) {
+            events[0] = events[0].clone().held_by(&held);
+        }
+        Reply::Sse(events)
+    });
+    gemini::write_settings(&env.root().join("home"));
+    let mut vars = format!("PATH = {path:?}\n");
+    for (k, v) in gemini::env(&model, MODEL) {
+        vars.push_str(&format!("{k} = {v:?}\n"));
+    }
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n[[track]]\nname = \"api\"\nagent = \"gemini\"\nprompt = \"Say CUT.\"\n"
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let turns = |model: &FakeModel| -> Vec<String> {
+        model
+            .requests()
+            .iter()
+            .filter(|r| gemini::is_generate(r))
+            .map(|r| r.body["contents"].to_string())
+            .collect()
+    };
+    env.wait_for("gemini mid-run, its conversation recorded", 90, || {
+        track(&env.status_json(), "api")["conversation"].is_string()
+            && turns(&model).iter().any(|t| t.contains("Say CUT."))
+    });
+    let id = track(&env.status_json(), "api")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let served = turns(&model).len();
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    gate.open();
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(
+        up.stderr
+            .contains(&format!("api resumes its conversation {id}")),
+        "{up}"
+    );
+    env.wait_for("gemini told to go on", 60, || {
+        turns(&model)
+            .iter()
+            .skip(served)
+            .any(|t| t.contains(pk_continue()))
+    });
+    let all = turns(&model);
+    let resumed = all
+        .iter()
+        .skip(served)
+        .find(|t| t.contains(pk_continue()))
+        .unwrap();
+    assert!(resumed.contains("Say CUT."), "{resumed}");
+    env.pk_ok(&["down"]);
+}

@@ -33,7 +33,9 @@ pub(crate) fn of(format: Format, path: &Path) -> Option<Conversation> {
             let stem = path.file_stem()?.to_str()?;
             stem.get(stem.len().checked_sub(36)?..)?.to_string()
         }
-        Format::ClaudeStream | Format::CodexExec => id_in_stream(format, &head(path)?)?,
+        Format::ClaudeStream | Format::CodexExec | Format::GeminiStream => {
+            id_in_stream(format, &head(path)?)?
+        }
         _ => return None,
     };
     is_uuid(&id).then(|| Conversation {
@@ -55,11 +57,13 @@ fn head(path: &Path) -> Option<Vec<u8>> {
 }
 
 /// The session id a headless stream names in its opening records: `claude -p`'s `system`
-/// `init` (`session_id`), `codex exec --json`'s `thread.started` (`thread_id`).
+/// `init` (`session_id`), `codex exec --json`'s `thread.started` (`thread_id`), `gemini -p`'s
+/// `init` (`session_id`).
 fn id_in_stream(format: Format, head: &[u8]) -> Option<String> {
     let (kind, key) = match format {
         Format::ClaudeStream => ("system", "session_id"),
         Format::CodexExec => ("thread.started", "thread_id"),
+        Format::GeminiStream => ("init", "session_id"),
         _ => return None,
     };
     head.split(|b| *b == b'\n')
@@ -162,7 +166,7 @@ mod tests {
                 "/s/rollout-2026-12-04T10-11-12-zf6c3a52-9d1e-4b7a-8c2d-3e4f5a6b7c8d.jsonl",
             ),
             (Format::ClaudeStream, "/t/missing.ndjson"),
-            (Format::GeminiStream, "/t/transcript.ndjson"),
+            (Format::GeminiChat, "/t/transcript.ndjson"),
         ] {
             assert_eq!(of(format, Path::new(path)), None, "{path}");
         }

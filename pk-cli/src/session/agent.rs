@@ -43,6 +43,7 @@ pub(crate) fn resume_base(track: &Track, hooks: StatusHooks) -> Option<Vec<Strin
             Some(s(&[CLAUDE_HEADLESS, CLAUDE_HEADLESS_OUTPUT].concat()))
         }
         Agent::Preset(AgentPreset::CodexExec) => Some(s(CODEX_EXEC)),
+        Agent::Preset(AgentPreset::Gemini) => Some(s(GEMINI)),
         _ => None,
     }
 }
@@ -51,10 +52,20 @@ pub(crate) fn resume_base(track: &Track, hooks: StatusHooks) -> Option<Vec<Strin
 /// headless one (`claude -p`, `codex exec`) is told to go on ([`CONTINUE`]).
 pub(crate) fn resume_argv(base: &[String], id: &str) -> Vec<String> {
     let mut argv = base.to_vec();
-    let codex = base.first().is_some_and(|p| p == "codex");
-    let headless = base.iter().any(|a| a == "-p" || a == "exec");
-    argv.push(if codex { "resume" } else { "--resume" }.to_string());
+    let program = base.first().map(String::as_str);
+    let headless = program == Some("gemini") || base.iter().any(|a| a == "-p" || a == "exec");
+    argv.push(
+        if program == Some("codex") {
+            "resume"
+        } else {
+            "--resume"
+        }
+        .to_string(),
+    );
     argv.push(id.to_string());
+    if program == Some("gemini") {
+        argv.push("-p".into());
+    }
     if headless {
         argv.push(CONTINUE.to_string());
     }
@@ -369,8 +380,22 @@ mod tests {
             resume_argv(&exec.unwrap(), "ID"),
             ["codex", "exec", "--json", "resume", "ID", CONTINUE]
         );
+        let gemini = resume_base(&track(Agent::Preset(AgentPreset::Gemini)), hooks);
+        assert_eq!(
+            resume_argv(&gemini.unwrap(), "ID"),
+            [
+                "gemini",
+                "--skip-trust",
+                "--output-format",
+                "stream-json",
+                "--resume",
+                "ID",
+                "-p",
+                CONTINUE
+            ]
+        );
         for agent in [
-            Agent::Preset(AgentPreset::Gemini),
+            Agent::Preset(AgentPreset::Shell),
             Agent::Command(vec!["my-agent".into()]),
         ] {
             assert_eq!(resume_base(&track(agent), hooks), None);

@@ -45,7 +45,7 @@ pub(crate) fn decide(state_dir: &Path, rec: &TrackRecord, fresh: bool) -> Start 
     }
     if rec.launch.resume_base.is_none() {
         return why(format!(
-            "pk resumes claude and codex only; {} starts from its prompt",
+            "pk resumes claude, codex and gemini only; {} starts from its prompt",
             rec.launch.agent
         ));
     }
