@@ -587,3 +587,74 @@ fn real_gemini_resumes_a_run_cut_off_in_the_middle() {
     assert!(resumed.contains("Say CUT."), "{resumed}");
     env.pk_ok(&["down"]);
 }
+
+#[test]
+fn real_claude_that_refuses_to_resume_starts_from_its_prompt_and_says_why() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let Some(path) = env.real_agent(Cli::Claude) else {
+        return;
+    };
+    let model = FakeModel::start(noted);
+    anthropic::write_claude_json(&env.root().join("home"), &[&canonical(&env.repo)]);
+    let mut vars = format!("PATH = {path:?}\n");
+    for (k, v) in anthropic::env_vars(&model.url()) {
+        vars.push_str(&format!("{k} = {v:?}\n"));
+    }
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n\
+         [[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Remember the word PAPAYA.\"\n"
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    env.wait_for("api done, its conversation recorded", 90, || {
+        let s = env.status_json();
+        track(&s, "api")["state"] == "done" && track(&s, "api")["conversation"].is_string()
+    });
+    let transcript = PathBuf::from(
+        track(&env.status_json(), "api")["transcript"]
+            .as_str()
+            .unwrap(),
+    );
+    let served = conversation_requests(&model).len();
+    // pk's record names a conversation whose file is there but that Claude Code never had:
+    // it refuses to resume it.
+    let unknown = "00000000-1111-4222-8333-444444444444";
+    let file = transcript.with_file_name(format!("{unknown}.jsonl"));
+    std::fs::write(&file, "").unwrap();
+    std::fs::write(
+        env.repo.join(".git/pk/shop/tracks/api/conversation.json"),
+        serde_json::json!({"id": unknown, "transcript": file}).to_string(),
+    )
+    .unwrap();
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    let up = env.pk_ok(&["up", "--detach"]);
+    assert!(up.stderr.contains("api resumes its conversation"), "{up}");
+    let again = pk_tests::poll_until(Duration::from_secs(30), || {
+        conversation_requests(&model)
+            .iter()
+            .skip(served)
+            .any(|r| said(r).contains("PAPAYA"))
+    });
+    let pane = env.pane_of("api");
+    assert!(
+        again,
+        "api never started again from its prompt; its pane:\n{}",
+        env.tmux(&["capture-pane", "-p", "-t", &pane]).stdout
+    );
+    let status = env.status_json();
+    assert_eq!(track(&status, "api")["resumed"], false, "{status}");
+    assert!(
+        track(&status, "api")["resume_refused"]
+            .as_str()
+            .is_some_and(|w| w.contains("did not resume")),
+        "{status}"
+    );
+    let table = env.pk_ok(&["status"]).stdout;
+    assert!(
+        table.contains("api started from its prompt: claude did not resume"),
+        "{table}"
+    );
+    env.pk_ok(&["down"]);
+}

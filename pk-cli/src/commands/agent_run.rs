@@ -92,10 +92,14 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
         println!("pk: resuming conversation {}", c.id);
         match resume(&argv, &env, &track_dir, launch.tee.as_ref()) {
             Ok(Some(code)) => return Ok(code),
-            Ok(None) => println!(
-                "pk: {} did not resume conversation {}; starting from the prompt",
-                launch.agent, c.id
-            ),
+            Ok(None) => {
+                let why = format!(
+                    "{} did not resume conversation {} (it failed at once)",
+                    launch.agent, c.id
+                );
+                println!("pk: {why}; starting from the prompt");
+                crate::live::conversation::refused(&args.state_dir, &rec.name, &why);
+            }
             Err(e) => println!(
                 "pk: failed to start `{}` ({e}); starting from the prompt",
                 argv[0]

@@ -103,6 +103,29 @@ pub(crate) fn save(state_dir: &Path, track: &str, c: &Conversation) -> Result<()
 /// Forgets `track`'s conversation: its agent starts a new one.
 pub(crate) fn forget(state_dir: &Path, track: &str) {
     let _ = std::fs::remove_file(path(state_dir, track));
+    let _ = std::fs::remove_file(refused_path(state_dir, track));
+}
+
+/// The file, in a track's folder, that says its CLI refused to resume its conversation.
+fn refused_path(state_dir: &Path, track: &str) -> PathBuf {
+    crate::session::transcript::track_dir(state_dir, track).join("resume-refused.txt")
+}
+
+/// Records that `track`'s CLI refused to resume (`pk agent-run` then started it from its
+/// prompt), with what it said, for `pk status`; and forgets the conversation.
+pub(crate) fn refused(state_dir: &Path, track: &str, why: &str) {
+    let _ = std::fs::remove_file(path(state_dir, track));
+    let _ = crate::util::fs::write_atomically(&refused_path(state_dir, track), why.as_bytes());
+}
+
+/// Forgets an earlier refusal: a new pane tries again.
+pub(crate) fn forget_refusal(state_dir: &Path, track: &str) {
+    let _ = std::fs::remove_file(refused_path(state_dir, track));
+}
+
+/// Why `track`'s CLI refused to resume, if it did since its pane was last made.
+pub(crate) fn refusal(state_dir: &Path, track: &str) -> Option<String> {
+    std::fs::read_to_string(refused_path(state_dir, track)).ok()
 }
 
 #[cfg(test)]

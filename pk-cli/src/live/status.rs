@@ -108,6 +108,9 @@ pub struct TrackJson {
     pub resumed: bool,
     /// The agent's own session id, as recorded by the watcher, when known.
     pub conversation: Option<String>,
+    /// Why the agent's CLI did not resume its conversation (it was started from its prompt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_refused: Option<String>,
     /// `ahead`, `behind`, `changed` and `conflicts` (design §9; [`pk_status::forecast`]).
     #[serde(flatten)]
     pub forecast: pk_status::forecast::Forecast,
@@ -331,7 +334,9 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                 budget_warning: None,
                 check,
                 outside_owns,
-                resumed: rec.is_some_and(|r| r.resumed.is_some()),
+                resumed: rec.is_some_and(|r| r.resumed.is_some())
+                    && crate::live::conversation::refusal(&ws.state_dir, &t.name).is_none(),
+                resume_refused: crate::live::conversation::refusal(&ws.state_dir, &t.name),
                 conversation: crate::live::conversation::load(&ws.state_dir, &t.name).map(|c| c.id),
                 forecast,
             };
@@ -605,6 +610,11 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         .collect();
     if !resumed.is_empty() {
         outln!("resumed their conversations: {}", resumed.join(", "))?;
+    }
+    for t in &report.tracks {
+        if let Some(why) = &t.resume_refused {
+            outln!("{} started from its prompt: {}", t.name, clean(why))?;
+        }
     }
     if !report.landed.is_empty() {
         let landed: Vec<String> = report

@@ -714,6 +714,7 @@ fn start_track(
                 ctx.out.paint(Style::Bold, &rec.name),
                 c.id
             ));
+            crate::live::conversation::forget_refusal(&ws.state_dir, &rec.name);
             rec.resumed = Some(c);
             rec.finished_before = false;
             Ok(())
