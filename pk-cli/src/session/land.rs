@@ -26,10 +26,11 @@ use crate::error::{Context, Error, Result};
 use crate::fault;
 use crate::plan::{Strategy, Track};
 use crate::session::check;
-use crate::session::hidden_work::Keep;
+use crate::session::hidden_work::{Hidden, Keep};
 use crate::session::lock::SessionLock;
 use crate::session::state::{Landed, State, TrackRecord};
 use crate::session::workspace::Workspace;
+use crate::sys::git::Dirt;
 use crate::sys::git::land::{Lander, Landing, Message};
 use git2::Oid;
 use serde::{Deserialize, Serialize};
@@ -220,6 +221,7 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
         checkouts: &checkouts,
         tips: HashMap::new(),
         verdicts: HashMap::new(),
+        scans: scan(&ws, &state, &order, req.keep, &keep),
     };
     let mut report = Report {
         dry_run: req.dry_run,
@@ -305,6 +307,8 @@ struct Run<'a> {
     tips: HashMap<String, Oid>,
     /// The verdict of each track decided so far.
     verdicts: HashMap<String, Verdict>,
+    /// Each worktree's work that is not committed, looked at for all at once first.
+    scans: HashMap<String, Result<(Dirt, Hidden)>>,
 }
 
 impl Run<'_> {
@@ -351,8 +355,15 @@ impl Run<'_> {
                 "its agent is working: land it once its turn has ended".into(),
             ));
         }
-        let (dirt, hidden) =
-            crate::session::teardown::users_dirt(&self.ws.git, &state.repo_root, &rec, self.keep)?;
+        let (dirt, hidden) = match self.scans.remove(&track.name) {
+            Some(scanned) => scanned?,
+            None => crate::session::teardown::users_dirt(
+                &self.ws.git,
+                &state.repo_root,
+                &rec,
+                self.keep,
+            )?,
+        };
         if !dirt.is_clean() || hidden.is_work() {
             let mut files: Vec<String> = dirt
                 .changed
@@ -612,12 +623,9 @@ impl Run<'_> {
     }
 
     /// Fast-forwards the checkout that has the base to `result`, its files following. Found
-    /// clean before the run; looked at again now, and git refuses to overwrite anything.
+    /// clean before the run; should it have changed since, git carries the changes over or
+    /// refuses, never overwriting one.
     fn follow_in_checkout(&self, dir: &Path, result: Oid) -> Result<()> {
-        let dirt = crate::sys::git::parse_status(&self.ws.git.status_raw(dir)?);
-        if !dirt.changed.is_empty() {
-            return Err(dirty_checkout(dir, &dirt.changed));
-        }
         let mut cmd = self.ws.git.command_in(dir);
         cmd.args(["merge", "--ff-only", "--quiet", &result.to_string()]);
         self.ws.git.stdout_of(cmd, None).map(drop).map_err(|e| {
@@ -627,6 +635,33 @@ impl Run<'_> {
             ))
         })
     }
+}
+
+/// The work that is not committed in the worktree of every track of `order` that is up, all
+/// at once (a `git status` each: most of the time of a run): with `keep` what `git status`
+/// shows, else also what `pk down` would refuse to lose (ignored `keep` files, hidden commits).
+fn scan(
+    ws: &Workspace,
+    state: &State,
+    order: &[&Track],
+    keep: bool,
+    keep_globs: &Keep,
+) -> HashMap<String, Result<(Dirt, Hidden)>> {
+    let recs: Vec<TrackRecord> = order
+        .iter()
+        .filter_map(|t| state.track(&t.name))
+        .filter(|r| r.worktree_created && r.worktree.join(".git").exists())
+        .cloned()
+        .collect();
+    let scanned = crate::util::parallel::in_parallel(&recs, |rec| {
+        if keep {
+            crate::session::teardown::plain_dirt(&ws.git, &state.repo_root, rec)
+                .map(|d| (d, Hidden::default()))
+        } else {
+            crate::session::teardown::users_dirt(&ws.git, &state.repo_root, rec, keep_globs)
+        }
+    });
+    recs.into_iter().map(|r| r.name).zip(scanned).collect()
 }
 
 /// The squash commit's subject: the track's name and its prompt's first line.
@@ -658,7 +693,6 @@ fn base_checkouts(
     tracks: &[&Track],
 ) -> Result<HashMap<String, PathBuf>> {
     let mut out = HashMap::new();
-    let worktrees = ws.git.worktrees()?;
     for track in tracks {
         let Some(base_ref) = lander.local_branch(&track.base) else {
             continue;
@@ -666,17 +700,14 @@ fn base_checkouts(
         if out.contains_key(&base_ref) {
             continue;
         }
-        let Some(wt) = worktrees
-            .iter()
-            .find(|w| w.branch.as_deref() == Some(base_ref.as_str()) && !w.prunable)
-        else {
+        let Some(dir) = lander.checkout_of(&base_ref) else {
             continue;
         };
-        let dirt = crate::sys::git::parse_status(&ws.git.status_raw(&wt.path)?);
-        if !dirt.changed.is_empty() {
-            return Err(dirty_checkout(&wt.path, &dirt.changed));
+        let changed = ws.git.tracked_changes(&dir)?;
+        if !changed.is_empty() {
+            return Err(dirty_checkout(&dir, &changed));
         }
-        out.insert(base_ref, wt.path.clone());
+        out.insert(base_ref, dir);
     }
     Ok(out)
 }

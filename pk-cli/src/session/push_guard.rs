@@ -83,7 +83,7 @@ pub(crate) fn install(
 pub(crate) fn remove(git: &Git, state_dir: &Path, track: &str) -> Result<()> {
     let file = config_path(state_dir, track);
     for gitdir in git.includes_of(&file) {
-        git.remove_worktree_include(&gitdir)?;
+        git.remove_found_include(&gitdir)?;
     }
     match std::fs::remove_file(&file) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

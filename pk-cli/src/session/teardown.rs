@@ -336,6 +336,16 @@ pub(crate) fn users_dirt(
     Ok((dirt, hidden))
 }
 
+/// The worktree's changed and untracked files, less pk's own copies: what `git status` shows
+/// of the user's work, without [`users_dirt`]'s look at ignored files and hidden commits (for
+/// a worktree that stays).
+pub(crate) fn plain_dirt(git: &Git, root: &Path, rec: &TrackRecord) -> Result<Dirt> {
+    let mut dirt = crate::sys::git::parse_status(&git.status_raw(&rec.worktree)?);
+    dirt.untracked
+        .retain(|f| !is_pks_copy(root, rec, Path::new(f)));
+    Ok(dirt)
+}
+
 fn is_own_copy(root: &Path, worktree: &Path, copied: &[PathBuf], file: &Path) -> bool {
     copied.iter().any(|c| c == file)
         && match (

@@ -266,6 +266,30 @@ impl Git {
         self.status(path, &["--no-optional-locks"])
     }
 
+    /// The tracked files with changes in the checkout at `path` (staged or not; untracked files
+    /// are not looked for, which on a large checkout is most of `git status`'s time).
+    pub(crate) fn tracked_changes(&self, path: &Path) -> Result<Vec<String>> {
+        let mut cmd = self.command_in(path);
+        cmd.args(["--no-optional-locks", "status", "--porcelain=v1", "-z"])
+            .args(["--untracked-files=no", "--ignore-submodules=none"]);
+        let out = self
+            .run(cmd)
+            .map_err(|e| e.wrap(format!("failed to read the status of {}", path.display())))?;
+        Ok(parse_status(&out.stdout).changed)
+    }
+
+    /// Points the ref `name` at what `target` names (made, or moved if it exists).
+    pub(crate) fn set_ref(&self, name: &str, target: &str, why: &str) -> Result<()> {
+        let repo = self.open()?;
+        let oid = repo
+            .revparse_single(target)
+            .map(|o| o.id())
+            .with_context(|| format!("failed to find `{target}`"))?;
+        repo.reference(name, oid, true, why)
+            .map(drop)
+            .with_context(|| format!("failed to write the ref {name}"))
+    }
+
     /// `git <before> status` as [`STATUS_ARGS`] asks it, raw.
     fn status(&self, path: &Path, before: &[&str]) -> Result<Vec<u8>> {
         let mut cmd = self.command_in(path);

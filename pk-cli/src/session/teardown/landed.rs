@@ -91,8 +91,10 @@ fn keep_tip(git: &Git, track: &str, branch: &str) -> Result<String> {
         .map_or(0, |d| d.as_secs());
     let name = format!("refs/pk/landed/{track}/{secs}");
     crate::sys::git::clear_stale_lock(&git.common_dir().join(&name))?;
-    let mut cmd = git.command_in(git.root());
-    cmd.args(["update-ref", &name, &format!("refs/heads/{branch}")]);
-    git.stdout_of(cmd, None)?;
+    git.set_ref(
+        &name,
+        &format!("refs/heads/{branch}"),
+        "pk land: the landed track's commits",
+    )?;
     Ok(name)
 }

@@ -90,12 +90,9 @@ impl Git {
             .collect()
     }
 
-    /// Removes what [`Git::set_worktree_include`] added for `gitdir`; nothing when it is not
-    /// there.
-    pub(crate) fn remove_worktree_include(&self, gitdir: &Path) -> Result<()> {
-        if self.worktree_include(gitdir).is_none() {
-            return Ok(());
-        }
+    /// Removes what [`Git::set_worktree_include`] added for `gitdir`, an include just listed
+    /// by [`Git::includes_of`].
+    pub(crate) fn remove_found_include(&self, gitdir: &Path) -> Result<()> {
         clear_stale_lock(&self.common_dir().join("config"))?;
         let mut cmd = self.command_in(self.root());
         let key = include_key(gitdir);

@@ -68,6 +68,25 @@ impl Lander {
         self.repo.find_reference(&full).ok().map(|_| full)
     }
 
+    /// The checkout that has the local branch `branch_ref` checked out: the main checkout or a
+    /// linked worktree (read in process, as `git worktree list` would say it).
+    pub(crate) fn checkout_of(&self, branch_ref: &str) -> Option<std::path::PathBuf> {
+        let on = |repo: &Repository| {
+            repo.head()
+                .ok()
+                .is_some_and(|h| h.name().ok() == Some(branch_ref))
+        };
+        if !self.repo.is_bare() && on(&self.repo) {
+            return self.repo.workdir().map(Path::to_path_buf);
+        }
+        let names = self.repo.worktrees().ok()?;
+        names.iter().find_map(|name| {
+            let wt = self.repo.find_worktree(name.ok()??).ok()?;
+            let repo = Repository::open_from_worktree(&wt).ok()?;
+            (wt.path().is_dir() && on(&repo)).then(|| wt.path().to_path_buf())
+        })
+    }
+
     /// The commit a ref (or any revision) points at.
     pub(crate) fn commit(&self, rev: &str) -> Result<Oid> {
         self.repo
@@ -284,8 +303,9 @@ impl Lander {
 }
 
 /// Who lands, as git itself says (`git var GIT_COMMITTER_IDENT`: `GIT_COMMITTER_NAME` and
-/// the like, `user.name`, `user.email`, `EMAIL`), so a landed commit is the user's as a `git
-/// commit` would be.
+/// the like, `user.name`, `user.email`, `EMAIL`, from every configuration file git reads), so a
+/// landed commit is the user's as a `git commit` would be. Asked of git, not read with libgit2:
+/// libgit2 does not read `GIT_CONFIG_GLOBAL`, or conditional includes as git does.
 pub(crate) fn identity(git: &super::Git) -> Result<Signature<'static>> {
     let mut cmd = git.command_in(git.root());
     cmd.args(["var", "GIT_COMMITTER_IDENT"]);
@@ -598,6 +618,26 @@ mod tests {
             (Some("Ada Lovelace"), Some("ada@example.org"))
         );
         assert!(parse_ident("no email here").is_none());
+    }
+
+    #[test]
+    fn the_checkout_of_a_branch_is_found() {
+        let r = Repo::new();
+        r.git(&["branch", "side"]);
+        let wt = r.root.join("wt-side");
+        r.git(&["worktree", "add", "-q", &wt.to_string_lossy(), "side"]);
+        let l = r.lander();
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap();
+        assert_eq!(
+            l.checkout_of("refs/heads/main").map(|p| canon(&p)),
+            Some(canon(&r.root))
+        );
+        assert_eq!(
+            l.checkout_of("refs/heads/side").map(|p| canon(&p)),
+            Some(canon(&wt))
+        );
+        r.git(&["branch", "free"]);
+        assert_eq!(l.checkout_of("refs/heads/free"), None);
     }
 
     #[test]
