@@ -52,6 +52,55 @@ fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap()
 }
 
+/// The start of a plan of session `shop` whose `[env]` points Claude Code (on `path`) at
+/// `model`; the tracks follow.
+fn claude_plan(path: &str, model: &FakeModel) -> String {
+    let mut vars = format!("PATH = {path:?}\n");
+    for (k, v) in anthropic::env_vars(&model.url()) {
+        vars.push_str(&format!("{k} = {v:?}\n"));
+    }
+    format!("[session]\nname = \"shop\"\n\n[env]\n{vars}\n")
+}
+
+/// The same for Codex (`real`, the CLI) with a throwaway `CODEX_HOME` that trusts the worktree
+/// of track `api`.
+fn codex_plan(env: &TestEnv, model: &FakeModel, real: &Path) -> String {
+    let codex_home = env.root().join("codex-home");
+    let worktree = env.worktrees().join("api");
+    let mut vars = pk_tests::fake_model::openai::write_codex_home(
+        &codex_home,
+        &model.url(),
+        "gpt-5.1-codex",
+        &[&worktree],
+    );
+    vars.push((
+        "PATH".to_string(),
+        format!("{}:/usr/bin:/bin", real.parent().unwrap().display()),
+    ));
+    let mut plan = "[session]\nname = \"shop\"\n\n[env]\n".to_string();
+    for (k, v) in &vars {
+        plan.push_str(&format!("{k} = {}\n", serde_json::json!(v)));
+    }
+    plan + "\n"
+}
+
+/// The input of every request of Codex's main thread (not its title thread), in order.
+fn codex_turns(model: &FakeModel) -> Vec<String> {
+    use pk_tests::fake_model::openai;
+    model
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/responses" && !openai::is_title_request(r))
+        .map(|r| openai::body(r)["input"].to_string())
+        .collect()
+}
+
+/// A working day's tmux server goes away (the worktrees stay).
+fn kill_tmux(env: &TestEnv) {
+    env.tmux(&["kill-server"]);
+    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+}
+
 #[test]
 fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     let Some(env) = TestEnv::with_tmux() else {
@@ -62,13 +111,9 @@ fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     };
     let model = FakeModel::start(noted);
     anthropic::write_claude_json(&env.root().join("home"), &[&canonical(&env.repo)]);
-    let mut vars = format!("PATH = {path:?}\n");
-    for (k, v) in anthropic::env_vars(&model.url()) {
-        vars.push_str(&format!("{k} = {v:?}\n"));
-    }
+    let head = claude_plan(&path, &model);
     let plan = format!(
-        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n\
-         [[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Remember the word PAPAYA.\"\n\n\
+        "{head}[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Remember the word PAPAYA.\"\n\n\
          [[track]]\nname = \"web\"\nagent = \"claude\"\nprompt = \"Remember the word MANGO.\"\n"
     );
     env.write_plan(&plan);
@@ -98,9 +143,7 @@ fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     assert_eq!(track(&before, "api")["resumed"], false);
     let served = conversation_requests(&model).len();
 
-    // A working day's tmux server goes away; the worktrees stay.
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(
         up.stderr
@@ -174,8 +217,7 @@ fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     // web's transcript is deleted: after the next kill it starts from its prompt, and says why.
     let web_transcript = PathBuf::from(track(&after, "web")["transcript"].as_str().unwrap());
     std::fs::remove_file(&web_transcript).unwrap();
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(
         up.stderr
@@ -199,8 +241,7 @@ fn real_claude_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     assert!(!said(&fresh).contains("Noted."), "{}", said(&fresh));
 
     // --fresh starts a track over on purpose.
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     let up = env.pk_ok(&["up", "--detach", "--fresh", "api"]);
     assert!(
         up.stderr
@@ -238,31 +279,8 @@ fn real_codex_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
         let msg = openai::message(0, &format!("msg_{earlier}"), text);
         Reply::Sse(openai::response(&format!("resp_{earlier}"), vec![msg], U))
     });
-    let codex_home = env.root().join("codex-home");
-    let worktree = env.worktrees().join("api");
-    let mut vars =
-        openai::write_codex_home(&codex_home, &model.url(), "gpt-5.1-codex", &[&worktree]);
-    vars.push((
-        "PATH".to_string(),
-        format!("{}:/usr/bin:/bin", real.parent().unwrap().display()),
-    ));
-    let mut plan = "[session]\nname = \"shop\"\n\n[env]\n".to_string();
-    for (k, v) in &vars {
-        plan.push_str(&format!("{k} = {}\n", serde_json::json!(v)));
-    }
-    plan.push_str(
-        "\n[[track]]\nname = \"api\"\nagent = \"codex\"\nprompt = \"Remember the word PAPAYA.\"\n",
-    );
-    env.write_plan(&plan);
+    env.write_plan(&(codex_plan(&env, &model, &real) + "[[track]]\nname = \"api\"\nagent = \"codex\"\nprompt = \"Remember the word PAPAYA.\"\n"));
     env.pk_ok(&["up", "--detach"]);
-    let main_turns = |model: &FakeModel| -> Vec<String> {
-        model
-            .requests()
-            .iter()
-            .filter(|r| r.path == "/v1/responses" && !openai::is_title_request(r))
-            .map(|r| openai::body(r)["input"].to_string())
-            .collect()
-    };
     env.wait_for("api done, its conversation recorded", 90, || {
         let s = env.status_json();
         track(&s, "api")["state"] == "done" && track(&s, "api")["conversation"].is_string()
@@ -271,10 +289,9 @@ fn real_codex_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
         .as_str()
         .unwrap()
         .to_string();
-    let served = main_turns(&model).len();
+    let served = codex_turns(&model).len();
 
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(
         up.stderr
@@ -291,12 +308,12 @@ fn real_codex_resumes_its_own_conversation_after_the_tmux_server_is_killed() {
     std::thread::sleep(Duration::from_millis(300));
     env.tmux(&["send-keys", "-t", &pane, "Enter"]);
     env.wait_for("the question reaching the model", 60, || {
-        main_turns(&model)
+        codex_turns(&model)
             .iter()
             .skip(served)
             .any(|t| t.contains("Which word was it?"))
     });
-    let turns = main_turns(&model);
+    let turns = codex_turns(&model);
     let asked = turns
         .iter()
         .skip(served)
@@ -343,13 +360,9 @@ fn real_headless_claude_resumes_a_cut_off_run_and_leaves_a_finished_one_as_it_en
         }
         msg.reply_to(req)
     });
-    let mut vars = format!("PATH = {path:?}\n");
-    for (k, v) in anthropic::env_vars(&model.url()) {
-        vars.push_str(&format!("{k} = {v:?}\n"));
-    }
+    let head = claude_plan(&path, &model);
     let plan = format!(
-        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n\
-         [[track]]\nname = \"fin\"\nagent = \"claude-headless\"\nprompt = \"Say FIN.\"\n\n\
+        "{head}[[track]]\nname = \"fin\"\nagent = \"claude-headless\"\nprompt = \"Say FIN.\"\n\n\
          [[track]]\nname = \"cut\"\nagent = \"claude-headless\"\nprompt = \"Say CUT.\"\n"
     );
     env.write_plan(&plan);
@@ -372,8 +385,7 @@ fn real_headless_claude_resumes_a_cut_off_run_and_leaves_a_finished_one_as_it_en
         .to_string();
     let served = conversation_requests(&model).len();
 
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     gate.open();
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(up.stderr.contains("fin had finished its run"), "{up}");
@@ -447,40 +459,21 @@ fn real_codex_exec_resumes_a_run_cut_off_in_the_middle() {
         }
         Reply::Sse(events)
     });
-    let codex_home = env.root().join("codex-home");
-    let worktree = env.worktrees().join("api");
-    let mut vars =
-        openai::write_codex_home(&codex_home, &model.url(), "gpt-5.1-codex", &[&worktree]);
-    vars.push((
-        "PATH".to_string(),
-        format!("{}:/usr/bin:/bin", real.parent().unwrap().display()),
-    ));
-    let mut plan = "[session]\nname = \"shop\"\n\n[env]\n".to_string();
-    for (k, v) in &vars {
-        plan.push_str(&format!("{k} = {}\n", serde_json::json!(v)));
-    }
-    plan.push_str("\n[[track]]\nname = \"api\"\nagent = \"codex-exec\"\nprompt = \"Say CUT.\"\n");
-    env.write_plan(&plan);
+    env.write_plan(
+        &(codex_plan(&env, &model, &real)
+            + "[[track]]\nname = \"api\"\nagent = \"codex-exec\"\nprompt = \"Say CUT.\"\n"),
+    );
     env.pk_ok(&["up", "--detach"]);
-    let main_turns = |model: &FakeModel| -> Vec<String> {
-        model
-            .requests()
-            .iter()
-            .filter(|r| r.path == "/v1/responses" && !openai::is_title_request(r))
-            .map(|r| openai::body(r)["input"].to_string())
-            .collect()
-    };
     env.wait_for("api working mid-run, its conversation recorded", 90, || {
         let s = env.status_json();
-        track(&s, "api")["conversation"].is_string() && !main_turns(&model).is_empty()
+        track(&s, "api")["conversation"].is_string() && !codex_turns(&model).is_empty()
     });
     let id = track(&env.status_json(), "api")["conversation"]
         .as_str()
         .unwrap()
         .to_string();
-    let served = main_turns(&model).len();
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    let served = codex_turns(&model).len();
+    kill_tmux(&env);
     gate.open();
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(
@@ -489,12 +482,12 @@ fn real_codex_exec_resumes_a_run_cut_off_in_the_middle() {
         "{up}"
     );
     env.wait_for("codex exec told to go on", 60, || {
-        main_turns(&model)
+        codex_turns(&model)
             .iter()
             .skip(served)
             .any(|t| t.contains(pk_continue()))
     });
-    let turns = main_turns(&model);
+    let turns = codex_turns(&model);
     let resumed = turns
         .iter()
         .skip(served)
@@ -563,8 +556,7 @@ fn real_gemini_resumes_a_run_cut_off_in_the_middle() {
         .unwrap()
         .to_string();
     let served = turns(&model).len();
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     gate.open();
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(
@@ -598,13 +590,9 @@ fn real_claude_that_refuses_to_resume_starts_from_its_prompt_and_says_why() {
     };
     let model = FakeModel::start(noted);
     anthropic::write_claude_json(&env.root().join("home"), &[&canonical(&env.repo)]);
-    let mut vars = format!("PATH = {path:?}\n");
-    for (k, v) in anthropic::env_vars(&model.url()) {
-        vars.push_str(&format!("{k} = {v:?}\n"));
-    }
+    let head = claude_plan(&path, &model);
     env.write_plan(&format!(
-        "[session]\nname = \"shop\"\n\n[env]\n{vars}\n\
-         [[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Remember the word PAPAYA.\"\n"
+        "{head}[[track]]\nname = \"api\"\nagent = \"claude\"\nprompt = \"Remember the word PAPAYA.\"\n"
     ));
     env.pk_ok(&["up", "--detach"]);
     env.wait_for("api done, its conversation recorded", 90, || {
@@ -627,8 +615,7 @@ fn real_claude_that_refuses_to_resume_starts_from_its_prompt_and_says_why() {
         serde_json::json!({"id": unknown, "transcript": file}).to_string(),
     )
     .unwrap();
-    env.tmux(&["kill-server"]);
-    env.wait_for("the session gone", 10, || !env.has_session("shop"));
+    kill_tmux(&env);
     let up = env.pk_ok(&["up", "--detach"]);
     assert!(up.stderr.contains("api resumes its conversation"), "{up}");
     let again = pk_tests::poll_until(Duration::from_secs(30), || {
