@@ -5,6 +5,7 @@
 //! predicted. A dry run writes its objects to memory only (the forecast's mempack), so it can
 //! chain the landings it simulates and still leave the repository as it was.
 
+use super::merge::conflict_paths;
 use crate::error::{Context, Error, Result};
 use crate::plan::Strategy;
 use git2::{Oid, Repository, Signature};
@@ -331,23 +332,6 @@ fn parse_ident(text: &str) -> Option<Signature<'static>> {
 /// True when the worktree at `path` is on no branch (a detached `HEAD`).
 pub(crate) fn is_detached(path: &Path) -> bool {
     Repository::open(path).is_ok_and(|r| r.head_detached().unwrap_or(false))
-}
-
-/// The paths of an index's conflicts, sorted, once each.
-fn conflict_paths(index: &git2::Index) -> Result<Vec<String>> {
-    let mut paths = Vec::new();
-    for conflict in index.conflicts().context("failed to list the conflicts")? {
-        let conflict = conflict.context("failed to read a conflict")?;
-        for entry in [conflict.ancestor, conflict.our, conflict.their]
-            .into_iter()
-            .flatten()
-        {
-            paths.push(String::from_utf8_lossy(&entry.path).into_owned());
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    Ok(paths)
 }
 
 #[cfg(test)]

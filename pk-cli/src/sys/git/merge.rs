@@ -172,19 +172,7 @@ impl Scratch {
         if !index.has_conflicts() {
             return Ok(Merge::Clean);
         }
-        let mut paths = Vec::new();
-        for conflict in index.conflicts().context("failed to list the conflicts")? {
-            let conflict = conflict.context("failed to read a conflict")?;
-            for entry in [conflict.ancestor, conflict.our, conflict.their]
-                .into_iter()
-                .flatten()
-            {
-                paths.push(String::from_utf8_lossy(&entry.path).into_owned());
-            }
-        }
-        paths.sort();
-        paths.dedup();
-        Ok(Merge::Conflicts(paths))
+        conflict_paths(&index).map(Merge::Conflicts)
     }
 
     /// The paths that differ between two trees (both sides of a rename: no rename detection).
@@ -210,6 +198,23 @@ impl Scratch {
         paths.dedup();
         Ok(paths)
     }
+}
+
+/// The paths of an index's conflicts (both sides of a rename), sorted, once each.
+pub(super) fn conflict_paths(index: &git2::Index) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for conflict in index.conflicts().context("failed to list the conflicts")? {
+        let conflict = conflict.context("failed to read a conflict")?;
+        for entry in [conflict.ancestor, conflict.our, conflict.their]
+            .into_iter()
+            .flatten()
+        {
+            paths.push(String::from_utf8_lossy(&entry.path).into_owned());
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
 }
 
 /// The commit checked out in the worktree at `path` (its `HEAD`), read without a git process.
