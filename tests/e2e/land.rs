@@ -270,7 +270,7 @@ fn uncommitted_work_a_working_agent_and_a_dirty_main_checkout_refuse() {
         env.status_json()["tracks"][0]["state"] == "working"
     });
     let run = env.pk_exits(3, &["land"]);
-    assert!(run.stderr.contains("its agent is working"), "{run}");
+    assert!(run.stderr.contains("its agent is in a turn"), "{run}");
     assert_eq!(head(&env, "main"), main_before);
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -653,5 +653,68 @@ fn a_diamond_lands_its_top_first_and_its_bottom_last() {
     let log = env.git(&["log", "--format=%s", "--reverse", &format!("{start}..main")]);
     let order: Vec<&str> = log.lines().map(|l| l.split(':').next().unwrap()).collect();
     assert_eq!(order, ["docs", "core", "ui", "api", "app"]);
+    env.pk_ok(&["down"]);
+}
+
+/// After a check that failed on a moved base (its commit checked out in the worktree, then put
+/// back), neither `pk down` nor a later `pk land` takes that commit for work on no branch.
+#[test]
+fn a_failed_check_on_a_moved_base_leaves_nothing_that_blocks_down() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    env.up_detached(&plan(
+        27300,
+        &[("schema", &[], ""), ("api", &["schema"], "done_when = \"false\"")],
+    ));
+    env.commit_file_in(&wt(&env, "schema"), "db/schema.sql", "t\n", "schema");
+    env.commit_file_in(&wt(&env, "api"), "src/a.rs", "a\n", "api one");
+    env.commit_file_in(&wt(&env, "api"), "src/b.rs", "b\n", "api two");
+    let run = env.pk_exits(3, &["land"]);
+    assert!(run.stderr.contains("api refused"), "{run}");
+    let api = wt(&env, "api");
+    assert_eq!(env.git_in(&api, &["branch", "--show-current"]).trim(), "pk/api");
+    // Nothing of api is lost, nothing is in the way.
+    let down = env.pk(&["down"]);
+    assert_eq!(down.code, 0, "{down}");
+}
+
+#[test]
+fn a_worktree_off_its_branch_a_net_empty_track_and_commits_after_landing_are_not_landed_away() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    env.up_detached(&plan(
+        27320,
+        &[("api", &[], ""), ("web", &[], ""), ("docs", &[], "")],
+    ));
+    // api: on another branch (a bisect, say).
+    env.commit_file_in(&wt(&env, "api"), "src/a.rs", "a\n", "api");
+    env.git_in(&wt(&env, "api"), &["checkout", "-q", "--detach", "HEAD~0"]);
+    // web: a change made and undone.
+    env.commit_file_in(&wt(&env, "web"), "web.txt", "w\n", "web: add");
+    env.git_in(&wt(&env, "web"), &["rm", "-q", "web.txt"]);
+    env.git_in(&wt(&env, "web"), &["commit", "-q", "-m", "web: undo"]);
+    let v = json(&env.pk_exits(3, &["land", "--json"]));
+    assert_eq!(verdicts(&v)[0], "api:refused");
+    assert!(
+        v["tracks"][0]["reason"].as_str().unwrap().contains("not on its branch pk/api"),
+        "{v}"
+    );
+    env.git_in(&wt(&env, "api"), &["checkout", "-q", "pk/api"]);
+    // docs lands with --keep; then gets a commit: landing without --keep lands that one too and
+    // only then removes docs.
+    env.commit_file_in(&wt(&env, "docs"), "docs/a.md", "a\n", "docs a");
+    let v = json(&env.pk_ok(&["land", "--keep", "--json"]));
+    assert_eq!(verdicts(&v), ["api:landed", "web:nothing", "docs:landed"]);
+    env.commit_file_in(&wt(&env, "docs"), "docs/b.md", "b\n", "docs b");
+    let v = json(&env.pk_ok(&["land", "--json"]));
+    assert_eq!(
+        verdicts(&v),
+        ["api:already-landed", "web:nothing", "docs:landed"]
+    );
+    assert!(env.repo.join("docs/b.md").exists());
+    assert!(wt(&env, "web").exists(), "a track with nothing to land stays");
+    assert!(!wt(&env, "docs").exists() && !wt(&env, "api").exists());
     env.pk_ok(&["down"]);
 }

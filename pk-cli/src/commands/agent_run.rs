@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     let track_dir = crate::session::transcript::track_dir(&args.state_dir, &rec.name);
     if rec.finished_before {
         println!(
-            "pk: {} had finished its run before this session; its transcript is kept and shown as it ended.\n  `pk up --fresh {}` runs it again.",
+            "pk: {} had finished its run before this session; it is not run again, and the bar and `pk status` show its run as it ended.\n  `pk up --fresh {}` runs it again.",
             launch.agent, rec.name
         );
         return Ok(0);
@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
                     launch.agent, c.id
                 );
                 println!("pk: {why}; starting from the prompt");
-                crate::live::conversation::refused(&args.state_dir, &rec.name, &why);
+                crate::live::conversation::record_refusal(&args.state_dir, &rec.name, &why);
             }
             Err(e) => println!(
                 "pk: failed to start `{}` ({e}); starting from the prompt",
@@ -153,6 +153,8 @@ fn resume(
 ) -> std::io::Result<Option<u8>> {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
+    // A handler, not SIG_IGN: this process lives on through Ctrl-C, and the agent (a child,
+    // exec'd) gets the default disposition back, so Ctrl-C reaches it as in any pane.
     let caught = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
         signal_hook::flag::register(signal, Arc::clone(&caught))?;
@@ -168,7 +170,11 @@ fn resume(
             crate::sys::procs::exit_code(child.wait()?)
         }
     };
-    Ok((code == 0 || started.elapsed() >= REFUSED_WITHIN).then_some(code))
+    // A refusal is the CLI's own quick failure: not an exit the user asked for with Ctrl-C, not
+    // one by a signal.
+    let interrupted = caught.load(std::sync::atomic::Ordering::SeqCst) || code >= 128;
+    let refused = code != 0 && !interrupted && started.elapsed() < REFUSED_WITHIN;
+    Ok((!refused).then_some(code))
 }
 
 /// Records the agent's process for the watcher, which interrupts it when the track's budget
@@ -200,6 +206,17 @@ fn tee_stream(
         match out.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
+        }
+        // The conversation the stream opens (a resume may open it again; the last wins), for
+        // `pk up` to resume after the session is gone.
+        if let Some(id) = crate::live::conversation::id_in_line(line.trim_ascii_end()) {
+            let c = crate::live::conversation::Conversation {
+                id,
+                transcript: tee.path.clone(),
+            };
+            if let Err(e) = crate::live::conversation::save_in(track_dir, &c) {
+                eprintln!("pk: {e}");
+            }
         }
         // The raw bytes, written whole: the watcher reads them as they arrive.
         if let Err(e) = file.write_all(&line) {

@@ -88,11 +88,13 @@ fn line(ctx: &Ctx, e: &Entry) -> String {
         text.push_str(&format!(" on {} as {}", e.base, &c[..c.len().min(10)]));
     }
     if let Some(check) = &e.check {
+        use crate::session::land::CheckState;
         let said = match (check.state, check.reused) {
-            ("pass", true) => "done_when passed (the watcher's run on this tree)".to_string(),
-            ("pass", false) => "done_when passed".to_string(),
-            ("pending", _) => "done_when runs first".to_string(),
-            (other, _) => format!("done_when {other}"),
+            (CheckState::Pass, true) => "done_when passed (the watcher's run on this tree)",
+            (CheckState::Pass, false) => "done_when passed",
+            (CheckState::Pending, _) => "done_when runs first",
+            (CheckState::Fail, _) => "done_when failed",
+            (CheckState::Dirty, _) => "done_when not run",
         };
         text.push_str(&format!("; {said}"));
     }

@@ -22,56 +22,44 @@ pub(crate) struct Conversation {
 }
 
 /// The conversation whose transcript is `path`, read as `format`: the session id the CLI named
-/// the file after (interactive agents), or the one the stream starts with (headless agents,
-/// whose stream pk keeps). `None` for formats pk does not resume, or before the id is there.
+/// the file after (interactive Claude Code and Codex). `None` for other formats: a headless
+/// agent's conversation is recorded by `pk agent-run` from its stream as it passes
+/// ([`id_in_line`]), the last one winning, which reading the file's start would not give.
 pub(crate) fn of(format: Format, path: &Path) -> Option<Conversation> {
+    let stem = path.file_stem()?.to_str()?;
     let id = match format {
         // `~/.claude/projects/<folder>/<session id>.jsonl`
-        Format::ClaudeSession => path.file_stem()?.to_str()?.to_string(),
+        Format::ClaudeSession => stem,
         // `~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`
-        Format::CodexRollout => {
-            let stem = path.file_stem()?.to_str()?;
-            stem.get(stem.len().checked_sub(36)?..)?.to_string()
-        }
-        Format::ClaudeStream | Format::CodexExec | Format::GeminiStream => {
-            id_in_stream(format, &head(path)?)?
-        }
+        Format::CodexRollout => stem.get(stem.len().checked_sub(36)?..)?,
         _ => return None,
     };
-    is_uuid(&id).then(|| Conversation {
-        id,
+    is_uuid(id).then(|| Conversation {
+        id: id.to_string(),
         transcript: path.to_path_buf(),
     })
 }
 
-/// The first 64 KiB of a file: enough for the record that opens a stream.
-fn head(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(64 * 1024)
-        .read_to_end(&mut buf)
-        .ok()?;
-    Some(buf)
-}
-
-/// The session id a headless stream names in its opening records: `claude -p`'s `system`
-/// `init` (`session_id`), `codex exec --json`'s `thread.started` (`thread_id`), `gemini -p`'s
-/// `init` (`session_id`).
-fn id_in_stream(format: Format, head: &[u8]) -> Option<String> {
-    let (kind, key) = match format {
-        Format::ClaudeStream => ("system", "session_id"),
-        Format::CodexExec => ("thread.started", "thread_id"),
-        Format::GeminiStream => ("init", "session_id"),
+/// The session id a line of a headless stream names, when it opens a conversation: `claude
+/// -p`'s `system` `init` (`session_id`), `codex exec --json`'s `thread.started` (`thread_id`),
+/// `gemini -p`'s `init` (`session_id`). Other lines are passed over without parsing them.
+pub(crate) fn id_in_line(line: &[u8]) -> Option<String> {
+    const OPENERS: [&[u8]; 3] = [b"\"system\"", b"\"thread.started\"", b"\"init\""];
+    let head = &line[..line.len().min(64)];
+    if !OPENERS
+        .iter()
+        .any(|o| head.windows(o.len()).any(|w| w == *o))
+    {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    let id = match v["type"].as_str()? {
+        "system" if v["subtype"] == "init" => v["session_id"].as_str()?,
+        "init" => v["session_id"].as_str()?,
+        "thread.started" => v["thread_id"].as_str()?,
         _ => return None,
     };
-    head.split(|b| *b == b'\n')
-        // Only whole lines: the last may still be being written.
-        .take(head.split(|b| *b == b'\n').count().saturating_sub(1))
-        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
-        .find(|v| v["type"] == kind && v[key].is_string())
-        .and_then(|v| v[key].as_str().map(str::to_string))
+    is_uuid(id).then(|| id.to_string())
 }
 
 /// `8-4-4-4-12` hexadecimal digits: the form of both CLIs' ids. Checked so that a file named
@@ -94,6 +82,12 @@ pub(crate) fn load(state_dir: &Path, track: &str) -> Option<Conversation> {
     serde_json::from_slice(&std::fs::read(path(state_dir, track)).ok()?).ok()
 }
 
+/// Records `c` as the conversation of the track whose folder is `track_dir` (`pk agent-run`).
+pub(crate) fn save_in(track_dir: &Path, c: &Conversation) -> Result<()> {
+    let text = serde_json::to_vec_pretty(c).context("failed to encode a conversation")?;
+    crate::util::fs::write_atomically_in_place(&track_dir.join(FILE), &text)
+}
+
 /// Records `c` as `track`'s conversation. Not when the state folder is gone (torn down).
 pub(crate) fn save(state_dir: &Path, track: &str, c: &Conversation) -> Result<()> {
     let text = serde_json::to_vec_pretty(c).context("failed to encode a conversation")?;
@@ -113,7 +107,7 @@ fn refused_path(state_dir: &Path, track: &str) -> PathBuf {
 
 /// Records that `track`'s CLI refused to resume (`pk agent-run` then started it from its
 /// prompt), with what it said, for `pk status`; and forgets the conversation.
-pub(crate) fn refused(state_dir: &Path, track: &str, why: &str) {
+pub(crate) fn record_refusal(state_dir: &Path, track: &str, why: &str) {
     let _ = std::fs::remove_file(path(state_dir, track));
     let _ = crate::util::fs::write_atomically(&refused_path(state_dir, track), why.as_bytes());
 }
@@ -152,27 +146,36 @@ mod tests {
 
     #[test]
     fn a_headless_stream_names_its_id_in_its_opening_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let claude = dir.path().join("claude.ndjson");
-        std::fs::write(
-            &claude,
-            format!("{{\"type\":\"control_response\"}}\n{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"{ID}\"}}\n"),
-        )
-        .unwrap();
-        assert_eq!(of(Format::ClaudeStream, &claude).unwrap().id, ID);
-        let codex = dir.path().join("codex.ndjson");
-        std::fs::write(
-            &codex,
-            format!("{{\"type\":\"thread.started\",\"thread_id\":\"{ID}\"}}"),
-        )
-        .unwrap();
-        assert_eq!(of(Format::CodexExec, &codex), None, "a line not yet whole");
-        std::fs::write(
-            &codex,
-            format!("{{\"type\":\"thread.started\",\"thread_id\":\"{ID}\"}}\n"),
-        )
-        .unwrap();
-        assert_eq!(of(Format::CodexExec, &codex).unwrap().id, ID);
+        let line = |s: String| id_in_line(s.as_bytes());
+        assert_eq!(
+            line(format!(
+                r#"{{"type":"system","subtype":"init","cwd":"/w","session_id":"{ID}"}}"#
+            )),
+            Some(ID.into())
+        );
+        assert_eq!(
+            line(format!(r#"{{"type":"thread.started","thread_id":"{ID}"}}"#)),
+            Some(ID.into())
+        );
+        assert_eq!(
+            line(format!(
+                r#"{{"type":"init","timestamp":"t","session_id":"{ID}"}}"#
+            )),
+            Some(ID.into())
+        );
+        assert_eq!(
+            line(format!(r#"{{"type":"user","session_id":"{ID}"}}"#)),
+            None
+        );
+        assert_eq!(
+            line(r#"{"type":"system","subtype":"init","session_id":"default"}"#.into()),
+            None
+        );
+        assert_eq!(
+            line(r#"{"type":"thread.started""#.into()),
+            None,
+            "half a line"
+        );
     }
 
     #[test]
@@ -188,7 +191,7 @@ mod tests {
                 Format::CodexRollout,
                 "/s/rollout-2026-12-04T10-11-12-zf6c3a52-9d1e-4b7a-8c2d-3e4f5a6b7c8d.jsonl",
             ),
-            (Format::ClaudeStream, "/t/missing.ndjson"),
+            (Format::ClaudeStream, "/t/transcript.ndjson"),
             (Format::GeminiChat, "/t/transcript.ndjson"),
         ] {
             assert_eq!(of(format, Path::new(path)), None, "{path}");

@@ -113,8 +113,8 @@ pub(crate) enum Verdict {
 /// What became of a track's `done_when`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct CheckRun {
-    /// `pass`, `fail`, or `pending` (a dry run: it runs before the track lands).
-    pub state: &'static str,
+    /// How it went.
+    pub state: CheckState,
     /// Its exit code, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u8>,
@@ -122,6 +122,20 @@ pub(crate) struct CheckRun {
     pub reused: bool,
     /// Its output.
     pub log: PathBuf,
+}
+
+/// How a track's `done_when` went for `pk land`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CheckState {
+    /// It passed on the commit that lands.
+    Pass,
+    /// It failed there.
+    Fail,
+    /// A dry run: it runs before the track lands.
+    Pending,
+    /// The worktree changed since it was found clean: it was not run.
+    Dirty,
 }
 
 /// The journal of a landing under way, in the state folder.
@@ -230,17 +244,31 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
         tracks: Vec::new(),
         stopped_at: None,
     };
+    // Ctrl-C stops the run between two steps rather than in the middle of one: a done_when it
+    // interrupts fails (its worktree put back), and no further track starts.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if !req.dry_run {
+        signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
+            .context("failed to set up Ctrl-C for pk land")?;
+    }
     for track in order {
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) && report.stopped_at.is_none() {
+            report.stopped_at = Some(track.name.clone());
+            let entry =
+                Entry::new(track, Verdict::Refused).because("pk land was interrupted (Ctrl-C)");
+            progress(&entry);
+            report.tracks.push(entry);
+            continue;
+        }
         let mut entry = if report.stopped_at.is_some() && !req.dry_run {
             let at = report.stopped_at.as_deref().unwrap_or_default();
             Entry::new(track, Verdict::NotReached).because(format!("pk land stopped at {at}"))
         } else {
-            let working = status.as_ref().is_some_and(|s| {
-                s.tracks.iter().any(|e| {
-                    e.name == track.name && e.status.state == pk_status::TrackState::Working
-                })
-            });
-            run.one(track, &mut state, working)?
+            let busy = status
+                .as_ref()
+                .and_then(|s| s.tracks.iter().find(|e| e.name == track.name))
+                .and_then(busy_because);
+            run.one(track, &mut state, busy)?
         };
         run.verdicts.insert(track.name.clone(), entry.verdict);
         if entry.verdict == Verdict::Refused && report.stopped_at.is_none() {
@@ -254,7 +282,7 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
             && matches!(entry.verdict, Verdict::Landed | Verdict::AlreadyLanded)
             && state.track(&track.name).is_some()
         {
-            crate::session::teardown::landed::remove(
+            entry.removed = crate::session::teardown::landed::remove(
                 ctx,
                 &ws.git,
                 &mux,
@@ -262,7 +290,6 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
                 &mut state,
                 &track.name,
             )?;
-            entry.removed = true;
         }
         report.tracks.push(entry);
     }
@@ -313,7 +340,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Decides, and unless a dry run carries out, the landing of one track.
-    fn one(&mut self, track: &Track, state: &mut State, working: bool) -> Result<Entry> {
+    fn one(&mut self, track: &Track, state: &mut State, busy: Option<&str>) -> Result<Entry> {
         let refuse = |reason: String| Entry::new(track, Verdict::Refused).because(reason);
         // Its dependencies first: landed in this run or before it.
         for dep in &track.depends_on {
@@ -325,9 +352,11 @@ impl Run<'_> {
                 None => self.landed_before(state, dep),
             };
             if !done {
-                return Ok(refuse(format!(
-                    "it depends on {dep}, which is not landed (depends_on)"
-                )));
+                let why = match self.verdicts.get(dep) {
+                    Some(Verdict::Nothing) => "which has nothing to land yet",
+                    _ => "which is not landed",
+                };
+                return Ok(refuse(format!("it depends on {dep}, {why} (depends_on)")));
             }
         }
         let Some(rec) = state
@@ -350,10 +379,22 @@ impl Run<'_> {
             });
         };
         let head = crate::sys::git::merge::worktree_head(&rec.worktree)?;
-        if working {
-            return Ok(refuse(
-                "its agent is working: land it once its turn has ended".into(),
-            ));
+        if let Some(why) = busy {
+            return Ok(refuse(why.to_string()));
+        }
+        // What lands is the track's branch: a worktree switched elsewhere (a bisect, another
+        // branch) is the user's business.
+        if crate::sys::git::land::is_detached(&rec.worktree)
+            || self
+                .lander
+                .commit(&format!("refs/heads/{}", rec.branch))
+                .ok()
+                != Some(head)
+        {
+            return Ok(refuse(format!(
+                "its worktree is not on its branch {}: check it out there, then land it",
+                rec.branch
+            )));
         }
         let (dirt, hidden) = match self.scans.remove(&track.name) {
             Some(scanned) => scanned?,
@@ -411,15 +452,32 @@ impl Run<'_> {
         {
             Landing::Commit(c) => c,
             Landing::Nothing => {
-                return Ok(
-                    if self.lander.contains(tip, head) && state.landed(&track.name).is_none() {
-                        Entry::new(track, Verdict::Nothing)
-                            .because(format!("no commit that {} does not have", track.base))
-                    } else {
-                        Entry::new(track, Verdict::AlreadyLanded)
-                            .because(format!("{} has all of its change already", track.base))
-                    },
-                );
+                let landed_before = state.landed(&track.name).is_some();
+                if !landed_before
+                    && (self.lander.contains(tip, head)
+                        || self.lander.changes_nothing(tip, head)?)
+                {
+                    return Ok(Entry::new(track, Verdict::Nothing)
+                        .because(format!("no change that {} does not have", track.base)));
+                }
+                // Its change is in the base (landed by hand, or by a run cut short): recorded
+                // as landed, so that its removal is known to lose nothing and `pk up` leaves it.
+                if !self.req.dry_run {
+                    record(
+                        state,
+                        &Journal {
+                            track: track.name.clone(),
+                            branch: rec.branch.clone(),
+                            result: tip.to_string(),
+                            base_ref: base_ref.clone(),
+                            base: track.base.clone(),
+                            head: head.to_string(),
+                        },
+                    );
+                    state.save(&self.ws.state_dir)?;
+                }
+                return Ok(Entry::new(track, Verdict::AlreadyLanded)
+                    .because(format!("{} has all of its change already", track.base)));
             }
             Landing::Conflicts { paths, at } => {
                 let after: Vec<&str> = self
@@ -457,8 +515,12 @@ impl Run<'_> {
         };
         if let Some(command) = rec.launch.done_when.clone() {
             let run = self.check(&rec, &command, head, same_tree, &journal)?;
-            let failed = run.state == "fail";
-            if failed {
+            if run.state == CheckState::Dirty {
+                return Ok(refuse(
+                    "its worktree changed while pk land ran: land it again once it is still".into(),
+                ));
+            }
+            if run.state == CheckState::Fail {
                 let code = run.code.map_or(String::new(), |c| format!(" (exit {c})"));
                 let reason = format!(
                     "its done_when `{command}` failed{code} on the commit that would land; log: {}",
@@ -470,7 +532,7 @@ impl Run<'_> {
                     ..entry.because(reason)
                 });
             }
-            if run.state == "pending" {
+            if run.state == CheckState::Pending {
                 entry.reason = Some("its done_when runs on the landed commit first".into());
             }
             entry.check = Some(run);
@@ -480,17 +542,11 @@ impl Run<'_> {
             return Ok(entry);
         }
 
-        // Move the base.
+        // The journal first: a kill from here on leaves a base that moved or did not, which
+        // the next run tells apart.
         write_journal(&self.ws.state_dir, &journal)?;
-        let moved = match self.checkouts.get(&base_ref) {
-            Some(dir) => self.follow_in_checkout(dir, result),
-            None => {
-                self.lander
-                    .move_ref(&base_ref, result, tip, &format!("pk land: {}", track.name))
-            }
-        };
+        let moved = self.move_base(&base_ref, tip, result, &track.name);
         if let Err(e) = moved {
-            put_back(self.ws, &rec)?;
             remove_journal(&self.ws.state_dir)?;
             return Ok(refuse(e.to_string()));
         }
@@ -498,9 +554,6 @@ impl Run<'_> {
         record(state, &journal);
         state.save(&self.ws.state_dir)?;
         fault::point(&format!("land:recorded:{}", track.name));
-        if self.req.keep {
-            put_back(self.ws, &rec)?;
-        }
         remove_journal(&self.ws.state_dir)?;
         self.tips.insert(base_ref, result);
         entry.verdict = Verdict::Landed;
@@ -535,13 +588,22 @@ impl Run<'_> {
         let state_dir = &self.ws.state_dir;
         let log = check::log_path(state_dir, &rec.name);
         let status_raw = self.ws.git.status_raw(&rec.worktree)?;
+        let dirt = crate::sys::git::parse_status(&status_raw);
+        if !dirt.is_clean() {
+            return Ok(CheckRun {
+                state: CheckState::Dirty,
+                code: None,
+                reused: false,
+                log,
+            });
+        }
         let fingerprint = check::tree(Some(&head.to_string()), &status_raw, &rec.worktree);
         let last = check::load(state_dir, &rec.name)
             .filter(|o| same_tree && o.tree == fingerprint && o.command == command);
         match &last {
             Some(o) if o.passed => {
                 return Ok(CheckRun {
-                    state: "pass",
+                    state: CheckState::Pass,
                     code: Some(o.code),
                     reused: true,
                     log,
@@ -549,7 +611,7 @@ impl Run<'_> {
             }
             Some(o) if self.req.dry_run => {
                 return Ok(CheckRun {
-                    state: "fail",
+                    state: CheckState::Fail,
                     code: Some(o.code),
                     reused: true,
                     log,
@@ -557,7 +619,7 @@ impl Run<'_> {
             }
             _ if self.req.dry_run => {
                 return Ok(CheckRun {
-                    state: "pending",
+                    state: CheckState::Pending,
                     code: None,
                     reused: false,
                     log,
@@ -569,6 +631,13 @@ impl Run<'_> {
             // The base moved since the track branched: the landed tree is checked where the
             // track's dependencies and build live, on a detached HEAD, then put back.
             write_journal(state_dir, journal)?;
+            // The commit stays in the worktree's reflog: held on a ref of pk's, it is not taken
+            // for work on no branch by `pk down` or a later `pk land`.
+            self.ws.git.set_ref(
+                &checked_ref(&rec.name),
+                &journal.result,
+                "pk land: the commit done_when ran on",
+            )?;
             let mut cmd = self.ws.git.command_in(&rec.worktree);
             cmd.args(["checkout", "--quiet", "--detach", &journal.result]);
             self.ws.git.stdout_of(cmd, None).map_err(|e| {
@@ -592,13 +661,18 @@ impl Run<'_> {
             Ok(r) => r,
             Err(e) => {
                 if !same_tree {
-                    put_back(self.ws, rec)?;
+                    put_back(self.ws, rec, &journal.result)?;
                     remove_journal(state_dir)?;
                 }
                 return Err(e);
             }
         };
         let (passed, code) = ran;
+        if !same_tree {
+            // Back on its branch at once, passed or not: the landing itself needs no checkout.
+            put_back(self.ws, rec, &journal.result)?;
+            remove_journal(state_dir)?;
+        }
         if same_tree {
             // The worktree's own tree: the result is the track's check, in the bar too.
             let outcome = check::Outcome {
@@ -609,31 +683,54 @@ impl Run<'_> {
                 tree: fingerprint,
             };
             check::save(state_dir, &rec.name, &outcome)?;
-        } else if !passed {
-            put_back(self.ws, rec)?;
-            remove_journal(state_dir)?;
         }
         fault::point(&format!("land:checked:{}", rec.name));
         Ok(CheckRun {
-            state: if passed { "pass" } else { "fail" },
+            state: if passed {
+                CheckState::Pass
+            } else {
+                CheckState::Fail
+            },
             code: Some(code),
             reused: false,
             log,
         })
     }
 
-    /// Fast-forwards the checkout that has the base to `result`, its files following. Found
-    /// clean before the run; should it have changed since, git carries the changes over or
-    /// refuses, never overwriting one.
-    fn follow_in_checkout(&self, dir: &Path, result: Oid) -> Result<()> {
-        let mut cmd = self.ws.git.command_in(dir);
-        cmd.args(["merge", "--ff-only", "--quiet", &result.to_string()]);
-        self.ws.git.stdout_of(cmd, None).map(drop).map_err(|e| {
-            e.wrap(format!(
-                "the checkout at {} could not follow",
-                dir.display()
-            ))
-        })
+    /// Moves the base's ref from `tip` to `result`: where a checkout has it (looked for again
+    /// now: the user may have switched since the run began), by a fast-forward there, so its
+    /// files follow (found clean before the run; should it have changed since, git carries the
+    /// changes over or refuses, never overwriting one); else by compare-and-swap of the ref.
+    /// Then checks that the ref is at `result`.
+    fn move_base(&self, base_ref: &str, tip: Oid, result: Oid, track: &str) -> Result<()> {
+        match self.lander.checkout_of(base_ref) {
+            Some(dir) => {
+                if !self.checkouts.contains_key(base_ref) {
+                    let changed = self.ws.git.tracked_changes(&dir)?;
+                    if !changed.is_empty() {
+                        return Err(dirty_checkout(&dir, &changed));
+                    }
+                }
+                let mut cmd = self.ws.git.command_in(&dir);
+                cmd.args(["merge", "--ff-only", "--quiet", &result.to_string()]);
+                self.ws.git.stdout_of(cmd, None).map(drop).map_err(|e| {
+                    e.wrap(format!(
+                        "the checkout at {} could not follow",
+                        dir.display()
+                    ))
+                })?;
+            }
+            None => {
+                self.lander
+                    .move_ref(base_ref, result, tip, &format!("pk land: {track}"))?;
+            }
+        }
+        if self.lander.commit(base_ref)? != result {
+            return Err(Error::refused(format!(
+                "{base_ref} did not move to the landing of {track}: was the checkout switched meanwhile?"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -738,11 +835,31 @@ fn record(state: &mut State, j: &Journal) {
     });
 }
 
-/// Puts a worktree that a check left on a detached commit back on its branch (its tip is
-/// `head`). Does nothing when it is on its branch.
-fn put_back(ws: &Workspace, rec: &TrackRecord) -> Result<()> {
+/// Puts a worktree that a check left on the detached commit `result` back on its branch. Does
+/// nothing when it is on its branch. When HEAD moved on from `result` (someone committed there
+/// meanwhile), that work is kept on a ref first and the worktree is left as it is.
+fn put_back(ws: &Workspace, rec: &TrackRecord, result: &str) -> Result<()> {
     if !crate::sys::git::land::is_detached(&rec.worktree) {
         return Ok(());
+    }
+    let head = crate::sys::git::merge::worktree_head(&rec.worktree)?;
+    if head.to_string() != result {
+        let secs = crate::util::clock::now_ms() / 1000;
+        let kept = format!("refs/pk/saved/{}/{secs}-detached", rec.name);
+        ws.git.set_ref(
+            &kept,
+            &head.to_string(),
+            "pk land: commits made on the checked commit",
+        )?;
+        return Err(Error::refused(format!(
+            "the worktree of {} got commits while pk land had it on the commit it checked; they are kept on {kept}",
+            rec.name
+        ))
+        .hint(format!(
+            "put them on the branch (`git -C {} checkout -B {} {kept}` if they belong there), then run `pk land` again",
+            crate::sys::shell::quote(&rec.worktree.to_string_lossy()),
+            rec.branch
+        )));
     }
     let mut cmd = ws.git.command_in(&rec.worktree);
     cmd.args(["checkout", "--quiet", &rec.branch]);
@@ -753,6 +870,28 @@ fn put_back(ws: &Workspace, rec: &TrackRecord) -> Result<()> {
             rec.branch
         ))
     })
+}
+
+/// The ref that holds the commit a track's `done_when` last ran on in its worktree.
+pub(crate) fn checked_ref(track: &str) -> String {
+    format!("refs/pk/checked/{track}")
+}
+
+/// Why a track's agent or check makes it too early to land, from the watcher's view.
+fn busy_because(e: &pk_status::status_file::TrackEntry) -> Option<&'static str> {
+    use pk_status::TrackState::{Waiting, Working};
+    if matches!(e.status.state, Working | Waiting) {
+        return Some(
+            "its agent is in a turn (working or waiting): land it once the turn has ended",
+        );
+    }
+    if e.check
+        .as_ref()
+        .is_some_and(|c| c.state == pk_status::status_file::CheckState::Running)
+    {
+        return Some("its done_when is running: land it once the check has ended");
+    }
+    None
 }
 
 fn write_journal(state_dir: &Path, j: &Journal) -> Result<()> {
@@ -805,7 +944,7 @@ fn finish_cut_short(ctx: &Ctx, ws: &Workspace, state: &mut State) -> Result<()> 
                 rec.branch
             )));
         }
-        put_back(ws, &rec)?;
+        put_back(ws, &rec, &j.result)?;
     }
     let lander = Lander::open(ws.git.root(), false)?;
     let moved = match (lander.commit(&j.base_ref), Oid::from_str(&j.result)) {

@@ -60,6 +60,7 @@ impl Fresh {
 /// Does everything but attaching (also used by `pk demo`).
 pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer, fresh: &Fresh) -> Result<Up> {
     let plan = &ws.plan;
+    let up_started = crate::util::clock::now_ms();
     match multiplexer {
         Multiplexer::Tmux => Tmux::require_version().map(drop)?,
         Multiplexer::Zellij => crate::sys::zellij::Zellij::require_version().map(drop)?,
@@ -138,6 +139,20 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer, fresh: &Fr
         }
     };
     crate::fault::point("up:watcher-started");
+    // `--fresh` acts when pk makes a track's pane: one whose agent runs (or whose dead pane
+    // shows how it ended) is left alone, and the user is told.
+    for track in plan.tracks.iter().filter(|t| fresh.covers(&t.name)) {
+        let restarted = state
+            .track(&track.name)
+            .and_then(|r| r.agent_started_ms)
+            .is_some_and(|ms| ms >= up_started);
+        if !restarted {
+            ctx.out.warn(&format!(
+                "{} keeps its pane: `--fresh` starts an agent over only when pk up makes its pane (close the pane, or `pk down`, first)",
+                track.name
+            ));
+        }
+    }
     summarize(ctx, plan, &state, &made, panes_made);
     Ok(Up { mux, state })
 }

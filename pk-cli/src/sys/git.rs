@@ -278,6 +278,24 @@ impl Git {
         Ok(parse_status(&out.stdout).changed)
     }
 
+    /// The commit the local branch `branch` points at, if it exists.
+    pub(crate) fn branch_tip(&self, branch: &str) -> Option<String> {
+        let repo = self.open().ok()?;
+        let r = repo.find_reference(&format!("refs/heads/{branch}")).ok()?;
+        r.peel_to_commit().ok().map(|c| c.id().to_string())
+    }
+
+    /// Deletes the ref `name`; nothing when it is not there.
+    pub(crate) fn delete_ref(&self, name: &str) -> Result<()> {
+        let repo = self.open()?;
+        match repo.find_reference(name) {
+            Ok(mut r) => r
+                .delete()
+                .with_context(|| format!("failed to delete the ref {name}")),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Points the ref `name` at what `target` names (made, or moved if it exists).
     pub(crate) fn set_ref(&self, name: &str, target: &str, why: &str) -> Result<()> {
         let repo = self.open()?;

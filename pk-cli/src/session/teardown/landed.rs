@@ -15,8 +15,9 @@ use crate::sys::git::{Git, Removal};
 use crate::sys::mux::Mux;
 use std::path::Path;
 
-/// Removes what pk made for the landed track `name`, and its record. The worktree was found
-/// clean (less pk's own copies) before the track landed.
+/// Removes what pk made for the landed track `name`, and its record; true when it did. The
+/// worktree was found clean (less pk's own copies) before the track landed. A track whose
+/// branch got commits after the commit that landed is kept: they have not landed.
 pub(crate) fn remove(
     ctx: &Ctx,
     git: &Git,
@@ -24,10 +25,18 @@ pub(crate) fn remove(
     state_dir: &Path,
     state: &mut State,
     name: &str,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(rec) = state.track(name).cloned() else {
-        return Ok(());
+        return Ok(false);
     };
+    let landed_head = state.landed(name).map(|l| l.head.clone());
+    let tip = git.branch_tip(&rec.branch);
+    if rec.branch_created && tip.is_some() && tip != landed_head {
+        ctx.out.warn(&format!(
+            "{name} got commits after the one that landed: kept (`pk land {name}` lands them)"
+        ));
+        return Ok(false);
+    }
     if let (Mux::Tmux(tmux), Some(pane)) = (mux, &rec.pane) {
         // Gone already (the agent's pane closed, or a run killed after this): nothing to do.
         let _ = tmux.run(vec![
@@ -78,10 +87,11 @@ pub(crate) fn remove(
         ));
     }
     fault::point(&format!("land:branch-deleted:{name}"));
+    git.delete_ref(&crate::session::land::checked_ref(name))?;
     crate::session::ports::release(state_dir, Some(&[name.to_string()]))?;
     state.tracks.retain(|r| r.name != name);
     state.save(state_dir)?;
-    Ok(())
+    Ok(true)
 }
 
 /// Points `refs/pk/landed/<track>/<unix seconds>` at the branch's tip; returns the ref.

@@ -105,6 +105,15 @@ impl Lander {
             .with_context(|| format!("failed to read commit {commit}"))
     }
 
+    /// True when `head`'s commits since its merge base with `base` change nothing, taken
+    /// together (made and then undone): such a track has nothing to land.
+    pub(crate) fn changes_nothing(&self, base: Oid, head: Oid) -> Result<bool> {
+        let Ok(mb) = self.repo.merge_base(base, head) else {
+            return Ok(false);
+        };
+        Ok(self.tree_of(mb)? == self.tree_of(head)?)
+    }
+
     /// True when `ancestor` is `commit` or one of its ancestors.
     pub(crate) fn contains(&self, commit: Oid, ancestor: Oid) -> bool {
         commit == ancestor
@@ -311,7 +320,7 @@ pub(crate) fn identity(git: &super::Git) -> Result<Signature<'static>> {
     let mut cmd = git.command_in(git.root());
     cmd.args(["var", "GIT_COMMITTER_IDENT"]);
     let missing = |cause: String| {
-        Error::usage("git does not know who you are: `pk land` makes commits in your name")
+        Error::failure("git does not know who you are: `pk land` makes commits in your name")
             .wrap_cause(cause)
             .hint("set them with `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`")
     };
