@@ -565,6 +565,19 @@ fn killed_at_every_point(land: &[&str]) -> Vec<String> {
             "",
             "after a kill at {point}"
         );
+        // `pk up` after the kill: every worktree that is left is on its branch.
+        let up = env.pk(&["up", "--detach"]);
+        assert_eq!(up.code, 0, "pk up after a kill at {point}:\n{up}");
+        for t in ["schema", "api"] {
+            if wt(&env, t).exists() {
+                assert_eq!(
+                    env.git_in(&wt(&env, t), &["branch", "--show-current"])
+                        .trim(),
+                    format!("pk/{t}"),
+                    "pk up after a kill at {point}"
+                );
+            }
+        }
         let finished = env.pk(land);
         assert_eq!(finished.code, 0, "after a kill at {point}:\n{finished}");
         let log = env.git(&["log", "--format=%s", &format!("{start}..main")]);
@@ -665,7 +678,10 @@ fn a_failed_check_on_a_moved_base_leaves_nothing_that_blocks_down() {
     };
     env.up_detached(&plan(
         27300,
-        &[("schema", &[], ""), ("api", &["schema"], "done_when = \"false\"")],
+        &[
+            ("schema", &[], ""),
+            ("api", &["schema"], "done_when = \"false\""),
+        ],
     ));
     env.commit_file_in(&wt(&env, "schema"), "db/schema.sql", "t\n", "schema");
     env.commit_file_in(&wt(&env, "api"), "src/a.rs", "a\n", "api one");
@@ -673,7 +689,10 @@ fn a_failed_check_on_a_moved_base_leaves_nothing_that_blocks_down() {
     let run = env.pk_exits(3, &["land"]);
     assert!(run.stderr.contains("api refused"), "{run}");
     let api = wt(&env, "api");
-    assert_eq!(env.git_in(&api, &["branch", "--show-current"]).trim(), "pk/api");
+    assert_eq!(
+        env.git_in(&api, &["branch", "--show-current"]).trim(),
+        "pk/api"
+    );
     // Nothing of api is lost, nothing is in the way.
     let down = env.pk(&["down"]);
     assert_eq!(down.code, 0, "{down}");
@@ -698,7 +717,10 @@ fn a_worktree_off_its_branch_a_net_empty_track_and_commits_after_landing_are_not
     let v = json(&env.pk_exits(3, &["land", "--json"]));
     assert_eq!(verdicts(&v)[0], "api:refused");
     assert!(
-        v["tracks"][0]["reason"].as_str().unwrap().contains("not on its branch pk/api"),
+        v["tracks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not on its branch pk/api"),
         "{v}"
     );
     env.git_in(&wt(&env, "api"), &["checkout", "-q", "pk/api"]);
@@ -714,7 +736,10 @@ fn a_worktree_off_its_branch_a_net_empty_track_and_commits_after_landing_are_not
         ["api:already-landed", "web:nothing", "docs:landed"]
     );
     assert!(env.repo.join("docs/b.md").exists());
-    assert!(wt(&env, "web").exists(), "a track with nothing to land stays");
+    assert!(
+        wt(&env, "web").exists(),
+        "a track with nothing to land stays"
+    );
     assert!(!wt(&env, "docs").exists() && !wt(&env, "api").exists());
     env.pk_ok(&["down"]);
 }

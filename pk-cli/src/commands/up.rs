@@ -59,6 +59,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         ws.plan.session.multiplexer
     };
     crate::session::approval::ensure(&ctx.out, &ws.plan, args.yes)?;
+    crate::session::land::put_back_cut_short(&ws)?;
     for l in crate::session::land::take_out_landed(&mut ws)? {
         ctx.out.step(&format!(
             "  = {} landed on {} as {} and is not started again (take it out of the plan, or `pk down` to start over)",

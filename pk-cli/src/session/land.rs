@@ -910,6 +910,28 @@ fn remove_journal(state_dir: &Path) -> Result<()> {
     }
 }
 
+/// For `pk up`: a worktree a killed `pk land` left on the commit it was checking goes back on
+/// its branch before its agent starts there (the rest of that landing is `pk land`'s to finish).
+pub(crate) fn put_back_cut_short(ws: &Workspace) -> Result<()> {
+    let Ok(text) = std::fs::read(ws.state_dir.join(JOURNAL_FILE)) else {
+        return Ok(());
+    };
+    let (Ok(j), Some(state)) = (serde_json::from_slice::<Journal>(&text), ws.state()?) else {
+        return Ok(());
+    };
+    match state
+        .track(&j.track)
+        .filter(|r| r.worktree.join(".git").exists())
+    {
+        Some(rec)
+            if crate::sys::git::parse_status(&ws.git.status_raw(&rec.worktree)?).is_clean() =>
+        {
+            put_back(ws, rec, &j.result)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Finishes what a killed `pk land` left: the worktree it checked a commit out in goes back on
 /// its branch, and a base that moved is recorded as the track's landing (whose removal the run
 /// then finishes, as for any landed track).

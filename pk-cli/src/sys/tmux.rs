@@ -220,8 +220,12 @@ impl Tmux {
         cmd
     }
 
-    /// Runs `cmds` in one tmux invocation and returns its standard output.
+    /// Runs `cmds` in one tmux invocation and returns its standard output. No commands is
+    /// nothing to do: tmux without a command would start a session and attach to it.
     pub(crate) fn run(&self, cmds: Vec<Cmd>) -> Result<String> {
+        if cmds.is_empty() {
+            return Ok(String::new());
+        }
         let out = crate::sys::shell::run_captured(&mut self.command(cmds), "tmux", self.verbose)?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -387,6 +391,13 @@ pub(crate) fn exact(session: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_commands_runs_no_tmux() {
+        // Bare `tmux` would start a session and try to attach to this terminal.
+        let tmux = Tmux::new(Some("pk-unit-no-such-server"), false);
+        assert_eq!(tmux.run(Vec::new()).unwrap(), "");
+    }
 
     #[test]
     fn trailing_semicolons_are_escaped() {
