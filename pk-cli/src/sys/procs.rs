@@ -153,17 +153,17 @@ pub(crate) fn runs(state_dir: &Path) -> Vec<Run> {
     let Ok(entries) = std::fs::read_dir(state_dir.join("tracks")) else {
         return Vec::new();
     };
-    let mut runs = Vec::new();
-    for entry in entries.flatten() {
-        let Ok(text) = std::fs::read_to_string(entry.path().join(RUNS_FILE)) else {
-            continue;
-        };
-        runs.extend(
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<Run>(l).ok()),
-        );
-    }
-    runs
+    entries.flatten().flat_map(|e| runs_in(&e.path())).collect()
+}
+
+/// The runs recorded in one track's folder.
+fn runs_in(track_dir: &Path) -> Vec<Run> {
+    let Ok(text) = std::fs::read_to_string(track_dir.join(RUNS_FILE)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Run>(l).ok())
+        .collect()
 }
 
 /// Ends the processes of the session's recorded runs (see the module's doc). Returns how many
@@ -178,15 +178,8 @@ pub(crate) fn end_all(state_dir: &Path) -> usize {
 
 /// Ends the processes of one track's recorded runs (a landed track's agent and what it left
 /// running), as [`end_all`] does for the session. Returns how many runs there were.
-pub(crate) fn end_track(state_dir: &Path, track: &str) -> usize {
-    let path = state_dir.join("tracks").join(track).join(RUNS_FILE);
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return 0;
-    };
-    let runs: Vec<Run> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Run>(l).ok())
-        .collect();
+pub(crate) fn end_track(track_dir: &Path) -> usize {
+    let runs = runs_in(track_dir);
     if runs.is_empty() {
         return 0;
     }

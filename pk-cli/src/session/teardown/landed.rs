@@ -43,7 +43,7 @@ pub(crate) fn remove(
             crate::sys::tmux::Cmd::new("kill-pane").opt("-t", pane),
         ]);
     }
-    crate::sys::procs::end_track(state_dir, name);
+    crate::sys::procs::end_track(&crate::session::transcript::track_dir(state_dir, name));
     fault::point(&format!("land:pane-closed:{name}"));
 
     if rec.worktree_created && is_worktree(&rec.worktree) {
