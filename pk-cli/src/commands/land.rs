@@ -10,9 +10,9 @@ use clap::Args;
 
 /// Land finished tracks into their base, in `depends_on` order, one at a time.
 ///
-/// A track lands only when its worktree is clean, its agent is not working, its done_when
-/// passes on the exact commit that lands (run in its worktree, on that commit), and it
-/// applies without a conflict on the base as the tracks before it left it. The base moves
+/// A track lands only when its worktree is clean and on its branch, its agent is not in a
+/// turn, its done_when passes on the exact commit that lands (run in its worktree, on that
+/// commit), and it applies without a conflict on the base as the tracks before it left it. The base moves
 /// by compare-and-swap; a base checked out in a clean checkout is fast-forwarded there, so
 /// its files follow. The first refusal stops the run (exit 3); what landed stays landed.
 ///
