@@ -24,19 +24,13 @@
 //!    again: at most that track's 8 merges (7 pairs and its base); time, and over the full one.
 
 use pk_cli::live::{Forecaster, TrackInput};
+use pk_tests::bench::env_or;
 use pk_tests::{hermetic_env, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TRACKS: usize = 8;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct World {
     dir: tempfile::TempDir,

@@ -22,6 +22,7 @@
 //! every track's files in the main checkout, a clean checkout) and, for C and D, no worktree or
 //! branch of the tracks.
 
+use pk_tests::bench::{env_or, median};
 use pk_tests::{hermetic_env, pk_bin, run, write_git_config};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,13 +30,6 @@ use std::time::Instant;
 
 const TRACKS: usize = 5;
 const COMMITS: usize = 3;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct World {
     dir: tempfile::TempDir,
@@ -231,17 +225,6 @@ impl Way {
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         w.check(self.label(), matches!(self, Way::Pk | Way::HandRemove));
         ms
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

@@ -39,6 +39,7 @@
 //! pk's layout is two windows of 4 agents plus an editor each (10 panes, with pane options);
 //! (a) and (b) make one window of 8 agents and an editor (9 panes): a little less work for them.
 
+use pk_tests::bench::median;
 use pk_tests::{hermetic_env, pk_bin, run, write_git_config};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -365,17 +366,6 @@ fn children_cpu_ms() -> f64 {
         // USER_HZ is 100 on every Linux architecture pk runs on.
         (Some(user), Some(system)) => (user + system) * 10.0,
         _ => f64::NAN,
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

@@ -4,6 +4,7 @@
 //! git config or home.
 
 pub mod agents;
+pub mod bench;
 mod bin;
 pub mod fake_model;
 mod hermetic;

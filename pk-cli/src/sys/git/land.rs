@@ -11,9 +11,6 @@ use crate::plan::Strategy;
 use git2::{Oid, Repository, Signature};
 use std::path::Path;
 
-/// Priority of the in-memory store of a dry run: above libgit2's loose and packed backends.
-const MEMPACK_PRIORITY: i32 = 1000;
-
 /// A repository opened for landing.
 pub(crate) struct Lander {
     repo: Repository,
@@ -52,14 +49,7 @@ impl Lander {
         // check that every entry's object exists (a lookup per file, most of a squash's time
         // on a 1,500-file tree) can only find what the merge just read.
         git2::opts::strict_object_creation(false);
-        let repo = Repository::open(root)
-            .with_context(|| format!("failed to open the repository at {}", root.display()))?;
-        if in_memory {
-            let odb = repo.odb().context("failed to open the object database")?;
-            odb.add_new_mempack_backend(MEMPACK_PRIORITY)
-                .context("failed to add an in-memory object store")?;
-        }
-        Ok(Lander { repo })
+        super::merge::open_repo(root, in_memory).map(|repo| Lander { repo })
     }
 
     /// The full name of the local branch `base` names (`main` → `refs/heads/main`), or `None`
@@ -94,19 +84,12 @@ impl Lander {
 
     /// The commit a ref (or any revision) points at.
     pub(crate) fn commit(&self, rev: &str) -> Result<Oid> {
-        self.repo
-            .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
-            .map(|c| c.id())
-            .with_context(|| format!("failed to find `{rev}`"))
+        super::merge::commit_of(&self.repo, rev)
     }
 
     /// The tree of a commit.
     pub(crate) fn tree_of(&self, commit: Oid) -> Result<Oid> {
-        self.repo
-            .find_commit(commit)
-            .map(|c| c.tree_id())
-            .with_context(|| format!("failed to read commit {commit}"))
+        super::merge::tree_of(&self.repo, commit)
     }
 
     /// True when `head`'s commits since its merge base with `base` change nothing, taken

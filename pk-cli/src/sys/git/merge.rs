@@ -36,32 +36,17 @@ pub(crate) enum Merge {
 impl Scratch {
     /// Opens the repository at `root` with a fresh in-memory store for writes.
     pub(crate) fn open(root: &Path) -> Result<Scratch> {
-        let repo = Repository::open(root)
-            .with_context(|| format!("failed to open the repository at {}", root.display()))?;
-        {
-            // The odb keeps the backend; these handles only borrow it.
-            let odb = repo.odb().context("failed to open the object database")?;
-            odb.add_new_mempack_backend(MEMPACK_PRIORITY)
-                .context("failed to add an in-memory object store")?;
-        }
-        Ok(Scratch { repo })
+        open_repo(root, true).map(|repo| Scratch { repo })
     }
 
     /// The commit `rev` names (a branch, `HEAD`, an id).
     pub(crate) fn commit(&self, rev: &str) -> Result<Oid> {
-        self.repo
-            .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
-            .map(|c| c.id())
-            .with_context(|| format!("failed to find `{rev}`"))
+        commit_of(&self.repo, rev)
     }
 
     /// The tree of a commit.
     pub(crate) fn tree_of(&self, commit: Oid) -> Result<Oid> {
-        self.repo
-            .find_commit(commit)
-            .map(|c| c.tree_id())
-            .with_context(|| format!("failed to read commit {commit}"))
+        tree_of(&self.repo, commit)
     }
 
     /// The best common ancestor of two commits; `None` for unrelated histories.
@@ -198,6 +183,35 @@ impl Scratch {
         paths.dedup();
         Ok(paths)
     }
+}
+
+/// Opens the repository at `root`; with `in_memory`, libgit2's mempack backend is added above
+/// the repository's own stores, so every object written goes to memory and goes with it.
+pub(super) fn open_repo(root: &Path, in_memory: bool) -> Result<Repository> {
+    let repo = Repository::open(root)
+        .with_context(|| format!("failed to open the repository at {}", root.display()))?;
+    if in_memory {
+        // The odb keeps the backend; these handles only borrow it.
+        let odb = repo.odb().context("failed to open the object database")?;
+        odb.add_new_mempack_backend(MEMPACK_PRIORITY)
+            .context("failed to add an in-memory object store")?;
+    }
+    Ok(repo)
+}
+
+/// The commit `rev` names (a branch, `HEAD`, an id).
+pub(super) fn commit_of(repo: &Repository, rev: &str) -> Result<Oid> {
+    repo.revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id())
+        .with_context(|| format!("failed to find `{rev}`"))
+}
+
+/// The tree of a commit.
+pub(super) fn tree_of(repo: &Repository, commit: Oid) -> Result<Oid> {
+    repo.find_commit(commit)
+        .map(|c| c.tree_id())
+        .with_context(|| format!("failed to read commit {commit}"))
 }
 
 /// The paths of an index's conflicts (both sides of a rename), sorted, once each.
