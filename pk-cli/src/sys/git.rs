@@ -237,14 +237,16 @@ impl Git {
     }
 
     /// Removes worktrees, all at once: one `git worktree remove` per worktree, in parallel.
-    /// Unlike `worktree add`, concurrent removes do not race: each deletes only its own working
-    /// tree and its own `.git/worktrees/<id>` folder (and tries `rmdir .git/worktrees`, which
-    /// fails harmlessly while others remain); checked with 8 at once, 40 rounds, on git 2.47.
+    /// Each deletes only its own working tree and its own `.git/worktrees/<id>` folder (and
+    /// tries `rmdir .git/worktrees`, which fails harmlessly while others remain). Rarely, one
+    /// reads the list of the others while another's folder goes ("Invalid path
+    /// '.git/worktrees/a'", seen once in CI): a removal that failed while its worktree is still
+    /// there is tried once more, alone, after the others.
     /// Never `--force` for a clean one: git itself then refuses when the worktree has changes,
     /// a second guard behind pk's own check; only a [`Removal::saved`] one gets `--force`.
     /// Returns one result per removal, in order.
     pub(crate) fn remove_worktrees(&self, removals: &[Removal]) -> Vec<Result<()>> {
-        in_parallel(removals, |r| {
+        let remove = |r: &Removal| {
             let mut cmd = self.command_in(&self.root);
             cmd.args(["worktree", "remove"]);
             if r.saved {
@@ -252,7 +254,15 @@ impl Git {
             }
             cmd.arg(&r.path);
             self.run(cmd).map(drop)
-        })
+        };
+        in_parallel(removals, |r| remove(r))
+            .into_iter()
+            .zip(removals)
+            .map(|(result, r)| match result {
+                Err(_) if removals.len() > 1 && r.path.join(".git").exists() => remove(r),
+                other => other,
+            })
+            .collect()
     }
 
     /// `git status` of a worktree, raw (parsed by [`parse_status`]), without the optional
