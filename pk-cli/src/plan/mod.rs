@@ -35,6 +35,27 @@ pub struct Plan {
     pub tracks: Vec<Track>,
     /// `[land] strategy` (default squash).
     pub land_strategy: Strategy,
+    /// `[hosts.NAME]`, by name (design §11).
+    pub hosts: Vec<Host>,
+}
+
+/// `[hosts.NAME]`: a machine tracks may run on, reached with the system `ssh`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Host {
+    /// The name tracks use (`host = "NAME"`), like a track's name.
+    pub name: String,
+    /// What `ssh` is given as its destination: `user@host` or a `~/.ssh/config` alias. Never
+    /// starts with `-`, so it cannot be read as an option.
+    pub ssh: String,
+    /// The clone of the repository on the host, as written (`~/` is the host user's home).
+    pub repo: String,
+}
+
+impl Plan {
+    /// The host `name` of the plan.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
 }
 
 /// How `pk land` puts a track's work on its base (design §9).
@@ -142,6 +163,8 @@ pub struct Track {
     pub transcript: Option<Transcript>,
     /// `budget_usd`: what the track may spend (US dollars, finite, >= 0), if limited.
     pub budget_usd: Option<f64>,
+    /// `host`: the `[hosts.NAME]` the track runs on; `None` on this machine.
+    pub host: Option<String>,
 }
 
 /// What runs in a track's pane.

@@ -30,6 +30,18 @@ pub struct RawPlan {
     pub track: Option<Spanned<Vec<Spanned<RawTrack>>>>,
     /// `[land]`.
     pub land: Option<Spanned<RawLand>>,
+    /// `[hosts.NAME]`: other machines tracks may run on (design §11).
+    pub hosts: Option<Spanned<std::collections::BTreeMap<Str, Spanned<RawHost>>>>,
+}
+
+/// `[hosts.NAME]`: a machine reached over ssh.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    /// What `ssh` is given: `user@host`, or an alias of `~/.ssh/config`.
+    pub ssh: Option<Str>,
+    /// The path of the repository's clone on the host (`~/` is the host user's home).
+    pub repo: Option<Str>,
 }
 
 /// `[land]`: how `pk land` lands the tracks.
@@ -114,6 +126,8 @@ pub struct RawTrack {
     pub budget_usd: Option<Spanned<f64>>,
     /// The track's success criterion: a shell command run in its worktree.
     pub done_when: Option<Str>,
+    /// The `[hosts.NAME]` the track runs on.
+    pub host: Option<Str>,
 }
 
 /// `transcript = { path, format }`.

@@ -5,6 +5,7 @@
 mod check;
 
 pub(crate) use check::expand;
+mod hosts;
 mod track;
 
 #[cfg(test)]
@@ -271,9 +272,10 @@ impl Resolver<'_> {
         let session = self.session(raw.session.as_ref(), &repo_root);
         let ports = self.ports(raw.ports.as_ref(), tracks_len);
         let env = self.env_table(raw.env.as_ref());
+        let hosts = self.hosts(raw.hosts.as_ref());
         let tracks = match &raw.track {
             Some(tracks) if !tracks.get_ref().is_empty() => {
-                self.tracks(tracks.get_ref(), &session, ports, &repo_root)
+                self.tracks(tracks.get_ref(), &session, ports, &repo_root, &hosts)
             }
             other => {
                 let span = other
@@ -295,6 +297,7 @@ impl Resolver<'_> {
             env,
             tracks,
             land_strategy,
+            hosts,
         }
     }
 

@@ -419,6 +419,7 @@ mod tests {
             done_when: None,
             transcript: None,
             budget_usd: None,
+            host: None,
         }
     }
 

@@ -347,6 +347,7 @@ mod tests {
             depends_on: vec![],
             transcript: None,
             budget_usd: None,
+            host: None,
         }
     }
 

@@ -16,11 +16,16 @@ impl Resolver<'_> {
         session: &Session,
         ports: Ports,
         repo_root: &Path,
+        hosts: &[crate::plan::Host],
     ) -> Vec<Track> {
         let current = self.git.current_branch();
         let tracks: Vec<Track> = raw
             .iter()
-            .map(|t| self.track(t, session, ports, repo_root, current.as_deref()))
+            .map(|t| {
+                let mut track = self.track(t, session, ports, repo_root, current.as_deref());
+                track.host = self.track_host(t.get_ref().host.as_ref(), hosts);
+                track
+            })
             .collect();
 
         // Unique names: report the second occurrence, point at the first.
@@ -178,6 +183,7 @@ impl Resolver<'_> {
             transcript,
             budget_usd: self.budget(t.budget_usd.as_ref()),
             done_when,
+            host: None,
         }
     }
 
