@@ -44,6 +44,7 @@ pub enum Command {
     Exec(crate::commands::ExecArgs),
     Focus(crate::commands::FocusArgs),
     Layout(crate::commands::LayoutArgs),
+    Host(crate::commands::HostArgs),
     Watch(crate::commands::WatchArgs),
     Demo(crate::commands::DemoArgs),
     Completions(crate::commands::CompletionsArgs),
@@ -56,6 +57,8 @@ pub enum Command {
     Hook(crate::commands::HookArgs),
     #[command(hide = true)]
     PushRefused(crate::commands::PushRefusedArgs),
+    #[command(hide = true)]
+    OnHost(crate::commands::OnHostArgs),
 }
 
 /// The plan argument shared by the commands that act on a whole plan.

@@ -34,6 +34,10 @@ pub fn run(ctx: &Ctx, args: &AgentRunArgs) -> Result<u8> {
     let rec = state
         .track(&args.track)
         .ok_or_else(|| Error::failure(format!("track `{}` is not in pk's state", args.track)))?;
+    if rec.host.is_some() {
+        // The agent runs on its host; this pane shows it (design §11).
+        return crate::session::remote::attach(&args.state_dir, &state, rec);
+    }
     let launch = &rec.launch;
     let mut env = launch.env.clone();
     match crate::sys::procs::record(&crate::session::transcript::track_dir(

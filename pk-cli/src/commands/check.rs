@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     }
     let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;
-    for (t, start) in plan.tracks.iter().zip(blocks) {
+    for (t, start) in plan.tracks.iter().filter(|t| t.host.is_none()).zip(blocks) {
         outln!(
             "  {:<12} {:<24} ports {}-{}",
             t.name,
@@ -70,6 +70,27 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
             start,
             u32::from(start) + u32::from(plan.ports.per_track) - 1
         )?;
+    }
+    for t in plan.tracks.iter().filter(|t| t.host.is_some()) {
+        let host = t.host.as_deref().unwrap_or_default();
+        outln!("  {:<12} {:<24} on host {host}", t.name, t.branch)?;
+    }
+    // Each host the plan names, reached as `pk up` reaches it.
+    let mut hosts_ok = true;
+    for (name, said) in crate::session::remote::check(&ws, ctx.verbose) {
+        match said {
+            Ok(have) => outln!("host {name}: ok ({have})")?,
+            Err(e) => {
+                hosts_ok = false;
+                outln!("host {name}: {}", e.message)?;
+                for cause in &e.causes {
+                    outln!("  {cause}")?;
+                }
+                for hint in &e.hints {
+                    outln!("  hint: {hint}")?;
+                }
+            }
+        }
     }
     let commands = approval::Commands::of(plan);
     let status = approval::status(plan, &commands);
@@ -97,6 +118,12 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
             false
         }
     };
+    if !hosts_ok {
+        return Err(
+            crate::error::Error::failure("a host of the plan lacks what pk needs there")
+                .hint("see the lines above; `pk host install NAME` puts pk on a host"),
+        );
+    }
     if approved {
         outln!("ok: `pk up` would work")?;
     } else {

@@ -40,16 +40,23 @@ pub fn run(ctx: &Ctx, args: &LayoutArgs) -> Result<()> {
     let state = ws.state()?;
     let requests = ws.port_requests(state.as_ref());
     let blocks = ports::preview(&ws.state_dir, &requests)?;
+    // A host's tracks have the host's ports (0 here: not known before `pk up`) and start in
+    // the main checkout, where their pane attaches to the host.
+    let mut blocks = blocks.into_iter();
     let agents: Vec<AgentPane> = plan
         .tracks
         .iter()
-        .zip(blocks)
-        .map(|(t, block)| {
+        .map(|t| {
+            let local = t.host.is_none();
             Ok(AgentPane {
                 track: t.name.clone(),
                 branch: t.branch.clone(),
-                port: block,
-                cwd: t.worktree.clone(),
+                port: if local { blocks.next().unwrap_or(0) } else { 0 },
+                cwd: if local {
+                    t.worktree.clone()
+                } else {
+                    plan.repo_root.clone()
+                },
                 argv: crate::session::provision::agent_argv(&ws.state_dir, &t.name)?,
             })
         })

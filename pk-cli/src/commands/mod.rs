@@ -10,8 +10,10 @@ mod down;
 mod exec;
 mod focus;
 mod hook;
+mod host;
 mod land;
 mod layout;
+mod on_host;
 mod push_refused;
 mod replay;
 mod status;
@@ -30,8 +32,10 @@ pub(crate) use down::DownArgs;
 pub(crate) use exec::ExecArgs;
 pub(crate) use focus::FocusArgs;
 pub(crate) use hook::HookArgs;
+pub(crate) use host::HostArgs;
 pub(crate) use land::LandArgs;
 pub(crate) use layout::LayoutArgs;
+pub(crate) use on_host::OnHostArgs;
 pub(crate) use push_refused::PushRefusedArgs;
 pub(crate) use replay::ReplayArgs;
 pub(crate) use status::StatusArgs;
@@ -55,6 +59,8 @@ pub(crate) fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Exec(args) => exec::run(ctx, &args),
         Command::Focus(args) => focus::run(ctx, &args).map(|()| 0),
         Command::Layout(args) => layout::run(ctx, &args).map(|()| 0),
+        Command::Host(args) => host::run(ctx, &args).map(|()| 0),
+        Command::OnHost(args) => on_host::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args).map(|()| 0),
         Command::Demo(args) => demo::run(ctx, &args).map(|()| 0),
         Command::Completions(args) => completions::run(&args).map(|()| 0),

@@ -22,6 +22,7 @@ pub(crate) mod conversation;
 pub(crate) mod dirt;
 mod feed;
 mod follower;
+pub(crate) mod remote;
 pub mod render;
 pub(crate) mod status;
 pub(crate) mod status_file;
@@ -76,6 +77,7 @@ mod tests {
             owns: vec![],
             resumed: None,
             finished_before: false,
+            host: None,
         }
     }
 

@@ -58,6 +58,8 @@ pub struct LandedJson {
 /// One track in `pk status --json`.
 #[derive(Debug, Serialize)]
 pub struct TrackJson {
+    /// The host the track runs on (`[hosts.NAME]`); null on this machine.
+    pub host: Option<String>,
     /// Track name.
     pub name: String,
     /// Branch.
@@ -133,10 +135,18 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
     };
     // Changed files: the watcher's count when it is current, else one `git status` per
     // worktree (the slow part): all at once, and the multiplexer meanwhile.
+    // A host's track: its host's count, as the watcher got it (nothing to ask here).
     let counted: Vec<Option<usize>> = plan
         .tracks
         .iter()
-        .map(|t| entry_of(&t.name).and_then(|e| e.changed_files))
+        .map(|t| {
+            let count = entry_of(&t.name).and_then(|e| e.changed_files);
+            if t.host.is_some() {
+                Some(count.unwrap_or(0))
+            } else {
+                count
+            }
+        })
         .collect();
     let to_ask: Vec<PathBuf> = plan
         .tracks
@@ -171,18 +181,27 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
         .collect();
     // The forecast: the watcher's when it has one for every track, else made here (with the
     // statuses just read; git asked for the others).
+    // A host's track has its host's forecast, when the watcher got one.
+    let theirs = |t: &crate::plan::Track| entry_of(&t.name).and_then(|e| e.forecast.clone());
     let forecasts: Vec<pk_status::forecast::Forecast> = match plan
         .tracks
         .iter()
-        .map(|t| entry_of(&t.name).and_then(|e| e.forecast.clone()))
+        .map(|t| match t.host {
+            Some(_) => Some(theirs(t).unwrap_or_default()),
+            None => theirs(t),
+        })
         .collect::<Option<Vec<_>>>()
     {
         Some(all) => all,
         None => {
-            let inputs: Vec<TrackInput> = plan
+            let local: Vec<(&crate::plan::Track, Option<Vec<u8>>)> = plan
                 .tracks
                 .iter()
                 .zip(raws)
+                .filter(|(t, _)| t.host.is_none())
+                .collect();
+            let inputs: Vec<TrackInput> = local
+                .into_iter()
                 .map(|(t, status)| TrackInput {
                     name: t.name.clone(),
                     base: t.base.clone(),
@@ -191,12 +210,20 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
                     status,
                 })
                 .collect();
-            Forecaster::new()
+            let mut made = Forecaster::new()
                 .forecast(&ws.git, &inputs)
                 .unwrap_or_else(|e| {
                     ctx.out.warn(&format!("{e}\n  (no conflict forecast)"));
                     vec![Default::default(); inputs.len()]
                 })
+                .into_iter();
+            plan.tracks
+                .iter()
+                .map(|t| match t.host {
+                    Some(_) => theirs(t).unwrap_or_default(),
+                    None => made.next().unwrap_or_default(),
+                })
+                .collect()
         }
     };
     let now = crate::util::clock::now_ms();
@@ -304,6 +331,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
             };
             let (check, outside_owns) = match entry {
                 Some(e) => (e.check.clone().unwrap_or_default(), e.outside_owns.clone()),
+                None if t.host.is_some() => Default::default(),
                 None => checks_and_owns(ws, t, &owns),
             };
             let transcript = transcript.or_else(|| {
@@ -313,8 +341,13 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
             });
             let json = TrackJson {
                 name: t.name.clone(),
+                host: t.host.clone(),
                 branch: t.branch.clone(),
-                worktree: t.worktree.clone(),
+                // A host's track: its worktree there, as the host made it.
+                worktree: match (&t.host, rec) {
+                    (Some(_), Some(r)) => r.worktree.clone(),
+                    _ => t.worktree.clone(),
+                },
                 ports,
                 state: status.state,
                 last_activity: status.last_activity.map(|t| t.to_rfc3339()),
@@ -522,7 +555,9 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         )?;
     }
     let now = crate::util::clock::now_ms();
-    let rows: Vec<[String; 10]> = report
+    // A HOST column when a track runs on another host (design §11), after the name.
+    let hosts = report.tracks.iter().any(|t| t.host.is_some());
+    let rows: Vec<Vec<String>> = report
         .tracks
         .iter()
         .map(|t| {
@@ -545,7 +580,7 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
                 Some(limit) => format!("{cost}/{}", pk_status::render::format_cost(limit)),
                 None => cost,
             };
-            [
+            let mut row = vec![
                 t.name.clone(),
                 state,
                 activity,
@@ -567,10 +602,14 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
                     &t.check,
                 ),
                 t.worktree.display().to_string(),
-            ]
+            ];
+            if hosts {
+                row.insert(1, t.host.clone().unwrap_or_else(|| "-".to_string()));
+            }
+            row
         })
         .collect();
-    let header = [
+    let mut header = vec![
         "TRACK",
         "STATE",
         "ACTIVITY",
@@ -582,7 +621,10 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
         "CHECK",
         "WORKTREE",
     ];
-    let mut widths = header.map(str::len);
+    if hosts {
+        header.insert(1, "HOST");
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -591,16 +633,24 @@ pub(crate) fn print_table(plan: &Plan, report: &StatusJson, up: bool) -> Result<
     let line = |cells: &[String]| {
         cells
             .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .zip(&widths)
+            .map(|(c, &w)| format!("{c:<w$}"))
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
             .to_string()
     };
-    outln!("{}", line(&header.map(String::from)))?;
+    let header: Vec<String> = header.into_iter().map(String::from).collect();
+    outln!("{}", line(&header))?;
     for row in &rows {
         outln!("{}", line(row))?;
+    }
+    for t in report.tracks.iter().filter(|t| t.host.is_some()) {
+        if let Some(err) = &t.last_error
+            && err.contains("cannot be reached")
+        {
+            outln!("{}: {}", t.name, clean(err))?;
+        }
     }
     let resumed: Vec<&str> = report
         .tracks

@@ -88,6 +88,7 @@ pub(crate) fn watch(ctx: &Ctx, state_dir: PathBuf) -> Result<()> {
         crate::plan::Multiplexer::Tmux,
     );
     let (tx, rx) = std::sync::mpsc::channel();
+    let wake = tx.clone();
     let fs = notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
     })
@@ -98,7 +99,7 @@ pub(crate) fn watch(ctx: &Ctx, state_dir: PathBuf) -> Result<()> {
         state.tracks.len()
     );
     let git = Git::discover(&state.repo_root).ok();
-    let mut watch = Watch::new(state_dir, state, mux, fs, git);
+    let mut watch = Watch::new(state_dir, state, mux, fs, git, wake);
     watch.run(&rx)
 }
 
@@ -179,6 +180,10 @@ struct Watch {
     /// The conflict forecast, and what it said last, per track.
     forecaster: Forecaster,
     forecasts: HashMap<String, pk_status::forecast::Forecast>,
+    /// The tracks on other hosts, as their hosts' watchers stream them.
+    remotes: crate::live::remote::Remotes,
+    /// Wakes the loop when a host's stream brings news (an event without paths).
+    wake: std::sync::mpsc::Sender<notify::Result<notify::Event>>,
 }
 
 impl Watch {
@@ -188,6 +193,7 @@ impl Watch {
         mux: Mux,
         fs: notify::RecommendedWatcher,
         git: Option<Git>,
+        wake: std::sync::mpsc::Sender<notify::Result<notify::Event>>,
     ) -> Watch {
         let mut w = Watch {
             state_stamp: stamp(&state_dir),
@@ -218,6 +224,8 @@ impl Watch {
             owns: Owns::new([]),
             forecaster: Forecaster::new(),
             forecasts: HashMap::new(),
+            remotes: Default::default(),
+            wake,
         };
         w.sync_feeds();
         w
@@ -299,8 +307,11 @@ impl Watch {
                 .panes
                 .iter()
                 .find(|p| p.track == feed.name() && p.role == "agent");
-            let status = match pane {
-                Some(p) if !p.dead => {
+            let host = self.state.track(feed.name()).and_then(|r| r.host.clone());
+            let status = match (host, pane) {
+                // On a host: as the host's watcher sees it, its local pane only a view.
+                (Some(host), _) => remote_status(&host, self.remotes.view(feed.name())),
+                (None, Some(p)) if !p.dead => {
                     self.dead_since.remove(feed.name());
                     self.exit_output.remove(feed.name());
                     let mut status = pk_status::apply_idle(&feed.status(), now, idle_ms);
@@ -318,7 +329,7 @@ impl Watch {
                     }
                     status
                 }
-                _ => {
+                (None, _) => {
                     // The writer is gone: an unfinished last line is complete. Not on the word
                     // of an older list of panes, which lacks a track just added.
                     if pane.is_some() || fresh_panes {
@@ -703,7 +714,8 @@ impl Watch {
     /// track's files changed.
     fn sync_feeds(&mut self) {
         let mut old_trees = std::mem::take(&mut self.worktrees);
-        for rec in &self.state.tracks {
+        // A host's worktrees are counted by the host's watcher.
+        for rec in self.state.tracks.iter().filter(|r| r.host.is_none()) {
             let kept = old_trees
                 .iter()
                 .position(|w| w.track == rec.name && w.root == rec.worktree)
@@ -721,6 +733,7 @@ impl Watch {
         if !old_trees.is_empty() {
             self.sync_tree_watches();
         }
+        self.follow_hosts();
         let mut old: Vec<TrackFeed> = std::mem::take(&mut self.feeds);
         for rec in &self.state.tracks {
             let fresh = TrackFeed::new(rec, &self.state_dir);
@@ -746,6 +759,35 @@ impl Watch {
                 feed
             });
             self.feeds.push(feed);
+        }
+    }
+
+    /// Follows the stream of every host of the state not followed yet.
+    fn follow_hosts(&mut self) {
+        for record in &self.state.hosts {
+            let name = &record.host.name;
+            if self.remotes.follows(name) {
+                continue;
+            }
+            let tracks: Vec<String> = self
+                .state
+                .tracks
+                .iter()
+                .filter(|t| t.host.as_ref() == Some(name))
+                .map(|t| t.name.clone())
+                .collect();
+            let remote =
+                crate::session::remote::Remote::of(&self.state_dir, &self.state, record, false);
+            let wake = self.wake.clone();
+            self.remotes.follow(
+                name,
+                tracks,
+                remote.ssh().clone(),
+                remote.stream_argv(),
+                move || {
+                    let _ = wake.send(Ok(notify::Event::new(EventKind::Other)));
+                },
+            );
         }
     }
 
@@ -916,6 +958,14 @@ impl Watch {
                     .iter()
                     .find(|p| p.track == f.name() && p.role == "agent");
                 let mut entry = live::status_file::entry(f, s, pane.map(|p| p.id.clone()));
+                if let Some(theirs) = self.remotes.view(f.name()).and_then(|v| v.entry) {
+                    // The host's counts, check, owns and forecast, of the host's worktree.
+                    entry.changed_files = theirs.changed_files;
+                    entry.check = theirs.check;
+                    entry.outside_owns = theirs.outside_owns;
+                    entry.forecast = theirs.forecast;
+                    return entry;
+                }
                 let tree = self.worktrees.iter().find(|w| w.track == f.name());
                 entry.changed_files = tree.and_then(Worktree::count);
                 entry.check =
@@ -948,6 +998,20 @@ impl Watch {
         self.written = Some(entries);
         Ok(Flow::Go)
     }
+}
+
+/// The status of a track on `host`: the host watcher's, marked when the host cannot be
+/// reached (its last state kept: the agent runs on there).
+fn remote_status(host: &str, view: Option<crate::live::remote::View>) -> TrackStatus {
+    let view = view.unwrap_or_default();
+    let mut status = view.entry.map(|e| e.status).unwrap_or_default();
+    if let Some((since, why)) = view.lost {
+        status.last_error = Some(format!(
+            "host {host} cannot be reached since {} ({why})",
+            clock(since)
+        ));
+    }
+    status
 }
 
 /// Whether the agent pane `pane` of `track`, an interactive Claude that has shown no activity

@@ -45,6 +45,11 @@ pub(crate) struct Commands {
     pub env: Vec<(String, String)>,
     /// One entry per track, sorted by name (reordering tracks changes nothing that runs).
     pub tracks: Vec<TrackCommands>,
+    /// The hosts tracks run on, as `name ssh-destination repo`: where pk sends the plan's
+    /// commands and prompts with your ssh keys. Left out while empty, so approvals of plans
+    /// without hosts still hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// What one track runs.
@@ -121,6 +126,12 @@ impl Commands {
                 .then(|| plan.session.editor.clone()),
             env: plan.env.clone(),
             tracks,
+            hosts: plan
+                .hosts
+                .iter()
+                .filter(|h| plan.tracks.iter().any(|t| t.host.as_ref() == Some(&h.name)))
+                .map(|h| format!("{}: ssh {}, clone {}", h.name, h.ssh, h.repo))
+                .collect(),
         }
     }
 
@@ -128,6 +139,7 @@ impl Commands {
     /// the user's own shell as agent.
     pub(crate) fn is_empty(&self) -> bool {
         self.editor.is_none()
+            && self.hosts.is_empty()
             && self.env.is_empty()
             && self.tracks.iter().all(|t| {
                 t.setup.is_empty()
@@ -166,6 +178,9 @@ impl Commands {
         }
         for (k, v) in &self.env {
             push("[env]", "env", format!("{k}={v}"));
+        }
+        for h in &self.hosts {
+            push("[hosts]", "host", h.clone());
         }
         for t in &self.tracks {
             let section = format!("track {}", t.name);
@@ -508,6 +523,7 @@ mod tests {
         Commands {
             editor: None,
             env: vec![("LOG".into(), "debug".into())],
+            hosts: Vec::new(),
             tracks: vec![
                 TrackCommands {
                     name: "api".into(),

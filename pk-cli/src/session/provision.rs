@@ -48,7 +48,7 @@ pub(crate) enum Fresh {
 }
 
 impl Fresh {
-    fn covers(&self, track: &str) -> bool {
+    pub(crate) fn covers(&self, track: &str) -> bool {
         match self {
             Fresh::None => false,
             Fresh::All => true,
@@ -117,6 +117,8 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer, fresh: &Fr
     state.budget_usd = plan.session.budget_usd;
     let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
     let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
+    // The hosts' tracks, made there, before the panes that show them.
+    crate::session::remote::provision(ctx, ws, &mut state, fresh)?;
     guard_pushes(ws, &state, &hook.exe)?;
     trust_claude_worktrees(ctx, ws);
     write_track_files(ws, &hook)?;
@@ -195,7 +197,7 @@ fn prepare_tracks(
     // before anything is changed.
     let mut to_add: Vec<&Track> = Vec::new();
     let mut to_finish: Vec<&Track> = Vec::new();
-    for track in &plan.tracks {
+    for track in plan.tracks.iter().filter(|t| t.host.is_none()) {
         let registered = worktrees.iter().find(|w| {
             crate::util::fs::canonical(&w.path) == crate::util::fs::canonical(&track.worktree)
         });
@@ -272,7 +274,7 @@ fn prepare_tracks(
     }
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "sh".to_string());
     let env = |k: &str| std::env::var(k).ok();
-    for (track, block) in plan.tracks.iter().zip(blocks) {
+    for (track, block) in plan.tracks.iter().filter(|t| t.host.is_none()).zip(blocks) {
         let adding = to_add.iter().any(|t| t.name == track.name);
         let finishing = to_finish.iter().any(|t| t.name == track.name);
         let prev = state.track(&track.name);
@@ -302,6 +304,7 @@ fn prepare_tracks(
             owns: track.owns.clone(),
             resumed: prev.and_then(|r| r.resumed.clone()),
             finished_before: prev.is_some_and(|r| r.finished_before),
+            host: None,
         };
         // Where the agent keeps its files (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR) as the agent
         // sees them: the plan's `[env]` and the track's `env` over pk's own.
@@ -459,7 +462,7 @@ fn guard_pushes(ws: &Workspace, state: &State, exe: &Path) -> Result<()> {
     for rec in state
         .tracks
         .iter()
-        .filter(|r| r.worktree_ready)
+        .filter(|r| r.worktree_ready && r.host.is_none())
         .filter(in_plan)
     {
         if plan.session.push {
@@ -659,7 +662,7 @@ fn trust_claude_worktrees(ctx: &Ctx, ws: &Workspace) {
         .plan
         .tracks
         .iter()
-        .filter(|t| t.agent == plan::Agent::Preset(plan::AgentPreset::Claude))
+        .filter(|t| t.host.is_none() && t.agent == plan::Agent::Preset(plan::AgentPreset::Claude))
         .map(|t| t.worktree.as_path())
         .filter(|w| w.is_dir())
         .collect();
@@ -694,6 +697,10 @@ fn write_track_files(ws: &Workspace, hook: &HookTarget) -> Result<()> {
         let files = TrackFiles::of(&ws.state_dir, track, &env, hook);
         std::fs::create_dir_all(&files.dir)
             .with_context(|| format!("failed to create {}", files.dir.display()))?;
+        if track.host.is_some() {
+            // The host writes its own; this folder holds what the host's watcher said.
+            continue;
+        }
         if let Some(path) = &files.claude_settings {
             let settings = crate::session::hooks::claude_settings(&hook.exe, &files.events);
             let text = serde_json::to_string_pretty(&settings).context("failed to encode hooks")?;
@@ -721,6 +728,11 @@ fn start_track(
     fresh: &Fresh,
 ) -> Result<()> {
     use crate::session::resume::{Start, decide};
+    if rec.host.is_some() {
+        // The host decides for its agent (`pk up` there); this pane only shows it.
+        rec.agent_started_ms = Some(now);
+        return Ok(());
+    }
     match decide(&ws.state_dir, rec, fresh.covers(&rec.name)) {
         Start::Resume(c) => {
             ctx.out.step(&format!(
@@ -1021,7 +1033,12 @@ pub(super) fn agent_pane(ws: &Workspace, track: &Track, rec: &TrackRecord) -> Re
         track: track.name.clone(),
         branch: track.branch.clone(),
         port: rec.port(),
-        cwd: track.worktree.clone(),
+        // A remote track's worktree is on its host: its pane starts in the main checkout.
+        cwd: if track.host.is_some() {
+            ws.plan.repo_root.clone()
+        } else {
+            track.worktree.clone()
+        },
         argv: agent_argv(&ws.state_dir, &track.name)?,
     })
 }

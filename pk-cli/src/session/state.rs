@@ -57,6 +57,22 @@ pub(crate) struct State {
     /// it again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub landed: Vec<Landed>,
+    /// The hosts the session's remote tracks run on, as the plan named them at `pk up`, for
+    /// the panes, the watcher and a `pk down` whose plan no longer loads (design §11).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostRecord>,
+}
+
+/// A host of the session, and how pk reaches it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct HostRecord {
+    /// The plan's `[hosts.NAME]`.
+    #[serde(flatten)]
+    pub host: crate::plan::Host,
+    /// `PK_SSH_COMMAND` at `pk up`, for the panes and the watcher, which may run where it is
+    /// not set (a tmux server started earlier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_command: Option<String>,
 }
 
 /// One landing of `pk land`.
@@ -147,6 +163,10 @@ pub(crate) struct TrackRecord {
     /// says so and does not run it again (`pk up --fresh` does).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub finished_before: bool,
+    /// The host the track runs on (`[hosts.NAME]`); `None` here. A remote track's worktree,
+    /// branch and ports are the host's: pk makes and removes nothing of them here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Everything `pk agent-run` needs to start a track's agent, decided by `pk up`.
@@ -210,7 +230,13 @@ impl State {
             budget_usd: None,
             tracks: Vec::new(),
             landed: Vec::new(),
+            hosts: Vec::new(),
         }
+    }
+
+    /// The host `name` of the session.
+    pub(crate) fn host(&self, name: &str) -> Option<&HostRecord> {
+        self.hosts.iter().find(|h| h.host.name == name)
     }
 
     /// The record of a track.
@@ -310,6 +336,7 @@ mod tests {
             owns: vec!["src/api/**".into()],
             resumed: None,
             finished_before: false,
+            host: None,
         });
         state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), Some(state));

@@ -36,7 +36,21 @@ pub(crate) struct Down {
 
 /// Runs `pk down`.
 pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
-    let mut target = Target::open(ctx, args.plan.as_deref())?;
+    down_target(ctx, args, Target::open(ctx, args.plan.as_deref())?)
+}
+
+/// `pk down` of the session of `ws` (a host's, [`crate::session::on_host`]).
+pub(crate) fn down_in(ctx: &Ctx, ws: Workspace, args: &Down) -> Result<()> {
+    let target = Target {
+        session: ws.plan.session.name.clone(),
+        state_dir: ws.state_dir,
+        git: ws.git,
+        plan: Some(ws.plan),
+    };
+    down_target(ctx, args, target)
+}
+
+fn down_target(ctx: &Ctx, args: &Down, mut target: Target) -> Result<()> {
     let mut lock = SessionLock::acquire(target.git.common_dir(), &target.session)?;
     let mut loaded = State::load(&target.state_dir)?;
     if loaded.is_none()
@@ -101,6 +115,15 @@ pub(crate) fn down(ctx: &Ctx, args: &Down) -> Result<()> {
         return Err(refusal(&dirty));
     }
     fault::point("down:checked");
+    // The hosts' tracks, with the hosts' own checks, before anything here goes: a host that
+    // refuses stops the run as a dirty worktree here does.
+    crate::session::remote::tear_down(
+        ctx,
+        &target.state_dir,
+        &state,
+        args.force,
+        args.delete_branches,
+    )?;
 
     if mux.has_session(&state.session) {
         mux.kill_session(&state.session)?;

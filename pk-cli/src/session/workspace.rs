@@ -51,7 +51,8 @@ impl Workspace {
         )
     }
 
-    /// One port request per track of the plan; blocks the state already records are kept (a
+    /// One port request per track of the plan that runs here (a host's tracks take ports from
+    /// the host's registry); blocks the state already records are kept (a
     /// track's ports never change while it is up), unless the plan changed the block size.
     pub(crate) fn port_requests<'a>(
         &'a self,
@@ -60,6 +61,7 @@ impl Workspace {
         let plan = &self.plan;
         plan.tracks
             .iter()
+            .filter(|t| t.host.is_none())
             .map(|t| crate::session::ports::Request {
                 track: &t.name,
                 base: plan.ports.base,

@@ -179,6 +179,25 @@ impl Git {
             .is_ok()
     }
 
+    /// The installed git's version (`2.39.5`), or an error when git cannot run.
+    pub(crate) fn version() -> Result<String> {
+        let out =
+            crate::sys::shell::run_captured(Command::new("git").arg("--version"), "git", false)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .trim()
+            .strip_prefix("git version ")
+            .unwrap_or(text.trim())
+            .to_string())
+    }
+
+    /// The commit `name` resolves to (a branch, tag, or any revision), if any.
+    pub(crate) fn commit_id(&self, name: &str) -> Option<String> {
+        let repo = self.open().ok()?;
+        let commit = repo.revparse_single(name).ok()?.peel_to_commit().ok()?;
+        Some(commit.id().to_string())
+    }
+
     /// The branch the main checkout is on, if any (not detached, not unborn).
     pub(crate) fn current_branch(&self) -> Option<String> {
         let repo = self.open().ok()?;
