@@ -48,6 +48,36 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<u8> {
             Error::usage(format!("no track `{}` in the plan", args.track))
                 .hint(format!("tracks: {}", known.join(", ")))
         })?;
+    if track.host.is_some() {
+        let state = ws.state()?;
+        let rec = state
+            .as_ref()
+            .and_then(|s| s.track(&track.name))
+            .ok_or_else(|| {
+                Error::usage(format!("track `{}` is not up", track.name)).hint("run `pk up` first")
+            })?;
+        if args.tool {
+            return Err(Error::usage(format!(
+                "track `{}` runs on host `{}`: its difftool would open there",
+                track.name,
+                track.host.as_deref().unwrap_or_default()
+            ))
+            .hint("use `pk diff` or `pk diff --stat`, or run the difftool on the host"));
+        }
+        let mut op = vec!["diff", track.name.as_str()];
+        if args.stat {
+            op.push("--stat");
+        }
+        let state = state.as_ref().expect("checked above");
+        return crate::session::remote::passthrough(
+            ctx,
+            &ws.state_dir,
+            state,
+            rec,
+            &op,
+            &args.args,
+        );
+    }
     if !track.worktree.join(".git").exists() {
         return Err(Error::usage(format!(
             "track `{}` has no worktree ({})",

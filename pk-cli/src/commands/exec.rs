@@ -2,10 +2,9 @@
 
 use crate::cli::PlanOpt;
 use crate::ctx::Ctx;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::session::workspace::Workspace;
 use clap::Args;
-use std::process::Command;
 
 /// Run a command in a track's worktree with the track's environment.
 ///
@@ -43,19 +42,16 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<u8> {
                     .hint(format!("tracks: {}", known.join(", ")))
             }
         })?;
-    if !rec.worktree.is_dir() {
-        return Err(Error::failure(format!(
-            "the worktree of `{}` ({}) is gone",
-            rec.name,
-            rec.worktree.display()
-        ))
-        .hint("run `pk up` to make it again"));
+    if rec.host.is_some() {
+        let state = state.as_ref().expect("the track is in the state");
+        return crate::session::remote::passthrough(
+            ctx,
+            &ws.state_dir,
+            state,
+            rec,
+            &["exec", &rec.name],
+            &args.command,
+        );
     }
-    let status = Command::new(&args.command[0])
-        .args(&args.command[1..])
-        .current_dir(&rec.worktree)
-        .envs(rec.launch.env.iter().map(|(k, v)| (k, v)))
-        .status()
-        .with_context(|| format!("failed to run `{}`", args.command[0]))?;
-    Ok(crate::sys::procs::exit_code(status))
+    crate::session::exec::in_track(rec, &args.command)
 }

@@ -57,6 +57,20 @@ pub enum Op {
         #[arg(long)]
         after_drop: Option<u64>,
     },
+    /// `pk exec` of a track of this host.
+    Exec {
+        track: String,
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// `pk diff` of a track of this host.
+    Diff {
+        track: String,
+        #[arg(long)]
+        stat: bool,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Say what this host has and lacks.
     Check {
         /// Base commits the plan's tracks need.
@@ -105,6 +119,15 @@ pub fn run(ctx: &Ctx, args: &OnHostArgs) -> Result<u8> {
         } => on_host::down(ctx, &at, &stdin_text()?, *force, *delete_branches).map(|()| 0),
         Op::Stream => on_host::stream(ctx, &at).map(|()| 0),
         Op::Attach { track, after_drop } => on_host::attach(ctx, &at, track, *after_drop),
+        Op::Exec { track, command } => on_host::exec(ctx, &at, track, command),
+        Op::Diff { track, stat, args } => {
+            let show = if *stat {
+                crate::session::review::Show::Stat
+            } else {
+                crate::session::review::Show::Patch
+            };
+            on_host::diff(ctx, &at, track, show, args)
+        }
         Op::Check { commit } => {
             let have = on_host::check(ctx, &at, commit)?;
             crate::output::outln!("{have}")?;

@@ -189,6 +189,27 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
                 .hint(format!("tracks: {}", known.join(", "))));
         }
     }
+    // A host's track lands from the host's clone, whose branch it is: not from here (yet).
+    let remote: Vec<&Track> = ws.plan.tracks.iter().filter(|t| t.host.is_some()).collect();
+    for t in remote.iter().filter(|_| req.tracks.is_empty()) {
+        ctx.out.warn(&format!(
+            "{} runs on host {}: not landed from here",
+            t.name,
+            t.host.as_deref().unwrap_or_default()
+        ));
+    }
+    let remote: Vec<&&Track> = remote
+        .iter()
+        .filter(|t| req.tracks.contains(&t.name))
+        .collect();
+    if let Some(t) = remote.first() {
+        return Err(Error::usage(format!(
+            "track `{}` runs on host `{}`: pk land lands tracks of this machine only",
+            t.name,
+            t.host.as_deref().unwrap_or_default()
+        ))
+        .hint("name the tracks to land here (`pk land TRACK…`); fetch the host's branch to land it by hand"));
+    }
     let _lock = SessionLock::acquire(ws.git.common_dir(), &ws.plan.session.name)?;
     let mut state = ws.state()?.ok_or_else(|| {
         Error::usage(format!(
@@ -215,6 +236,7 @@ pub(crate) fn land(ctx: &Ctx, req: &Request, progress: &mut dyn FnMut(&Entry)) -
         .into_iter()
         .filter(|n| req.tracks.is_empty() || req.tracks.iter().any(|t| t == n))
         .filter_map(|n| ws.plan.tracks.iter().find(|t| t.name == n))
+        .filter(|t| t.host.is_none())
         .collect();
 
     let lander = Lander::open(ws.git.root(), req.dry_run)?;

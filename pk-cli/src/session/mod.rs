@@ -10,6 +10,7 @@ pub(crate) mod claude_trust;
 pub(crate) mod codex_model;
 pub(crate) mod demo;
 pub mod env_vars;
+pub(crate) mod exec;
 pub mod forecast;
 pub(crate) mod hidden_work;
 pub mod hooks;

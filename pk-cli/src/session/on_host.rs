@@ -240,6 +240,41 @@ pub(crate) fn attach(ctx: &Ctx, at: &Where, track: &str, after_drop: Option<u64>
     Err(Error::failure("failed to run tmux").wrap_cause(err.to_string()))
 }
 
+/// The record of `track` in this host's session.
+fn track_record(ctx: &Ctx, at: &Where, track: &str) -> Result<(Git, state::TrackRecord)> {
+    let git = repository(ctx, at)?;
+    let dir = state::session_dir(git.common_dir(), &at.session);
+    let rec = state::State::load(&dir)?
+        .and_then(|s| s.track(track).cloned())
+        .ok_or_else(|| {
+            Error::usage(format!("track `{track}` is not up on this host")).hint("run `pk up`")
+        })?;
+    Ok((git, rec))
+}
+
+/// `pk on-host exec TRACK -- CMD…`: `pk exec` of a track of this host.
+pub(crate) fn exec(ctx: &Ctx, at: &Where, track: &str, argv: &[String]) -> Result<u8> {
+    let (_, rec) = track_record(ctx, at, track)?;
+    crate::session::exec::in_track(&rec, argv)
+}
+
+/// `pk on-host diff TRACK [--stat] -- ARGS…`: `pk diff` of a track of this host.
+pub(crate) fn diff(
+    ctx: &Ctx,
+    at: &Where,
+    track: &str,
+    show: crate::session::review::Show,
+    args: &[String],
+) -> Result<u8> {
+    let (git, rec) = track_record(ctx, at, track)?;
+    let changes = crate::session::review::Changes::of(&git, &rec.worktree, &rec.base)?;
+    let status = changes
+        .command(show, args)
+        .status()
+        .map_err(|e| Error::failure("failed to run git").wrap_cause(e.to_string()))?;
+    Ok(crate::sys::procs::exit_code(status))
+}
+
 /// `pk on-host check`: what this host has and lacks for the plan; an error listing what it
 /// lacks.
 pub(crate) fn check(ctx: &Ctx, at: &Where, commits: &[String]) -> Result<String> {

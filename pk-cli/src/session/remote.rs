@@ -438,6 +438,45 @@ pub(crate) fn attach(state_dir: &Path, state: &State, rec: &TrackRecord) -> Resu
     }
 }
 
+/// `pk exec` or `pk diff` (`op`) of the remote track `rec` on its host, on this terminal:
+/// returns the exit status of what ran there.
+pub(crate) fn passthrough(
+    ctx: &Ctx,
+    state_dir: &Path,
+    state: &State,
+    rec: &TrackRecord,
+    op: &[&str],
+    tail: &[String],
+) -> Result<u8> {
+    use std::io::IsTerminal;
+    let host = rec.host.as_deref().unwrap_or_default();
+    let record = state.host(host).ok_or_else(|| {
+        Error::failure(format!(
+            "host `{host}` of track `{}` is not in pk's state",
+            rec.name
+        ))
+        .hint("run `pk up` again")
+    })?;
+    let remote = Remote::of(state_dir, state, record, ctx.verbose);
+    let mut argv = remote.argv(op);
+    argv.push("--".into());
+    argv.extend(tail.iter().cloned());
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let status = remote
+        .ssh()
+        .passthrough(&argv, tty)
+        .status()
+        .map_err(|e| Error::failure("failed to run ssh").wrap_cause(e.to_string()))?;
+    match status.code() {
+        Some(ssh::UNREACHABLE) => Err(Error::failure(format!(
+            "cannot reach host `{host}` (ssh {})",
+            remote.ssh().dest()
+        ))
+        .hint("`pk check` says what is missing")),
+        _ => Ok(crate::sys::procs::exit_code(status)),
+    }
+}
+
 /// Copies this pk to `host` (`pk host install`): when the host runs the same system and
 /// machine (`uname -sm`), to `~/.local/bin/pk` there; else says what to install. Returns what
 /// it did.

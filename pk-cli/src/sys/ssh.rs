@@ -167,6 +167,16 @@ impl Ssh {
         self.command(true, &remote_line(argv))
     }
 
+    /// `argv` on the host with this process's stdin, stdout and stderr, on a terminal there
+    /// when `tty` (`pk exec`, `pk diff` of a remote track).
+    pub(crate) fn passthrough(&self, argv: &[String], tty: bool) -> Command {
+        let cmd = self.command(tty, &remote_line(argv));
+        if self.verbose {
+            eprintln!("pk: running {}", shell::render(&cmd));
+        }
+        cmd
+    }
+
     /// Ends the master connection, if one runs (`ssh -O exit`).
     pub(crate) fn close(&self) {
         if !self.control.exists() {
