@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh run     # git and tmux 3.2+: what `pk up` and `pk demo` drive
 #   scripts/setup.sh test    # the above, plus what the tests drive: the wasm32-wasip1 target,
-#                            # zellij 0.45, and (unless PK_FUZZ_SECONDS=0) what `fuzz` installs
+#                            # zellij 0.45, OpenSSH's client and server, and (unless
+#                            # PK_FUZZ_SECONDS=0) what `fuzz` installs
 #   scripts/setup.sh fuzz    # nightly Rust and cargo-fuzz, for scripts/fuzz.sh
 #   scripts/setup.sh node    # node and npm, for scripts/agents.sh (the real agent CLIs)
 #
@@ -132,6 +133,15 @@ if ! zellij --version 2>/dev/null | grep -q '^zellij 0\.45\.'; then
   cargo install zellij --version 0.45.1 --locked --quiet
 fi
 
+# OpenSSH, for the remote-host tests: the client pk drives and a server the tests start on
+# 127.0.0.1 with throwaway keys (never the machine's own sshd or ~/.ssh).
+sshd_path() { command -v sshd 2>/dev/null || { [ -x /usr/sbin/sshd ] && echo /usr/sbin/sshd; }; }
+if ! command -v ssh >/dev/null 2>&1 || [ -z "$(sshd_path)" ]; then
+  say "installing openssh-server with the system's package manager (the remote-host tests start an sshd on 127.0.0.1)"
+  system_install openssh-client openssh-server
+  # Debian starts the service; the tests run their own on another port, so it may run or not.
+fi
+
 [ "${PK_FUZZ_SECONDS:-20}" = 0 ] || fuzz_setup
 
-say "ready to test pk: $(git --version), $(tmux -V), $(zellij --version)"
+say "ready to test pk: $(git --version), $(tmux -V), $(zellij --version), $(ssh -V 2>&1)"

@@ -12,7 +12,7 @@ bash scripts/agents.sh
 # What setup installed with cargo, first; then every tool the tests need is required.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Snapshots (insta) are compared, never written: a change fails until it is reviewed.
-export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1 PK_REQUIRE_AGENTS=1 INSTA_UPDATE=no
+export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1 PK_REQUIRE_AGENTS=1 PK_REQUIRE_SSHD=1 INSTA_UPDATE=no
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -8,6 +8,7 @@ pub mod bench;
 mod bin;
 pub mod fake_model;
 mod hermetic;
+pub mod ssh_host;
 mod wait;
 
 pub use bin::{pk_bin, pk_cli_dir};

@@ -79,7 +79,16 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let mut hosts_ok = true;
     for (name, said) in crate::session::remote::check(&ws, ctx.verbose) {
         match said {
-            Ok(have) => outln!("host {name}: ok ({have})")?,
+            Ok(found) if found.lack.is_empty() => {
+                outln!("host {name}: ok ({})", found.have.join(", "))?
+            }
+            Ok(found) => {
+                hosts_ok = false;
+                outln!("host {name}: lacks what the plan needs")?;
+                for lack in &found.lack {
+                    outln!("  {lack}")?;
+                }
+            }
             Err(e) => {
                 hosts_ok = false;
                 outln!("host {name}: {}", e.message)?;

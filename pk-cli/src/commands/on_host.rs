@@ -129,8 +129,11 @@ pub fn run(ctx: &Ctx, args: &OnHostArgs) -> Result<u8> {
             on_host::diff(ctx, &at, track, show, args)
         }
         Op::Check { commit } => {
-            let have = on_host::check(ctx, &at, commit)?;
-            crate::output::outln!("{have}")?;
+            let said = on_host::check(ctx, &at, commit);
+            let json = serde_json::to_string(&said).map_err(|e| {
+                Error::failure("failed to encode the answer").wrap_cause(e.to_string())
+            })?;
+            crate::output::outln!("{json}")?;
             Ok(0)
         }
     }

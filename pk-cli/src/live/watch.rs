@@ -602,10 +602,12 @@ impl Watch {
         if self.worktrees.iter().any(Worktree::first_count_pending) {
             return false;
         }
+        // A host's track is forecast by the host's watcher, against the host's clone.
         let inputs: Vec<TrackInput> = self
             .state
             .tracks
             .iter()
+            .filter(|rec| rec.host.is_none())
             .map(|rec| TrackInput {
                 name: rec.name.clone(),
                 base: rec.base.clone(),

@@ -275,9 +275,12 @@ pub(crate) fn diff(
     Ok(crate::sys::procs::exit_code(status))
 }
 
-/// `pk on-host check`: what this host has and lacks for the plan; an error listing what it
-/// lacks.
-pub(crate) fn check(ctx: &Ctx, at: &Where, commits: &[String]) -> Result<String> {
+/// `pk on-host check`: what this host has and what it lacks for the plan.
+pub(crate) fn check(
+    ctx: &Ctx,
+    at: &Where,
+    commits: &[String],
+) -> crate::session::remote::HostCheck {
     let mut have = vec![format!(
         "pk {} (protocol {PROTOCOL})",
         env!("CARGO_PKG_VERSION")
@@ -311,14 +314,7 @@ pub(crate) fn check(ctx: &Ctx, at: &Where, commits: &[String]) -> Result<String>
         }
         Err(e) => lack.push(e.message.clone()),
     }
-    if lack.is_empty() {
-        Ok(have.join(", "))
-    } else {
-        Err(lack.into_iter().fold(
-            Error::failure("this host lacks what the plan needs"),
-            |e, l| e.wrap_cause(l),
-        ))
-    }
+    crate::session::remote::HostCheck { have, lack }
 }
 
 #[cfg(test)]

@@ -117,8 +117,9 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer, fresh: &Fr
     state.budget_usd = plan.session.budget_usd;
     let hook = HookTarget::current(&|k| std::env::var(k).ok())?;
     let made = prepare_tracks(ctx, ws, &mut state, &hook)?;
-    // The hosts' tracks, made there, before the panes that show them.
-    crate::session::remote::provision(ctx, ws, &mut state, fresh)?;
+    // The hosts' tracks, made there, before the panes that show them. A host that cannot be
+    // reached does not hold the others back: its tracks wait for the next `pk up`.
+    let unreached = crate::session::remote::provision(ctx, ws, &mut state, fresh)?;
     guard_pushes(ws, &state, &hook.exe)?;
     trust_claude_worktrees(ctx, ws);
     write_track_files(ws, &hook)?;
@@ -156,6 +157,9 @@ pub(crate) fn up(ctx: &Ctx, ws: &Workspace, multiplexer: Multiplexer, fresh: &Fr
         }
     }
     summarize(ctx, plan, &state, &made, panes_made);
+    if let Some(err) = unreached {
+        return Err(err);
+    }
     Ok(Up { mux, state })
 }
 
@@ -976,7 +980,7 @@ pub(super) fn add_missing_panes(
     mut add: impl FnMut(&Track, &AgentPane) -> Result<()>,
 ) -> Result<usize> {
     let mut made = 0;
-    for track in &ws.plan.tracks {
+    for track in with_record(ws, state) {
         if has_pane(&track.name) {
             continue;
         }
@@ -1010,7 +1014,7 @@ pub(super) fn fresh_agents(
     now: i64,
     fresh: &Fresh,
 ) -> Result<Vec<AgentPane>> {
-    for track in &ws.plan.tracks {
+    for track in with_record(ws, state) {
         start_track(
             ctx,
             ws,
@@ -1021,10 +1025,18 @@ pub(super) fn fresh_agents(
     }
     state.save(&ws.state_dir)?;
     crate::fault::point("up:session-starting");
+    with_record(ws, state)
+        .iter()
+        .map(|t| agent_pane(ws, t, state.track(&t.name).expect("recorded")))
+        .collect()
+}
+
+/// The plan's tracks pk has a record of: all but those of a host that could not be reached.
+fn with_record<'a>(ws: &'a Workspace, state: &State) -> Vec<&'a Track> {
     ws.plan
         .tracks
         .iter()
-        .map(|t| agent_pane(ws, t, state.track(&t.name).expect("recorded")))
+        .filter(|t| state.track(&t.name).is_some())
         .collect()
 }
 

@@ -32,6 +32,15 @@ const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 /// The exit status of `pk on-host` when the host's pk speaks another protocol.
 pub(crate) const WRONG_PROTOCOL: i32 = 64;
 
+/// What `pk on-host check` found: what the host has, and what it lacks for the plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct HostCheck {
+    /// Found, for people (`git 2.39.5`, `clone /home/dev/src/shop`).
+    pub have: Vec<String>,
+    /// Missing, each with what to do.
+    pub lack: Vec<String>,
+}
+
 /// One track as the host made it (`pk on-host up`'s answer).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct HostTrack {
@@ -148,7 +157,8 @@ impl Remote {
                 "check that `ssh {} true` works (or PK_SSH_COMMAND); `pk check` says what is missing",
                 self.ssh.dest()
             )),
-            Some(127) => Error::failure(format!("pk is not installed on host `{name}`"))
+            // Not found, or found and not runnable by that user.
+            Some(126 | 127) => Error::failure(format!("pk is not installed on host `{name}`"))
                 .wrap_cause(said)
                 .hint(format!("run `pk host install {name}`")),
             Some(WRONG_PROTOCOL) => Error::failure(format!(
@@ -209,11 +219,18 @@ fn record_hosts(ws: &Workspace, state: &mut State) {
 }
 
 /// `pk up` for the plan's remote tracks: each host makes its tracks (one round trip), and
-/// their records here say where they are. Before the panes that show them.
-pub(crate) fn provision(ctx: &Ctx, ws: &Workspace, state: &mut State, fresh: &Fresh) -> Result<()> {
+/// their records here say where they are. Before the panes that show them. A host that fails
+/// is skipped, the others go on; the error of the first (its tracks not started) is returned
+/// for `pk up` to report once the rest is up.
+pub(crate) fn provision(
+    ctx: &Ctx,
+    ws: &Workspace,
+    state: &mut State,
+    fresh: &Fresh,
+) -> Result<Option<Error>> {
     let plan = &ws.plan;
     if plan.tracks.iter().all(|t| t.host.is_none()) {
-        return Ok(());
+        return Ok(None);
     }
     record_hosts(ws, state);
     state.save(&ws.state_dir)?;
@@ -221,6 +238,7 @@ pub(crate) fn provision(ctx: &Ctx, ws: &Workspace, state: &mut State, fresh: &Fr
         Error::failure(format!("failed to read {}", plan.path.display())).wrap_cause(e.to_string())
     })?;
     let now = crate::util::clock::now_ms();
+    let mut failed: Option<Error> = None;
     for record in state.hosts.clone() {
         let tracks: Vec<&crate::plan::Track> = plan
             .tracks
@@ -248,7 +266,25 @@ pub(crate) fn provision(ctx: &Ctx, ws: &Workspace, state: &mut State, fresh: &Fr
             record.host.ssh,
             tracks.len()
         ));
-        let out = remote.run(&op, Some(&text))?;
+        let out = match remote.run(&op, Some(&text)) {
+            Ok(out) => out,
+            Err(e) => {
+                let names: Vec<&str> = tracks.iter().map(|t| t.name.as_str()).collect();
+                ctx.out.warn(&format!(
+                    "host {}: {} not started ({})",
+                    record.host.name,
+                    names.join(", "),
+                    e.message
+                ));
+                if failed.is_none() {
+                    failed = Some(e.hint(format!(
+                        "the other tracks are up; `pk up` again starts {} once the host can be reached",
+                        names.join(", ")
+                    )));
+                }
+                continue;
+            }
+        };
         // What the host's pk did, as it said it, under its name.
         for line in String::from_utf8_lossy(&out.stderr).lines() {
             ctx.out.step(&format!("    {}: {line}", record.host.name));
@@ -299,7 +335,7 @@ pub(crate) fn provision(ctx: &Ctx, ws: &Workspace, state: &mut State, fresh: &Fr
         }
         state.save(&ws.state_dir)?;
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// `pk down` on every host of the session, before anything here is touched: each host checks
@@ -347,41 +383,45 @@ pub(crate) fn tear_down(
     Ok(())
 }
 
-/// What `pk check` says of each host: whether ssh reaches it and what it lacks (pk, git,
-/// tmux, the clone, the base commit). `Err` lines are problems.
+/// What `pk check` says of each host: what it has, or why it cannot be used (ssh does not
+/// reach it, pk is missing there, or what the host lacks: git, tmux, the clone, a base commit).
 pub(crate) fn check(
     ws: &Workspace,
     verbose: bool,
-) -> Vec<(String, std::result::Result<String, Error>)> {
+) -> Vec<(String, std::result::Result<HostCheck, Error>)> {
     let plan = &ws.plan;
-    let mut out = Vec::new();
-    let state_dir = &ws.state_dir;
-    let mut state = State::new(&plan.session.name, &plan.path, &plan.repo_root, None);
-    state.socket = None;
-    for host in &plan.hosts {
-        let record = HostRecord {
-            host: host.clone(),
-            ssh_command: None,
-        };
-        let remote = Remote::of(state_dir, &state, &record, verbose);
-        let bases: Vec<String> = plan
-            .tracks
-            .iter()
-            .filter(|t| t.host.as_ref() == Some(&host.name))
-            .filter_map(|t| ws.git.commit_id(&t.base))
-            .collect();
-        let mut op = vec!["check".to_string()];
-        for b in &bases {
-            op.push("--commit".into());
-            op.push(b.clone());
-        }
-        let op: Vec<&str> = op.iter().map(String::as_str).collect();
-        let said = remote
-            .run(&op, None)
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        out.push((host.name.clone(), said));
-    }
-    out
+    let state = State::new(&plan.session.name, &plan.path, &plan.repo_root, None);
+    plan.hosts
+        .iter()
+        .map(|host| {
+            let record = HostRecord {
+                host: host.clone(),
+                ssh_command: None,
+            };
+            let remote = Remote::of(&ws.state_dir, &state, &record, verbose);
+            let mut op = vec!["check".to_string()];
+            for t in plan
+                .tracks
+                .iter()
+                .filter(|t| t.host.as_ref() == Some(&host.name))
+            {
+                if let Some(commit) = ws.git.commit_id(&t.base) {
+                    op.extend(["--commit".to_string(), commit]);
+                }
+            }
+            let op: Vec<&str> = op.iter().map(String::as_str).collect();
+            let said = remote.run(&op, None).and_then(|out| {
+                serde_json::from_slice(&out.stdout).map_err(|e| {
+                    Error::failure(format!(
+                        "host `{}` answered `pk check` with something pk cannot read",
+                        host.name
+                    ))
+                    .wrap_cause(e.to_string())
+                })
+            });
+            (host.name.clone(), said)
+        })
+        .collect()
 }
 
 /// What a remote track's pane runs (`pk agent-run` of a track on a host): the host's agent,
