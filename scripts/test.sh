@@ -34,6 +34,8 @@ echo "== conflict forecast bench (quick: prints the ratios, fails only when a co
 PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench forecast --locked
 echo "== pk land bench (quick: prints the ratios, fails only when a command or check fails)"
 PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench land --locked
+echo "== remote bench (quick: a status change on a host to the local bar, over ssh on loopback)"
+PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench remote --locked
 echo "== fuzzing, bounded (PK_FUZZ_SECONDS per target, default 20; 0 skips it)"
 if [ "${PK_FUZZ_SECONDS:-20}" != 0 ]; then
   bash scripts/fuzz.sh "${PK_FUZZ_SECONDS:-20}"

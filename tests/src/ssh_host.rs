@@ -58,27 +58,43 @@ fn ensure_host_user() {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if exists() {
-        return;
+    if !exists() {
+        let _ = Command::new("useradd")
+            .args([
+                "--system",
+                "--shell",
+                "/bin/sh",
+                "--home-dir",
+                "/",
+                "--no-create-home",
+                HOST_USER,
+            ])
+            .stderr(Stdio::null())
+            .status();
     }
-    let _ = Command::new("useradd")
-        .args([
-            "--system",
-            "--shell",
-            "/bin/sh",
-            "--home-dir",
-            "/nonexistent",
-            "--no-create-home",
-            HOST_USER,
-        ])
-        .stderr(Stdio::null())
-        .status();
     assert!(exists(), "could not create the user {HOST_USER}");
-    // Not locked (`!`), which sshd refuses without PAM; `*` still takes no password.
-    let _ = Command::new("usermod")
-        .args(["-p", "*", HOST_USER])
-        .stderr(Stdio::null())
-        .status();
+    // Not locked (`!`), which sshd refuses without PAM (`*` still takes no password), and a
+    // home sshd can enter (the sessions' HOME is each test's, from `SetEnv`).
+    let ready = || {
+        let field = |db: &str, n: usize| {
+            let out = Command::new("getent").args([db, HOST_USER]).output().ok()?;
+            let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            line.split(':').nth(n).map(str::to_string)
+        };
+        field("shadow", 1).as_deref() == Some("*") && field("passwd", 5).as_deref() == Some("/")
+    };
+    // Tests in parallel may change it at once: usermod then fails on the lock; tried again.
+    for _ in 0..20 {
+        if ready() {
+            return;
+        }
+        let _ = Command::new("usermod")
+            .args(["-p", "*", "-d", "/", HOST_USER])
+            .stderr(Stdio::null())
+            .status();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("could not unlock the user {HOST_USER} for sshd");
 }
 
 fn free_port() -> u16 {
