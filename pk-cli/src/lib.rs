@@ -7,10 +7,10 @@
 //! | --- | --- | --- |
 //! | `cli`, `commands/` | one module per subcommand: parse its args, call the domain, print; no command calls another | everything below |
 //! | [`live`] | the watcher: followers and checkpoints, the watch loop, the status assembly, change counts, rendering of agents' streams | session, plan, layout, sys, util, leaves |
-//! | [`session`] | what pk makes and unmakes: provisioning, recovery, teardown (with the work `pk down` must never lose), state, locks, ports, approvals, the demo's repository, agent presets, transcript locations, hooks, env | plan, layout, sys, util, leaves |
+//! | [`session`] | what pk makes and unmakes: provisioning, recovery, teardown (with the work `pk down` must never lose), state, locks, ports, approvals, the demo's repository, agent presets, transcript locations, hooks, env, tracks on other hosts (both halves) | plan, layout, sys, util, leaves |
 //! | [`plan`] | `parallel.toml` read strictly into a `Plan` | layout (its `Shape`), sys, leaves |
 //! | [`layout`] | the tmux and zellij layouts of a plan | sys, leaves |
-//! | [`sys`] | one wrapper per program: git, tmux, zellij, the multiplexer enum over both, the shell, processes | util, leaves |
+//! | [`sys`] | one wrapper per program: git, tmux, zellij, the multiplexer enum over both, ssh, the shell, processes | util, leaves |
 //! | [`util`] | clock, atomic writes, one locked JSON store, parallel maps | `error` only |
 //! | leaves: [`error`], [`output`], [`ctx`], [`diag`], [`fault`] | errors, styled output, the context of a run, plan diagnostics, fault injection | each other only (`ctx` → `output` → `error`) |
 //!

@@ -158,7 +158,7 @@ const STREAM_ALIVE: Duration = Duration::from_secs(2);
 pub(crate) fn stream(ctx: &Ctx, at: &Where) -> Result<()> {
     let git = repository(ctx, at)?;
     let state_dir = state::session_dir(git.common_dir(), &at.session);
-    let file = state_dir.join(crate::live::status_file::STATUS_FILE);
+    let file = state_dir.join(pk_status::status_file::STATUS_FILE);
     let mut out = std::io::stdout().lock();
     let mut last: Option<Vec<u8>> = None;
     let mut said = std::time::Instant::now();
