@@ -19,8 +19,17 @@ const RETRY: Duration = Duration::from_secs(1);
 pub(crate) struct View {
     /// The host watcher's last entry of it, if one came.
     pub(crate) entry: Option<TrackEntry>,
-    /// Since when (Unix ms) and why the host cannot be reached, while it cannot.
-    pub(crate) lost: Option<(i64, String)>,
+    /// Since when (Unix ms) the host's stream is lost, and why, while it is.
+    pub(crate) lost: Option<(i64, Lost)>,
+}
+
+/// Why a host's stream is lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Lost {
+    /// ssh could not reach the host, or lost it: what ssh said.
+    Unreachable(String),
+    /// The host's session ended (its stream said so by ending well).
+    Ended,
 }
 
 /// The remote tracks' views, kept up to date by one thread per host.
@@ -52,7 +61,7 @@ impl Remotes {
         let host = host.to_string();
         let spawned = std::thread::Builder::new()
             .name(format!("pk-remote-{host}"))
-            .spawn(move || follow(&host, &tracks, &ssh, &argv, &views, &wake));
+            .spawn(move || follow(&tracks, &ssh, &argv, &views, &wake));
         if let Err(e) = spawned {
             eprintln!("pk watch: cannot follow a host: {e}");
         }
@@ -65,14 +74,13 @@ impl Remotes {
 }
 
 fn follow(
-    host: &str,
     tracks: &[String],
     ssh: &Ssh,
     argv: &[String],
     views: &Mutex<HashMap<String, View>>,
     wake: &dyn Fn(),
 ) {
-    let lose = |why: String| {
+    let lose = |why: Lost| {
         let now = crate::util::clock::now_ms();
         if let Ok(mut views) = views.lock() {
             for t in tracks {
@@ -116,6 +124,11 @@ fn follow(
                     let _ = stderr.read_to_string(&mut said);
                 }
                 let status = child.wait();
+                if status.as_ref().is_ok_and(std::process::ExitStatus::success) {
+                    lose(Lost::Ended);
+                    std::thread::sleep(RETRY);
+                    continue;
+                }
                 let why = said
                     .lines()
                     .rev()
@@ -126,9 +139,9 @@ fn follow(
                         Ok(s) => format!("its stream ended ({s})"),
                         Err(e) => e.to_string(),
                     });
-                lose(format!("host {host}: {why}"));
+                lose(Lost::Unreachable(why));
             }
-            Err(e) => lose(format!("host {host}: cannot run ssh: {e}")),
+            Err(e) => lose(Lost::Unreachable(format!("cannot run ssh: {e}"))),
         }
         std::thread::sleep(RETRY);
     }

@@ -1007,12 +1007,18 @@ impl Watch {
 fn remote_status(host: &str, view: Option<crate::live::remote::View>) -> TrackStatus {
     let view = view.unwrap_or_default();
     let mut status = view.entry.map(|e| e.status).unwrap_or_default();
-    if let Some((since, why)) = view.lost {
-        status.last_error = Some(format!(
+    use crate::live::remote::Lost;
+    status.last_error = match view.lost {
+        Some((since, Lost::Unreachable(why))) => Some(format!(
             "host {host} cannot be reached since {} ({why})",
             clock(since)
-        ));
-    }
+        )),
+        Some((since, Lost::Ended)) => Some(format!(
+            "its session on host {host} ended at {}",
+            clock(since)
+        )),
+        None => status.last_error,
+    };
     status
 }
 

@@ -383,6 +383,14 @@ pub(crate) fn tear_down(
     Ok(())
 }
 
+/// Closes the connection to every host of the session (at the end of `pk down`): what the
+/// watcher's stream opened again meanwhile goes too.
+pub(crate) fn close_all(state_dir: &Path, state: &State) {
+    for record in &state.hosts {
+        Remote::of(state_dir, state, record, false).ssh().close();
+    }
+}
+
 /// What `pk check` says of each host: what it has, or why it cannot be used (ssh does not
 /// reach it, pk is missing there, or what the host lacks: git, tmux, the clone, a base commit).
 pub(crate) fn check(

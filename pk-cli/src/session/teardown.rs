@@ -148,6 +148,8 @@ fn down_target(ctx: &Ctx, args: &Down, mut target: Target) -> Result<()> {
         ));
     }
     fault::point("down:processes-ended");
+    // The watcher is gone with the session: its stream's connection to a host goes too.
+    crate::session::remote::close_all(&target.state_dir, &state);
 
     // One by one, what is quick or rare: forget worktrees deleted by hand, save the work of
     // dirty ones (--force), mark the rest as being removed and delete pk's own copies from the
