@@ -152,6 +152,7 @@ pub fn check_bars(tracks: &[(&str, &TrackStatus)]) {
                 forecast: None,
                 check: None,
                 outside_owns: Vec::new(),
+        unreachable: false,
             })
             .collect(),
     };

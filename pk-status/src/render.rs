@@ -34,6 +34,8 @@ pub struct Marks {
     pub check: CheckState,
     /// It changed files outside its `owns`, or inside another track's.
     pub outside_owns: bool,
+    /// It runs on another host that cannot be reached now: its state is the last one known.
+    pub unreachable: bool,
 }
 
 impl Marks {
@@ -42,9 +44,13 @@ impl Marks {
         Marks {
             check: entry.check.as_ref().map_or(CheckState::None, |c| c.state),
             outside_owns: !entry.outside_owns.is_empty(),
+            unreachable: entry.unreachable,
         }
     }
 }
+
+/// Beside the name of a track on a host that cannot be reached.
+pub const UNREACHABLE_MARK: &str = "↯";
 
 /// How a segment should look; the zellij plugin maps these to its colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -396,6 +402,14 @@ fn layout(
         }
         if m.outside_owns {
             out.push(track_seg(format!("{sep}⚑"), pick(Style::Dim), i));
+            sep = "";
+        }
+        if m.unreachable {
+            out.push(track_seg(
+                format!("{sep}{UNREACHABLE_MARK}"),
+                pick(Style::Warn),
+                i,
+            ));
         }
         if d.words {
             out.push(track_seg(format!(" {}", status.state), pick(Style::Dim), i));
@@ -643,19 +657,21 @@ mod tests {
             Marks {
                 check: CheckState::Fail,
                 outside_owns: false,
+                unreachable: false,
             },
             Marks {
                 check: CheckState::Pass,
                 outside_owns: true,
+                unreachable: true,
             },
         ];
         let tracks = [("api", &a), ("web", &b)];
         let l = |w| plain(&segments_marked(&tracks, &marks, w));
         assert_eq!(
             l(200),
-            "● api ✗ working $0.42 │ ✓ web ✓⚑ done $0.10 │ Σ $0.52"
+            "● api ✗ working $0.42 │ ✓ web ✓⚑↯ done $0.10 │ Σ $0.52"
         );
-        assert_eq!(l(20), "●api✗ ✓web✓⚑ Σ$0.52");
+        assert_eq!(l(20), "●api✗ ✓web✓⚑↯ Σ$0.52");
         let segs = segments_marked(&tracks, &marks, 200);
         let fail = segs.iter().find(|s| s.text == " ✗").unwrap();
         assert_eq!(fail.style, Style::Mark(TrackState::Error));
@@ -665,6 +681,7 @@ mod tests {
             let m = [Marks {
                 check,
                 outside_owns: false,
+                unreachable: false,
             }];
             assert_eq!(
                 plain(&segments_marked(&[("api", &a)], &m, 200)),

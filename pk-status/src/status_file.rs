@@ -66,6 +66,10 @@ pub struct TrackEntry {
     /// Changed paths outside the track's `owns`, or inside another track's.
     #[serde(default)]
     pub outside_owns: Vec<String>,
+    /// The track runs on another host that cannot be reached now (design §11): its status is
+    /// the last one the host's watcher sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// Where a track's success criterion (`done_when`) stands.

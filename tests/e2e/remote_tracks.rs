@@ -108,9 +108,17 @@ fn wait_remote(env: &TestEnv, host: &SshHost, what: &str, mut f: impl FnMut() ->
 
 /// The local session's status bar (the watcher's `status-right`).
 fn bar(env: &TestEnv) -> String {
-    let raw = env
-        .tmux(&["show-options", "-v", "-t", "=shop:", "status-right"])
-        .stdout;
+    // A UTF-8 client, or tmux prints `_` for the bar's marks.
+    let mut cmd = std::process::Command::new("tmux");
+    env.apply_env(&mut cmd);
+    cmd.env("LANG", "C.UTF-8").arg("-L").arg(&env.socket).args([
+        "show-options",
+        "-v",
+        "-t",
+        "=shop:",
+        "status-right",
+    ]);
+    let raw = Run::from(cmd.output().unwrap()).stdout;
     // As a client draws it: without tmux's style marks (`#[fg=green]`).
     let mut shown = String::new();
     let mut rest = raw.as_str();
@@ -281,6 +289,14 @@ fn a_host_whose_sshd_stopped_is_marked_and_the_local_tracks_go_on() {
     });
     let table = pk_ok(&env, &host, &["status"]);
     assert!(table.stdout.contains("cannot be reached"), "{table}");
+    assert_eq!(status_of(&env, &host, "web")["unreachable"], true);
+    // The bar marks it beside its name, its last state kept.
+    wait_remote(
+        &env,
+        &host,
+        "the bar to mark web, its last state kept",
+        || bar(&env).contains("web ↯ waiting"),
+    );
     // The local track is untouched.
     assert_eq!(status_of(&env, &host, "api")["alive"], true);
     let exec = pk_ok(&env, &host, &["exec", "api", "--", "true"]);

@@ -60,6 +60,8 @@ pub struct LandedJson {
 pub struct TrackJson {
     /// The host the track runs on (`[hosts.NAME]`); null on this machine.
     pub host: Option<String>,
+    /// The track's host cannot be reached now: its status is the last one known.
+    pub unreachable: bool,
     /// Track name.
     pub name: String,
     /// Branch.
@@ -342,6 +344,7 @@ pub(crate) fn collect(ctx: &Ctx, ws: &Workspace, state: Option<&State>) -> Resul
             let json = TrackJson {
                 name: t.name.clone(),
                 host: t.host.clone(),
+                unreachable: entry.is_some_and(|e| e.unreachable),
                 branch: t.branch.clone(),
                 // A host's track: its worktree there, as the host made it.
                 worktree: match (&t.host, rec) {

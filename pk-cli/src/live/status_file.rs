@@ -21,6 +21,7 @@ pub(crate) fn entry(feed: &TrackFeed, status: TrackStatus, pane: Option<String>)
         changed_files: None,
         check: None,
         outside_owns: Vec::new(),
+        unreachable: false,
         forecast: None,
     }
 }

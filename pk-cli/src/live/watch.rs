@@ -960,7 +960,11 @@ impl Watch {
                     .iter()
                     .find(|p| p.track == f.name() && p.role == "agent");
                 let mut entry = live::status_file::entry(f, s, pane.map(|p| p.id.clone()));
-                if let Some(theirs) = self.remotes.view(f.name()).and_then(|v| v.entry) {
+                let view = self.remotes.view(f.name());
+                entry.unreachable = view.as_ref().is_some_and(|v| {
+                    matches!(v.lost, Some((_, crate::live::remote::Lost::Unreachable(_))))
+                });
+                if let Some(theirs) = view.and_then(|v| v.entry) {
                     // The host's counts, check, owns and forecast, of the host's worktree.
                     entry.changed_files = theirs.changed_files;
                     entry.check = theirs.check;
