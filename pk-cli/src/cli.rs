@@ -45,6 +45,7 @@ pub enum Command {
     Focus(crate::commands::FocusArgs),
     Layout(crate::commands::LayoutArgs),
     Host(crate::commands::HostArgs),
+    Serve(crate::commands::ServeArgs),
     Watch(crate::commands::WatchArgs),
     Demo(crate::commands::DemoArgs),
     Completions(crate::commands::CompletionsArgs),

@@ -29,6 +29,7 @@ pub mod plan;
 pub(crate) mod session;
 pub(crate) mod sys;
 pub(crate) mod util;
+pub(crate) mod web;
 
 use clap::Parser;
 use std::ffi::OsString;

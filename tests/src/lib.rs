@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod bench;
 mod bin;
+pub mod browser;
 pub mod fake_model;
 mod hermetic;
 pub mod ssh_host;

@@ -16,6 +16,7 @@ mod layout;
 mod on_host;
 mod push_refused;
 mod replay;
+mod serve;
 mod status;
 mod up;
 // Public only for `watch::TICK`, which the benches still import from here.
@@ -38,6 +39,7 @@ pub(crate) use layout::LayoutArgs;
 pub(crate) use on_host::OnHostArgs;
 pub(crate) use push_refused::PushRefusedArgs;
 pub(crate) use replay::ReplayArgs;
+pub(crate) use serve::ServeArgs;
 pub(crate) use status::StatusArgs;
 pub(crate) use up::UpArgs;
 pub(crate) use watch::WatchArgs;
@@ -60,6 +62,7 @@ pub(crate) fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Focus(args) => focus::run(ctx, &args).map(|()| 0),
         Command::Layout(args) => layout::run(ctx, &args).map(|()| 0),
         Command::Host(args) => host::run(ctx, &args).map(|()| 0),
+        Command::Serve(args) => serve::run(ctx, &args).map(|()| 0),
         Command::OnHost(args) => on_host::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args).map(|()| 0),
         Command::Demo(args) => demo::run(ctx, &args).map(|()| 0),

@@ -22,6 +22,7 @@ pub(crate) mod conversation;
 pub(crate) mod dirt;
 mod feed;
 mod follower;
+pub(crate) mod notify;
 pub(crate) mod remote;
 pub mod render;
 pub(crate) mod status;

@@ -165,6 +165,8 @@ struct Watch {
     /// Each track's budget file as last written (or found, for a watcher started again).
     budget_files: HashMap<String, BudgetFile>,
     notify_send: Option<PathBuf>,
+    /// The user's `[notify]`, if any (read when the watcher starts).
+    notify: Option<crate::session::user_config::Notify>,
     /// The tracks named by the alert message on the clients' status lines, and until when it
     /// shows: a track of it that changes state again takes the message away, so that it never
     /// says `waiting` over a bar that says `working`.
@@ -217,6 +219,7 @@ impl Watch {
             written: None,
             budget_files: HashMap::new(),
             notify_send: find_on_path("notify-send"),
+            notify: user_notify(),
             message: None,
             trust_dialog: HashSet::new(),
             checks: Checks::new(&state_dir),
@@ -916,6 +919,23 @@ impl Watch {
                 alerts.push(format!("pk: {}", alert_text(name, status)));
                 alerted.push(name.clone());
             }
+            if let Some(notify) = &self.notify
+                && crate::live::notify::worth_it(*state)
+            {
+                crate::live::notify::send(
+                    notify,
+                    crate::live::notify::Notice {
+                        session: self.state.session.clone(),
+                        track: name.clone(),
+                        state: *state,
+                        text: alert_text(name, status),
+                        link: notify
+                            .link
+                            .clone()
+                            .or_else(|| crate::live::notify::served_link(&self.state_dir)),
+                    },
+                );
+            }
         }
         if alerts.is_empty() {
             if outdated {
@@ -1003,6 +1023,18 @@ impl Watch {
         }
         self.written = Some(entries);
         Ok(Flow::Go)
+    }
+}
+
+/// The user's `[notify]` settings; a bad file is said once and sends nothing.
+fn user_notify() -> Option<crate::session::user_config::Notify> {
+    let path = crate::session::user_config::path(&|k| std::env::var(k).ok())?;
+    match crate::session::user_config::load(&path) {
+        Ok(config) => config.notify,
+        Err(e) => {
+            println!("pk watch: {e} (no notifications are sent)");
+            None
+        }
     }
 }
 

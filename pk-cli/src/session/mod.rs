@@ -28,5 +28,6 @@ pub(crate) mod review;
 pub mod state;
 pub(crate) mod teardown;
 pub mod transcript;
+pub(crate) mod user_config;
 pub(crate) mod user_prices;
 pub mod workspace;

@@ -25,6 +25,17 @@ impl Multiplexer {
     }
 }
 
+/// A key to type into a pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// Return.
+    Enter,
+    /// Escape.
+    Escape,
+    /// Text, typed as it is (no key names).
+    Text(String),
+}
+
 /// tmux (on a socket) or zellij.
 #[derive(Debug, Clone)]
 pub(crate) enum Mux {
@@ -95,6 +106,40 @@ impl Mux {
                 ])
                 .map(drop),
             Mux::Zellij(z) => z.focus(session, &pane.id),
+        }
+    }
+
+    /// Types `keys` into `pane`, as a person at its terminal would.
+    pub(crate) fn send_keys(&self, session: &str, pane: &Pane, keys: &[Key]) -> Result<()> {
+        match self {
+            Mux::Tmux(t) => t
+                .run(
+                    keys.iter()
+                        .map(|k| match k {
+                            Key::Enter => Cmd::new("send-keys").opt("-t", &pane.id).arg("Enter"),
+                            Key::Escape => Cmd::new("send-keys").opt("-t", &pane.id).arg("Escape"),
+                            Key::Text(text) => Cmd::new("send-keys")
+                                .opt("-t", &pane.id)
+                                .flag("-l")
+                                .arg(text),
+                        })
+                        .collect(),
+                )
+                .map(drop),
+            // zellij types into the focused pane: the pane is focused first.
+            Mux::Zellij(z) => {
+                z.focus(session, &pane.id)?;
+                for k in keys {
+                    match k {
+                        Key::Enter => z.run(&["-s", session, "action", "write", "13"])?,
+                        Key::Escape => z.run(&["-s", session, "action", "write", "27"])?,
+                        Key::Text(text) => {
+                            z.run(&["-s", session, "action", "write-chars", text])?
+                        }
+                    };
+                }
+                Ok(())
+            }
         }
     }
 
