@@ -5,8 +5,8 @@
 #
 #   scripts/setup.sh run     # git and tmux 3.2+: what `pk up` and `pk demo` drive
 #   scripts/setup.sh test    # the above, plus what the tests drive: the wasm32-wasip1 target,
-#                            # zellij 0.45, OpenSSH's client and server, and (unless
-#                            # PK_FUZZ_SECONDS=0) what `fuzz` installs
+#                            # zellij 0.45, OpenSSH's client and server, Chromium and its
+#                            # WebDriver, and (unless PK_FUZZ_SECONDS=0) what `fuzz` installs
 #   scripts/setup.sh fuzz    # nightly Rust and cargo-fuzz, for scripts/fuzz.sh
 #   scripts/setup.sh node    # node and npm, for scripts/agents.sh (the real agent CLIs)
 #
@@ -140,6 +140,13 @@ if ! command -v ssh >/dev/null 2>&1 || [ -z "$(sshd_path)" ]; then
   say "installing openssh-server with the system's package manager (the remote-host tests start an sshd on 127.0.0.1)"
   system_install openssh-client openssh-server
   # Debian starts the service; the tests run their own on another port, so it may run or not.
+fi
+
+# A headless browser, for the web view's tests (`pk serve`): Chromium and its WebDriver.
+if ! { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } ||
+  ! command -v chromedriver >/dev/null 2>&1; then
+  say "installing chromium and chromium-driver with the system's package manager (the web view's tests drive a headless browser; about a minute, once)"
+  system_install chromium chromium-driver
 fi
 
 [ "${PK_FUZZ_SECONDS:-20}" = 0 ] || fuzz_setup

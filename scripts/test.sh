@@ -12,7 +12,7 @@ bash scripts/agents.sh
 # What setup installed with cargo, first; then every tool the tests need is required.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Snapshots (insta) are compared, never written: a change fails until it is reviewed.
-export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1 PK_REQUIRE_AGENTS=1 PK_REQUIRE_SSHD=1 INSTA_UPDATE=no
+export PK_REQUIRE_TMUX=1 PK_REQUIRE_ZELLIJ=1 PK_REQUIRE_AGENTS=1 PK_REQUIRE_SSHD=1 PK_REQUIRE_BROWSER=1 INSTA_UPDATE=no
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -36,6 +36,8 @@ echo "== pk land bench (quick: prints the ratios, fails only when a command or c
 PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench land --locked
 echo "== remote bench (quick: a status change on a host to the local bar, over ssh on loopback)"
 PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench remote --locked
+echo "== web view bench (quick: a state change on the page after the tmux bar; pk serve's memory with 16 tracks)"
+PK_BENCH_QUICK=1 cargo bench -p pk-tests --bench serve --locked
 echo "== fuzzing, bounded (PK_FUZZ_SECONDS per target, default 20; 0 skips it)"
 if [ "${PK_FUZZ_SECONDS:-20}" != 0 ]; then
   bash scripts/fuzz.sh "${PK_FUZZ_SECONDS:-20}"

@@ -6,6 +6,7 @@
 //! | part | what | may use |
 //! | --- | --- | --- |
 //! | `cli`, `commands/` | one module per subcommand: parse its args, call the domain, print; no command calls another | everything below |
+//! | [`web`] | `pk serve`: the page, its token, its data; answers typed into agent panes | live, session, plan, sys, util, leaves |
 //! | [`live`] | the watcher: followers and checkpoints, the watch loop, the status assembly, change counts, rendering of agents' streams | session, plan, layout, sys, util, leaves |
 //! | [`session`] | what pk makes and unmakes: provisioning, recovery, teardown (with the work `pk down` must never lose), state, locks, ports, approvals, the demo's repository, agent presets, transcript locations, hooks, env, tracks on other hosts (both halves) | plan, layout, sys, util, leaves |
 //! | [`plan`] | `parallel.toml` read strictly into a `Plan` | layout (its `Shape`), sys, leaves |

@@ -16,6 +16,7 @@ mod procs;
 mod real_claude;
 mod real_codex;
 mod real_gemini;
+mod remote;
 mod remote_tracks;
 mod resume;
 mod snapshots;
