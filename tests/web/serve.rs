@@ -349,3 +349,55 @@ fn a_track_that_turns_waiting_or_done_is_posted_to_the_users_notify_url() {
 fn artifacts() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pk-artifacts")
 }
+
+#[test]
+fn pk_serve_answers_an_agent_in_a_zellij_session_too() {
+    if !pk_tests::zellij_available() || !pk_tests::tmux_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    std::fs::write(
+        env.root().join("zcfg/config.kdl"),
+        "show_startup_tips false\nshow_release_notes false\n",
+    )
+    .unwrap();
+    env.write_plan(&format!(
+        "[session]\nname = \"shop\"\nmultiplexer = \"zellij\"\n\n[ports]\nbase = 4740\n\n{}",
+        replay_track(&env, "api", "claude-stream-waiting-permission")
+    ));
+    env.pk_ok(&["up", "--detach"]);
+    let _screen = env.attach_zellij_screen("shop");
+    let served = Served::start(&env, &[]);
+    let http = http();
+    let state = || {
+        let mut r = http
+            .get(format!("{}api/view", served.base))
+            .header("X-PK-Token", &served.token)
+            .call()
+            .unwrap();
+        let v: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
+        v["tracks"][0]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    env.wait_for("the page's data to show api waiting", 60, || {
+        state() == "waiting"
+    });
+    let mut r = http
+        .post(format!("{}api/answer", served.base))
+        .header("X-PK-Token", &served.token)
+        .header("Content-Type", "application/json")
+        .send(r#"{"track":"api","action":"approve"}"#)
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.body_mut().read_to_string().unwrap_or_default()
+    );
+    env.wait_for("api to finish once approved through zellij", 30, || {
+        state() == "done"
+    });
+    env.pk_ok(&["down"]);
+}
