@@ -156,10 +156,15 @@ impl SshHost {
         }
         std::fs::copy(ssh_dir.join("id_ed25519.pub"), d.join("authorized_keys")).unwrap();
         if root {
-            // sshd reads the keys as root; the host user's home is its own, 0700.
+            // sshd reads the host key as root (`authorized_keys` as the host user: the
+            // harness's folder stays open); the host user's home is its own, 0700. The local
+            // world is closed to it (tempfile makes it 0755): pk must reach the host through
+            // ssh, not through the file system.
             std::fs::create_dir_all("/run/sshd").unwrap();
             run(Command::new("chown").arg("-R").arg(&user).arg(home.path()));
-            std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+            for private in [home.path(), env.root()] {
+                std::fs::set_permissions(private, std::fs::Permissions::from_mode(0o700)).unwrap();
+            }
         }
         let mut host = SshHost {
             dir,
@@ -170,7 +175,7 @@ impl SshHost {
             sshd: None,
         };
         host.write_config();
-        host.launch(&sshd);
+        host.launch(&sshd, false);
         Some(host)
     }
 
@@ -206,7 +211,9 @@ impl SshHost {
         .unwrap();
     }
 
-    fn launch(&mut self, sshd: &Path) {
+    /// Starts sshd and waits for its port; where the port was taken meanwhile, tries again on
+    /// another, or (`keep_port`, a restart) on the same.
+    fn launch(&mut self, sshd: &Path, keep_port: bool) {
         let d = self.dir.path().to_path_buf();
         for attempt in 0..5 {
             let child = Command::new(sshd)
@@ -231,14 +238,18 @@ impl SshHost {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            // The port was taken meanwhile (or sshd failed): another port.
+            // The port was taken meanwhile (or sshd failed): another port, or a moment.
             self.kill();
             assert!(
                 attempt < 4,
                 "sshd did not start: {}",
                 std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
             );
-            self.write_config();
+            if keep_port {
+                std::thread::sleep(Duration::from_millis(200));
+            } else {
+                self.write_config();
+            }
         }
     }
 
@@ -324,9 +335,7 @@ impl SshHost {
     /// Starts sshd again, on the same port with the same keys.
     pub fn restart(&mut self) {
         let sshd = sshd_program().expect("sshd is installed");
-        let port = self.port;
-        self.launch(&sshd);
-        assert_eq!(self.port, port, "sshd came back on another port");
+        self.launch(&sshd, true);
     }
 
     /// The open connections: the listener's children (one per connection).
@@ -358,9 +367,32 @@ impl SshHost {
     }
 }
 
+impl SshHost {
+    /// The processes started through this host's sshd and still running, wherever they went
+    /// (a tmux server, or what a dropped connection left behind, as a remote `sleep`): those
+    /// whose environment has this host's HOME (`SetEnv`), which no other world shares.
+    fn world_processes(&self) -> Vec<u32> {
+        let home = format!("HOME={}", self.home.path().display());
+        let me = std::process::id();
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| *pid != me)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == home.as_bytes()))
+            })
+            .collect()
+    }
+}
+
 impl Drop for SshHost {
     fn drop(&mut self) {
-        // The host's tmux servers (one per socket the tests used), then sshd.
+        // sshd first (no new sessions), then the host's tmux servers (one per socket the tests
+        // used), then whatever else the sessions left running; the home goes with `self.home`.
+        self.stop();
         let tmux = self.home.path().join("tmux");
         let sockets: Vec<PathBuf> = std::fs::read_dir(&tmux)
             .into_iter()
@@ -377,6 +409,11 @@ impl Drop for SshHost {
                 .stderr(Stdio::null())
                 .status();
         }
-        self.stop();
+        for pid in self.world_processes() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
