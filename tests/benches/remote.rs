@@ -119,10 +119,8 @@ fn main() {
 fn wait_for(env: &TestEnv, track: &str, state: &str, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let bar = env
-            .tmux(&["show-options", "-v", "-t", "=shop:", "status-right"])
-            .stdout;
-        if shows(&bar, track, state) {
+        let bar = env.bar_text();
+        if bar.contains(&format!(" {track} {state}")) {
             return started.elapsed();
         }
         assert!(
@@ -131,16 +129,4 @@ fn wait_for(env: &TestEnv, track: &str, state: &str, limit: Duration) -> Duratio
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Whether the bar (tmux's style marks in it) shows `track` in `state`.
-fn shows(bar: &str, track: &str, state: &str) -> bool {
-    let mut plain = String::new();
-    let mut rest = bar;
-    while let Some(i) = rest.find("#[") {
-        plain.push_str(&rest[..i]);
-        rest = rest[i..].find(']').map_or("", |j| &rest[i + j + 1..]);
-    }
-    plain.push_str(rest);
-    plain.contains(&format!(" {track} {state}"))
 }

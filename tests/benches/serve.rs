@@ -105,7 +105,7 @@ fn main() {
                 started.elapsed() < Duration::from_secs(10),
                 "{track} never turned {state}"
             );
-            if bar_at.is_none() && shows(&bar(&env), track, state) {
+            if bar_at.is_none() && shows(&env.bar_text(), track, state) {
                 bar_at = Some(Instant::now());
             }
             if page_at.is_none() {
@@ -160,30 +160,9 @@ fn wait(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// The session's `status-right`, read by a UTF-8 client (else tmux prints `_` for the marks).
-fn bar(env: &TestEnv) -> String {
-    let mut cmd = std::process::Command::new("tmux");
-    env.apply_env(&mut cmd);
-    let out = cmd
-        .env("LANG", "C.UTF-8")
-        .arg("-L")
-        .arg(&env.socket)
-        .args(["show-options", "-v", "-t", "=shop:", "status-right"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Whether the bar (with tmux's style marks) shows `track` in `state`: by its word where the
+/// Whether the bar shows `track` in `state`: by its word where the
 /// bar has room for words, else by its mark (`●t00`: 16 tracks leave room for marks only).
-fn shows(bar: &str, track: &str, state: &str) -> bool {
-    let mut plain = String::new();
-    let mut rest = bar;
-    while let Some(i) = rest.find("#[") {
-        plain.push_str(&rest[..i]);
-        rest = rest[i..].find(']').map_or("", |j| &rest[i + j + 1..]);
-    }
-    plain.push_str(rest);
+fn shows(plain: &str, track: &str, state: &str) -> bool {
     let mark = match state {
         "working" => "●",
         "done" => "✓",

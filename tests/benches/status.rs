@@ -76,6 +76,7 @@
 
 use pk_cli::live::Follower;
 use pk_status::{Format, Timestamp, TrackState};
+use pk_tests::bench::percentile;
 use pk_tests::{hermetic_env, pk_bin, run, run_with_stderr, tmux_available, write_git_config};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -784,17 +785,6 @@ fn ms(d: Duration) -> f64 {
 
 fn median(values: &[f64]) -> f64 {
     percentile(values, 50.0)
-}
-
-/// The `p`th percentile (nearest rank).
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
 }
 
 fn size_of(paths: &[PathBuf]) -> u64 {

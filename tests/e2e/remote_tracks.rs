@@ -101,33 +101,9 @@ fn wait_remote(env: &TestEnv, host: &SshHost, what: &str, mut f: impl FnMut() ->
     ));
     panic!(
         "timed out waiting for {what}\nbar: {}\nlocal status: {}\nlocal watcher: {watcher}\nhost: {there}",
-        bar(env),
+        env.bar_text(),
         env.pk(&["status"]),
     );
-}
-
-/// The local session's status bar (the watcher's `status-right`).
-fn bar(env: &TestEnv) -> String {
-    // A UTF-8 client, or tmux prints `_` for the bar's marks.
-    let mut cmd = std::process::Command::new("tmux");
-    env.apply_env(&mut cmd);
-    cmd.env("LANG", "C.UTF-8").arg("-L").arg(&env.socket).args([
-        "show-options",
-        "-v",
-        "-t",
-        "=shop:",
-        "status-right",
-    ]);
-    let raw = Run::from(cmd.output().unwrap()).stdout;
-    // As a client draws it: without tmux's style marks (`#[fg=green]`).
-    let mut shown = String::new();
-    let mut rest = raw.as_str();
-    while let Some(i) = rest.find("#[") {
-        shown.push_str(&rest[..i]);
-        rest = rest[i..].find(']').map_or("", |j| &rest[i + j + 1..]);
-    }
-    shown.push_str(rest);
-    shown
 }
 
 /// `pk status --json`'s entry of `track`.
@@ -187,7 +163,7 @@ fn a_track_on_a_host_comes_up_over_ssh_beside_a_local_one_and_its_status_reaches
     // The host's transcript drives the local bar: the replay ends waiting for a permission.
     let started = Instant::now();
     wait_remote(&env, &host, "the local bar to show web waiting", || {
-        state_of(&bar(&env), "web") == Some("waiting")
+        state_of(&env.bar_text(), "web") == Some("waiting")
     });
     eprintln!("web waiting on the local bar after {:?}", started.elapsed());
     let web_status = status_of(&env, &host, "web");
@@ -210,7 +186,7 @@ fn a_track_on_a_host_comes_up_over_ssh_beside_a_local_one_and_its_status_reaches
     // Enter in the local pane reaches the host's agent: it answers and finishes.
     assert_eq!(env.tmux(&["send-keys", "-t", &web, "Enter"]).code, 0);
     wait_remote(&env, &host, "the local bar to show web done", || {
-        state_of(&bar(&env), "web") == Some("done")
+        state_of(&env.bar_text(), "web") == Some("done")
     });
 
     // pk exec and pk diff run there.
@@ -250,7 +226,7 @@ fn a_dropped_connection_leaves_the_agent_running_and_the_pane_reconnects() {
     pk_ok(&env, &host, &["up", "--detach"]);
     let web = env.pane_of("web");
     env.wait_for("web waiting", 30, || {
-        state_of(&bar(&env), "web") == Some("waiting")
+        state_of(&env.bar_text(), "web") == Some("waiting")
     });
     let pid = host_agent_pid(&env, &host, "web");
 
@@ -267,7 +243,7 @@ fn a_dropped_connection_leaves_the_agent_running_and_the_pane_reconnects() {
     // Still the same agent: Enter answers its permission.
     assert_eq!(env.tmux(&["send-keys", "-t", &web, "Enter"]).code, 0);
     env.wait_for("web done", 30, || {
-        state_of(&bar(&env), "web") == Some("done")
+        state_of(&env.bar_text(), "web") == Some("done")
     });
 }
 
@@ -278,7 +254,7 @@ fn a_host_whose_sshd_stopped_is_marked_and_the_local_tracks_go_on() {
     };
     pk_ok(&env, &host, &["up", "--detach"]);
     env.wait_for("web waiting", 30, || {
-        state_of(&bar(&env), "web") == Some("waiting")
+        state_of(&env.bar_text(), "web") == Some("waiting")
     });
 
     host.stop();
@@ -295,7 +271,7 @@ fn a_host_whose_sshd_stopped_is_marked_and_the_local_tracks_go_on() {
         &env,
         &host,
         "the bar to mark web, its last state kept",
-        || bar(&env).contains("web ↯ waiting"),
+        || env.bar_text().contains("web ↯ waiting"),
     );
     // The local track is untouched.
     assert_eq!(status_of(&env, &host, "api")["alive"], true);

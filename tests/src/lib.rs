@@ -192,6 +192,26 @@ impl TestEnv {
         run
     }
 
+    /// Session `shop`'s status bar as a client draws it: its `status-right` read by a UTF-8
+    /// client (else tmux prints `_` for the marks), without tmux's style marks (`#[fg=green]`).
+    pub fn bar_text(&self) -> String {
+        let mut cmd = Command::new("tmux");
+        self.apply_env(&mut cmd);
+        cmd.env("LANG", "C.UTF-8")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(["show-options", "-v", "-t", "=shop:", "status-right"]);
+        let raw = Run::from(cmd.output().unwrap()).stdout;
+        let mut shown = String::new();
+        let mut rest = raw.as_str();
+        while let Some(i) = rest.find("#[") {
+            shown.push_str(&rest[..i]);
+            rest = rest[i..].find(']').map_or("", |j| &rest[i + j + 1..]);
+        }
+        shown.push_str(rest);
+        shown
+    }
+
     /// `tmux -L <socket> args` on the test's private server.
     pub fn tmux(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new("tmux");

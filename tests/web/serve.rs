@@ -58,21 +58,6 @@ impl Drop for Served {
     }
 }
 
-/// The local bar (`status-right`), without tmux's style marks.
-fn bar(env: &TestEnv) -> String {
-    let raw = env
-        .tmux(&["show-options", "-v", "-t", "=shop:", "status-right"])
-        .stdout;
-    let mut shown = String::new();
-    let mut rest = raw.as_str();
-    while let Some(i) = rest.find("#[") {
-        shown.push_str(&rest[..i]);
-        rest = rest[i..].find(']').map_or("", |j| &rest[i + j + 1..]);
-    }
-    shown.push_str(rest);
-    shown
-}
-
 fn plan_of(base: u16, tracks: &str) -> String {
     format!("[session]\nname = \"shop\"\n\n[ports]\nbase = {base}\n\n{tracks}")
 }
@@ -197,7 +182,7 @@ fn a_permission_prompt_reaches_the_phone_and_approve_sets_the_agent_working() {
     let took = hooked.elapsed();
     eprintln!("permission hook to the page: {took:?}");
     assert!(took < Duration::from_secs(1), "{took:?}");
-    assert_eq!(state_of(&bar(&env), "api").as_deref(), Some("waiting"));
+    assert_eq!(state_of(&env.bar_text(), "api").as_deref(), Some("waiting"));
     let text = browser.text();
     assert!(
         text.contains("Approve") && text.contains("npm install"),
@@ -208,7 +193,7 @@ fn a_permission_prompt_reaches_the_phone_and_approve_sets_the_agent_working() {
     browser.click("#approve-api");
     let mut seen = Vec::new();
     env.wait_for("api to go on in tmux", 20, || {
-        let s = state_of(&bar(&env), "api");
+        let s = state_of(&env.bar_text(), "api");
         if let Some(s) = &s
             && seen.last() != Some(s)
         {

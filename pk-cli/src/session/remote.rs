@@ -110,6 +110,24 @@ impl Remote {
         }
     }
 
+    /// The host of the remote track `rec`.
+    pub(crate) fn of_track(
+        state_dir: &Path,
+        state: &State,
+        rec: &TrackRecord,
+        verbose: bool,
+    ) -> Result<Remote> {
+        let host = rec.host.as_deref().unwrap_or_default();
+        let record = state.host(host).ok_or_else(|| {
+            Error::failure(format!(
+                "host `{host}` of track `{}` is not in pk's state",
+                rec.name
+            ))
+            .hint("run `pk up` again")
+        })?;
+        Ok(Remote::of(state_dir, state, record, verbose))
+    }
+
     /// `pk on-host … op` as an argument list for the host.
     fn argv(&self, op: &[&str]) -> Vec<String> {
         let mut argv = Vec::new();
@@ -436,15 +454,8 @@ pub(crate) fn check(
 /// attached over ssh, again and again while the connection drops, saying so. Returns when
 /// the host's session ends (or the user detaches).
 pub(crate) fn attach(state_dir: &Path, state: &State, rec: &TrackRecord) -> Result<u8> {
-    let host = rec.host.as_deref().unwrap_or_default();
-    let record = state.host(host).ok_or_else(|| {
-        Error::failure(format!(
-            "host `{host}` of track `{}` is not in pk's state",
-            rec.name
-        ))
-        .hint("run `pk up` again")
-    })?;
-    let remote = Remote::of(state_dir, state, record, false);
+    let remote = Remote::of_track(state_dir, state, rec, false)?;
+    let host = remote.host.name.clone();
     let mut lost_since: Option<std::time::Instant> = None;
     loop {
         let down_for = lost_since.map(|t| t.elapsed().as_secs().to_string());
@@ -497,15 +508,8 @@ pub(crate) fn passthrough(
     tail: &[String],
 ) -> Result<u8> {
     use std::io::IsTerminal;
-    let host = rec.host.as_deref().unwrap_or_default();
-    let record = state.host(host).ok_or_else(|| {
-        Error::failure(format!(
-            "host `{host}` of track `{}` is not in pk's state",
-            rec.name
-        ))
-        .hint("run `pk up` again")
-    })?;
-    let remote = Remote::of(state_dir, state, record, ctx.verbose);
+    let remote = Remote::of_track(state_dir, state, rec, ctx.verbose)?;
+    let host = remote.host.name.clone();
     let mut argv = remote.argv(op);
     argv.push("--".into());
     argv.extend(tail.iter().cloned());

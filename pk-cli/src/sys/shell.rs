@@ -25,23 +25,7 @@ pub(crate) fn run_captured_with_input(
         eprintln!("pk: running {shown}");
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let ran = match input {
-        None => cmd.output(),
-        Some(input) => cmd.stdin(Stdio::piped()).spawn().and_then(|mut child| {
-            use std::io::Write as _;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            // Written from a thread: the program may fill its output pipe before it has read
-            // all its input.
-            let input = input.to_vec();
-            let writer = std::thread::spawn(move || {
-                let _ = stdin.write_all(&input);
-            });
-            let out = child.wait_with_output();
-            let _ = writer.join();
-            out
-        }),
-    };
-    let out = match ran {
+    let out = match output_with_input(cmd, input) {
         Ok(out) => out,
         Err(e) => {
             return Err(Error::failure(format!(
@@ -71,6 +55,28 @@ pub(crate) fn run_captured_with_input(
             }));
     }
     Ok(out)
+}
+
+/// Runs `cmd` to its end with `input` on its stdin (none: its stdin as set), its output as
+/// the caller set it up. The input is written from a thread: the program may fill its output
+/// pipe before it has read all its input.
+pub(crate) fn output_with_input(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+) -> std::io::Result<Output> {
+    let Some(input) = input else {
+        return cmd.output();
+    };
+    let mut child = cmd.stdin(Stdio::piped()).spawn()?;
+    use std::io::Write as _;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output();
+    let _ = writer.join();
+    out
 }
 
 /// Quotes a word for a POSIX shell, only when needed.

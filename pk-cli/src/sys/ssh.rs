@@ -97,16 +97,21 @@ impl Ssh {
         }
         args.push(self.dest.clone());
         args.push(remote.to_string());
-        let mut cmd = match &self.custom {
+        let mut cmd = self.program();
+        cmd.args(args);
+        cmd
+    }
+
+    /// `ssh`, or `PK_SSH_COMMAND` run as `sh -c '<it> "$@"' ssh`, its arguments to follow.
+    fn program(&self) -> Command {
+        match &self.custom {
             Some(custom) => {
                 let mut cmd = Command::new("sh");
                 cmd.arg("-c").arg(format!("{custom} \"$@\"")).arg("ssh");
                 cmd
             }
             None => Command::new("ssh"),
-        };
-        cmd.args(args);
-        cmd
+        }
     }
 
     /// Runs pk on the host with `argv` ([`remote_line`]), `input` on its stdin; returns what
@@ -128,21 +133,10 @@ impl Ssh {
         }
         // The master, when this starts it, keeps nothing of ours open: it sends its own
         // output to /dev/null once in the background.
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let ran = match input {
-            None => cmd.stdin(Stdio::null()).output(),
-            Some(input) => cmd.stdin(Stdio::piped()).spawn().and_then(|mut child| {
-                use std::io::Write as _;
-                let mut stdin = child.stdin.take().expect("piped stdin");
-                let input = input.to_vec();
-                let writer = std::thread::spawn(move || {
-                    let _ = stdin.write_all(&input);
-                });
-                let out = child.wait_with_output();
-                let _ = writer.join();
-                out
-            }),
-        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let ran = shell::output_with_input(&mut cmd, input);
         ran.map_err(|e| {
             Error::failure("failed to run ssh (is OpenSSH's client installed and on PATH?)")
                 .wrap_cause(e.to_string())
@@ -182,14 +176,7 @@ impl Ssh {
         if !self.control.exists() {
             return;
         }
-        let mut cmd = match &self.custom {
-            Some(custom) => {
-                let mut cmd = Command::new("sh");
-                cmd.arg("-c").arg(format!("{custom} \"$@\"")).arg("ssh");
-                cmd
-            }
-            None => Command::new("ssh"),
-        };
+        let mut cmd = self.program();
         cmd.args(["-O", "exit", "-o"])
             .arg(format!("ControlPath={}", self.control.display()))
             .arg(&self.dest)
