@@ -109,6 +109,17 @@ impl Browser {
 
     /// One WebDriver command; its `value`. A WebDriver error panics with what it said.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|(err, message)| panic!("{method} {path}: {err}: {message}"))
+    }
+
+    /// One WebDriver command; its `value`, or the WebDriver error and its message.
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (String, String)> {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -125,9 +136,9 @@ impl Browser {
         let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let v: Value = response.body_mut().read_json().unwrap_or(Value::Null);
         if let Some(err) = v["value"]["error"].as_str() {
-            panic!("{method} {path}: {err}: {}", v["value"]["message"]);
+            return Err((err.to_string(), v["value"]["message"].to_string()));
         }
-        v["value"].clone()
+        Ok(v["value"].clone())
     }
 
     /// Opens `url`.
@@ -156,10 +167,18 @@ impl Browser {
         v["value"][ELEMENT].as_str().map(str::to_string)
     }
 
-    /// Clicks the element `css` selects (it must be there).
+    /// Clicks the element `css` selects (it must be there). The page makes a card again when
+    /// what it shows changes: an element replaced between finding and clicking is found again.
     pub fn click(&self, css: &str) {
-        let id = self.find(css).unwrap_or_else(|| panic!("no element {css}"));
-        self.call("POST", &format!("/element/{id}/click"), None);
+        for _ in 0..10 {
+            let id = self.find(css).unwrap_or_else(|| panic!("no element {css}"));
+            match self.try_call("POST", &format!("/element/{id}/click"), None) {
+                Ok(_) => return,
+                Err((err, _)) if err == "stale element reference" => continue,
+                Err((err, message)) => panic!("click {css}: {err}: {message}"),
+            }
+        }
+        panic!("click {css}: the element kept being replaced");
     }
 
     /// Types `text` into the element `css` selects.

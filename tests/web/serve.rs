@@ -190,6 +190,11 @@ fn a_permission_prompt_reaches_the_phone_and_approve_sets_the_agent_working() {
     );
     browser.screenshot(&artifacts().join("serve-phone-waiting.png"));
 
+    // The notifications' link has no token: this browser goes on with the one it kept.
+    browser.goto(&served.base);
+    env.wait_for("the page again, from the link without a token", 10, || {
+        browser.find("#card-api[data-state=waiting]").is_some()
+    });
     browser.click("#approve-api");
     let mut seen = Vec::new();
     env.wait_for("api to go on in tmux", 20, || {

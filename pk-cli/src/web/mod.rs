@@ -39,6 +39,14 @@ use tokio_stream::StreamExt;
 /// The page (HTML, CSS and script in one file; no external resources).
 const PAGE: &str = include_str!("page.html");
 
+/// What a browser without the token gets at `/`: a page that goes on with the token this
+/// browser kept from the printed link, if it has one, and says what to open otherwise.
+const LANDING: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>pk</title></head><body><p id="m">pk serve: open the link <code>pk serve</code> printed (with its token).</p><script>"use strict";const t=localStorage.getItem("pk-token");if(t&&/^[0-9a-f]{64}$/.test(t)){location.replace("/?token="+t);}</script></body></html>"#;
+
+/// The pages' content security policy: nothing but their own inline script and style, and
+/// requests to this server.
+const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'";
+
 /// The default port.
 pub(crate) const DEFAULT_PORT: u16 = 7477;
 
@@ -332,15 +340,25 @@ async fn page(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if let Err(r) = authorize(&app, &headers, q.token.as_deref()) {
-        return *r;
+        if r.status() != StatusCode::UNAUTHORIZED {
+            return *r;
+        }
+        // Still refused, with no data: a browser that opened the printed link before (the
+        // notifications' link has no token) goes on with the token it kept.
+        return (
+            StatusCode::UNAUTHORIZED,
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_SECURITY_POLICY, CSP),
+            ],
+            Html(LANDING),
+        )
+            .into_response();
     }
     (
         [
             (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'",
-            ),
+            (header::CONTENT_SECURITY_POLICY, CSP),
             (header::X_FRAME_OPTIONS, "DENY"),
         ],
         Html(PAGE),
