@@ -51,12 +51,7 @@ fn a_zellij_session_runs_the_plan_with_pks_bar_and_goes_away_whole() {
         return;
     }
     let env = TestEnv::new();
-    // No first-run tips over the layout.
-    std::fs::write(
-        env.root().join("zcfg/config.kdl"),
-        "show_startup_tips false\nshow_release_notes false\n",
-    )
-    .unwrap();
+    env.quiet_zellij();
     let mut plan = format!(
         "[session]\nname = \"shop\"\nmultiplexer = \"zellij\"\n\n[ports]\nbase = 18300\n\n[env]\nOUT = {:?}\n\n",
         env.out().to_string_lossy()

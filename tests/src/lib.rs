@@ -444,6 +444,16 @@ impl TestEnv {
         self.screen_running(&client)
     }
 
+    /// Writes the world's zellij config so that no first-run tips or release notes cover the
+    /// layout a test looks at.
+    pub fn quiet_zellij(&self) {
+        std::fs::write(
+            self.root().join("zcfg/config.kdl"),
+            "show_startup_tips false\nshow_release_notes false\n",
+        )
+        .unwrap();
+    }
+
     /// Attaches a 200x30 zellij client to `session`.
     pub fn attach_zellij_screen(&self, session: &str) -> Screen {
         self.screen_running(&format!("env -u TMUX zellij attach {session}"))

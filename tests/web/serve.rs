@@ -346,11 +346,7 @@ fn pk_serve_answers_an_agent_in_a_zellij_session_too() {
         return;
     }
     let env = TestEnv::new();
-    std::fs::write(
-        env.root().join("zcfg/config.kdl"),
-        "show_startup_tips false\nshow_release_notes false\n",
-    )
-    .unwrap();
+    env.quiet_zellij();
     env.write_plan(&format!(
         "[session]\nname = \"shop\"\nmultiplexer = \"zellij\"\n\n[ports]\nbase = 4740\n\n{}",
         replay_track(&env, "api", "claude-stream-waiting-permission")
